@@ -1,0 +1,108 @@
+using System;
+
+namespace Kiln;
+
+// The declaration language. A model is a [Model] partial class; each `partial Node` property is one node of
+// the graph, in data-flow order; the attributes on a property are applied left to right. A node's input is the
+// node declared before it unless an attribute names another with From = nameof(X).
+// These attributes live in the runtime assembly (not injected by the generator) so that two projects that
+// both declare models never see duplicate attribute types (CS0436).
+
+/// <summary>Marks a partial class as a Kiln model: the generator emits Forward, TrainStep, parameters and checkpoints.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ModelAttribute : Attribute
+{
+    /// <summary>The training batch size, and the largest number of rows one inference call processes at once.</summary>
+    public int Batch { get; set; }
+}
+
+/// <summary>How a layer's weights are initialised.</summary>
+public enum Init
+{
+    /// <summary>Chosen from the activation that follows: He for the ReLU family, Xavier for sigmoid/tanh, else PyTorch's Linear default.</summary>
+    Auto = 0,
+    /// <summary>PyTorch's <c>nn.Linear</c> default: weight and bias uniform in ±1/sqrt(fan_in).</summary>
+    PyTorchDefault,
+    /// <summary>He/Kaiming uniform with the ReLU gain, bias zero.</summary>
+    He,
+    /// <summary>Xavier/Glorot uniform, bias zero.</summary>
+    Xavier,
+}
+
+/// <summary>Base of every layer attribute: one op applied to the node's input.</summary>
+public abstract class LayerAttribute : Attribute
+{
+    /// <summary>The node this op reads, when it is not the previous one (use <c>nameof</c>).</summary>
+    public string? From { get; set; }
+}
+
+/// <summary>The model's input: <paramref name="width"/> features per sample.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class InputAttribute(int width) : LayerAttribute
+{
+    public int Width { get; } = width;
+    /// <summary>The element type of the input (float by default).</summary>
+    public Type? Of { get; set; }
+}
+
+/// <summary>A fully connected layer, y = x·Wᵀ + b, with W laid out [units, in] as in PyTorch.</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class DenseAttribute(int units) : LayerAttribute
+{
+    public int Units { get; } = units;
+    /// <summary>Whether the layer has a bias (default true).</summary>
+    public bool Bias { get; set; } = true;
+    /// <summary>The expected input width; checked against the previous node when set.</summary>
+    public int In { get; set; }
+    public Init Init { get; set; }
+}
+
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class ReluAttribute : LayerAttribute { }
+
+/// <summary>max(x, 0) + alpha·min(x, 0).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class LeakyReluAttribute(double alpha = 0.01) : LayerAttribute
+{
+    public double Alpha { get; } = alpha;
+}
+
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class SigmoidAttribute : LayerAttribute { }
+
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class TanhAttribute : LayerAttribute { }
+
+/// <summary>GELU: the exact x·Φ(x) as PyTorch's default, or the tanh approximation when <see cref="Approximate"/> is set.</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class GeluAttribute : LayerAttribute
+{
+    public bool Approximate { get; set; }
+}
+
+/// <summary>Softmax over the last dimension.</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class SoftmaxAttribute : LayerAttribute { }
+
+/// <summary>Element-wise sum of the input and the node named by <see cref="Skip"/> (a skip connection).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class AddAttribute(string skip) : LayerAttribute
+{
+    public string Skip { get; } = skip;
+}
+
+/// <summary>Loss: softmax then cross-entropy against integer class labels, averaged over the batch.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class SoftmaxCrossEntropyAttribute : LayerAttribute
+{
+    /// <summary>The number of classes; checked against the logits when set.</summary>
+    public int Classes { get; set; }
+}
+
+/// <summary>Loss: mean squared error against float targets, averaged over every element (PyTorch's 'mean').</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class MeanSquaredErrorAttribute : LayerAttribute
+{
+    /// <summary>The number of target values per sample; checked against the prediction when set.</summary>
+    public int Width { get; set; }
+}

@@ -1,0 +1,168 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kiln.Kernels;
+
+/// <summary>The instruction-set variants every hot kernel has.</summary>
+public enum KernelIsa
+{
+    /// <summary>Scalar code, any machine.</summary>
+    Portable = 0,
+    /// <summary>Vector256 with FMA (AVX2).</summary>
+    Avx2 = 1,
+    /// <summary>Vector512 (AVX-512F).</summary>
+    Avx512 = 2,
+}
+
+/// <summary>Which variant the kernels run, chosen once at start-up (not inside loops: under NativeAOT
+/// <c>IsHardwareAccelerated</c> is not a constant).</summary>
+public static class KernelInfo
+{
+    /// <summary>The best variant this machine supports; the one every kernel uses by default.</summary>
+    public static readonly KernelIsa Best = Supported[^1];
+
+    /// <summary>Every variant this machine supports, from portable to best: tests run them all.</summary>
+    public static KernelIsa[] Supported
+    {
+        get
+        {
+            var list = new List<KernelIsa> { KernelIsa.Portable };
+            if (Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported) list.Add(KernelIsa.Avx2);
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported) list.Add(KernelIsa.Avx512);
+            return list.ToArray();
+        }
+    }
+
+    /// <summary>A one-line description of the active variant, e.g. for a sample to print.</summary>
+    public static string Describe(KernelIsa isa) => isa switch
+    {
+        KernelIsa.Avx512 => "AVX-512 (Vector512<float>, 16 lanes, FMA)",
+        KernelIsa.Avx2 => "AVX2 (Vector256<float>, 8 lanes, FMA)",
+        _ => "portable (scalar)",
+    };
+}
+
+/// <summary>
+/// The vector operations a kernel body is written against. A kernel is one generic method over
+/// <typeparamref name="TVec"/>; the JIT/ILC specializes it per struct, so each ISA gets straight-line code.
+/// The scalar struct (TVec = float) is both the portable path and the tail of the vector paths.
+/// </summary>
+public interface ISimd<TVec> where TVec : struct
+{
+    static abstract int Count { get; }
+    static abstract TVec Zero { get; }
+    static abstract TVec Broadcast(float value);
+    static abstract TVec Load(ref float source);
+    static abstract void Store(TVec value, ref float destination);
+    static abstract TVec Add(TVec a, TVec b);
+    static abstract TVec Subtract(TVec a, TVec b);
+    static abstract TVec Multiply(TVec a, TVec b);
+    static abstract TVec Divide(TVec a, TVec b);
+    /// <summary>a·b + c.</summary>
+    static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
+    static abstract TVec Max(TVec a, TVec b);
+    static abstract TVec Min(TVec a, TVec b);
+    static abstract TVec Abs(TVec a);
+    static abstract TVec Sqrt(TVec a);
+    static abstract TVec Exp(TVec a);
+    /// <summary>Where <paramref name="x"/> &gt; 0, <paramref name="whenPositive"/>; elsewhere <paramref name="otherwise"/>.</summary>
+    static abstract TVec SelectPositive(TVec x, TVec whenPositive, TVec otherwise);
+    /// <summary>Copies the sign of <paramref name="sign"/> onto |<paramref name="magnitude"/>|.</summary>
+    static abstract TVec CopySign(TVec magnitude, TVec sign);
+    static abstract float Sum(TVec a);
+    static abstract float MaxAcross(TVec a);
+}
+
+/// <summary>Vector512 (AVX-512F).</summary>
+public readonly struct Simd512 : ISimd<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(ref float source) => Vector512.LoadUnsafe(ref source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SelectPositive(Vector512<float> x, Vector512<float> whenPositive, Vector512<float> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), whenPositive, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> CopySign(Vector512<float> magnitude, Vector512<float> sign) => Vector512.CopySign(magnitude, sign);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> a)
+    {
+        Vector256<float> m = Vector256.Max(a.GetLower(), a.GetUpper());
+        return Simd256.MaxAcross(m);
+    }
+}
+
+/// <summary>Vector256 with FMA (AVX2).</summary>
+public readonly struct Simd256 : ISimd<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(ref float source) => Vector256.LoadUnsafe(ref source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.MultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SelectPositive(Vector256<float> x, Vector256<float> whenPositive, Vector256<float> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), whenPositive, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> CopySign(Vector256<float> magnitude, Vector256<float> sign) => Vector256.CopySign(magnitude, sign);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> a)
+    {
+        Vector128<float> m = Vector128.Max(a.GetLower(), a.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
+    }
+}
+
+/// <summary>One float at a time: the portable path, and the tail of the vector paths.</summary>
+public readonly struct SimdScalar : ISimd<float>
+{
+    public static int Count => 1;
+    public static float Zero => 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(ref float source) => source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float value, ref float destination) => destination = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Subtract(float a, float b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Divide(float a, float b) => a / b;
+    // Fused like the vector paths, so every path rounds the same way (and the AOT and JIT builds agree).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float a, float b) => a > b ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Min(float a, float b) => a < b ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Abs(float a) => MathF.Abs(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float a) => MathF.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float a) => MathF.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SelectPositive(float x, float whenPositive, float otherwise) => x > 0f ? whenPositive : otherwise;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => MathF.CopySign(magnitude, sign);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float a) => a;
+}

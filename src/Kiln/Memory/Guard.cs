@@ -1,0 +1,47 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace Kiln;
+
+/// <summary>Argument checks used by generated code and kernels; the messages name the expected shape.</summary>
+public static class Guard
+{
+    /// <summary>Throws unless <paramref name="length"/> is a positive multiple of <paramref name="rowSize"/>; returns the row count.</summary>
+    public static int Rows(int length, int rowSize, string argument, string shape)
+    {
+        if (length == 0 || length % rowSize != 0)
+            ThrowRows(length, rowSize, argument, shape);
+        return length / rowSize;
+    }
+
+    /// <summary>Throws unless <paramref name="length"/> equals <paramref name="expected"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Length(int length, int expected, string argument, string shape)
+    {
+        if (length != expected)
+            ThrowLength(length, expected, argument, shape);
+    }
+
+    /// <summary>Throws unless 1 ≤ rows ≤ batch.</summary>
+    public static void Batch(int rows, int batch, string argument)
+    {
+        if (rows < 1 || rows > batch)
+            throw new ArgumentException($"'{argument}' holds {rows} samples but this model trains on at most {batch} at a time (its declared Batch).", argument);
+    }
+
+    /// <summary>Throws unless every label lies in [0, classes).</summary>
+    public static void Labels(ReadOnlySpan<int> labels, int classes, string argument)
+    {
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes)
+                throw new ArgumentOutOfRangeException(argument, labels[i], $"Label {i} is {labels[i]}; labels must lie in [0, {classes}).");
+        }
+    }
+
+    private static void ThrowRows(int length, int rowSize, string argument, string shape) =>
+        throw new ArgumentException($"'{argument}' has {length} values; expected a whole number of samples of shape {shape} ({rowSize} values each, at least one).", argument);
+
+    private static void ThrowLength(int length, int expected, string argument, string shape) =>
+        throw new ArgumentException($"'{argument}' has {length} values; expected {expected} for shape {shape}.", argument);
+}
