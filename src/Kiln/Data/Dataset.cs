@@ -3,7 +3,7 @@ using System;
 namespace Kiln.Data;
 
 /// <summary>A data file that cannot be read: the message names the file and what was expected.</summary>
-public sealed class DataFormatException(string message, Exception? inner = null) : System.IO.InvalidDataException(message, inner);
+public sealed class DataFormatException(string message, Exception? inner = null) : System.IO.IOException(message, inner);
 
 /// <summary>Samples as one flat float array of [count, features] with an integer label per sample.</summary>
 public sealed class Dataset

@@ -24,7 +24,7 @@ public static class Idx
             using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
             return Read(stream, path, gzip ? null : file.Length);
         }
-        catch (InvalidDataException e) when (e is not DataFormatException)
+        catch (InvalidDataException e)
         {
             throw new DataFormatException($"{path}: the gzip stream is corrupt ({e.Message}).", e);
         }

@@ -10,7 +10,7 @@ using System.Text.Json;
 namespace Kiln.IO;
 
 /// <summary>A checkpoint file that cannot be loaded: the message names the tensor and what was expected.</summary>
-public sealed class CheckpointException(string message, Exception? inner = null) : InvalidDataException(message, inner);
+public sealed class CheckpointException(string message, Exception? inner = null) : IOException(message, inner);
 
 /// <summary>
 /// Reads and writes the safetensors format (8-byte little-endian header length, a JSON header, raw
