@@ -48,7 +48,7 @@ public static class SyntheticDigits
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)digit, (uint)Classes, nameof(digit));
         if (image.Length != Size) throw new ArgumentException($"An image has {Size} pixels; got {image.Length}.", nameof(image));
 
-        float angle = random.Uniform(-0.25f, 0.25f);
+        float angle = random.Uniform(-0.3f, 0.3f);
         float scale = random.Uniform(0.75f, 1.05f) * Side;
         float aspect = random.Uniform(0.8f, 1.15f);
         float shear = random.Uniform(-0.3f, 0.3f);
@@ -65,8 +65,8 @@ public static class SyntheticDigits
             int n = stroke.Length / 2;
             for (int p = 0; p < n; p++)
             {
-                float u = stroke[2 * p] - 0.5f + random.Uniform(-0.035f, 0.035f);
-                float v = stroke[2 * p + 1] - 0.5f + random.Uniform(-0.035f, 0.035f);
+                float u = stroke[2 * p] - 0.5f + random.Uniform(-0.05f, 0.05f);
+                float v = stroke[2 * p + 1] - 0.5f + random.Uniform(-0.05f, 0.05f);
                 u = (u + shear * v) * aspect;
                 points[2 * p] = Side / 2f + dx + scale * (cos * u - sin * v);
                 points[2 * p + 1] = Side / 2f + dy + scale * (sin * u + cos * v);
@@ -75,7 +75,15 @@ public static class SyntheticDigits
                 DrawSegment(image, points[2 * s], points[2 * s + 1], points[2 * s + 2], points[2 * s + 3], width);
         }
 
-        float noise = random.Uniform(0.02f, 0.12f);
+        // A stray pen mark on about a third of the samples.
+        if (random.NextFloat() < 0.35f)
+        {
+            float sx = random.Uniform(2f, Side - 2f), sy = random.Uniform(2f, Side - 2f);
+            float length = random.Uniform(3f, 9f), direction = random.Uniform(0f, 2 * MathF.PI);
+            DrawSegment(image, sx, sy, sx + length * MathF.Cos(direction), sy + length * MathF.Sin(direction), random.Uniform(0.6f, 1.4f));
+        }
+
+        float noise = random.Uniform(0.05f, 0.2f);
         for (int i = 0; i < image.Length; i++)
             image[i] = Math.Clamp(image[i] + noise * random.Gaussian(), 0f, 1f);
     }

@@ -22,6 +22,14 @@ public static class Guard
             ThrowLength(length, expected, argument, shape);
     }
 
+    /// <summary>Throws unless <paramref name="length"/> equals rows × width (the message is built only on failure).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Length(int length, int rows, int width, string argument)
+    {
+        if (length != rows * width)
+            ThrowLength(length, rows * width, argument, width == 1 ? $"[{rows}]" : $"[{rows}, {width}]");
+    }
+
     /// <summary>Throws unless 1 ≤ rows ≤ batch.</summary>
     public static void Batch(int rows, int batch, string argument)
     {

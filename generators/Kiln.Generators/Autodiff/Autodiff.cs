@@ -1,0 +1,74 @@
+using System.Collections.Generic;
+using Kiln.Generators.Graph;
+using Kiln.Generators.Helpers;
+
+namespace Kiln.Generators.Autodiff;
+
+/// <summary>What an op's vector-Jacobian product reads from the forward pass.</summary>
+public sealed record VjpRule(bool NeedsInput, bool NeedsOutput);
+
+/// <summary>One backward step: the VJP of one op. For each input: whether its gradient is needed, and
+/// whether it adds to a gradient an earlier step already wrote (fan-out) instead of assigning it.</summary>
+public sealed record BackwardStep(int Op, EquatableArray<bool> InputNeedsGradient, EquatableArray<bool> InputAccumulates, bool HasParameters);
+
+/// <summary>The backward graph: steps in reverse topological order, from the loss to the first op with parameters.</summary>
+public sealed record BackwardGraph(EquatableArray<BackwardStep> Steps, EquatableArray<bool> RequiresGradient);
+
+/// <summary>
+/// Stage 4: reverse-mode differentiation over the op DAG. Each op kind has a VJP rule (what it reads); the
+/// steps run in reverse order, and a tensor read by several ops gets its gradient assigned by the first step
+/// and accumulated by the others.
+/// </summary>
+public static class Differentiator
+{
+    public static VjpRule Rule(OpKind kind) => kind switch
+    {
+        OpKind.Input => new(false, false),
+        OpKind.Dense => new(NeedsInput: true, NeedsOutput: false),        // dW = dYᵀ·X
+        OpKind.Relu => new(false, true),                                  // y > 0
+        OpKind.LeakyRelu => new(true, false),                             // x > 0
+        OpKind.Sigmoid => new(false, true),                               // y(1 − y)
+        OpKind.Tanh => new(false, true),                                  // 1 − y²
+        OpKind.Gelu => new(true, false),                                  // Φ(x) + xφ(x)
+        OpKind.Softmax => new(false, true),                               // y ⊙ (dy − Σ dy⊙y)
+        OpKind.Add => new(false, false),                                  // dy to both
+        OpKind.SoftmaxCrossEntropy => new(false, true),                   // p − onehot (p saved as its output)
+        OpKind.MeanSquaredError => new(true, false),                      // 2(p − t)/n
+        _ => new(true, true),
+    };
+
+    public static BackwardGraph Differentiate(ModelGraph graph)
+    {
+        int n = graph.Ops.Count;
+        var requires = new bool[n];
+        foreach (Op op in graph.Ops)
+        {
+            bool r = op.Kind == OpKind.Dense;
+            foreach (int input in op.Inputs) r |= requires[input];
+            requires[op.Id] = r;
+        }
+        if (graph.LossOp < 0)
+            return new BackwardGraph(EquatableArray<BackwardStep>.Empty, requires.ToEquatableArray());
+
+        var hasGradient = new bool[n];
+        hasGradient[graph.LossOp] = true;
+        var steps = new List<BackwardStep>();
+        for (int id = graph.LossOp; id >= 0; id--)
+        {
+            Op op = graph.Ops[id];
+            if (!hasGradient[id] || !requires[id]) continue;
+            var needs = new bool[op.Inputs.Count];
+            var accumulates = new bool[op.Inputs.Count];
+            for (int i = 0; i < op.Inputs.Count; i++)
+            {
+                int input = op.Inputs[i];
+                if (!requires[input]) continue;
+                needs[i] = true;
+                accumulates[i] = hasGradient[input];
+                hasGradient[input] = true;
+            }
+            steps.Add(new BackwardStep(id, needs.ToEquatableArray(), accumulates.ToEquatableArray(), op.Kind == OpKind.Dense));
+        }
+        return new BackwardGraph(steps.ToEquatableArray(), requires.ToEquatableArray());
+    }
+}

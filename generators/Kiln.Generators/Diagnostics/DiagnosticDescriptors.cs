@@ -1,0 +1,117 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+
+namespace Kiln.Generators.Diagnostics;
+
+/// <summary>Every diagnostic the generator reports, in one table. Messages name both shapes and both nodes and
+/// say how to fix it; each ID has a page under docs/diagnostics/.</summary>
+public static class DiagnosticDescriptors
+{
+    private const string Usage = "Kiln.Usage";
+    private const string Shape = "Kiln.Shape";
+    private const string Unsupported = "Kiln.Unsupported";
+    private const string HelpBase = "docs/diagnostics/";
+
+    public static readonly DiagnosticDescriptor ModelNotPartial = Error(DiagnosticIds.ModelNotPartial, Usage,
+        "Model class must be partial",
+        "Model '{0}' must be declared 'partial' so that Kiln can generate its Forward, TrainStep and parameters; add the 'partial' modifier");
+
+    public static readonly DiagnosticDescriptor ModelHasNoInput = Error(DiagnosticIds.ModelHasNoInput, Usage,
+        "Model has no input",
+        "Model '{0}' has no [Input] node; declare the first node as '[Input(width)] public partial Node X {{ get; }}'");
+
+    public static readonly DiagnosticDescriptor NodeNotPartialNodeProperty = Error(DiagnosticIds.NodeNotPartialNodeProperty, Usage,
+        "Layer attributes belong on partial Node properties",
+        "'{0}' carries Kiln layer attributes but is not an instance 'partial Node' property with a getter only; declare it as 'public partial Node {0} {{ get; }}'");
+
+    public static readonly DiagnosticDescriptor NodeWithoutOps = Error(DiagnosticIds.NodeWithoutOps, Usage,
+        "Node has no layer",
+        "Node '{0}' declares no layer attribute; add one such as [Dense(64)] or remove the property");
+
+    public static readonly DiagnosticDescriptor NodeAfterLoss = Error(DiagnosticIds.NodeAfterLoss, Usage,
+        "Node after the loss",
+        "Node '{0}' comes after the loss '{1}'; the loss must be the model's last node: move '{0}' before '{1}' or remove it");
+
+    public static readonly DiagnosticDescriptor UnknownNode = Error(DiagnosticIds.UnknownNode, Usage,
+        "Unknown node",
+        "'{0}' in node '{1}' names no node of model '{2}'; use nameof() with one of: {3}");
+
+    public static readonly DiagnosticDescriptor NodeReferencesLaterNode = Error(DiagnosticIds.NodeReferencesLaterNode, Usage,
+        "Node reads a node declared after it",
+        "Node '{0}' reads '{1}', which is not declared before it; nodes run in declaration order, so move '{1}' above '{0}'");
+
+    public static readonly DiagnosticDescriptor InputMisplaced = Error(DiagnosticIds.InputMisplaced, Usage,
+        "Input must come first",
+        "[Input] on '{0}' must be the first attribute of the model's first node, and a model has one input; {1}");
+
+    public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(DiagnosticIds.ContainingTypeNotPartial, Usage,
+        "Containing type must be partial",
+        "Model '{0}' is nested in '{1}', which must be declared 'partial' too; add the 'partial' modifier to '{1}'");
+
+    public static readonly DiagnosticDescriptor ReservedNodeName = Error(DiagnosticIds.ReservedNodeName, Usage,
+        "Node name collides with a generated member",
+        "Node '{0}' has the name of a member Kiln generates on every model; rename the node");
+
+    public static readonly DiagnosticDescriptor InvalidSize = Error(DiagnosticIds.InvalidSize, Shape,
+        "Invalid size",
+        "{0} of '{1}' must be {2}; it is {3}");
+
+    public static readonly DiagnosticDescriptor MissingSize = Error(DiagnosticIds.MissingSize, Shape,
+        "Missing size",
+        "{0} of '{1}' is not set; {2}");
+
+    public static readonly DiagnosticDescriptor AddShapeMismatch = Error(DiagnosticIds.AddShapeMismatch, Shape,
+        "Add of two different shapes",
+        "Add in '{0}' sums {1} from '{2}' with {3} from '{4}'; both must have the same shape: change a width so they agree, or add a Dense to project one onto the other");
+
+    public static readonly DiagnosticDescriptor LossWidthMismatch = Error(DiagnosticIds.LossWidthMismatch, Shape,
+        "Loss width does not match its input",
+        "Loss '{0}' expects {1} = {2} but '{3}' produces {4}; change '{3}' to width {2} or set {1} = {5}");
+
+    public static readonly DiagnosticDescriptor InputWidthMismatch = Error(DiagnosticIds.InputWidthMismatch, Shape,
+        "Input width contradicts the previous node",
+        "{0} in '{1}' declares In = {2} but receives {3} from '{4}'; remove In = {2} or change '{4}' to width {2}");
+
+    public static readonly DiagnosticDescriptor UnsupportedInputType = Error(DiagnosticIds.UnsupportedInputType, Unsupported,
+        "Input type not supported",
+        "Input '{0}' is of type '{1}'; only float inputs are supported so far (integer tokens need an Embedding node, which is not available yet)");
+
+    public static readonly DiagnosticDescriptor UnsupportedModelClass = Error(DiagnosticIds.UnsupportedModelClass, Unsupported,
+        "Model class shape not supported",
+        "Model '{0}' is {1}; models must be non-generic, non-static classes");
+
+    public static readonly DiagnosticDescriptor InternalError = Error(DiagnosticIds.InternalError, "Kiln.Internal",
+        "Kiln generator internal error",
+        "The Kiln generator failed on model '{0}': {1}; please report this with the model declaration");
+
+    private static readonly Dictionary<string, DiagnosticDescriptor> ById = new()
+    {
+        [ModelNotPartial.Id] = ModelNotPartial,
+        [ModelHasNoInput.Id] = ModelHasNoInput,
+        [NodeNotPartialNodeProperty.Id] = NodeNotPartialNodeProperty,
+        [NodeWithoutOps.Id] = NodeWithoutOps,
+        [NodeAfterLoss.Id] = NodeAfterLoss,
+        [UnknownNode.Id] = UnknownNode,
+        [NodeReferencesLaterNode.Id] = NodeReferencesLaterNode,
+        [InputMisplaced.Id] = InputMisplaced,
+        [ContainingTypeNotPartial.Id] = ContainingTypeNotPartial,
+        [ReservedNodeName.Id] = ReservedNodeName,
+        [InvalidSize.Id] = InvalidSize,
+        [MissingSize.Id] = MissingSize,
+        [AddShapeMismatch.Id] = AddShapeMismatch,
+        [LossWidthMismatch.Id] = LossWidthMismatch,
+        [InputWidthMismatch.Id] = InputWidthMismatch,
+        [UnsupportedInputType.Id] = UnsupportedInputType,
+        [UnsupportedModelClass.Id] = UnsupportedModelClass,
+        [InternalError.Id] = InternalError,
+    };
+
+    /// <summary>Every descriptor, for tests and documentation.</summary>
+    public static ImmutableArray<DiagnosticDescriptor> All => ById.Values.ToImmutableArray();
+
+    public static DiagnosticDescriptor Get(string id) => ById[id];
+
+    private static DiagnosticDescriptor Error(string id, string category, string title, string message) =>
+        new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+}

@@ -1,0 +1,119 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using Kiln.Generators.Helpers;
+
+namespace Kiln.Generators.Graph;
+
+// The graph IR: a DAG of ops with fully static per-sample shapes (the batch dimension is implicit and
+// decided at run time, up to the model's declared Batch). Pure data: no Roslyn types, no text emission.
+
+public enum OpKind
+{
+    Input,
+    Dense,
+    Relu,
+    LeakyRelu,
+    Sigmoid,
+    Tanh,
+    Gelu,
+    Softmax,
+    Add,
+    SoftmaxCrossEntropy,
+    MeanSquaredError,
+}
+
+public enum InitKind { None, PyTorchDefault, He, Xavier }
+
+/// <summary>A per-sample shape, e.g. [784] or [64, 128].</summary>
+public sealed record Shape(EquatableArray<int> Dimensions)
+{
+    public static readonly Shape Scalar = new(EquatableArray<int>.Empty);
+
+    public static Shape Of(params int[] dimensions) => new(new EquatableArray<int>(dimensions));
+
+    public int Rank => Dimensions.Count;
+
+    /// <summary>The last dimension (the feature width a Dense or softmax acts on), 1 for a scalar.</summary>
+    public int Last => Rank == 0 ? 1 : Dimensions[Rank - 1];
+
+    /// <summary>Values per sample.</summary>
+    public long Size => Dimensions.Aggregate(1L, (a, d) => a * d);
+
+    /// <summary>The same shape with a new last dimension.</summary>
+    public Shape WithLast(int last) =>
+        Rank == 0 ? Of(last) : new(Dimensions.Take(Rank - 1).Concat(new[] { last }).ToEquatableArray());
+
+    public override string ToString() => "[" + string.Join(", ", Dimensions.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>With the batch dimension in front, for shape comments: [B, 784].</summary>
+    public string WithBatch(string batch = "B") =>
+        Rank == 0 ? "[]" : "[" + batch + ", " + string.Join(", ", Dimensions.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
+}
+
+/// <summary>A trainable tensor of an op, with its PyTorch-style name and layout.</summary>
+public sealed record ParameterInfo(string Name, string Role, Shape Shape);
+
+/// <summary>One op of the graph.</summary>
+public sealed record Op(
+    int Id,
+    OpKind Kind,
+    string Node,
+    int Position,
+    EquatableArray<int> Inputs,
+    Shape Shape,
+    string Label)
+{
+    /// <summary>Dense: output features.</summary>
+    public int Units { get; init; }
+    public bool HasBias { get; init; }
+    /// <summary>LeakyReLU slope.</summary>
+    public float Alpha { get; init; }
+    /// <summary>GELU: tanh approximation.</summary>
+    public bool Approximate { get; init; }
+    public InitKind Init { get; init; }
+    public float InitGain { get; init; } = 1f;
+    /// <summary>PyTorch-style prefix of the op's parameters: "Hidden1", or "Mlp.2" when a node has several.</summary>
+    public string ParameterPrefix { get; init; } = "";
+    /// <summary>Whether this op is the last of its node (its output is the node's value).</summary>
+    public bool IsNodeOutput { get; init; }
+
+    public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError;
+
+    public EquatableArray<ParameterInfo> Parameters(Shape input) => Kind switch
+    {
+        OpKind.Dense => HasBias
+            ? EquatableArray.Create(new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(Units, input.Last)), new ParameterInfo(ParameterPrefix + ".bias", "bias", Shape.Of(Units)))
+            : EquatableArray.Create(new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(Units, input.Last))),
+        _ => EquatableArray<ParameterInfo>.Empty,
+    };
+
+    /// <summary>Forward multiply-adds ×2 per sample (FLOPs), for the explanation table.</summary>
+    public long Flops(Shape input) => Kind switch
+    {
+        OpKind.Dense => 2L * (input.Size / Math.Max(1, input.Last)) * input.Last * Units,
+        OpKind.Input => 0,
+        _ => input.Size,
+    };
+}
+
+/// <summary>A declared node: a member of the model class and the ops it applies.</summary>
+public sealed record NodeInfo(string Name, string Modifiers, int FirstOp, int LastOp, string Label);
+
+/// <summary>A checked model graph: ops in data-flow order.</summary>
+public sealed record ModelGraph(
+    string Name,
+    int Batch,
+    EquatableArray<Op> Ops,
+    EquatableArray<NodeInfo> Nodes,
+    int InputOp,
+    int OutputOp,
+    int LossOp)
+{
+    public Op Input => Ops[InputOp];
+    public Op Output => Ops[OutputOp];
+    public Op? Loss => LossOp < 0 ? null : Ops[LossOp];
+
+    /// <summary>The shape flowing into the first input of <paramref name="op"/>.</summary>
+    public Shape InputShape(Op op) => op.Inputs.Count == 0 ? op.Shape : Ops[op.Inputs[0]].Shape;
+}

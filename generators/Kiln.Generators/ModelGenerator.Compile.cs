@@ -1,0 +1,39 @@
+using System;
+using Kiln.Generators.Autodiff;
+using Kiln.Generators.Diagnostics;
+using Kiln.Generators.Graph;
+using Kiln.Generators.Helpers;
+using Kiln.Generators.Model;
+using Kiln.Generators.Planner;
+
+namespace Kiln.Generators;
+
+/// <summary>Generated source as data: file name and text (compared by value, so unchanged output is not re-added).</summary>
+public sealed record GeneratedSource(string HintName, string Text);
+
+/// <summary>What compiling one model produces: source (or null) and diagnostics.</summary>
+public sealed record CompileResult(GeneratedSource? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+
+public sealed partial class ModelGenerator
+{
+    /// <summary>Runs the pure stages on one declaration. Never throws: a failure becomes KILN9999.</summary>
+    public static CompileResult Compile(ModelDeclaration declaration)
+    {
+        try
+        {
+            var (graph, diagnostics) = GraphBuilder.Build(declaration);
+            if (graph is null)
+            {
+                // Still implement the declared partial Node properties, so the only errors are ours.
+                return new CompileResult(Emitter.EmitStub(declaration), diagnostics);
+            }
+            BackwardGraph backward = Differentiator.Differentiate(graph);
+            MemoryPlan plan = MemoryPlanner.Plan(graph, backward);
+            return new CompileResult(Emitter.Emit(declaration, graph, backward, plan), diagnostics);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new CompileResult(null, EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.InternalError, declaration.NameSpan, declaration.Name, e.GetType().Name + ": " + e.Message)));
+        }
+    }
+}

@@ -1,0 +1,535 @@
+using System.Collections.Generic;
+using System.Linq;
+using Kiln.Generators.Autodiff;
+using Kiln.Generators.Graph;
+using Kiln.Generators.Helpers;
+using Kiln.Generators.Model;
+using Kiln.Generators.Planner;
+
+namespace Kiln.Generators;
+
+public sealed partial class ModelGenerator
+{
+    internal static partial class Emitter
+    {
+        /// <summary>Emits one model class.</summary>
+        private sealed class ModelEmitter
+        {
+            private static readonly HashSet<string> ReservedLocals = new()
+            {
+                "rows", "labels", "targets", "optimizer", "parameters", "gradients", "workspace", "memory", "loss",
+                "start", "count", "total", "classes", "path", "seed", "random", "chunk", "value",
+            };
+
+            private readonly ModelDeclaration _model;
+            private readonly ModelGraph _graph;
+            private readonly BackwardGraph _backward;
+            private readonly MemoryPlan _plan;
+            private readonly SourceWriter _w = new();
+            private readonly Dictionary<(BufferKind, int), string> _names = new();
+            private readonly string _inputName;
+            private readonly string _outputName;
+            private readonly Op? _loss;
+            private readonly bool _classifier;
+
+            public ModelEmitter(ModelDeclaration model, ModelGraph graph, BackwardGraph backward, MemoryPlan plan)
+            {
+                _model = model;
+                _graph = graph;
+                _backward = backward;
+                _plan = plan;
+                _loss = graph.Loss;
+                _classifier = _loss?.Kind == OpKind.SoftmaxCrossEntropy;
+                var used = new HashSet<string>(ReservedLocals);
+                _inputName = Unique(Naming.Camel(graph.Input.Node), "Input", used);
+                _outputName = Unique(Naming.Camel(graph.Output.Node), "Output", used);
+                // Buffers are named by constants in WorkspaceOffsets: unique among themselves.
+                used = new HashSet<string>();
+                foreach (Buffer buffer in plan.Buffers.OrderBy(b => b.Op).ThenBy(b => b.Kind))
+                {
+                    string baseName = BaseName(graph.Ops[buffer.Op]);
+                    string name = buffer.Kind == BufferKind.Activation ? baseName : "D" + baseName;
+                    _names[(buffer.Kind, buffer.Op)] = Unique(Naming.Pascal(name), "_", used);
+                }
+            }
+
+            private static string Unique(string name, string suffix, HashSet<string> used)
+            {
+                string candidate = name;
+                while (used.Contains(candidate)) candidate += suffix;
+                used.Add(candidate);
+                return Naming.Identifier(candidate);
+            }
+
+            /// <summary>"Hidden1" for a node's last op; "Hidden1Dense" for an op inside a node; with the
+            /// position when a node has two ops of one kind; "LossProbabilities" for the loss's saved state.</summary>
+            private string BaseName(Op op)
+            {
+                if (op.Kind == OpKind.SoftmaxCrossEntropy) return op.Node + "Probabilities";
+                if (op.IsNodeOutput) return op.Node;
+                bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
+                return op.Node + op.Kind + (repeated ? I(op.Position) : "");
+            }
+
+            private int InputSize => checked((int)_graph.Input.Shape.Size);
+            private int OutputSize => checked((int)_graph.Output.Shape.Size);
+            private string TargetName => _classifier ? "labels" : "targets";
+            private string TargetType => _classifier ? "int" : "float";
+            private int MemoryFloats => 2 * _plan.ParameterFloats + _plan.WorkspaceFloats;
+
+            public string Run()
+            {
+                OpenType(_w, _model, " : global::System.IDisposable", ClassDocs());
+                EmitConstants();
+                EmitLayout();
+                EmitFields();
+                EmitConstructor();
+                EmitNodes();
+                EmitInitialize();
+                EmitForward();
+                if (_loss is not null)
+                {
+                    EmitLoss();
+                    EmitTraining();
+                }
+                EmitCheckpoints();
+                EmitRunForward();
+                if (_loss is not null)
+                {
+                    EmitRunLoss();
+                    EmitRunBackward();
+                }
+                CloseType(_w, _model);
+                return _w.ToString();
+            }
+
+            // ---- documentation ----
+
+            private IEnumerable<string> ClassDocs()
+            {
+                yield return "/// <summary>";
+                yield return $"/// Kiln model <c>{_model.Name}</c>: {Grouped(_plan.ParameterCount)} parameters; trains on batches of up to {I(_graph.Batch)} samples.";
+                yield return "/// <code>";
+                foreach (string line in Explanation()) yield return "/// " + Naming.Xml(line);
+                yield return "/// </code>";
+                yield return "/// </summary>";
+            }
+
+            /// <summary>The model explanation: one row per node (ops, output shape, parameters, forward FLOPs per sample).</summary>
+            private List<string> Explanation()
+            {
+                var rows = new List<string[]> { new[] { "node", "ops", "output", "params", "FLOPs/sample" } };
+                long totalFlops = 0;
+                foreach (NodeInfo node in _graph.Nodes)
+                {
+                    long parameters = 0, flops = 0;
+                    for (int id = node.FirstOp; id <= node.LastOp; id++)
+                    {
+                        Op op = _graph.Ops[id];
+                        Shape input = _graph.InputShape(op);
+                        parameters += op.Parameters(input).Sum(p => p.Shape.Size);
+                        flops += op.Flops(input);
+                    }
+                    totalFlops += flops;
+                    rows.Add(new[] { node.Name, node.Label, _graph.Ops[node.LastOp].Shape.ToString(), Grouped(parameters), Grouped(flops) });
+                }
+                rows.Add(new[] { "total", "", "", Grouped(_plan.ParameterCount), Grouped(totalFlops) });
+                int[] widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
+                return rows.Select(r => string.Join("  ",
+                    r.Select((cell, c) => c >= 3 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd()).ToList();
+            }
+
+            // ---- constants and layout ----
+
+            private void EmitConstants()
+            {
+                _w.Line("/// <summary>Samples per training step, and the most rows one inference chunk processes.</summary>");
+                _w.Line($"public const int Batch = {I(_graph.Batch)};");
+                _w.Line($"/// <summary>Values per sample of the input '{_graph.Input.Node}', shape {_graph.Input.Shape}.</summary>");
+                _w.Line($"public const int InputSize = {I(InputSize)};");
+                _w.Line($"/// <summary>Values per sample of the output '{_graph.Output.Node}', shape {_graph.Output.Shape}.</summary>");
+                _w.Line($"public const int OutputSize = {I(OutputSize)};");
+                _w.Line("/// <summary>Trainable parameters (without alignment padding).</summary>");
+                _w.Line($"public const int ParameterCount = {I(_plan.ParameterCount)};");
+                _w.Line("/// <summary>Bytes of the activation and gradient workspace, from the static memory plan.</summary>");
+                _w.Line($"public const long WorkspaceBytes = {I(4L * _plan.WorkspaceFloats)};");
+                _w.Line();
+                _w.Line("// One 64-byte-aligned arena per instance: [parameters | gradients | workspace], in floats.");
+                _w.Line($"private const int ParameterFloats = {I(_plan.ParameterFloats)};");
+                _w.Line($"private const int WorkspaceFloats = {I(_plan.WorkspaceFloats)};");
+                _w.Line($"private const int WorkspaceStart = {I(2L * _plan.ParameterFloats)};");
+                _w.Line($"private const int MemoryFloats = {I(MemoryFloats)};");
+                _w.Line();
+            }
+
+            private void EmitLayout()
+            {
+                _w.Line("/// <summary>Where each parameter lives in <see cref=\"Parameters\"/> (its gradient at the same offset in <see cref=\"Gradients\"/>), in floats.</summary>");
+                _w.Open("private static class ParameterOffsets");
+                foreach (ParameterSlot p in _plan.Parameters)
+                    _w.Line($"public const int {ParameterConst(p)} = {I(p.Offset)}; // {p.Name} {p.Shape}");
+                _w.Close();
+                _w.Line();
+                _w.Line("/// <summary>The memory plan: where each activation and gradient lives in the workspace (floats), and the");
+                _w.Line("/// schedule steps over which it is live (forward 0.." + I(_graph.Ops.Count - 1) + ", then backward). Buffers whose lifetimes do not overlap share memory.</summary>");
+                _w.Open("private static class WorkspaceOffsets");
+                foreach (Buffer b in _plan.Buffers)
+                {
+                    string what = b.Kind == BufferKind.Activation ? "activation" : "gradient";
+                    _w.Line($"public const int {Name(b.Kind, b.Op)} = {I(b.Offset)}; // {what} {ShapeOf(b)}, live {I(b.Start)}..{I(b.End)}");
+                }
+                _w.Close();
+                _w.Line();
+            }
+
+            private string ShapeOf(Buffer b)
+            {
+                Op op = _graph.Ops[b.Op];
+                if (op.Kind == OpKind.SoftmaxCrossEntropy) return _graph.Ops[op.Inputs[0]].Shape.WithBatch();
+                return op.Shape.WithBatch();
+            }
+
+            private static string ParameterConst(ParameterSlot p) =>
+                string.Concat(p.Name.Split('.').Select(Naming.Pascal));
+
+            private void EmitFields()
+            {
+                _w.Line($"private static readonly {Rt}.Node[] s_nodes = new {Rt}.Node[]");
+                _w.Line("{");
+                _w.Indentation++;
+                foreach (NodeInfo node in _graph.Nodes)
+                {
+                    Op last = _graph.Ops[node.LastOp];
+                    long parameters = 0;
+                    for (int id = node.FirstOp; id <= node.LastOp; id++)
+                        parameters += _graph.Ops[id].Parameters(_graph.InputShape(_graph.Ops[id])).Sum(p => p.Shape.Size);
+                    string dims = string.Join(", ", last.Shape.Dimensions.Select(d => I(d)));
+                    _w.Line($"new {Rt}.Node({Naming.String(node.Name)}, {Naming.String(node.Label)}, new int[] {{ {dims} }}, {I(parameters)}L),");
+                }
+                _w.Indentation--;
+                _w.Line("};");
+                _w.Line();
+                _w.Line($"private readonly {Rt}.AlignedBuffer _memory;");
+                _w.Line();
+                _w.Line("/// <summary>Every trainable tensor, by PyTorch-style name (e.g. <c>" + Naming.Xml(_plan.Parameters.FirstOrDefault()?.Name ?? "none") + "</c>), in one flat buffer.</summary>");
+                _w.Line($"public {Rt}.ParameterSet Parameters {{ get; }}");
+                _w.Line();
+                _w.Line("/// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref=\"Parameters\"/>.</summary>");
+                _w.Line($"public {Rt}.ParameterSet Gradients {{ get; }}");
+                _w.Line();
+                _w.Line("/// <summary>The declared nodes in data-flow order.</summary>");
+                _w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{Rt}.Node> Nodes => s_nodes;");
+                _w.Line();
+                _w.Line("/// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>");
+                _w.Line("public const string Summary =");
+                _w.Indentation++;
+                List<string> lines = Explanation();
+                for (int i = 0; i < lines.Count; i++)
+                    _w.Line(Naming.String(lines[i] + "\n") + (i + 1 < lines.Count ? " +" : ";"));
+                _w.Indentation--;
+                _w.Line();
+            }
+
+            private void EmitConstructor()
+            {
+                _w.Line("/// <summary>Creates the model with its parameters initialised from <paramref name=\"seed\"/>.</summary>");
+                _w.Open($"public {_model.Name}(int seed = 0)");
+                _w.Line($"_memory = new {Rt}.AlignedBuffer(MemoryFloats);");
+                _w.Line($"Parameters = new {Rt}.ParameterSet(_memory, 0, ParameterFloats, CreateSlices());");
+                _w.Line($"Gradients = new {Rt}.ParameterSet(_memory, ParameterFloats, ParameterFloats, CreateSlices());");
+                _w.Line("InitializeParameters(seed);");
+                _w.Close();
+                _w.Line();
+                _w.Open($"private static {Rt}.TensorSlice[] CreateSlices() => new {Rt}.TensorSlice[]");
+                foreach (ParameterSlot p in _plan.Parameters)
+                    _w.Line($"new {Rt}.TensorSlice({Naming.String(p.Name)}, new int[] {{ {string.Join(", ", p.Shape.Dimensions.Select(d => I(d)))} }}, ParameterOffsets.{ParameterConst(p)}),");
+                _w.Close(";");
+                _w.Line();
+                _w.Line("/// <summary>Frees the model's memory.</summary>");
+                _w.Line("public void Dispose() => _memory.Dispose();");
+                _w.Line();
+            }
+
+            private void EmitNodes()
+            {
+                for (int i = 0; i < _graph.Nodes.Count; i++)
+                {
+                    NodeInfo node = _graph.Nodes[i];
+                    _w.Line($"/// <summary>{Naming.Xml(node.Name)}: {Naming.Xml(node.Label)}, output {_graph.Ops[node.LastOp].Shape}.</summary>");
+                    _w.Line($"{Prefix(node.Modifiers)}partial {Rt}.Node {node.Name} {{ get => s_nodes[{I(i)}]; }}");
+                }
+                _w.Line();
+            }
+
+            private void EmitInitialize()
+            {
+                _w.Line("/// <summary>Re-draws every parameter from <paramref name=\"seed\"/> (He, Xavier or PyTorch's default per layer).</summary>");
+                _w.Open("public void InitializeParameters(int seed)");
+                _w.Line($"var random = new {Rt}.KilnRandom(seed);");
+                _w.Line($"{Span}<float> parameters = Parameters.Span;");
+                _w.Line("parameters.Clear();");
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Dense))
+                {
+                    int fanIn = _graph.InputShape(op).Last;
+                    ParameterSlot weight = _plan.Parameters.First(p => p.Op == op.Id && p.Role == "weight");
+                    ParameterSlot? bias = _plan.Parameters.FirstOrDefault(p => p.Op == op.Id && p.Role == "bias");
+                    string W = Slice("parameters", weight);
+                    switch (op.Init)
+                    {
+                        case InitKind.He:
+                            _w.Line($"// {op.Node}: {op.Label}: He uniform, gain {Naming.Float(op.InitGain)}; bias zero");
+                            _w.Line($"{Rt}.Initializers.KaimingUniform({W}, {I(fanIn)}, {Naming.Float(op.InitGain)}, random);");
+                            break;
+                        case InitKind.Xavier:
+                            _w.Line($"// {op.Node}: {op.Label}: Xavier uniform; bias zero");
+                            _w.Line($"{Rt}.Initializers.XavierUniform({W}, {I(fanIn)}, {I(op.Units)}, 1f, random);");
+                            break;
+                        default:
+                            _w.Line($"// {op.Node}: {op.Label}: PyTorch's Linear default, U(±1/√{I(fanIn)}) for weight and bias");
+                            _w.Line($"{Rt}.Initializers.PyTorchLinear({W}, {I(fanIn)}, random);");
+                            if (bias is not null) _w.Line($"{Rt}.Initializers.PyTorchLinear({Slice("parameters", bias)}, {I(fanIn)}, random);");
+                            break;
+                    }
+                }
+                _w.Close();
+                _w.Line();
+            }
+
+            // ---- public surface ----
+
+            private void EmitForward()
+            {
+                string inShape = _graph.Input.Shape.WithBatch("rows");
+                string outShape = _graph.Output.Shape.WithBatch("rows");
+                _w.Line($"/// <summary>Inference: <paramref name=\"{_outputName.TrimStart('@')}\"/> {Naming.Xml(outShape)} from <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)}, for any number of rows (run in chunks of at most <see cref=\"Batch\"/>).</summary>");
+                _w.Open($"public void Forward({ReadOnlySpan}<float> {_inputName}, {Span}<float> {_outputName})");
+                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Line($"{Rt}.Guard.Length({_outputName}.Length, rows, OutputSize, nameof({_outputName}));");
+                _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
+                _w.Open("for (int start = 0; start < rows; start += Batch)");
+                _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
+                _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
+                _w.Line($"output.Slice({OutputStart}, count * OutputSize).CopyTo({_outputName}.Slice(start * OutputSize, count * OutputSize));");
+                _w.Close();
+                _w.Close();
+                _w.Line();
+                if (_classifier)
+                {
+                    _w.Line($"/// <summary>The most likely class of each row of <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)} (the arg-max of the logits).</summary>");
+                    _w.Open($"public void Predict({ReadOnlySpan}<float> {_inputName}, {Span}<int> classes)");
+                    _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                    _w.Line($"{Rt}.Guard.Length(classes.Length, rows, 1, nameof(classes));");
+                    _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
+                    _w.Open("for (int start = 0; start < rows; start += Batch)");
+                    _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
+                    _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
+                    _w.Line($"{K}.Reductions.ArgMaxRows(output.Slice({OutputStart}, count * OutputSize), classes.Slice(start, count), OutputSize);");
+                    _w.Close();
+                    _w.Close();
+                    _w.Line();
+                }
+            }
+
+            /// <summary>Where the output of a chunk is read: its workspace buffer, or the input itself when the model
+            /// applies no op before its loss.</summary>
+            private string OutputSource() =>
+                _graph.OutputOp == _graph.InputOp
+                    ? _inputName
+                    : $"_memory.Slice(WorkspaceStart + WorkspaceOffsets.{Name(BufferKind.Activation, _graph.OutputOp)}, Batch * OutputSize)";
+
+            private string OutputStart => _graph.OutputOp == _graph.InputOp ? "start * InputSize" : "0";
+
+            private void EmitLoss()
+            {
+                string inShape = _graph.Input.Shape.WithBatch("rows");
+                _w.Line($"/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
+                _w.Open($"public float Evaluate({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
+                _w.Line("double total = 0;");
+                _w.Open("for (int start = 0; start < rows; start += Batch)");
+                _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
+                _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
+                _w.Line($"total += (double)RunLoss({TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count) * count;");
+                _w.Close();
+                _w.Line("return (float)(total / rows);");
+                _w.Close();
+                _w.Line();
+            }
+
+            private string TargetWidth => _classifier ? "1" : "OutputSize";
+
+            private void EmitTraining()
+            {
+                string inShape = _graph.Input.Shape.WithBatch("rows");
+                _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the mean loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
+                _w.Open($"public float ComputeGradients({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
+                _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
+                _w.Line($"RunForward({_inputName}, rows);");
+                _w.Line($"float loss = RunLoss({TargetName}, rows);");
+                _w.Line($"RunBackward({_inputName}, {TargetName}, rows);");
+                _w.Line("return loss;");
+                _w.Close();
+                _w.Line();
+                _w.Line("/// <summary>One training step: forward, backward and the optimizer's update. Returns the mean loss of the batch.</summary>");
+                _w.Open($"public float TrainStep({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
+                _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
+                _w.Line($"float loss = ComputeGradients({_inputName}, {TargetName});");
+                _w.Line("optimizer.Step(Parameters.Span, Gradients.Span);");
+                _w.Line("return loss;");
+                _w.Close();
+                _w.Line();
+            }
+
+            private void EmitCheckpoints()
+            {
+                _w.Line("/// <summary>Writes the parameters to a safetensors file (PyTorch names and layouts), atomically.</summary>");
+                _w.Line($"public void Save(string path) => {Rt}.IO.SafeTensors.Save(path, Parameters);");
+                _w.Line();
+                _w.Line("/// <summary>Reads the parameters from a safetensors file; the file is validated whole before anything changes.</summary>");
+                _w.Line($"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters);");
+                _w.Line();
+            }
+
+            // ---- the passes ----
+
+            private void EmitRunForward()
+            {
+                _w.Line($"/// <summary>The forward pass over <paramref name=\"rows\"/> ≤ <see cref=\"Batch\"/> rows; activations stay in the workspace.</summary>");
+                _w.Open($"private void RunForward({ReadOnlySpan}<float> {_inputName}, int rows)");
+                _w.Line($"{Span}<float> memory = _memory.Span;");
+                _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
+                _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
+                foreach (Op op in _graph.Ops)
+                {
+                    if (op.Kind == OpKind.Input || op.IsLoss) continue;
+                    Shape input = _graph.InputShape(op);
+                    _w.Line();
+                    _w.Line($"// {op.Node}: {op.Label}   {input.WithBatch()} -> {op.Shape.WithBatch()}");
+                    string y = Act(op.Id);
+                    string x = Act(op.Inputs[0]);
+                    switch (op.Kind)
+                    {
+                        case OpKind.Dense:
+                        {
+                            string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
+                            _w.Line($"{K}.Dense.Forward({x}, {Slice("parameters", Param(op, "weight"))}, {bias}, {y}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)});");
+                            break;
+                        }
+                        case OpKind.Relu: _w.Line($"{K}.Activations.ReluForward({x}, {y});"); break;
+                        case OpKind.LeakyRelu: _w.Line($"{K}.Activations.LeakyReluForward({x}, {y}, {Naming.Float(op.Alpha)});"); break;
+                        case OpKind.Sigmoid: _w.Line($"{K}.Activations.SigmoidForward({x}, {y});"); break;
+                        case OpKind.Tanh: _w.Line($"{K}.Activations.TanhForward({x}, {y});"); break;
+                        case OpKind.Gelu: _w.Line($"{K}.Activations.GeluForward({x}, {y}, approximate: {Bool(op.Approximate)});"); break;
+                        case OpKind.Softmax: _w.Line($"{K}.Softmax.Forward({x}, {y}, {RowsOf(op.Shape)}, {I(op.Shape.Last)});"); break;
+                        case OpKind.Add: _w.Line($"{K}.Add.Forward({x}, {Act(op.Inputs[1])}, {y});"); break;
+                        default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
+                    }
+                }
+                _w.Close();
+                _w.Line();
+            }
+
+            private void EmitRunLoss()
+            {
+                Op loss = _loss!;
+                Op prediction = _graph.Ops[loss.Inputs[0]];
+                _w.Line($"/// <summary>{Naming.Xml(loss.Node)}: {Naming.Xml(loss.Label)} over the last forward pass.</summary>");
+                _w.Open($"private float RunLoss({ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Line($"{Span}<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);");
+                _w.Line($"// {loss.Node}: {loss.Label}   {prediction.Shape.WithBatch()} -> []");
+                if (loss.Kind == OpKind.SoftmaxCrossEntropy)
+                    _w.Line($"return {K}.Losses.SoftmaxCrossEntropyForward({Act(prediction.Id)}, labels, {Act(loss.Id)}, {RowsOf(prediction.Shape)}, {I(prediction.Shape.Last)});");
+                else
+                    _w.Line($"return {K}.Losses.MeanSquaredErrorForward({Act(prediction.Id)}, targets);");
+                _w.Close();
+                _w.Line();
+            }
+
+            private void EmitRunBackward()
+            {
+                _w.Line("/// <summary>The backward pass, in reverse: each step is the vector-Jacobian product of one forward op;");
+                _w.Line("/// a gradient read by several ops is assigned by the first step and accumulated (+=) by the others.</summary>");
+                _w.Open($"private void RunBackward({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Line($"{Span}<float> memory = _memory.Span;");
+                _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
+                _w.Line($"{Span}<float> gradients = memory.Slice(ParameterFloats, ParameterFloats);");
+                _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
+                foreach (BackwardStep step in _backward.Steps)
+                {
+                    Op op = _graph.Ops[step.Op];
+                    Shape input = _graph.InputShape(op);
+                    _w.Line();
+                    _w.Line($"// backward of {op.Node}: {op.Label}   d{op.Shape.WithBatch()} -> d{input.WithBatch()}" + (step.HasParameters ? ", d" + string.Join(", d", op.Parameters(input).Select(p => p.Name.Substring(p.Name.LastIndexOf('.') + 1) + p.Shape)) : ""));
+                    string Dx(int i) => Grad(op.Inputs[i]);
+                    string Acc(int i) => Bool(step.InputAccumulates[i]);
+                    switch (op.Kind)
+                    {
+                        case OpKind.SoftmaxCrossEntropy:
+                            _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.MeanSquaredError:
+                            _w.Line($"{K}.Losses.MeanSquaredErrorBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.Dense:
+                        {
+                            string dbias = op.HasBias ? Slice("gradients", Param(op, "bias")) : "default";
+                            _w.Line($"{K}.Dense.BackwardParameters({Act(op.Inputs[0])}, {Grad(op.Id)}, {Slice("gradients", Param(op, "weight"))}, {dbias}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: false);");
+                            if (step.InputNeedsGradient[0])
+                                _w.Line($"{K}.Dense.BackwardInput({Grad(op.Id)}, {Slice("parameters", Param(op, "weight"))}, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: {Acc(0)});");
+                            break;
+                        }
+                        case OpKind.Relu: _w.Line($"{K}.Activations.ReluBackward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.LeakyRelu: _w.Line($"{K}.Activations.LeakyReluBackward({Act(op.Inputs[0])}, {Grad(op.Id)}, {Dx(0)}, {Naming.Float(op.Alpha)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Sigmoid: _w.Line($"{K}.Activations.SigmoidBackward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Tanh: _w.Line($"{K}.Activations.TanhBackward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Gelu: _w.Line($"{K}.Activations.GeluBackward({Act(op.Inputs[0])}, {Grad(op.Id)}, {Dx(0)}, approximate: {Bool(op.Approximate)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Softmax: _w.Line($"{K}.Softmax.Backward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, {RowsOf(op.Shape)}, {I(op.Shape.Last)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Add:
+                            for (int i = 0; i < op.Inputs.Count; i++)
+                                if (step.InputNeedsGradient[i]) _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(i)}, accumulate: {Acc(i)});");
+                            break;
+                        default: throw new System.InvalidOperationException("No backward emission for " + op.Kind);
+                    }
+                }
+                _w.Close();
+            }
+
+            // ---- naming helpers ----
+
+            private string Name(BufferKind kind, int op) => _names[(kind, op)];
+
+            /// <summary>The activation of an op as a span expression (the caller's input for the Input op).</summary>
+            private string Act(int op)
+            {
+                if (op == _graph.InputOp) return _inputName;
+                Buffer b = _plan.Find(BufferKind.Activation, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
+            }
+
+            private string Grad(int op)
+            {
+                Buffer b = _plan.Find(BufferKind.Gradient, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
+            }
+
+            private ParameterSlot Param(Op op, string role) => _plan.Parameters.First(p => p.Op == op.Id && p.Role == role);
+
+            private static string Slice(string buffer, ParameterSlot p) =>
+                $"{buffer}.Slice(ParameterOffsets.{ParameterConst(p)}, {I(p.Length)})";
+
+            /// <summary>Rows a last-dimension op sees: the batch times every leading dimension.</summary>
+            private static string RowsOf(Shape shape)
+            {
+                long leading = shape.Rank <= 1 ? 1 : shape.Size / shape.Last;
+                return leading == 1 ? "rows" : $"rows * {I(leading)}";
+            }
+
+            private static string Times(string name, string factor) => factor == "1" ? name : name + " * " + factor;
+
+            private static string Bool(bool value) => value ? "true" : "false";
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Kiln.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Kiln.Generators;
+
+/// <summary>
+/// The Kiln model compiler. Discover [Model] classes -> declaration records -> graph with static shapes and
+/// checks -> backward graph -> memory plan -> C#. Source and diagnostics leave through two outputs, so a
+/// diagnostic that only moves (an edit above it) does not re-emit source.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed partial class ModelGenerator : IIncrementalGenerator
+{
+    public const string ModelAttributeName = "Kiln.ModelAttribute";
+
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var declarations = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModelAttributeName,
+                predicate: static (node, _) => node is ClassDeclarationSyntax,
+                transform: static (context, cancellationToken) => Parser.Parse(context, cancellationToken))
+            .WithTrackingName(TrackingNames.Declarations);
+
+        var compiled = declarations
+            .Select(static (declaration, _) => Compile(declaration))
+            .WithTrackingName(TrackingNames.Compiled);
+
+        var sources = compiled
+            .Select(static (result, _) => result.Source)
+            .WithTrackingName(TrackingNames.Sources);
+
+        var diagnostics = compiled
+            .Select(static (result, _) => result.Diagnostics)
+            .WithTrackingName(TrackingNames.Diagnostics);
+
+        context.RegisterSourceOutput(sources, static (context, source) =>
+        {
+            if (source is not null) context.AddSource(source.HintName, source.Text);
+        });
+
+        context.RegisterSourceOutput(diagnostics, static (context, list) =>
+        {
+            foreach (DiagnosticInfo info in list)
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span), [.. info.Arguments]));
+        });
+    }
+}

@@ -1,0 +1,129 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kiln.Generators.Autodiff;
+using Kiln.Generators.Graph;
+using Kiln.Generators.Helpers;
+
+namespace Kiln.Generators.Planner;
+
+public enum BufferKind { Activation, Gradient }
+
+/// <summary>A workspace buffer: an op's activation or gradient, [Batch, width], live over [Start, End] of the
+/// schedule (forward steps 0..n−1, then backward steps), placed at a static offset.</summary>
+public sealed record Buffer(BufferKind Kind, int Op, int Width, int Start, int End, int Offset)
+{
+    /// <summary>Floats reserved: width × Batch, rounded up to a 64-byte line.</summary>
+    public int Floats(int batch) => MemoryPlanner.Align(Width * batch);
+}
+
+/// <summary>A parameter tensor and its offset in the parameter buffer (the gradient buffer has the same layout).</summary>
+public sealed record ParameterSlot(string Name, Shape Shape, int Op, string Role, int Offset, int Length);
+
+public sealed record MemoryPlan(
+    EquatableArray<ParameterSlot> Parameters,
+    int ParameterCount,
+    int ParameterFloats,
+    EquatableArray<Buffer> Buffers,
+    int WorkspaceFloats)
+{
+    public Buffer? Find(BufferKind kind, int op) => Buffers.FirstOrDefault(b => b.Kind == kind && b.Op == op);
+}
+
+/// <summary>
+/// Stage 6: static memory. Parameters and gradients are each one contiguous buffer of named, 64-byte-aligned
+/// slices. Activations and gradients live in one workspace; each buffer's lifetime comes from the steps that
+/// write and read it, and buffers whose lifetimes do not overlap share memory (greedy, largest first).
+/// </summary>
+public static class MemoryPlanner
+{
+    public const int AlignFloats = 16; // 64 bytes
+
+    public static int Align(int floats) => (floats + AlignFloats - 1) / AlignFloats * AlignFloats;
+
+    public static MemoryPlan Plan(ModelGraph graph, BackwardGraph backward)
+    {
+        // Parameters, in op order: PyTorch's state_dict order.
+        var parameters = new List<ParameterSlot>();
+        int offset = 0, count = 0;
+        foreach (Op op in graph.Ops)
+        {
+            foreach (ParameterInfo p in op.Parameters(graph.InputShape(op)))
+            {
+                int length = checked((int)p.Shape.Size);
+                parameters.Add(new ParameterSlot(p.Name, p.Shape, op.Id, p.Role, offset, length));
+                offset = checked(offset + Align(length));
+                count = checked(count + length);
+            }
+        }
+
+        // Lifetimes. Forward step of op i is time i; backward step k is time n + k.
+        int n = graph.Ops.Count;
+        var start = new Dictionary<(BufferKind, int), int>();
+        var end = new Dictionary<(BufferKind, int), int>();
+        void Touch(BufferKind kind, int op, int time)
+        {
+            var key = (kind, op);
+            if (graph.Ops[op].Kind == OpKind.Input) return; // the caller's span, not workspace
+            if (!start.ContainsKey(key) || time < start[key]) start[key] = time;
+            if (!end.ContainsKey(key) || time > end[key]) end[key] = time;
+        }
+
+        foreach (Op op in graph.Ops)
+        {
+            if (op.Kind == OpKind.Input) continue;
+            if (ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, op.Id);
+            foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
+        }
+        // The model's output is read after the forward pass (copied out, or read by the loss).
+        Touch(BufferKind.Activation, graph.OutputOp, n - 1);
+        for (int k = 0; k < backward.Steps.Count; k++)
+        {
+            int time = n + k;
+            BackwardStep step = backward.Steps[k];
+            Op op = graph.Ops[step.Op];
+            VjpRule rule = Differentiator.Rule(op.Kind);
+            if (!op.IsLoss) Touch(BufferKind.Gradient, op.Id, time);
+            if (rule.NeedsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, time);
+            if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
+            for (int i = 0; i < op.Inputs.Count; i++)
+                if (step.InputNeedsGradient[i]) Touch(BufferKind.Gradient, op.Inputs[i], time);
+        }
+
+        var pending = start.Keys
+            .Select(key => new Buffer(key.Item1, key.Item2, key.Item1 == BufferKind.Activation ? ActivationWidth(graph.Ops[key.Item2], graph) : checked((int)graph.Ops[key.Item2].Shape.Size), start[key], end[key], 0))
+            .Where(b => b.Width > 0)
+            .OrderByDescending(b => b.Floats(graph.Batch)).ThenBy(b => b.Start).ThenBy(b => b.Kind).ThenBy(b => b.Op)
+            .ToList();
+
+        var placed = new List<Buffer>();
+        int workspace = 0;
+        foreach (Buffer buffer in pending)
+        {
+            int size = buffer.Floats(graph.Batch);
+            var busy = placed.Where(p => p.Start <= buffer.End && buffer.Start <= p.End)
+                .Select(p => (p.Offset, End: p.Offset + p.Floats(graph.Batch)))
+                .OrderBy(r => r.Offset).ToList();
+            int at = 0;
+            foreach (var (busyStart, busyEnd) in busy)
+            {
+                if (at + size <= busyStart) break;
+                at = Math.Max(at, busyEnd);
+            }
+            placed.Add(buffer with { Offset = at });
+            workspace = Math.Max(workspace, checked(at + size));
+        }
+
+        var ordered = placed.OrderBy(b => b.Kind).ThenBy(b => b.Op).ToEquatableArray();
+        return new MemoryPlan(parameters.ToEquatableArray(), count, offset, ordered, workspace);
+    }
+
+    /// <summary>Values per sample an op keeps: its output, or for softmax cross-entropy its probabilities.</summary>
+    public static int ActivationWidth(Op op, ModelGraph graph) => op.Kind switch
+    {
+        OpKind.Input => 0,
+        OpKind.SoftmaxCrossEntropy => checked((int)graph.Ops[op.Inputs[0]].Shape.Size),
+        OpKind.MeanSquaredError => 0,
+        _ => checked((int)op.Shape.Size),
+    };
+}

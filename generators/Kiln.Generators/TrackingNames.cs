@@ -1,0 +1,10 @@
+namespace Kiln.Generators;
+
+/// <summary>Names of the tracked pipeline steps, so caching tests can assert each one.</summary>
+public static class TrackingNames
+{
+    public const string Declarations = nameof(Declarations);
+    public const string Compiled = nameof(Compiled);
+    public const string Sources = nameof(Sources);
+    public const string Diagnostics = nameof(Diagnostics);
+}
