@@ -16,6 +16,10 @@ public sealed record CompileResult(GeneratedSource? Source, EquatableArray<Diagn
 
 public sealed partial class ModelGenerator
 {
+    private static CompileResult TooLarge(ModelDeclaration declaration) =>
+        new(Emitter.EmitStub(declaration), EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.TensorTooLarge, declaration.NameSpan,
+            "The memory (parameters, gradients and workspace)", declaration.Name, "more than 2,147,483,647", "one arena", "2,147,483,647")));
+
     /// <summary>Runs the pure stages on one declaration. Never throws: a failure becomes KILN9999.</summary>
     public static CompileResult Compile(ModelDeclaration declaration)
     {
@@ -28,7 +32,16 @@ public sealed partial class ModelGenerator
                 return new CompileResult(Emitter.EmitStub(declaration), diagnostics);
             }
             BackwardGraph backward = Differentiator.Differentiate(graph);
-            MemoryPlan plan = MemoryPlanner.Plan(graph, backward);
+            MemoryPlan plan;
+            try
+            {
+                plan = MemoryPlanner.Plan(graph, backward);
+            }
+            catch (OverflowException)
+            {
+                return TooLarge(declaration);
+            }
+            if (2L * plan.ParameterFloats + plan.WorkspaceFloats > int.MaxValue) return TooLarge(declaration);
             return new CompileResult(Emitter.Emit(declaration, graph, backward, plan), diagnostics);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -27,7 +27,7 @@ public sealed partial class ModelGenerator
         public static GeneratedSource? EmitStub(ModelDeclaration model)
         {
             if (!model.IsPartial || model.IsGeneric || model.ContainingTypes.Any(t => !t.IsPartial)) return null;
-            var nodes = model.Members.Where(m => m.IsPartialNodeProperty).ToList();
+            var nodes = model.Members.Where(m => m.IsPartialNodeProperty).GroupBy(m => m.Name).Select(g => g.First()).ToList();
             if (nodes.Count == 0) return null;
             var w = new SourceWriter();
             OpenType(w, model, baseList: "");

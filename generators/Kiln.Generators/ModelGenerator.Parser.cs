@@ -59,9 +59,12 @@ public sealed partial class ModelGenerator
                     && property.Modifiers.Any(SyntaxKind.PartialKeyword)
                     && !propertySymbol.IsStatic
                     && propertySymbol.SetMethod is null
+                    && propertySymbol.GetMethod is not null
                     && property.ExpressionBody is null
                     && property.AccessorList is { } accessors
-                    && accessors.Accessors.All(a => a.Body is null && a.ExpressionBody is null);
+                    && accessors.Accessors.Count == 1
+                    && accessors.Accessors[0].IsKind(SyntaxKind.GetAccessorDeclaration)
+                    && accessors.Accessors[0].Body is null && accessors.Accessors[0].ExpressionBody is null;
                 if (attributes.Count == 0 && !isPartialNode) continue;
 
                 string modifiers = string.Join(" ", property.Modifiers

@@ -53,6 +53,10 @@ public static class DiagnosticDescriptors
         "Node name collides with a generated member",
         "Node '{0}' has the name of a member Kiln generates on every model; rename the node");
 
+    public static readonly DiagnosticDescriptor DuplicateNode = Error(DiagnosticIds.DuplicateNode, Usage,
+        "Node declared twice",
+        "Node '{0}' is declared more than once in model '{1}'; give each node its own name");
+
     public static readonly DiagnosticDescriptor InvalidSize = Error(DiagnosticIds.InvalidSize, Shape,
         "Invalid size",
         "{0} of '{1}' must be {2}; it is {3}");
@@ -81,6 +85,10 @@ public static class DiagnosticDescriptors
         "Model class shape not supported",
         "Model '{0}' is {1}; models must be non-generic, non-static classes");
 
+    public static readonly DiagnosticDescriptor TensorTooLarge = Error(DiagnosticIds.TensorTooLarge, Unsupported,
+        "Tensor too large",
+        "{0} in '{1}' needs {2} values ({3}); a tensor may hold at most {4}: reduce a width or the batch");
+
     public static readonly DiagnosticDescriptor InternalError = Error(DiagnosticIds.InternalError, "Kiln.Internal",
         "Kiln generator internal error",
         "The Kiln generator failed on model '{0}': {1}; please report this with the model declaration");
@@ -97,6 +105,7 @@ public static class DiagnosticDescriptors
         [InputMisplaced.Id] = InputMisplaced,
         [ContainingTypeNotPartial.Id] = ContainingTypeNotPartial,
         [ReservedNodeName.Id] = ReservedNodeName,
+        [DuplicateNode.Id] = DuplicateNode,
         [InvalidSize.Id] = InvalidSize,
         [MissingSize.Id] = MissingSize,
         [AddShapeMismatch.Id] = AddShapeMismatch,
@@ -104,6 +113,7 @@ public static class DiagnosticDescriptors
         [InputWidthMismatch.Id] = InputWidthMismatch,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,
+        [TensorTooLarge.Id] = TensorTooLarge,
         [InternalError.Id] = InternalError,
     };
 

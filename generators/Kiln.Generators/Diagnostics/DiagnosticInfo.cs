@@ -24,6 +24,7 @@ public static class DiagnosticIds
     public const string InputMisplaced = "KILN0008";
     public const string ContainingTypeNotPartial = "KILN0009";
     public const string ReservedNodeName = "KILN0010";
+    public const string DuplicateNode = "KILN0011";
 
     public const string InvalidSize = "KILN1001";
     public const string MissingSize = "KILN1002";
@@ -33,6 +34,7 @@ public static class DiagnosticIds
 
     public const string UnsupportedInputType = "KILN2001";
     public const string UnsupportedModelClass = "KILN2002";
+    public const string TensorTooLarge = "KILN2003";
 
     public const string InternalError = "KILN9999";
 }

@@ -24,6 +24,9 @@ public static class GraphBuilder
         "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward",
     };
 
+    /// <summary>The largest tensor (values) a model may have: 2²⁸ floats, 1 GiB.</summary>
+    public const long MaxTensorValues = 1L << 28;
+
     public static (ModelGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics) Build(ModelDeclaration model)
     {
         var builder = new Builder(model);
@@ -63,7 +66,12 @@ public static class GraphBuilder
             else if (batch <= 0)
                 Report(DiagnosticIds.InvalidSize, model.BatchSpan ?? model.ModelAttributeSpan, "Batch", model.Name, "a positive number of samples", Int(batch));
 
-            foreach (MemberDeclaration member in model.Members) _declared.Add(member.Name);
+            foreach (MemberDeclaration member in model.Members)
+            {
+                if (!_declared.Add(member.Name))
+                    Report(DiagnosticIds.DuplicateNode, member.Span, member.Name, model.Name);
+            }
+            if (Errors.Count > 0) return null;
 
             int lossOp = -1;
             string? lossNode = null;
@@ -105,6 +113,8 @@ public static class GraphBuilder
                         break;
                     }
                     int? op = AddOp(member, attribute, position, previous, parametric);
+                    if (op is not null && TooLarge(_ops[op.Value], attribute, Math.Max(1, batch)))
+                        op = null;
                     if (op is null)
                     {
                         _shapesValid = false;
@@ -133,7 +143,7 @@ public static class GraphBuilder
 
             if (_ops.Count == 0 || _ops[0].Kind != OpKind.Input)
             {
-                if (!Errors.Any(e => e.Id == DiagnosticIds.InputMisplaced))
+                if (!Errors.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
                     Report(DiagnosticIds.ModelHasNoInput, model.NameSpan, model.Name);
                 return null;
             }
@@ -168,8 +178,9 @@ public static class GraphBuilder
 
             if (_ops.Count == 0)
             {
-                // Nothing to read yet: the model has no input before this node.
-                Report(DiagnosticIds.ModelHasNoInput, attribute.Span ?? member.Span, model.Name);
+                // Nothing to read yet: the model has no input before this node (reported once).
+                if (!Errors.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
+                    Report(DiagnosticIds.ModelHasNoInput, attribute.Span ?? member.Span, model.Name);
                 return null;
             }
 
@@ -288,6 +299,24 @@ public static class GraphBuilder
 
             int? Elementwise(OpKind kind, string label) =>
                 Add(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), inShape, label));
+        }
+
+        /// <summary>Tensors are indexed with int: each activation (over the batch) and each parameter must fit.</summary>
+        private bool TooLarge(Op op, AttributeDeclaration attribute, int batch)
+        {
+            var tensors = new List<(string What, long Size, string Shape)> { ("Output", op.Shape.Size * batch, op.Shape.WithBatch(Int(batch))) };
+            if (op.Inputs.Count > 0)
+                foreach (ParameterInfo p in op.Parameters(_ops[op.Inputs[0]].Shape)) tensors.Add((p.Name, p.Shape.Size, p.Shape.ToString()));
+            foreach (var (what, size, shape) in tensors)
+            {
+                if (size > MaxTensorValues)
+                {
+                    Report(DiagnosticIds.TensorTooLarge, attribute.Span, what, op.Node, size.ToString("N0", CultureInfo.InvariantCulture), shape, MaxTensorValues.ToString("N0", CultureInfo.InvariantCulture));
+                    _ops.RemoveAt(_ops.Count - 1);
+                    return true;
+                }
+            }
+            return false;
         }
 
         private int Add(Op op)

@@ -1,0 +1,115 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
+
+namespace Kiln.Generators.Tests;
+
+/// <summary>The pipeline caches: same input -> every step cached; trivia and unrelated edits -> no re-emit.</summary>
+public class CachingTests
+{
+    private static readonly string[] Steps =
+    {
+        TrackingNames.Declarations, TrackingNames.Compiled, TrackingNames.Sources, TrackingNames.Diagnostics,
+    };
+
+    private static GeneratorRunResult RunTwice(Compilation first, Compilation second)
+    {
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGenerators(first);
+        driver = driver.RunGenerators(second);
+        return driver.GetRunResult().Results.Single();
+    }
+
+    private static IncrementalStepRunReason[] Reasons(GeneratorRunResult result, string step) =>
+        result.TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason).ToArray();
+
+    private static void AssertReused(GeneratorRunResult result, string step)
+    {
+        Assert.All(Reasons(result, step), r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {r}"));
+    }
+
+    [Fact]
+    public void RunningTwice_CachesEveryTrackedStep()
+    {
+        var compilation = GeneratorHarness.Compilation(Models.Z1, Models.Skip);
+        GeneratorRunResult result = RunTwice(compilation, compilation.Clone());
+        foreach (string step in Steps)
+        {
+            Assert.NotEmpty(Reasons(result, step));
+            AssertReused(result, step);
+        }
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void AddingAComment_DoesNotReEmitSource()
+    {
+        var compilation = GeneratorHarness.Compilation(Models.Z1);
+        SyntaxTree tree = compilation.SyntaxTrees.Single();
+        SyntaxTree edited = tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From("// a comment that moves every line\n" + tree.GetText()));
+        GeneratorRunResult result = RunTwice(compilation, compilation.ReplaceSyntaxTree(tree, edited));
+
+        Assert.Contains(IncrementalStepRunReason.Modified, Reasons(result, TrackingNames.Declarations)); // locations moved
+        AssertReused(result, TrackingNames.Sources);
+        AssertReused(result, TrackingNames.Diagnostics);
+    }
+
+    [Fact]
+    public void EditingAnUnrelatedFile_DoesNotReEmitSource()
+    {
+        const string unrelated = "namespace Other; public class Helper { public int X => 1; }";
+        var compilation = GeneratorHarness.Compilation(Models.Z1, unrelated);
+        SyntaxTree tree = compilation.SyntaxTrees.Last();
+        SyntaxTree edited = tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(unrelated.Replace("1;", "2;")));
+        GeneratorRunResult result = RunTwice(compilation, compilation.ReplaceSyntaxTree(tree, edited));
+
+        foreach (string step in Steps) AssertReused(result, step);
+    }
+
+    [Fact]
+    public void ChangingAWidth_ReEmitsSource()
+    {
+        var compilation = GeneratorHarness.Compilation(Models.Z1);
+        SyntaxTree tree = compilation.SyntaxTrees.Single();
+        SyntaxTree edited = tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(Models.Z1.Replace("Dense(128)", "Dense(96)")));
+        GeneratorRunResult result = RunTwice(compilation, compilation.ReplaceSyntaxTree(tree, edited));
+
+        Assert.Contains(IncrementalStepRunReason.Modified, Reasons(result, TrackingNames.Sources));
+        Assert.Contains("Dense(96)", result.GeneratedSources.Single().SourceText.ToString());
+    }
+
+    [Fact]
+    public void PipelineModels_HoldNoSymbolsSyntaxLocationsOrCompilations()
+    {
+        var compilation = GeneratorHarness.Compilation(Models.Z1, Models.Skip, Models.Regression);
+        GeneratorRunResult result = RunTwice(compilation, compilation.Clone());
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (string step in Steps)
+            foreach (var run in result.TrackedSteps[step])
+                foreach (var (value, _) in run.Outputs)
+                    AssertNoRoslynObjects(value, step, visited);
+    }
+
+    private static readonly Type[] Forbidden = { typeof(ISymbol), typeof(SyntaxNode), typeof(Location), typeof(Compilation), typeof(SemanticModel), typeof(SyntaxTree) };
+
+    private static void AssertNoRoslynObjects(object? value, string path, HashSet<object> visited)
+    {
+        if (value is null || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum) return;
+        Type type = value.GetType();
+        Assert.False(Forbidden.Any(f => f.IsAssignableFrom(type)), $"{path} holds a {type.Name}");
+        if (!type.IsValueType && !visited.Add(value)) return;
+        if (value is IEnumerable sequence)
+        {
+            int i = 0;
+            foreach (object? item in sequence) AssertNoRoslynObjects(item, $"{path}[{i++}]", visited);
+            if (type.Namespace?.StartsWith("System", StringComparison.Ordinal) == true) return;
+        }
+        foreach (FieldInfo field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            AssertNoRoslynObjects(field.GetValue(value), $"{path}.{field.Name}", visited);
+    }
+}

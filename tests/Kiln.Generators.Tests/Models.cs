@@ -1,0 +1,43 @@
+namespace Kiln.Generators.Tests;
+
+/// <summary>Model declarations used by several tests.</summary>
+internal static class Models
+{
+    public const string Z1 = GeneratorHarness.Usings + """
+        [Model(Batch = 64)]
+        public partial class MnistMlp
+        {
+            [Input(784)]          public partial Node Pixels { get; }
+            [Dense(256), Relu]    public partial Node Hidden1 { get; }
+            [Dense(128), Relu]    public partial Node Hidden2 { get; }
+            [Dense(10)]           public partial Node Logits { get; }
+            [SoftmaxCrossEntropy] public partial Node Loss { get; }
+        }
+        """;
+
+    public const string Skip = GeneratorHarness.Usings + """
+        /// A residual MLP: the second block adds its input back (a ResNet-style skip).
+        [Model(Batch = 32)]
+        public partial class ResidualMlp
+        {
+            [Input(64)]                           public partial Node Features { get; }
+            [Dense(128), Gelu]                    public partial Node Stem { get; }
+            [Dense(128), Tanh]                    public partial Node Block { get; }
+            [Add(nameof(Stem))]                   public partial Node Sum { get; }
+            [LeakyRelu(0.1), Dense(10)]           public partial Node Logits { get; }
+            [SoftmaxCrossEntropy(Classes = 10)]   public partial Node Loss { get; }
+        }
+        """;
+
+    public const string Regression = GeneratorHarness.Usings + """
+        [Model(Batch = 16)]
+        internal partial class Regressor
+        {
+            [Input(8)]                        public partial Node X { get; }
+            [Dense(32), Sigmoid]              public partial Node Hidden { get; }
+            [Dense(16, Bias = false), Softmax] public partial Node Mixture { get; }
+            [Dense(3)]                        public partial Node Prediction { get; }
+            [MeanSquaredError(Width = 3)]     public partial Node Loss { get; }
+        }
+        """;
+}

@@ -1,0 +1,73 @@
+using System.Linq;
+using Xunit;
+
+namespace Kiln.Generators.Tests;
+
+/// <summary>The generated code of each sample model, reviewed for readability and compiled without a diagnostic.</summary>
+public class SnapshotTests
+{
+    [Theory]
+    [InlineData(nameof(Models.Z1), Models.Z1)]
+    [InlineData(nameof(Models.Skip), Models.Skip)]
+    [InlineData(nameof(Models.Regression), Models.Regression)]
+    public void GeneratedModel_MatchesSnapshot_AndCompilesClean(string name, string source)
+    {
+        var (result, output) = GeneratorHarness.Run(source);
+
+        Assert.Empty(result.Diagnostics);
+        var generated = Assert.Single(result.GeneratedTrees);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        Snapshot.Verify(generated.ToString(), name);
+    }
+
+    [Fact]
+    public void GeneratedModel_IsDeterministic()
+    {
+        string first = GeneratorHarness.Run(Models.Skip).Result.GeneratedTrees.Single().ToString();
+        string second = GeneratorHarness.Run(Models.Skip).Result.GeneratedTrees.Single().ToString();
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void NestedModelInBlockNamespace_Compiles()
+    {
+        const string source = """
+            using Kiln;
+            namespace Outer.Inner
+            {
+                public static partial class Holder
+                {
+                    [Model(Batch = 2)]
+                    internal partial class Tiny
+                    {
+                        [Input(3)] internal partial Node In { get; }
+                        [Dense(2)] internal partial Node Out { get; }
+                    }
+                }
+            }
+            """;
+        var (result, output) = GeneratorHarness.Run(source);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        Assert.Contains("partial class Holder", result.GeneratedTrees.Single().ToString());
+    }
+
+    [Fact]
+    public void CultureWithCommaDecimals_DoesNotChangeOutput()
+    {
+        var culture = System.Globalization.CultureInfo.CurrentCulture;
+        string invariant = GeneratorHarness.Run(Models.Skip).Result.GeneratedTrees.Single().ToString();
+        try
+        {
+            System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
+            System.Globalization.CultureInfo.CurrentUICulture = new System.Globalization.CultureInfo("de-DE");
+            string german = GeneratorHarness.Run(Models.Skip).Result.GeneratedTrees.Single().ToString();
+            Assert.Equal(invariant, german);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = culture;
+            System.Globalization.CultureInfo.CurrentUICulture = culture;
+        }
+    }
+}
