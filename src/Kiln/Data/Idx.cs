@@ -36,7 +36,7 @@ public static class Idx
         var (dims, data) = ReadBytes(path);
         if (dims.Length != 3) throw new DataFormatException($"{path}: an image file has 3 dimensions [count, rows, columns]; this one has {dims.Length}.");
         var pixels = new float[data.Length];
-        for (int i = 0; i < data.Length; i++) pixels[i] = data[i] * (1f / 255f);
+        for (int i = 0; i < data.Length; i++) pixels[i] = data[i] / 255f;
         return (pixels, dims[0], dims[1], dims[2]);
     }
 
@@ -96,7 +96,9 @@ public static class Idx
         }
         long headerBytes = 4 + 4L * rank;
         if (fileLength is long length && length - headerBytes != count)
-            throw new DataFormatException($"{path}: dimensions [{string.Join(", ", dims)}] need {count} data bytes; the file has {length - headerBytes}.");
+            throw new DataFormatException(length - headerBytes < count
+                ? $"{path}: truncated: dimensions [{string.Join(", ", dims)}] need {count} data bytes; the file has {length - headerBytes}."
+                : $"{path}: dimensions [{string.Join(", ", dims)}] need {count} data bytes; the file has {length - headerBytes} (data past the end).");
 
         // Read in chunks so a lying header in a compressed file cannot make us allocate more than it holds.
         using var data = new MemoryStream();
