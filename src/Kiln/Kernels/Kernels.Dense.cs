@@ -9,13 +9,13 @@ public static class Dense
     /// <summary>y[rows, out] = x[rows, in]·Wᵀ + b. Pass an empty <paramref name="bias"/> for a layer without one.</summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int rows, int inFeatures, int outFeatures)
     {
-        Guard.Length(x.Length, rows * inFeatures, nameof(x), $"[{rows}, {inFeatures}]");
-        Guard.Length(weight.Length, outFeatures * inFeatures, nameof(weight), $"[{outFeatures}, {inFeatures}]");
-        Guard.Length(y.Length, rows * outFeatures, nameof(y), $"[{rows}, {outFeatures}]");
+        Guard.Length(x.Length, rows, inFeatures, nameof(x));
+        Guard.Length(weight.Length, outFeatures, inFeatures, nameof(weight));
+        Guard.Length(y.Length, rows, outFeatures, nameof(y));
         Gemm.Nt(x, weight, y, rows, outFeatures, inFeatures, accumulate: false);
         if (!bias.IsEmpty)
         {
-            Guard.Length(bias.Length, outFeatures, nameof(bias), $"[{outFeatures}]");
+            Guard.Length(bias.Length, outFeatures, 1, nameof(bias));
             for (int r = 0; r < rows; r++)
             {
                 Span<float> row = y.Slice(r * outFeatures, outFeatures);
@@ -27,21 +27,21 @@ public static class Dense
     /// <summary>dx[rows, in] (+)= dy[rows, out]·W.</summary>
     public static void BackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> weight, Span<float> dx, int rows, int inFeatures, int outFeatures, bool accumulate)
     {
-        Guard.Length(dy.Length, rows * outFeatures, nameof(dy), $"[{rows}, {outFeatures}]");
-        Guard.Length(dx.Length, rows * inFeatures, nameof(dx), $"[{rows}, {inFeatures}]");
+        Guard.Length(dy.Length, rows, outFeatures, nameof(dy));
+        Guard.Length(dx.Length, rows, inFeatures, nameof(dx));
         Gemm.Nn(dy, weight, dx, rows, inFeatures, outFeatures, accumulate);
     }
 
     /// <summary>dW[out, in] (+)= dyᵀ·x; db[out] (+)= Σ_rows dy (skipped when <paramref name="dbias"/> is empty).</summary>
     public static void BackwardParameters(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, Span<float> dbias, int rows, int inFeatures, int outFeatures, bool accumulate)
     {
-        Guard.Length(x.Length, rows * inFeatures, nameof(x), $"[{rows}, {inFeatures}]");
-        Guard.Length(dy.Length, rows * outFeatures, nameof(dy), $"[{rows}, {outFeatures}]");
-        Guard.Length(dweight.Length, outFeatures * inFeatures, nameof(dweight), $"[{outFeatures}, {inFeatures}]");
+        Guard.Length(x.Length, rows, inFeatures, nameof(x));
+        Guard.Length(dy.Length, rows, outFeatures, nameof(dy));
+        Guard.Length(dweight.Length, outFeatures, inFeatures, nameof(dweight));
         Gemm.Tn(dy, x, dweight, outFeatures, inFeatures, rows, accumulate);
         if (!dbias.IsEmpty)
         {
-            Guard.Length(dbias.Length, outFeatures, nameof(dbias), $"[{outFeatures}]");
+            Guard.Length(dbias.Length, outFeatures, 1, nameof(dbias));
             if (!accumulate) dbias.Clear();
             for (int r = 0; r < rows; r++)
                 TensorPrimitives.Add(dbias, dy.Slice(r * outFeatures, outFeatures), dbias);

@@ -14,9 +14,9 @@ public static class Losses
     /// </summary>
     public static float SoftmaxCrossEntropyForward(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> probabilities, int rows, int classes)
     {
-        Guard.Length(logits.Length, rows * classes, nameof(logits), $"[{rows}, {classes}]");
-        Guard.Length(probabilities.Length, rows * classes, nameof(probabilities), $"[{rows}, {classes}]");
-        Guard.Length(labels.Length, rows, nameof(labels), $"[{rows}]");
+        Guard.Length(logits.Length, rows, classes, nameof(logits));
+        Guard.Length(probabilities.Length, rows, classes, nameof(probabilities));
+        Guard.Length(labels.Length, rows, 1, nameof(labels));
         Guard.Labels(labels, classes, nameof(labels));
         double total = 0;
         for (int r = 0; r < rows; r++)
@@ -31,9 +31,9 @@ public static class Losses
     /// <summary>dlogits (+)= (p − onehot(label)) / rows.</summary>
     public static void SoftmaxCrossEntropyBackward(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, Span<float> dlogits, int rows, int classes, bool accumulate)
     {
-        Guard.Length(probabilities.Length, rows * classes, nameof(probabilities), $"[{rows}, {classes}]");
-        Guard.Length(dlogits.Length, rows * classes, nameof(dlogits), $"[{rows}, {classes}]");
-        Guard.Length(labels.Length, rows, nameof(labels), $"[{rows}]");
+        Guard.Length(probabilities.Length, rows, classes, nameof(probabilities));
+        Guard.Length(dlogits.Length, rows, classes, nameof(dlogits));
+        Guard.Length(labels.Length, rows, 1, nameof(labels));
         float scale = 1f / rows;
         for (int r = 0; r < rows; r++)
         {
@@ -54,7 +54,7 @@ public static class Losses
 
     public static float MeanSquaredErrorForward(KernelIsa isa, ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets)
     {
-        Guard.Length(targets.Length, predictions.Length, nameof(targets), $"[{predictions.Length}]");
+        Guard.Length(targets.Length, predictions.Length, 1, nameof(targets));
         if (predictions.Length == 0) return 0f;
         ref float p = ref MemoryMarshal.GetReference(predictions);
         ref float t = ref MemoryMarshal.GetReference(targets);

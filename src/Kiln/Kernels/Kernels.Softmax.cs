@@ -10,8 +10,8 @@ public static class Softmax
     /// <summary>y = softmax(x) row by row (max subtracted first, so large logits do not overflow).</summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int width)
     {
-        Guard.Length(x.Length, rows * width, nameof(x), $"[{rows}, {width}]");
-        Guard.Length(y.Length, rows * width, nameof(y), $"[{rows}, {width}]");
+        Guard.Length(x.Length, rows, width, nameof(x));
+        Guard.Length(y.Length, rows, width, nameof(y));
         for (int r = 0; r < rows; r++)
             Row(x.Slice(r * width, width), y.Slice(r * width, width));
     }
@@ -33,9 +33,9 @@ public static class Softmax
 
     public static void Backward(KernelIsa isa, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int width, bool accumulate)
     {
-        Guard.Length(y.Length, rows * width, nameof(y), $"[{rows}, {width}]");
-        Guard.Length(dy.Length, rows * width, nameof(dy), $"[{rows}, {width}]");
-        Guard.Length(dx.Length, rows * width, nameof(dx), $"[{rows}, {width}]");
+        Guard.Length(y.Length, rows, width, nameof(y));
+        Guard.Length(dy.Length, rows, width, nameof(dy));
+        Guard.Length(dx.Length, rows, width, nameof(dx));
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> yr = y.Slice(r * width, width), dyr = dy.Slice(r * width, width);

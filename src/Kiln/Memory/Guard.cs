@@ -3,7 +3,8 @@ using System.Runtime.CompilerServices;
 
 namespace Kiln;
 
-/// <summary>Argument checks used by generated code and kernels; the messages name the expected shape.</summary>
+/// <summary>Argument checks used by generated code and kernels; the messages name the expected shape. Messages are
+/// built only when a check fails, so a passing check allocates nothing.</summary>
 public static class Guard
 {
     /// <summary>Throws unless <paramref name="length"/> is a positive multiple of <paramref name="rowSize"/>; returns the row count.</summary>
@@ -12,14 +13,6 @@ public static class Guard
         if (length == 0 || length % rowSize != 0)
             ThrowRows(length, rowSize, argument, shape);
         return length / rowSize;
-    }
-
-    /// <summary>Throws unless <paramref name="length"/> equals <paramref name="expected"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Length(int length, int expected, string argument, string shape)
-    {
-        if (length != expected)
-            ThrowLength(length, expected, argument, shape);
     }
 
     /// <summary>Throws unless <paramref name="length"/> equals rows × width (the message is built only on failure).</summary>

@@ -29,8 +29,8 @@ public abstract class Optimizer : IDisposable
     /// <summary>Applies one update.</summary>
     public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
     {
-        Guard.Length(parameters.Length, ParameterCount, nameof(parameters), $"[{ParameterCount}]");
-        Guard.Length(gradients.Length, ParameterCount, nameof(gradients), $"[{ParameterCount}]");
+        Guard.Length(parameters.Length, ParameterCount, 1, nameof(parameters));
+        Guard.Length(gradients.Length, ParameterCount, 1, nameof(gradients));
         StepCount++;
         Update(parameters, gradients, StepCount);
     }
