@@ -18,7 +18,15 @@ Dataset train, test;
 string source;
 if (options.DataDirectory is { } directory)
 {
-    (train, test) = Mnist.Load(directory);
+    try
+    {
+        (train, test) = Mnist.Load(directory);
+    }
+    catch (IOException e) // DataFormatException, FileNotFoundException, DirectoryNotFoundException
+    {
+        Console.Error.WriteLine($"cannot read MNIST from '{directory}': {e.Message}");
+        return 1;
+    }
     source = $"MNIST from {directory}";
 }
 else
