@@ -350,7 +350,7 @@ public sealed partial class ModelGenerator
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
                 _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
-                _w.Line($"total += (double)RunLoss({TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count) * count;");
+                _w.Line($"total += (double)RunLoss({_inputName}.Slice(start * InputSize, count * InputSize), {TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count) * count;");
                 _w.Close();
                 _w.Line("return (float)(total / rows);");
                 _w.Close();
@@ -368,7 +368,7 @@ public sealed partial class ModelGenerator
                 _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
                 _w.Line($"RunForward({_inputName}, rows);");
-                _w.Line($"float loss = RunLoss({TargetName}, rows);");
+                _w.Line($"float loss = RunLoss({_inputName}, {TargetName}, rows);");
                 _w.Line($"RunBackward({_inputName}, {TargetName}, rows);");
                 _w.Line("return loss;");
                 _w.Close();
@@ -437,7 +437,7 @@ public sealed partial class ModelGenerator
                 Op loss = _loss!;
                 Op prediction = _graph.Ops[loss.Inputs[0]];
                 _w.Line($"/// <summary>{Naming.Xml(loss.Node)}: {Naming.Xml(loss.Label)} over the last forward pass.</summary>");
-                _w.Open($"private float RunLoss({ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Open($"private float RunLoss({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 _w.Line($"// {loss.Node}: {loss.Label}   {prediction.Shape.WithBatch()} -> []");
                 if (loss.Kind == OpKind.SoftmaxCrossEntropy)

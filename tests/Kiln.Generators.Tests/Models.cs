@@ -3,17 +3,8 @@ namespace Kiln.Generators.Tests;
 /// <summary>Model declarations used by several tests.</summary>
 internal static class Models
 {
-    public const string Z1 = GeneratorHarness.Usings + """
-        [Model(Batch = 64)]
-        public partial class MnistMlp
-        {
-            [Input(784)]          public partial Node Pixels { get; }
-            [Dense(256), Relu]    public partial Node Hidden1 { get; }
-            [Dense(128), Relu]    public partial Node Hidden2 { get; }
-            [Dense(10)]           public partial Node Logits { get; }
-            [SoftmaxCrossEntropy] public partial Node Loss { get; }
-        }
-        """;
+    /// <summary>Zoo model Z1 exactly as the Mnist sample declares it.</summary>
+    public static readonly string Z1 = System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Mnist", "MnistMlp.cs"));
 
     public const string Skip = GeneratorHarness.Usings + """
         /// A residual MLP: the second block adds its input back (a ResNet-style skip).

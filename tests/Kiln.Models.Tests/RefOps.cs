@@ -28,9 +28,9 @@ internal static class RefOps
     public static double[] Add(double[] a, double[] b) => a.Zip(b, (u, v) => u + v).ToArray();
 
     public static double Relu(double x) => Math.Max(x, 0);
-    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
-    public static double Gelu(double x) => 0.5 * x * (1 + Erf(x / Math.Sqrt(2)));
-    public static double GeluTanh(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    public static double Sigmoid(double x) => Kiln.Testing.ReferenceMath.Sigmoid(x);
+    public static double Gelu(double x) => Kiln.Testing.ReferenceMath.Gelu(x);
+    public static double GeluTanh(double x) => Kiln.Testing.ReferenceMath.GeluTanh(x);
 
     public static double[] Softmax(double[] x, int width)
     {
@@ -64,36 +64,5 @@ internal static class RefOps
         var result = new double[values.Length];
         for (int i = 0; i < values.Length; i++) result[i] = values[i];
         return result;
-    }
-
-    /// <summary>erf to double precision (Taylor series, and the complement's continued fraction for |x| ≥ 2.5).</summary>
-    public static double Erf(double x)
-    {
-        double ax = Math.Abs(x), result;
-        if (ax < 2.5)
-        {
-            double sum = 0, term = ax;
-            for (int n = 0; n < 200 && Math.Abs(term) > 1e-18; n++)
-            {
-                sum += term / (2 * n + 1);
-                term *= -ax * ax / (n + 1);
-            }
-            result = 2 / Math.Sqrt(Math.PI) * sum;
-        }
-        else
-        {
-            double f = ax, c = ax, d = 0;
-            for (int n = 1; n < 300; n++)
-            {
-                double an = n / 2.0;
-                d = 1 / (ax + an * d);
-                c = ax + an / c;
-                double delta = c * d;
-                f *= delta;
-                if (Math.Abs(delta - 1) < 1e-16) break;
-            }
-            result = 1 - Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / f;
-        }
-        return x < 0 ? -result : result;
     }
 }

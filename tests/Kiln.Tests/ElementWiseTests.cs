@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Kiln.Kernels;
+using Kiln.Testing;
 using Xunit;
 
 namespace Kiln.Tests;
@@ -23,10 +24,10 @@ public class ElementWiseTests
     {
         Act.Relu => Math.Max(x, 0),
         Act.LeakyRelu => x > 0 ? x : 0.2 * x,
-        Act.Sigmoid => Reference.Sigmoid(x),
+        Act.Sigmoid => ReferenceMath.Sigmoid(x),
         Act.Tanh => Math.Tanh(x),
-        Act.Gelu => Reference.Gelu(x),
-        _ => Reference.GeluTanh(x),
+        Act.Gelu => ReferenceMath.Gelu(x),
+        _ => ReferenceMath.GeluTanh(x),
     };
 
     /// <summary>d act / dx, as a function of the input x.</summary>
@@ -34,10 +35,10 @@ public class ElementWiseTests
     {
         Act.Relu => x > 0 ? 1 : 0,
         Act.LeakyRelu => x > 0 ? 1 : 0.2,
-        Act.Sigmoid => Reference.Sigmoid(x) * (1 - Reference.Sigmoid(x)),
+        Act.Sigmoid => ReferenceMath.Sigmoid(x) * (1 - ReferenceMath.Sigmoid(x)),
         Act.Tanh => 1 - Math.Tanh(x) * Math.Tanh(x),
-        Act.Gelu => Reference.GeluGrad(x),
-        _ => Reference.GeluTanhGrad(x),
+        Act.Gelu => ReferenceMath.GeluGrad(x),
+        _ => ReferenceMath.GeluTanhGrad(x),
     };
 
     private static void RunForward(KernelIsa isa, Act act, float[] x, float[] y)

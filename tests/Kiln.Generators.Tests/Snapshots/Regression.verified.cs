@@ -162,7 +162,7 @@ namespace Tests
             {
                 int count = global::System.Math.Min(Batch, rows - start);
                 RunForward(x.Slice(start * InputSize, count * InputSize), count);
-                total += (double)RunLoss(targets.Slice(start * OutputSize, count * OutputSize), count) * count;
+                total += (double)RunLoss(x.Slice(start * InputSize, count * InputSize), targets.Slice(start * OutputSize, count * OutputSize), count) * count;
             }
             return (float)(total / rows);
         }
@@ -174,7 +174,7 @@ namespace Tests
             global::Kiln.Guard.Batch(rows, Batch, nameof(x));
             global::Kiln.Guard.Length(targets.Length, rows, OutputSize, nameof(targets));
             RunForward(x, rows);
-            float loss = RunLoss(targets, rows);
+            float loss = RunLoss(x, targets, rows);
             RunBackward(x, targets, rows);
             return loss;
         }
@@ -218,7 +218,7 @@ namespace Tests
         }
 
         /// <summary>Loss: MeanSquaredError over the last forward pass.</summary>
-        private float RunLoss(global::System.ReadOnlySpan<float> targets, int rows)
+        private float RunLoss(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> targets, int rows)
         {
             global::System.Span<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);
             // Loss: MeanSquaredError   [B, 3] -> []

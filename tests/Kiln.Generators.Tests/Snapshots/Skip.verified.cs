@@ -189,7 +189,7 @@ namespace Tests
             {
                 int count = global::System.Math.Min(Batch, rows - start);
                 RunForward(features.Slice(start * InputSize, count * InputSize), count);
-                total += (double)RunLoss(labels.Slice(start, count), count) * count;
+                total += (double)RunLoss(features.Slice(start * InputSize, count * InputSize), labels.Slice(start, count), count) * count;
             }
             return (float)(total / rows);
         }
@@ -201,7 +201,7 @@ namespace Tests
             global::Kiln.Guard.Batch(rows, Batch, nameof(features));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             RunForward(features, rows);
-            float loss = RunLoss(labels, rows);
+            float loss = RunLoss(features, labels, rows);
             RunBackward(features, labels, rows);
             return loss;
         }
@@ -251,7 +251,7 @@ namespace Tests
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
-        private float RunLoss(global::System.ReadOnlySpan<int> labels, int rows)
+        private float RunLoss(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels, int rows)
         {
             global::System.Span<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);
             // Loss: SoftmaxCrossEntropy   [B, 10] -> []
