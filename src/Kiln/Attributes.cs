@@ -32,6 +32,9 @@ public enum Init
 /// <summary>Base of every layer attribute: one op applied to the node's input.</summary>
 public abstract class LayerAttribute : Attribute
 {
+    // Only the runtime defines layers: each one needs a shape rule, a VJP and a kernel in the compiler.
+    private protected LayerAttribute() { }
+
     /// <summary>The node this op reads, when it is not the previous one (use <c>nameof</c>).</summary>
     public string? From { get; set; }
 }

@@ -293,8 +293,9 @@ public static class GraphBuilder
                     return Add(new Op(_ops.Count, OpKind.MeanSquaredError, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From("MeanSquaredError")));
                 }
                 default:
-                    // Not a layer the generator knows (a Kiln attribute added to the runtime before its op): skip.
-                    return null;
+                    // Every layer attribute of the runtime has a case above; one without is a compiler bug
+                    // (reported as KILN9999 by Compile), never a silently missing model.
+                    throw new InvalidOperationException($"No shape rule for layer '{attribute.Name}'.");
             }
 
             int? Elementwise(OpKind kind, string label) =>
