@@ -1,6 +1,7 @@
 using System;
 using BenchmarkDotNet.Attributes;
 using Kiln.Data;
+using Kiln.Kernels;
 using Kiln.Optimizers;
 using Kiln.Samples.Mnist;
 
@@ -14,6 +15,10 @@ namespace Kiln.Benchmarks;
 [MemoryDiagnoser]
 public class ZooBenchmarks
 {
+    /// <summary>The foundation's kernels (the "before" of the fast-kernels issue) and the packed ones, in one run.</summary>
+    [Params(GemmKernel.RegisterBlocked, GemmKernel.Auto)]
+    public GemmKernel Kernel { get; set; }
+
     private MnistMlp _model = null!;
     private Adam _adam = null!;
     private float[] _pixels = null!;
@@ -23,6 +28,7 @@ public class ZooBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        Gemm.Kernel = Kernel;
         Dataset data = SyntheticDigits.Generate(MnistMlp.Batch, seed: 1);
         _model = new MnistMlp(seed: 1);
         _adam = new Adam(_model.Parameters, lr: 1e-3f);

@@ -1,279 +1,120 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Kiln.Kernels;
 
-/// <summary>
-/// Matrix products in the three forms a dense layer's forward and backward need, all row-major:
-/// <list type="bullet">
-/// <item><c>Nt</c>: C[m,n] (+)= A[m,k]·B[n,k]ᵀ — forward, Y = X·Wᵀ with W in PyTorch's [out, in] layout.</item>
-/// <item><c>Nn</c>: C[m,n] (+)= A[m,k]·B[k,n] — input gradient, dX = dY·W.</item>
-/// <item><c>Tn</c>: C[m,n] (+)= A[k,m]ᵀ·B[k,n] — weight gradient, dW = dYᵀ·X.</item>
-/// </list>
-/// Register-blocked, vectorized along n (Nn, Tn: broadcast A, 4 rows × 2 vectors of accumulators) or along k
-/// (Nt: 2 × 4 dot products). Not yet packed or threaded: that is the "fast kernels" work.
-/// </summary>
-public static class Gemm
+/// <summary>The three matrix-product forms a dense layer's forward and backward need (all row-major).</summary>
+public enum GemmForm
 {
+    /// <summary>C[m,n] (+)= A[m,k]·B[n,k]ᵀ — forward, Y = X·Wᵀ with W in PyTorch's [out, in] layout.</summary>
+    Nt,
+    /// <summary>C[m,n] (+)= A[m,k]·B[k,n] — input gradient, dX = dY·W.</summary>
+    Nn,
+    /// <summary>C[m,n] (+)= A[k,m]ᵀ·B[k,n] — weight gradient, dW = dYᵀ·X.</summary>
+    Tn,
+}
+
+/// <summary>The GEMM implementations (every one is tested; the packed one is the default where vectors exist).</summary>
+public enum GemmKernel
+{
+    /// <summary>Packed where <see cref="Gemm.PackingPays"/> says it pays, register-blocked elsewhere (the default).</summary>
+    Auto,
+    /// <summary>Packed panels and a register-blocked micro-kernel with a fused epilogue (AVX-512, AVX2).</summary>
+    Packed,
+    /// <summary>The foundation's register-blocked kernels without packing (every ISA; the portable path).</summary>
+    RegisterBlocked,
+}
+
+/// <summary>The activation of no epilogue: y = x.</summary>
+public readonly struct IdentityOp : IUnaryOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> => x;
+}
+
+/// <summary>
+/// Matrix products with a fused epilogue: C = act((accumulate ? C : 0) + A·B + bias), with the value before the
+/// activation optionally kept in <c>preActivation</c> (what the backward of GELU or leaky ReLU reads).
+/// Bias is per column of C. The kernel is chosen by ISA and <see cref="Kernel"/>.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>The implementation used where vectors exist (a process-wide setting, for baselines and tests).</summary>
+    public static GemmKernel Kernel { get; set; } = GemmKernel.Auto;
+
     /// <summary>C[m,n] (+)= A[m,k]·B[n,k]ᵀ.</summary>
     public static void Nt(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
-        Nt(KernelInfo.Best, a, b, c, m, n, k, accumulate);
+        Run(KernelInfo.Best, Kernel, GemmForm.Nt, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
 
     /// <summary>C[m,n] (+)= A[m,k]·B[k,n].</summary>
     public static void Nn(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
-        Nn(KernelInfo.Best, a, b, c, m, n, k, accumulate);
+        Run(KernelInfo.Best, Kernel, GemmForm.Nn, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
 
     /// <summary>C[m,n] (+)= A[k,m]ᵀ·B[k,n].</summary>
     public static void Tn(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
-        Tn(KernelInfo.Best, a, b, c, m, n, k, accumulate);
+        Run(KernelInfo.Best, Kernel, GemmForm.Tn, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
 
-    public static void Nt(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate)
+    public static void Nt(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
+        Run(isa, Kernel, GemmForm.Nt, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
+
+    public static void Nn(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
+        Run(isa, Kernel, GemmForm.Nn, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
+
+    public static void Tn(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
+        Run(isa, Kernel, GemmForm.Tn, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
+
+    /// <summary>
+    /// Whether the packed kernel beats the unpacked one on this shape (measured here, see BENCHMARKS.md): not for
+    /// matrix-vector shapes (m ≤ 2: every B value is used once, packing only adds a pass), nor for a forward (Nt)
+    /// with fewer outputs than a vector (the dot-product form needs no transpose), nor for tiny products, nor for
+    /// Nn while B stays in L2 (at most 128K values): there the unpacked 4 × 2-vector kernel streams B in place;
+    /// nor for Tn with fewer rows than one 12-row panel.
+    /// </summary>
+    public static bool PackingPays(GemmForm form, int m, int n, int k) =>
+        m > 2
+        && !(form == GemmForm.Tn && m < 12)
+        && !(form == GemmForm.Nt && n < 16)
+        && (long)m * n * k >= 32 * 32 * 32
+        && !(form == GemmForm.Nn && (long)k * n <= 128 * 1024);
+
+    /// <summary>
+    /// C[m,n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), any form, ISA and kernel. <paramref name="bias"/>
+    /// (n values) and <paramref name="preActivation"/> (m×n, receives the value before the activation) may be empty.
+    /// </summary>
+    public static void Run<TAct>(KernelIsa isa, GemmKernel kernel, GemmForm form, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
+        int m, int n, int k, bool accumulate, ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation)
+        where TAct : struct, IUnaryOperator
     {
-        CheckSizes(a.Length, b.Length, c.Length, m, n, k, "A[m,k]", "B[n,k]");
+        GemmRegisterBlocked.CheckSizes(a.Length, b.Length, c.Length, m, n, k,
+            form == GemmForm.Tn ? "A[k,m]" : "A[m,k]", form == GemmForm.Nt ? "B[n,k]" : "B[k,n]");
+        if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"bias has {bias.Length} values; C[m,n] with n={n} needs {n}.", nameof(bias));
+        if (!preActivation.IsEmpty && preActivation.Length < (long)m * n)
+            throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", nameof(preActivation));
         if (m == 0 || n == 0) return;
-        ref float ra = ref MemoryMarshal.GetReference(a);
-        ref float rb = ref MemoryMarshal.GetReference(b);
-        ref float rc = ref MemoryMarshal.GetReference(c);
-        switch (isa)
+
+        bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && PackingPays(form, m, n, k));
+        if (packed && isa != KernelIsa.Portable)
         {
-            case KernelIsa.Avx512: DotForm<Vector512<float>, Simd512>(ref ra, ref rb, ref rc, m, n, k, accumulate); break;
-            case KernelIsa.Avx2: DotForm<Vector256<float>, Simd256>(ref ra, ref rb, ref rc, m, n, k, accumulate); break;
-            default: DotForm<float, SimdScalar>(ref ra, ref rb, ref rc, m, n, k, accumulate); break;
+            fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
+                GemmPacked.Run(isa, form, pa, pb, pc, m, n, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz, 0, n);
+            return;
+        }
+
+        switch (form)
+        {
+            case GemmForm.Nt: GemmRegisterBlocked.Nt(isa, a, b, c, m, n, k, accumulate); break;
+            case GemmForm.Nn: GemmRegisterBlocked.Nn(isa, a, b, c, m, n, k, accumulate); break;
+            default: GemmRegisterBlocked.Tn(isa, a, b, c, m, n, k, accumulate); break;
+        }
+        // The register-blocked kernels have no fused epilogue: a second pass over C.
+        if (bias.IsEmpty && preActivation.IsEmpty && typeof(TAct) == typeof(IdentityOp)) return;
+        for (int i = 0; i < m; i++)
+        {
+            Span<float> row = c.Slice(i * n, n);
+            if (!bias.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, bias[..n], row);
+            if (!preActivation.IsEmpty) row.CopyTo(preActivation.Slice(i * n, n));
+            if (typeof(TAct) != typeof(IdentityOp)) ElementWise.Map(isa, activation, row, row);
         }
     }
-
-    public static void Nn(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate)
-    {
-        CheckSizes(a.Length, b.Length, c.Length, m, n, k, "A[m,k]", "B[k,n]");
-        Broadcast(isa, a, aRow: k, aCol: 1, b, c, m, n, k, accumulate);
-    }
-
-    public static void Tn(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate)
-    {
-        CheckSizes(a.Length, b.Length, c.Length, m, n, k, "A[k,m]", "B[k,n]");
-        Broadcast(isa, a, aRow: 1, aCol: m, b, c, m, n, k, accumulate);
-    }
-
-    private static void CheckSizes(int aLength, int bLength, int cLength, int m, int n, int k, string aShape, string bShape)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        if (aLength < (long)m * k) throw new ArgumentException($"A has {aLength} values; {aShape} with m={m}, k={k} needs {(long)m * k}.", "a");
-        if (bLength < (long)n * k) throw new ArgumentException($"B has {bLength} values; {bShape} with n={n}, k={k} needs {(long)n * k}.", "b");
-        if (cLength < (long)m * n) throw new ArgumentException($"C has {cLength} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", "c");
-    }
-
-    private static void Broadcast(KernelIsa isa, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate)
-    {
-        if (m == 0 || n == 0) return;
-        ref float ra = ref MemoryMarshal.GetReference(a);
-        ref float rb = ref MemoryMarshal.GetReference(b);
-        ref float rc = ref MemoryMarshal.GetReference(c);
-        int j = 0;
-        switch (isa)
-        {
-            case KernelIsa.Avx512: j = BroadcastPanels<Vector512<float>, Simd512>(ref ra, aRow, aCol, ref rb, ref rc, m, n, k, accumulate); break;
-            case KernelIsa.Avx2: j = BroadcastPanels<Vector256<float>, Simd256>(ref ra, aRow, aCol, ref rb, ref rc, m, n, k, accumulate); break;
-        }
-        // Remaining columns (all of them on the portable path), one at a time.
-        for (; j < n; j++)
-            BroadcastColumns1<float, SimdScalar>(ref ra, aRow, aCol, ref Unsafe.Add(ref rb, j), ref Unsafe.Add(ref rc, j), m, n, k, accumulate);
-    }
-
-    /// <summary>Covers the columns that whole vectors reach; returns the first column left over.</summary>
-    private static int BroadcastPanels<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int n, int k, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int w = TSimd.Count;
-        int j = 0;
-        for (; j + 2 * w <= n; j += 2 * w)
-            BroadcastColumns2<TVec, TSimd>(ref a, aRow, aCol, ref Unsafe.Add(ref b, j), ref Unsafe.Add(ref c, j), m, n, k, accumulate);
-        for (; j + w <= n; j += w)
-            BroadcastColumns1<TVec, TSimd>(ref a, aRow, aCol, ref Unsafe.Add(ref b, j), ref Unsafe.Add(ref c, j), m, n, k, accumulate);
-        return j;
-    }
-
-    // Two vectors of columns, every row: tiles of 4 rows × 2 vectors (8 accumulators), then single rows.
-    private static void BroadcastColumns2<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int ldb, int k, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int w = TSimd.Count;
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
-        {
-            TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
-            TVec c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
-            ref float ai = ref Unsafe.Add(ref a, i * aRow);
-            for (int p = 0; p < k; p++)
-            {
-                ref float bp = ref Unsafe.Add(ref b, p * ldb);
-                TVec b0 = TSimd.Load(ref bp);
-                TVec b1 = TSimd.Load(ref Unsafe.Add(ref bp, w));
-                ref float ap = ref Unsafe.Add(ref ai, p * aCol);
-                TVec a0 = TSimd.Broadcast(ap);
-                TVec a1 = TSimd.Broadcast(Unsafe.Add(ref ap, aRow));
-                TVec a2 = TSimd.Broadcast(Unsafe.Add(ref ap, 2 * aRow));
-                TVec a3 = TSimd.Broadcast(Unsafe.Add(ref ap, 3 * aRow));
-                c00 = TSimd.MultiplyAdd(a0, b0, c00); c01 = TSimd.MultiplyAdd(a0, b1, c01);
-                c10 = TSimd.MultiplyAdd(a1, b0, c10); c11 = TSimd.MultiplyAdd(a1, b1, c11);
-                c20 = TSimd.MultiplyAdd(a2, b0, c20); c21 = TSimd.MultiplyAdd(a2, b1, c21);
-                c30 = TSimd.MultiplyAdd(a3, b0, c30); c31 = TSimd.MultiplyAdd(a3, b1, c31);
-            }
-            ref float ci = ref Unsafe.Add(ref c, i * ldb);
-            StoreTile<TVec, TSimd>(c00, ref ci, accumulate); StoreTile<TVec, TSimd>(c01, ref Unsafe.Add(ref ci, w), accumulate);
-            ci = ref Unsafe.Add(ref ci, ldb);
-            StoreTile<TVec, TSimd>(c10, ref ci, accumulate); StoreTile<TVec, TSimd>(c11, ref Unsafe.Add(ref ci, w), accumulate);
-            ci = ref Unsafe.Add(ref ci, ldb);
-            StoreTile<TVec, TSimd>(c20, ref ci, accumulate); StoreTile<TVec, TSimd>(c21, ref Unsafe.Add(ref ci, w), accumulate);
-            ci = ref Unsafe.Add(ref ci, ldb);
-            StoreTile<TVec, TSimd>(c30, ref ci, accumulate); StoreTile<TVec, TSimd>(c31, ref Unsafe.Add(ref ci, w), accumulate);
-        }
-        for (; i < m; i++)
-        {
-            TVec c0 = TSimd.Zero, c1 = TSimd.Zero;
-            ref float ai = ref Unsafe.Add(ref a, i * aRow);
-            for (int p = 0; p < k; p++)
-            {
-                ref float bp = ref Unsafe.Add(ref b, p * ldb);
-                TVec a0 = TSimd.Broadcast(Unsafe.Add(ref ai, p * aCol));
-                c0 = TSimd.MultiplyAdd(a0, TSimd.Load(ref bp), c0);
-                c1 = TSimd.MultiplyAdd(a0, TSimd.Load(ref Unsafe.Add(ref bp, w)), c1);
-            }
-            ref float ci = ref Unsafe.Add(ref c, i * ldb);
-            StoreTile<TVec, TSimd>(c0, ref ci, accumulate);
-            StoreTile<TVec, TSimd>(c1, ref Unsafe.Add(ref ci, w), accumulate);
-        }
-    }
-
-    // One vector of columns (one column on the portable path), every row: 4 rows at a time, then single rows.
-    private static void BroadcastColumns1<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int ldb, int k, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
-        {
-            TVec c0 = TSimd.Zero, c1 = TSimd.Zero, c2 = TSimd.Zero, c3 = TSimd.Zero;
-            ref float ai = ref Unsafe.Add(ref a, i * aRow);
-            for (int p = 0; p < k; p++)
-            {
-                TVec bv = TSimd.Load(ref Unsafe.Add(ref b, p * ldb));
-                ref float ap = ref Unsafe.Add(ref ai, p * aCol);
-                c0 = TSimd.MultiplyAdd(TSimd.Broadcast(ap), bv, c0);
-                c1 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref ap, aRow)), bv, c1);
-                c2 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref ap, 2 * aRow)), bv, c2);
-                c3 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref ap, 3 * aRow)), bv, c3);
-            }
-            ref float ci = ref Unsafe.Add(ref c, i * ldb);
-            StoreTile<TVec, TSimd>(c0, ref ci, accumulate);
-            StoreTile<TVec, TSimd>(c1, ref Unsafe.Add(ref ci, ldb), accumulate);
-            StoreTile<TVec, TSimd>(c2, ref Unsafe.Add(ref ci, 2 * ldb), accumulate);
-            StoreTile<TVec, TSimd>(c3, ref Unsafe.Add(ref ci, 3 * ldb), accumulate);
-        }
-        for (; i < m; i++)
-        {
-            TVec c0 = TSimd.Zero;
-            ref float ai = ref Unsafe.Add(ref a, i * aRow);
-            for (int p = 0; p < k; p++)
-                c0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref ai, p * aCol)), TSimd.Load(ref Unsafe.Add(ref b, p * ldb)), c0);
-            StoreTile<TVec, TSimd>(c0, ref Unsafe.Add(ref c, i * ldb), accumulate);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTile<TVec, TSimd>(TVec value, ref float destination, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        if (accumulate) value = TSimd.Add(value, TSimd.Load(ref destination));
-        TSimd.Store(value, ref destination);
-    }
-
-    // Dot-product form for C = A·Bᵀ: rows of A and rows of B are both contiguous in k.
-    // Tiles of 2 rows of A × 4 rows of B (8 vector accumulators), reduced across lanes at the end.
-    private static void DotForm<TVec, TSimd>(ref float a, ref float b, ref float c, int m, int n, int k, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int i = 0;
-        for (; i + 2 <= m; i += 2)
-        {
-            ref float a0 = ref Unsafe.Add(ref a, i * k);
-            ref float a1 = ref Unsafe.Add(ref a0, k);
-            int j = 0;
-            for (; j + 4 <= n; j += 4)
-                Dot2x4<TVec, TSimd>(ref a0, ref a1, ref Unsafe.Add(ref b, j * k), ref Unsafe.Add(ref c, i * n + j), n, k, accumulate);
-            for (; j < n; j++)
-            {
-                ref float bj = ref Unsafe.Add(ref b, j * k);
-                Put(ref Unsafe.Add(ref c, i * n + j), Dot<TVec, TSimd>(ref a0, ref bj, k), accumulate);
-                Put(ref Unsafe.Add(ref c, (i + 1) * n + j), Dot<TVec, TSimd>(ref a1, ref bj, k), accumulate);
-            }
-        }
-        for (; i < m; i++)
-        {
-            ref float ai = ref Unsafe.Add(ref a, i * k);
-            for (int j = 0; j < n; j++)
-                Put(ref Unsafe.Add(ref c, i * n + j), Dot<TVec, TSimd>(ref ai, ref Unsafe.Add(ref b, j * k), k), accumulate);
-        }
-    }
-
-    private static void Dot2x4<TVec, TSimd>(ref float a0, ref float a1, ref float b, ref float c, int ldc, int k, bool accumulate)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int w = TSimd.Count;
-        ref float b1 = ref Unsafe.Add(ref b, k);
-        ref float b2 = ref Unsafe.Add(ref b, 2 * k);
-        ref float b3 = ref Unsafe.Add(ref b, 3 * k);
-        TVec s00 = TSimd.Zero, s01 = TSimd.Zero, s02 = TSimd.Zero, s03 = TSimd.Zero;
-        TVec s10 = TSimd.Zero, s11 = TSimd.Zero, s12 = TSimd.Zero, s13 = TSimd.Zero;
-        int p = 0;
-        for (; p + w <= k; p += w)
-        {
-            TVec x0 = TSimd.Load(ref Unsafe.Add(ref a0, p));
-            TVec x1 = TSimd.Load(ref Unsafe.Add(ref a1, p));
-            TVec y = TSimd.Load(ref Unsafe.Add(ref b, p));
-            s00 = TSimd.MultiplyAdd(x0, y, s00); s10 = TSimd.MultiplyAdd(x1, y, s10);
-            y = TSimd.Load(ref Unsafe.Add(ref b1, p));
-            s01 = TSimd.MultiplyAdd(x0, y, s01); s11 = TSimd.MultiplyAdd(x1, y, s11);
-            y = TSimd.Load(ref Unsafe.Add(ref b2, p));
-            s02 = TSimd.MultiplyAdd(x0, y, s02); s12 = TSimd.MultiplyAdd(x1, y, s12);
-            y = TSimd.Load(ref Unsafe.Add(ref b3, p));
-            s03 = TSimd.MultiplyAdd(x0, y, s03); s13 = TSimd.MultiplyAdd(x1, y, s13);
-        }
-        float r00 = TSimd.Sum(s00), r01 = TSimd.Sum(s01), r02 = TSimd.Sum(s02), r03 = TSimd.Sum(s03);
-        float r10 = TSimd.Sum(s10), r11 = TSimd.Sum(s11), r12 = TSimd.Sum(s12), r13 = TSimd.Sum(s13);
-        for (; p < k; p++)
-        {
-            float x0 = Unsafe.Add(ref a0, p), x1 = Unsafe.Add(ref a1, p);
-            float y0 = Unsafe.Add(ref b, p), y1 = Unsafe.Add(ref b1, p), y2 = Unsafe.Add(ref b2, p), y3 = Unsafe.Add(ref b3, p);
-            r00 = MathF.FusedMultiplyAdd(x0, y0, r00); r01 = MathF.FusedMultiplyAdd(x0, y1, r01);
-            r02 = MathF.FusedMultiplyAdd(x0, y2, r02); r03 = MathF.FusedMultiplyAdd(x0, y3, r03);
-            r10 = MathF.FusedMultiplyAdd(x1, y0, r10); r11 = MathF.FusedMultiplyAdd(x1, y1, r11);
-            r12 = MathF.FusedMultiplyAdd(x1, y2, r12); r13 = MathF.FusedMultiplyAdd(x1, y3, r13);
-        }
-        Put(ref c, r00, accumulate); Put(ref Unsafe.Add(ref c, 1), r01, accumulate);
-        Put(ref Unsafe.Add(ref c, 2), r02, accumulate); Put(ref Unsafe.Add(ref c, 3), r03, accumulate);
-        ref float c1 = ref Unsafe.Add(ref c, ldc);
-        Put(ref c1, r10, accumulate); Put(ref Unsafe.Add(ref c1, 1), r11, accumulate);
-        Put(ref Unsafe.Add(ref c1, 2), r12, accumulate); Put(ref Unsafe.Add(ref c1, 3), r13, accumulate);
-    }
-
-    private static float Dot<TVec, TSimd>(ref float x, ref float y, int k)
-        where TVec : struct where TSimd : ISimd<TVec>
-    {
-        int w = TSimd.Count;
-        TVec s = TSimd.Zero;
-        int p = 0;
-        for (; p + w <= k; p += w)
-            s = TSimd.MultiplyAdd(TSimd.Load(ref Unsafe.Add(ref x, p)), TSimd.Load(ref Unsafe.Add(ref y, p)), s);
-        float r = TSimd.Sum(s);
-        for (; p < k; p++)
-            r = MathF.FusedMultiplyAdd(Unsafe.Add(ref x, p), Unsafe.Add(ref y, p), r);
-        return r;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref float destination, float value, bool accumulate) =>
-        destination = accumulate ? destination + value : value;
 }

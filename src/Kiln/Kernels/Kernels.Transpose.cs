@@ -1,0 +1,102 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kiln.Kernels;
+
+/// <summary>
+/// dst[c, r] = src[r, c] for a row-major [rows, cols] matrix: 8 × 8 blocks transposed in registers (AVX: unpack,
+/// shuffle, 128-bit permute — the same on AVX-512 machines, where 256-bit ops run at full rate), scalar edges.
+/// Used to turn a [n, k] weight into the [k, n] operand the broadcast GEMM kernels stream.
+/// </summary>
+public static class Transpose
+{
+    public static void Run(ReadOnlySpan<float> source, int rows, int cols, Span<float> destination) =>
+        Run(KernelInfo.Best, source, rows, cols, destination);
+
+    public static void Run(KernelIsa isa, ReadOnlySpan<float> source, int rows, int cols, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        Guard.Length(source.Length, rows, cols, nameof(source));
+        if (destination.Length < (long)rows * cols)
+            throw new ArgumentException($"destination has {destination.Length} values; [{cols}, {rows}] needs {(long)rows * cols}.", nameof(destination));
+        ref float src = ref MemoryMarshal.GetReference(source);
+        ref float dst = ref MemoryMarshal.GetReference(destination);
+        int r0 = 0, c0 = 0;
+        if (isa != KernelIsa.Portable && Avx.IsSupported)
+        {
+            for (r0 = 0; r0 + 8 <= rows; r0 += 8)
+                for (c0 = 0; c0 + 8 <= cols; c0 += 8)
+                    Block8x8(ref Unsafe.Add(ref src, r0 * cols + c0), cols, ref Unsafe.Add(ref dst, c0 * rows + r0), rows);
+            // Edges: the right strip of the covered rows, then the bottom strip.
+            int coveredRows = r0, coveredCols = cols / 8 * 8;
+            Scalar(ref src, ref dst, rows, cols, 0, coveredRows, coveredCols, cols);
+            Scalar(ref src, ref dst, rows, cols, coveredRows, rows, 0, cols);
+            return;
+        }
+        Scalar(ref src, ref dst, rows, cols, 0, rows, 0, cols);
+    }
+
+    /// <summary>dst[c·ldDst + r] = src[r·ldSrc + c] for r &lt; rows, c &lt; cols: a block of a larger matrix.</summary>
+    internal static unsafe void Block(float* src, int ldSrc, float* dst, int ldDst, int rows, int cols)
+    {
+        int r0 = 0, c0;
+        if (Avx.IsSupported)
+        {
+            for (; r0 + 8 <= rows; r0 += 8)
+            {
+                for (c0 = 0; c0 + 8 <= cols; c0 += 8)
+                    Block8x8(ref src[(nint)r0 * ldSrc + c0], ldSrc, ref dst[(nint)c0 * ldDst + r0], ldDst);
+                for (; c0 < cols; c0++)
+                    for (int r = r0; r < r0 + 8; r++) dst[(nint)c0 * ldDst + r] = src[(nint)r * ldSrc + c0];
+            }
+        }
+        for (; r0 < rows; r0++)
+            for (int c = 0; c < cols; c++) dst[(nint)c * ldDst + r0] = src[(nint)r0 * ldSrc + c];
+    }
+
+    private static void Scalar(ref float src, ref float dst, int rows, int cols, int rowBegin, int rowEnd, int colBegin, int colEnd)
+    {
+        // 16 × 16 tiles keep both sides in cache lines.
+        for (int rb = rowBegin; rb < rowEnd; rb += 16)
+            for (int cb = colBegin; cb < colEnd; cb += 16)
+                for (int r = rb; r < Math.Min(rb + 16, rowEnd); r++)
+                    for (int c = cb; c < Math.Min(cb + 16, colEnd); c++)
+                        Unsafe.Add(ref dst, c * rows + r) = Unsafe.Add(ref src, r * cols + c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block8x8(ref float src, int ldSrc, ref float dst, int ldDst)
+    {
+        Vector256<float> r0 = Vector256.LoadUnsafe(ref src);
+        Vector256<float> r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, ldSrc));
+        Vector256<float> r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 2 * ldSrc));
+        Vector256<float> r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 3 * ldSrc));
+        Vector256<float> r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 4 * ldSrc));
+        Vector256<float> r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 5 * ldSrc));
+        Vector256<float> r6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 6 * ldSrc));
+        Vector256<float> r7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref src, 7 * ldSrc));
+
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+
+        Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+
+        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
+        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, ldDst));
+        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 2 * ldDst));
+        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 3 * ldDst));
+        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 4 * ldDst));
+        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 5 * ldDst));
+        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 6 * ldDst));
+        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 7 * ldDst));
+    }
+}

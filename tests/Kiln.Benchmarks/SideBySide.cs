@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.InteropServices;
+using Kiln.Kernels;
+
+namespace Kiln.Benchmarks;
+
+/// <summary>
+/// Kiln's GEMM and OpenBLAS's <c>cblas_sgemm</c> on the same shapes, in one process, interleaved in rounds
+/// (the host clock drifts with load): prints medians, Kiln/OpenBLAS ratios and fractions of the FMA peak.
+/// Run through <c>tests/Kiln.Benchmarks/gemm-vs-openblas.sh</c>, which installs OpenBLAS when missing.
+/// </summary>
+public static unsafe class SideBySide
+{
+    private const int RowMajor = 101, NoTrans = 111, Trans = 112;
+
+    [DllImport("libopenblas.so.0")] private static extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+    [DllImport("libopenblas.so.0")] private static extern void openblas_set_num_threads(int threads);
+
+    public static void Run(string[] args)
+    {
+        int threads = args.Length > 1 && char.IsDigit(args[1][0]) ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
+        if (args.Contains("--register-blocked")) Gemm.Kernel = GemmKernel.RegisterBlocked;
+        openblas_set_num_threads(threads);
+        // Kiln threads: next step (the persistent pool).
+        double peak = FmaPeak.Measure();
+        Console.WriteLine($"FMA peak (1 core): {peak:F1} GFLOP/s; threads: {threads}; kernels: {KernelInfo.Describe(KernelInfo.Best)}, GEMM {Gemm.Kernel}");
+        Console.WriteLine($"{"shape (M,N,K)",-18} {"form",-4} {"Kiln GF/s",10} {"OpenBLAS",10} {"ratio",7} {"Kiln/peak",10}");
+        var shapes = new List<(int, int, int)> { (64, 64, 64), (128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
+            (64, 256, 784), (64, 128, 256), (64, 10, 128), (32, 512, 128), (1, 512, 512) };
+        // --shapes "Tn:256,784,64;Nn:64,256,128" measures just those.
+        int at = Array.IndexOf(args, "--shapes");
+        var only = at >= 0 ? args[at + 1].Split(';').Select(t => t.Split(':')).Select(t => (Form: Enum.Parse<GemmForm>(t[0]), Dims: t[1].Split(',').Select(int.Parse).ToArray())).ToList() : null;
+        if (only is not null) shapes = only.Select(o => (o.Dims[0], o.Dims[1], o.Dims[2])).Distinct().ToList();
+        foreach (var (m, n, k) in shapes)
+        {
+            foreach (GemmForm form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn })
+            {
+                if (only is not null && !only.Any(o => o.Form == form && o.Dims[0] == m && o.Dims[1] == n && o.Dims[2] == k)) continue;
+                if (m >= 512 && form != GemmForm.Nn && args.Contains("--quick")) continue;
+                var (kiln, blas) = Compare(form, m, n, k);
+                double flops = 2.0 * m * n * k;
+                double kilnRate = flops / kiln / 1e9, blasRate = flops / blas / 1e9;
+                Console.WriteLine($"{$"({m},{n},{k})",-18} {form,-4} {kilnRate,10:F1} {blasRate,10:F1} {blas / kiln,6:F2}x {kilnRate / (peak * threads),9:P0}");
+            }
+        }
+    }
+
+    /// <summary>Median seconds per call of each side, measured in alternating rounds.</summary>
+    private static (double Kiln, double Blas) Compare(GemmForm form, int m, int n, int k)
+    {
+        float[] a = Random(m * k, 1), b = Random(n * k, 2), c = new float[m * n];
+        double flops = 2.0 * m * n * k;
+        int repeats = (int)Math.Clamp(2e8 / flops, 3, 20000);
+        var kiln = new List<double>();
+        var blas = new List<double>();
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            float* la = pa, lb = pb, lc = pc;
+            void RunKiln() => Gemm.Run(KernelInfo.Best, Gemm.Kernel, form, a, b, c, m, n, k, false, default, default(IdentityOp), default);
+            void RunBlas()
+            {
+                switch (form)
+                {
+                    case GemmForm.Nt: cblas_sgemm(RowMajor, NoTrans, Trans, m, n, k, 1f, la, k, lb, k, 0f, lc, n); break;
+                    case GemmForm.Nn: cblas_sgemm(RowMajor, NoTrans, NoTrans, m, n, k, 1f, la, k, lb, n, 0f, lc, n); break;
+                    default: cblas_sgemm(RowMajor, Trans, NoTrans, m, n, k, 1f, la, m, lb, n, 0f, lc, n); break;
+                }
+            }
+            for (int warm = 0; warm < 3; warm++) { Time(RunKiln, repeats); Time(RunBlas, repeats); }
+            for (int round = 0; round < 7; round++)
+            {
+                kiln.Add(Time(RunKiln, repeats));
+                blas.Add(Time(RunBlas, repeats));
+            }
+        }
+        return (Median(kiln), Median(blas));
+    }
+
+    private static double Time(Action action, int repeats)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < repeats; i++) action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds / repeats;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static float[] Random(int length, int seed)
+    {
+        var random = new KilnRandom(seed);
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = random.Uniform(-1f, 1f);
+        return values;
+    }
+}
