@@ -176,3 +176,39 @@ public class TransposeTests
             }
     }
 }
+
+public class ThreadedGemmTests
+{
+    [Theory]
+    [InlineData(GemmForm.Nt)]
+    [InlineData(GemmForm.Nn)]
+    [InlineData(GemmForm.Tn)]
+    public void TwoThreads_GiveTheSameBitsAsOne(GemmForm form)
+    {
+        foreach (var (m, n, k) in new[] { (64, 256, 784), (100, 130, 257), (200, 600, 33) })
+        {
+            float[] a = Reference.Random(m * k, 1), b = Reference.Random(n * k, 2), bias = Reference.Random(n, 3);
+            float[] one = new float[m * n], two = new float[m * n];
+            Gemm.Run(KernelInfo.Best, GemmKernel.Auto, form, a, b, one, m, n, k, false, bias, default(Activations.ReluOp), default, threads: 1);
+            Gemm.Run(KernelInfo.Best, GemmKernel.Auto, form, a, b, two, m, n, k, false, bias, default(Activations.ReluOp), default, threads: 2);
+            if (KernelInfo.Best != KernelIsa.Portable && Gemm.Partitions(2, m, n, k) == 2)
+            {
+                // The same packed kernel on disjoint column ranges: identical bits.
+                float[] packed = new float[m * n];
+                Gemm.Run(KernelInfo.Best, GemmKernel.Packed, form, a, b, packed, m, n, k, false, bias, default(Activations.ReluOp), default, threads: 1);
+                Assert.Equal(packed, two);
+            }
+            for (int i = 0; i < one.Length; i++) Assert.True(Math.Abs(one[i] - two[i]) <= 1e-4f * (1 + Math.Abs(one[i])), $"{form} {m}x{n}x{k} [{i}]");
+        }
+    }
+
+    [Fact]
+    public void ThreadedRun_AllocatesNothing_AfterWarmUp()
+    {
+        float[] a = Reference.Random(64 * 784, 1), b = Reference.Random(256 * 784, 2), c = new float[64 * 256];
+        for (int i = 0; i < 3; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, c, 64, 256, 784, false, default, default(IdentityOp), default, threads: 2);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, c, 64, 256, 784, false, default, default(IdentityOp), default, threads: 2);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

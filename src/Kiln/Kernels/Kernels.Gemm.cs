@@ -78,12 +78,23 @@ public static unsafe class Gemm
         && (long)m * n * k >= 32 * 32 * 32
         && !(form == GemmForm.Nn && (long)k * n <= 128 * 1024);
 
+    /// <summary>Products below this many FLOPs stay on one thread: waking a worker costs more than it saves.</summary>
+    public const long ParallelFlops = 4_000_000;
+
+    /// <summary>How many threads a product of this shape uses, given at most <paramref name="threads"/>: one per
+    /// 64 columns at least, and only above <see cref="ParallelFlops"/>.</summary>
+    public static int Partitions(int threads, int m, int n, int k, KernelIsa isa = KernelIsa.Avx512)
+    {
+        if (threads <= 1 || isa == KernelIsa.Portable || 2L * m * n * k < ParallelFlops) return 1;
+        return Math.Max(1, Math.Min(Math.Min(threads, KernelThreads.MaxThreads), n / 64));
+    }
+
     /// <summary>
     /// C[m,n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), any form, ISA and kernel. <paramref name="bias"/>
     /// (n values) and <paramref name="preActivation"/> (m×n, receives the value before the activation) may be empty.
     /// </summary>
     public static void Run<TAct>(KernelIsa isa, GemmKernel kernel, GemmForm form, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
-        int m, int n, int k, bool accumulate, ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation)
+        int m, int n, int k, bool accumulate, ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation, int threads = 1)
         where TAct : struct, IUnaryOperator
     {
         GemmRegisterBlocked.CheckSizes(a.Length, b.Length, c.Length, m, n, k,
@@ -93,11 +104,26 @@ public static unsafe class Gemm
             throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", nameof(preActivation));
         if (m == 0 || n == 0) return;
 
-        bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && PackingPays(form, m, n, k));
+        int parts = Partitions(threads, m, n, k, isa);
+        bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (parts > 1 || PackingPays(form, m, n, k)));
         if (packed && isa != KernelIsa.Portable)
         {
             fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
-                GemmPacked.Run(isa, form, pa, pb, pc, m, n, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz, 0, n);
+            {
+                float* biasPointer = bias.IsEmpty ? null : pbias, zPointer = preActivation.IsEmpty ? null : pz;
+                if (parts == 1)
+                {
+                    GemmPacked.Run(isa, form, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, zPointer, 0, n);
+                }
+                else
+                {
+                    // Columns split between threads in whole panels; each thread packs into its own scratch.
+                    GemmJob<TAct> job = GemmJob<TAct>.ForThisThread;
+                    job.Set(isa, form, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, zPointer);
+                    KernelThreads.Run(job, parts);
+                    job.Clear();
+                }
+            }
             return;
         }
 
@@ -115,6 +141,39 @@ public static unsafe class Gemm
             if (!bias.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, bias[..n], row);
             if (!preActivation.IsEmpty) row.CopyTo(preActivation.Slice(i * n, n));
             if (typeof(TAct) != typeof(IdentityOp)) ElementWise.Map(isa, activation, row, row);
+        }
+    }
+
+    /// <summary>The arguments of one threaded product, reused per calling thread (no allocation per call).</summary>
+    private sealed class GemmJob<TAct> : IParallelWork where TAct : struct, IUnaryOperator
+    {
+        [ThreadStatic] private static GemmJob<TAct>? t_job;
+
+        public static GemmJob<TAct> ForThisThread => t_job ??= new GemmJob<TAct>();
+
+        private KernelIsa _isa;
+        private GemmForm _form;
+        private float* _a, _b, _c, _bias, _z;
+        private int _m, _n, _k;
+        private bool _accumulate;
+        private TAct _activation;
+
+        public void Set(KernelIsa isa, GemmForm form, float* a, float* b, float* c, int m, int n, int k, bool accumulate, float* bias, TAct activation, float* z)
+        {
+            _isa = isa; _form = form; _a = a; _b = b; _c = c; _bias = bias; _z = z;
+            _m = m; _n = n; _k = k; _accumulate = accumulate; _activation = activation;
+        }
+
+        public void Clear() => _a = _b = _c = _bias = _z = null;
+
+        public void Execute(int part, int parts)
+        {
+            // Whole 32-column panels per part, the remainder to the last.
+            int panels = (_n + 31) / 32;
+            int begin = Math.Min(_n, panels * part / parts * 32);
+            int end = part == parts - 1 ? _n : Math.Min(_n, panels * (part + 1) / parts * 32);
+            if (begin < end)
+                GemmPacked.Run(_isa, _form, _a, _b, _c, _m, _n, _k, _accumulate, _bias, _activation, _z, begin, end);
         }
     }
 }

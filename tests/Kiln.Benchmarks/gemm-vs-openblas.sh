@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Kiln's GEMM and OpenBLAS's cblas_sgemm on the same shapes, in one process, interleaved in rounds: prints
+# GFLOP/s, Kiln/OpenBLAS ratios and fractions of the measured FMA peak.
+#   tests/Kiln.Benchmarks/gemm-vs-openblas.sh [threads] [--register-blocked] [--shapes "Tn:256,784,64;Nt:64,256,784"]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if ! ldconfig -p | grep -q 'libopenblas.so.0'; then
+  echo "installing OpenBLAS (Debian libopenblas-dev)..."
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null
+fi
+dotnet build -c Release tests/Kiln.Benchmarks -nologo -v quiet >/dev/null
+# OpenBLAS's own pool follows openblas_set_num_threads; keep OpenMP/pthreads from adding a second pool.
+export OPENBLAS_NUM_THREADS="${1:-1}" OMP_NUM_THREADS="${1:-1}"
+exec dotnet run -c Release --no-build --project tests/Kiln.Benchmarks -- gemm-vs-openblas "${1:-1}" "${@:2}"
