@@ -4,6 +4,7 @@ using Kiln.Generators.Diagnostics;
 using Kiln.Generators.Graph;
 using Kiln.Generators.Helpers;
 using Kiln.Generators.Model;
+using Kiln.Generators.Optimize;
 using Kiln.Generators.Planner;
 
 namespace Kiln.Generators;
@@ -31,6 +32,7 @@ public sealed partial class ModelGenerator
                 // Still implement the declared partial Node properties, so the only errors are ours.
                 return new CompileResult(Emitter.EmitStub(declaration), diagnostics);
             }
+            graph = Fusion.Fuse(graph);
             BackwardGraph backward = Differentiator.Differentiate(graph);
             MemoryPlan plan;
             try
@@ -46,7 +48,10 @@ public sealed partial class ModelGenerator
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new CompileResult(null, EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.InternalError, declaration.NameSpan, declaration.Name, e.GetType().Name + ": " + e.Message)));
+            GeneratedSource? stub = null;
+            try { stub = Emitter.EmitStub(declaration); }
+            catch (Exception inner) when (inner is not OperationCanceledException) { }
+            return new CompileResult(stub, EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.InternalError, declaration.NameSpan, declaration.Name, e.GetType().Name + ": " + e.Message)));
         }
     }
 }

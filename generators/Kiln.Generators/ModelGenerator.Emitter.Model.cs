@@ -217,6 +217,9 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref=\"Parameters\"/>.</summary>");
                 _w.Line($"public {Rt}.ParameterSet Gradients {{ get; }}");
                 _w.Line();
+                _w.Line("/// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>");
+                _w.Line("public int Threads { get; set; } = 1;");
+                _w.Line();
                 _w.Line("/// <summary>The declared nodes in data-flow order.</summary>");
                 _w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{Rt}.Node> Nodes => s_nodes;");
                 _w.Line();
@@ -404,18 +407,36 @@ public sealed partial class ModelGenerator
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 foreach (Op op in _graph.Ops)
                 {
-                    if (op.Kind == OpKind.Input || op.IsLoss) continue;
+                    if (op.Kind == OpKind.Input || op.IsLoss || op.FusedInto >= 0) continue;
                     Shape input = _graph.InputShape(op);
                     _w.Line();
-                    _w.Line($"// {op.Node}: {op.Label}   {input.WithBatch()} -> {op.Shape.WithBatch()}");
-                    string y = Act(op.Id);
+                    if (op.FusedActivation >= 0)
+                    {
+                        Op activation = _graph.Ops[op.FusedActivation];
+                        _w.Line($"// {op.Node}: {op.Label} -> {activation.Label}, fused: bias and activation in the GEMM epilogue   {input.WithBatch()} -> {op.Shape.WithBatch()}");
+                    }
+                    else
+                    {
+                        _w.Line($"// {op.Node}: {op.Label}   {input.WithBatch()} -> {op.Shape.WithBatch()}");
+                    }
+                    string y = op.FusedActivation >= 0 ? "" : Act(op.Id);
                     string x = Act(op.Inputs[0]);
                     switch (op.Kind)
                     {
                         case OpKind.Dense:
                         {
                             string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
-                            _w.Line($"{K}.Dense.Forward({x}, {Slice("parameters", Param(op, "weight"))}, {bias}, {y}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)});");
+                            string weight = Slice("parameters", Param(op, "weight"));
+                            if (op.FusedActivation >= 0)
+                            {
+                                Op activation = _graph.Ops[op.FusedActivation];
+                                string pre = Differentiator.Rule(activation.Kind).NeedsInput ? Act(op.Id) : "default";
+                                _w.Line($"{K}.Dense.Forward({x}, {weight}, {bias}, {Act(activation.Id)}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, {ActivationOperator(activation)}, preActivation: {pre}{Threads(op)});");
+                            }
+                            else
+                            {
+                                _w.Line($"{K}.Dense.Forward({x}, {weight}, {bias}, {y}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}{Threads(op)});");
+                            }
                             break;
                         }
                         case OpKind.Relu: _w.Line($"{K}.Activations.ReluForward({x}, {y});"); break;
@@ -476,9 +497,9 @@ public sealed partial class ModelGenerator
                         case OpKind.Dense:
                         {
                             string dbias = op.HasBias ? Slice("gradients", Param(op, "bias")) : "default";
-                            _w.Line($"{K}.Dense.BackwardParameters({Act(op.Inputs[0])}, {Grad(op.Id)}, {Slice("gradients", Param(op, "weight"))}, {dbias}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: false);");
+                            _w.Line($"{K}.Dense.BackwardParameters({Act(op.Inputs[0])}, {Grad(op.Id)}, {Slice("gradients", Param(op, "weight"))}, {dbias}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: false{Threads(op)});");
                             if (step.InputNeedsGradient[0])
-                                _w.Line($"{K}.Dense.BackwardInput({Grad(op.Id)}, {Slice("parameters", Param(op, "weight"))}, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: {Acc(0)});");
+                                _w.Line($"{K}.Dense.BackwardInput({Grad(op.Id)}, {Slice("parameters", Param(op, "weight"))}, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, accumulate: {Acc(0)}{Threads(op)});");
                             break;
                         }
                         case OpKind.Relu: _w.Line($"{K}.Activations.ReluBackward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
@@ -495,6 +516,27 @@ public sealed partial class ModelGenerator
                     }
                 }
                 _w.Close();
+            }
+
+            /// <summary>The runtime operator struct of an activation fused into a GEMM epilogue.</summary>
+            private static string ActivationOperator(Op activation) => activation.Kind switch
+            {
+                OpKind.Relu => $"default({K}.Activations.ReluOp)",
+                OpKind.LeakyRelu => $"new {K}.Activations.LeakyReluOp({Naming.Float(activation.Alpha)})",
+                OpKind.Sigmoid => $"default({K}.Activations.SigmoidOp)",
+                OpKind.Tanh => $"default({K}.Activations.TanhOp)",
+                OpKind.Gelu => activation.Approximate ? $"default({K}.Activations.GeluTanhOp)" : $"default({K}.Activations.GeluOp)",
+                _ => throw new System.InvalidOperationException("Not a fusable activation: " + activation.Kind),
+            };
+
+            /// <summary>Products worth splitting across threads (decided here, from the shapes at the full batch)
+            /// take the instance's <c>Threads</c>; the rest stay on one thread. The threshold is the runtime's
+            /// <c>Gemm.ParallelFlops</c>.</summary>
+            private string Threads(Op dense)
+            {
+                Shape input = _graph.InputShape(dense);
+                long flops = 2L * _graph.Batch * (input.Size / System.Math.Max(1, input.Last)) * input.Last * dense.Units;
+                return flops >= 4_000_000 ? ", threads: Threads" : "";
             }
 
             // ---- naming helpers ----

@@ -19,6 +19,10 @@ public class ZooBenchmarks
     [Params(GemmKernel.RegisterBlocked, GemmKernel.Auto)]
     public GemmKernel Kernel { get; set; }
 
+    /// <summary>The model's thread setting (the large products split across this many threads).</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
     private MnistMlp _model = null!;
     private Adam _adam = null!;
     private float[] _pixels = null!;
@@ -30,7 +34,7 @@ public class ZooBenchmarks
     {
         Gemm.Kernel = Kernel;
         Dataset data = SyntheticDigits.Generate(MnistMlp.Batch, seed: 1);
-        _model = new MnistMlp(seed: 1);
+        _model = new MnistMlp(seed: 1) { Threads = Threads };
         _adam = new Adam(_model.Parameters, lr: 1e-3f);
         _pixels = data.Features;
         _labels = data.Labels;

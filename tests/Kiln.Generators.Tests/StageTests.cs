@@ -103,3 +103,47 @@ public class StageTests
         Assert.Equal(new[] { "Mlp.0.weight", "Mlp.0.bias", "Mlp.2.weight", "Mlp.2.bias" }, plan.Parameters.Select(p => p.Name));
     }
 }
+
+public class FusionStageTests
+{
+    private static MemberDeclaration Node(string name, params AttributeDeclaration[] attributes) =>
+        new(name, "public", true, attributes.ToEquatableArray(), null);
+
+    private static AttributeDeclaration Attr(string name, params (string, string)[] arguments) =>
+        new(name, name, arguments.Select(a => new ArgumentDeclaration(a.Item1, a.Item1 is "Skip" or "From" ? ArgumentKind.String : ArgumentKind.Int, a.Item2, null)).ToEquatableArray(), null);
+
+    [Fact]
+    public void ActivationAfterDense_IsFused_UnlessTheDenseHasAnotherReader()
+    {
+        var (graph, diagnostics) = GraphBuilder.Build(Declaration(
+            Node("X", Attr("Input", ("Width", "5"))),
+            Node("A", Attr("Dense", ("Units", "6")), Attr("Gelu")),     // fused; GELU's backward needs the pre-activation
+            Node("B", Attr("Dense", ("Units", "6"))),                   // read by C and by Sum: not fused
+            Node("C", Attr("Relu")),
+            Node("Sum", Attr("Add", ("Skip", "B"))),
+            Node("Loss", Attr("MeanSquaredError"))));
+        Assert.Empty(diagnostics);
+        ModelGraph fused = Kiln.Generators.Optimize.Fusion.Fuse(graph!);
+        Assert.Equal(2, fused.Ops[1].FusedActivation);
+        Assert.Equal(1, fused.Ops[2].FusedInto);
+        Assert.Equal(-1, fused.Ops[3].FusedActivation);
+        Assert.Equal(-1, fused.Ops[4].FusedInto);
+
+        MemoryPlan plan = MemoryPlanner.Plan(fused, Differentiator.Differentiate(fused));
+        Assert.NotNull(plan.Find(BufferKind.Activation, 1)); // GELU's input is kept for its backward
+        Assert.NotNull(plan.Find(BufferKind.Activation, 3)); // the unfused Dense writes its own output
+    }
+
+    [Fact]
+    public void FusedRelu_DropsThePreActivationBuffer()
+    {
+        var (graph, _) = GraphBuilder.Build(Declaration(
+            Node("X", Attr("Input", ("Width", "5"))),
+            Node("H", Attr("Dense", ("Units", "6")), Attr("Relu")),
+            Node("Loss", Attr("MeanSquaredError"))));
+        ModelGraph fused = Kiln.Generators.Optimize.Fusion.Fuse(graph!);
+        MemoryPlan plan = MemoryPlanner.Plan(fused, Differentiator.Differentiate(fused));
+        Assert.Null(plan.Find(BufferKind.Activation, 1)); // ReLU's backward reads its output only
+        Assert.NotNull(plan.Find(BufferKind.Activation, 2));
+    }
+}

@@ -21,7 +21,7 @@ public static class GraphBuilder
         "Batch", "InputSize", "OutputSize", "ParameterCount", "WorkspaceBytes", "Summary", "Nodes", "Parameters",
         "Gradients", "Forward", "Predict", "Evaluate", "ComputeGradients", "TrainStep", "Save", "Load", "Dispose",
         "InitializeParameters", "ParameterOffsets", "WorkspaceOffsets", "ParameterFloats", "WorkspaceFloats",
-        "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward",
+        "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward", "Threads",
     };
 
     /// <summary>The largest tensor (values) a model may have: 2²⁸ floats, 1 GiB.</summary>

@@ -77,6 +77,10 @@ public sealed record Op(
     public string ParameterPrefix { get; init; } = "";
     /// <summary>Whether this op is the last of its node (its output is the node's value).</summary>
     public bool IsNodeOutput { get; init; }
+    /// <summary>Dense: the activation op fused into this op's epilogue (stage 5), or −1.</summary>
+    public int FusedActivation { get; init; } = -1;
+    /// <summary>Activation: the Dense op whose epilogue computes it (stage 5), or −1.</summary>
+    public int FusedInto { get; init; } = -1;
 
     public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError;
 

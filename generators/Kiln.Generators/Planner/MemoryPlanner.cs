@@ -72,7 +72,14 @@ public static class MemoryPlanner
         foreach (Op op in graph.Ops)
         {
             if (op.Kind == OpKind.Input) continue;
-            if (ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, op.Id);
+            if (op.FusedInto >= 0)
+            {
+                // Computed by its Dense's epilogue: written at the Dense's step.
+                Touch(BufferKind.Activation, op.Id, op.FusedInto);
+                continue;
+            }
+            bool keepsOutput = op.FusedActivation < 0 || Differentiator.Rule(graph.Ops[op.FusedActivation].Kind).NeedsInput;
+            if (keepsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, op.Id);
             foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
         }
         // The model's output is read after the forward pass (copied out, or read by the loss).

@@ -49,15 +49,14 @@ namespace Tests
         /// schedule steps over which it is live (forward 0..6, then backward). Buffers whose lifetimes do not overlap share memory.</summary>
         private static class WorkspaceOffsets
         {
-            public const int HiddenDense = 0; // activation [B, 32], live 1..2
-            public const int Hidden = 512; // activation [B, 32], live 2..11
-            public const int MixtureDense = 0; // activation [B, 16], live 3..4
-            public const int Mixture = 256; // activation [B, 16], live 4..9
-            public const int Prediction = 0; // activation [B, 3], live 5..7
+            public const int Hidden = 0; // activation [B, 32], live 1..11
+            public const int MixtureDense = 512; // activation [B, 16], live 3..4
+            public const int Mixture = 768; // activation [B, 16], live 4..9
+            public const int Prediction = 512; // activation [B, 3], live 5..7
             public const int DHiddenDense = 1024; // gradient [B, 32], live 11..12
-            public const int DHidden = 0; // gradient [B, 32], live 10..11
+            public const int DHidden = 512; // gradient [B, 32], live 10..11
             public const int DMixtureDense = 1024; // gradient [B, 16], live 9..10
-            public const int DMixture = 0; // gradient [B, 16], live 8..9
+            public const int DMixture = 512; // gradient [B, 16], live 8..9
             public const int DPrediction = 1024; // gradient [B, 3], live 7..8
         }
 
@@ -77,6 +76,9 @@ namespace Tests
 
         /// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref="Parameters"/>.</summary>
         public global::Kiln.ParameterSet Gradients { get; }
+
+        /// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>
+        public int Threads { get; set; } = 1;
 
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
@@ -201,11 +203,8 @@ namespace Tests
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
 
-            // Hidden: Dense(32)   [B, 8] -> [B, 32]
-            global::Kiln.Kernels.Dense.Forward(x, parameters.Slice(ParameterOffsets.HiddenWeight, 256), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.HiddenDense, rows * 32), rows, 8, 32);
-
-            // Hidden: Sigmoid   [B, 32] -> [B, 32]
-            global::Kiln.Kernels.Activations.SigmoidForward(workspace.Slice(WorkspaceOffsets.HiddenDense, rows * 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32));
+            // Hidden: Dense(32) -> Sigmoid, fused: bias and activation in the GEMM epilogue   [B, 8] -> [B, 32]
+            global::Kiln.Kernels.Dense.Forward(x, parameters.Slice(ParameterOffsets.HiddenWeight, 256), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), rows, 8, 32, default(global::Kiln.Kernels.Activations.SigmoidOp), preActivation: default);
 
             // Mixture: Dense(16, Bias = false)   [B, 32] -> [B, 16]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.MixtureWeight, 512), default, workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), rows, 32, 16);

@@ -52,15 +52,14 @@ namespace Tests
         private static class WorkspaceOffsets
         {
             public const int StemDense = 0; // activation [B, 128], live 1..15
-            public const int Stem = 4096; // activation [B, 128], live 2..14
-            public const int BlockDense = 8192; // activation [B, 128], live 3..4
-            public const int Block = 12288; // activation [B, 128], live 4..13
-            public const int Sum = 8192; // activation [B, 128], live 5..11
+            public const int Stem = 4096; // activation [B, 128], live 1..14
+            public const int Block = 8192; // activation [B, 128], live 3..13
+            public const int Sum = 12288; // activation [B, 128], live 5..11
             public const int LogitsLeakyRelu = 16384; // activation [B, 128], live 6..10
             public const int Logits = 20480; // activation [B, 10], live 7..8
             public const int LossProbabilities = 20800; // activation [B, 10], live 8..9
             public const int DStemDense = 4096; // gradient [B, 128], live 15..16
-            public const int DStem = 8192; // gradient [B, 128], live 12..15
+            public const int DStem = 12288; // gradient [B, 128], live 12..15
             public const int DBlockDense = 16384; // gradient [B, 128], live 13..14
             public const int DBlock = 20480; // gradient [B, 128], live 12..13
             public const int DSum = 16384; // gradient [B, 128], live 11..12
@@ -85,6 +84,9 @@ namespace Tests
 
         /// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref="Parameters"/>.</summary>
         public global::Kiln.ParameterSet Gradients { get; }
+
+        /// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>
+        public int Threads { get; set; } = 1;
 
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
@@ -228,17 +230,11 @@ namespace Tests
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
 
-            // Stem: Dense(128)   [B, 64] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.StemWeight, 8192), parameters.Slice(ParameterOffsets.StemBias, 128), workspace.Slice(WorkspaceOffsets.StemDense, rows * 128), rows, 64, 128);
+            // Stem: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64] -> [B, 128]
+            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.StemWeight, 8192), parameters.Slice(ParameterOffsets.StemBias, 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), rows, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.StemDense, rows * 128));
 
-            // Stem: Gelu   [B, 128] -> [B, 128]
-            global::Kiln.Kernels.Activations.GeluForward(workspace.Slice(WorkspaceOffsets.StemDense, rows * 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), approximate: false);
-
-            // Block: Dense(128)   [B, 128] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), parameters.Slice(ParameterOffsets.BlockBias, 128), workspace.Slice(WorkspaceOffsets.BlockDense, rows * 128), rows, 128, 128);
-
-            // Block: Tanh   [B, 128] -> [B, 128]
-            global::Kiln.Kernels.Activations.TanhForward(workspace.Slice(WorkspaceOffsets.BlockDense, rows * 128), workspace.Slice(WorkspaceOffsets.Block, rows * 128));
+            // Block: Dense(128) -> Tanh, fused: bias and activation in the GEMM epilogue   [B, 128] -> [B, 128]
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), parameters.Slice(ParameterOffsets.BlockBias, 128), workspace.Slice(WorkspaceOffsets.Block, rows * 128), rows, 128, 128, default(global::Kiln.Kernels.Activations.TanhOp), preActivation: default);
 
             // Sum: Add(Stem)   [B, 128] -> [B, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Block, rows * 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), workspace.Slice(WorkspaceOffsets.Sum, rows * 128));

@@ -50,16 +50,14 @@ namespace Kiln.Samples.Mnist
         /// schedule steps over which it is live (forward 0..6, then backward). Buffers whose lifetimes do not overlap share memory.</summary>
         private static class WorkspaceOffsets
         {
-            public const int Hidden1Dense = 0; // activation [B, 256], live 1..2
-            public const int Hidden1 = 16384; // activation [B, 256], live 2..11
-            public const int Hidden2Dense = 0; // activation [B, 128], live 3..4
-            public const int Hidden2 = 8192; // activation [B, 128], live 4..9
-            public const int Logits = 0; // activation [B, 10], live 5..6
-            public const int LossProbabilities = 640; // activation [B, 10], live 6..7
+            public const int Hidden1 = 0; // activation [B, 256], live 1..11
+            public const int Hidden2 = 16384; // activation [B, 128], live 3..9
+            public const int Logits = 24576; // activation [B, 10], live 5..6
+            public const int LossProbabilities = 25216; // activation [B, 10], live 6..7
             public const int DHidden1Dense = 32768; // gradient [B, 256], live 11..12
-            public const int DHidden1 = 0; // gradient [B, 256], live 10..11
+            public const int DHidden1 = 16384; // gradient [B, 256], live 10..11
             public const int DHidden2Dense = 32768; // gradient [B, 128], live 9..10
-            public const int DHidden2 = 0; // gradient [B, 128], live 8..9
+            public const int DHidden2 = 24576; // gradient [B, 128], live 8..9
             public const int DLogits = 32768; // gradient [B, 10], live 7..8
         }
 
@@ -79,6 +77,9 @@ namespace Kiln.Samples.Mnist
 
         /// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref="Parameters"/>.</summary>
         public global::Kiln.ParameterSet Gradients { get; }
+
+        /// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>
+        public int Threads { get; set; } = 1;
 
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
@@ -218,17 +219,11 @@ namespace Kiln.Samples.Mnist
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
 
-            // Hidden1: Dense(256)   [B, 784] -> [B, 256]
-            global::Kiln.Kernels.Dense.Forward(pixels, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), parameters.Slice(ParameterOffsets.Hidden1Bias, 256), workspace.Slice(WorkspaceOffsets.Hidden1Dense, rows * 256), rows, 784, 256);
+            // Hidden1: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 784] -> [B, 256]
+            global::Kiln.Kernels.Dense.Forward(pixels, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), parameters.Slice(ParameterOffsets.Hidden1Bias, 256), workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), rows, 784, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
 
-            // Hidden1: Relu   [B, 256] -> [B, 256]
-            global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Hidden1Dense, rows * 256), workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256));
-
-            // Hidden2: Dense(128)   [B, 256] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), parameters.Slice(ParameterOffsets.Hidden2Bias, 128), workspace.Slice(WorkspaceOffsets.Hidden2Dense, rows * 128), rows, 256, 128);
-
-            // Hidden2: Relu   [B, 128] -> [B, 128]
-            global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Hidden2Dense, rows * 128), workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128));
+            // Hidden2: Dense(128) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 256] -> [B, 128]
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), parameters.Slice(ParameterOffsets.Hidden2Bias, 128), workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), rows, 256, 128, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
 
             // Logits: Dense(10)   [B, 128] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10);
@@ -262,14 +257,14 @@ namespace Kiln.Samples.Mnist
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DHidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), accumulate: false);
 
             // backward of Hidden2: Dense(128)   d[B, 128] -> d[B, 256], dweight[128, 256], dbias[128]
-            global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), gradients.Slice(ParameterOffsets.Hidden2Weight, 32768), gradients.Slice(ParameterOffsets.Hidden2Bias, 128), rows, 256, 128, accumulate: false);
-            global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), rows, 256, 128, accumulate: false);
+            global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), gradients.Slice(ParameterOffsets.Hidden2Weight, 32768), gradients.Slice(ParameterOffsets.Hidden2Bias, 128), rows, 256, 128, accumulate: false, threads: Threads);
+            global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), rows, 256, 128, accumulate: false, threads: Threads);
 
             // backward of Hidden1: Relu   d[B, 256] -> d[B, 256]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), accumulate: false);
 
             // backward of Hidden1: Dense(256)   d[B, 256] -> d[B, 784], dweight[256, 784], dbias[256]
-            global::Kiln.Kernels.Dense.BackwardParameters(pixels, workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), gradients.Slice(ParameterOffsets.Hidden1Weight, 200704), gradients.Slice(ParameterOffsets.Hidden1Bias, 256), rows, 784, 256, accumulate: false);
+            global::Kiln.Kernels.Dense.BackwardParameters(pixels, workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), gradients.Slice(ParameterOffsets.Hidden1Weight, 200704), gradients.Slice(ParameterOffsets.Hidden1Bias, 256), rows, 784, 256, accumulate: false, threads: Threads);
         }
     }
 }
