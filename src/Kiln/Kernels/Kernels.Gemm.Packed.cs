@@ -44,17 +44,19 @@ internal static unsafe class GemmPacked
 
         public Scratch()
         {
-            int floats = KC * NC + KC * ABlockStride + 16 * 64 + 16;
+            int floats = KC * NC + 2 * KC * ABlockStride + 16 * 64 + 16;
             _memory = GC.AllocateUninitializedArray<float>(floats, pinned: true);
             float* start = (float*)Unsafe.AsPointer(ref _memory[0]);
             float* aligned = (float*)(((nint)start + 63) & ~(nint)63);
             PackB = aligned;
             PackA = PackB + KC * NC;
-            Tile = PackA + KC * ABlockStride;
+            Staging = PackA + KC * ABlockStride;
+            Tile = Staging + KC * ABlockStride;
         }
 
         public float* PackB { get; }
         public float* PackA { get; }
+        public float* Staging { get; }
         public float* Tile { get; }
     }
 
@@ -108,7 +110,7 @@ internal static unsafe class GemmPacked
                 for (int ic = 0; ic < m; ic += MC)
                 {
                     int mc = Math.Min(MC, m - ic);
-                    PackA(form, a, m, k, ic, mc, pc, kc, packA);
+                    PackA(form, a, m, k, ic, mc, pc, kc, mr, scratch.Staging, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
@@ -134,7 +136,7 @@ internal static unsafe class GemmPacked
                                 Kernel<TVec, TSimd, TAct>(panelRows, kc, aPanel, bPanel, ldb, tile, nr, TileStore.Raw, act);
                                 MergeEdge(tile, nr, cTile, n, rows, cols, store.WithZ(zTile), act);
                             }
-                            aPanel += panelRows;
+                            aPanel += panelRows * kc;
                             ir += panelRows;
                         }
                     }
@@ -152,8 +154,8 @@ internal static unsafe class GemmPacked
         else Kernel4<TVec, TSimd, TAct>(kc, a, b, ldb, c, ldc, store, act);
     }
 
-    // The A block lies k-major in scratch with row stride ABlockStride: a micro-kernel broadcasts a[0..MR) and
-    // steps a by the stride.
+    // Each A panel lies contiguous and k-major (panel[p·MR + r]): a micro-kernel broadcasts a[0..MR) and steps
+    // a by MR, so it streams one cache line after another.
 
     // ---- micro-kernels: an MR × (2 vectors) tile of C in registers ----
 
@@ -181,7 +183,7 @@ internal static unsafe class GemmPacked
             x = TSimd.Broadcast(a[9]); c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91);
             x = TSimd.Broadcast(a[10]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); ca1 = TSimd.MultiplyAdd(x, b1, ca1);
             x = TSimd.Broadcast(a[11]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); cb1 = TSimd.MultiplyAdd(x, b1, cb1);
-            a += ABlockStride;
+            a += 12;
             b += ldb;
         }
         StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
@@ -208,7 +210,7 @@ internal static unsafe class GemmPacked
             x = TSimd.Broadcast(a[3]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
             x = TSimd.Broadcast(a[4]); c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
             x = TSimd.Broadcast(a[5]); c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
-            a += ABlockStride;
+            a += 6;
             b += ldb;
         }
         StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
@@ -230,7 +232,7 @@ internal static unsafe class GemmPacked
             x = TSimd.Broadcast(a[1]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
             x = TSimd.Broadcast(a[2]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
             x = TSimd.Broadcast(a[3]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            a += ABlockStride;
+            a += 4;
             b += ldb;
         }
         StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
@@ -341,22 +343,39 @@ internal static unsafe class GemmPacked
         }
     }
 
-    /// <summary>A[ic..ic+mc, pc..pc+kc] into scratch, k-major: block[p·ABlockStride + r] = A(ic + r, pc + p); the
-    /// rows past mc up to the next panel are zeroed. Row-major A (Nt, Nn) is transposed 8 × 8 at a time; Tn's A is
-    /// already k-major and is copied row by row.</summary>
-    private static void PackA(GemmForm form, float* a, int m, int k, int ic, int mc, int pc, int kc, float* block)
+    /// <summary>A[ic..ic+mc, pc..pc+kc] into contiguous panels of mr rows (then 4-row panels), each k-major
+    /// (panel[p·rows + r]) and zero-padded. Row-major A (Nt, Nn) is first transposed 8 × 8 at a time into a
+    /// staging block (k-major, row stride ABlockStride); Tn's A is already k-major and is read in place.</summary>
+    private static void PackA(GemmForm form, float* a, int m, int k, int ic, int mc, int pc, int kc, int mr, float* staging, float* packed)
     {
+        float* source;
+        nint stride;
         if (form == GemmForm.Tn)
         {
-            for (int p = 0; p < kc; p++)
-                new ReadOnlySpan<float>(a + (nint)(pc + p) * m + ic, mc).CopyTo(new Span<float>(block + p * ABlockStride, mc));
+            source = a + (nint)pc * m + ic;
+            stride = m;
         }
         else
         {
-            Transpose.Block(a + (nint)ic * k + pc, k, block, ABlockStride, mc, kc);
+            Transpose.Block(a + (nint)ic * k + pc, k, staging, ABlockStride, mc, kc);
+            source = staging;
+            stride = ABlockStride;
         }
-        int padded = Math.Min(ABlockStride, (mc + 11) / 12 * 12 + 4);
-        if (padded > mc)
-            for (int p = 0; p < kc; p++) new Span<float>(block + p * ABlockStride + mc, padded - mc).Clear();
+        float* panel = packed;
+        for (int ir = 0; ir < mc;)
+        {
+            int panelRows = mc - ir >= mr ? mr : 4;
+            int rows = Math.Min(panelRows, mc - ir);
+            for (int p = 0; p < kc; p++)
+            {
+                float* from = source + p * stride + ir;
+                float* to = panel + p * panelRows;
+                int r = 0;
+                for (; r < rows; r++) to[r] = from[r];
+                for (; r < panelRows; r++) to[r] = 0f;
+            }
+            panel += panelRows * kc;
+            ir += panelRows;
+        }
     }
 }

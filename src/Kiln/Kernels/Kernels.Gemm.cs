@@ -68,15 +68,16 @@ public static unsafe class Gemm
     /// Whether the packed kernel beats the unpacked one on this shape (measured here, see BENCHMARKS.md): not for
     /// matrix-vector shapes (m ≤ 2: every B value is used once, packing only adds a pass), nor for a forward (Nt)
     /// with fewer outputs than a vector (the dot-product form needs no transpose), nor for tiny products, nor for
-    /// Nn while B stays in L2 (at most 128K values): there the unpacked 4 × 2-vector kernel streams B in place;
-    /// nor for Tn with fewer rows than one 12-row panel.
+    /// small Nn products (up to 128³ multiply-adds: the unpacked 4 × 2-vector kernel streams B in place; beyond
+    /// that a power-of-two row stride makes its B panel thrash L1 — 256³ runs at 48 GFLOP/s unpacked), nor for Tn
+    /// with fewer rows than one 12-row panel.
     /// </summary>
     public static bool PackingPays(GemmForm form, int m, int n, int k) =>
         m > 2
         && !(form == GemmForm.Tn && m < 12)
         && !(form == GemmForm.Nt && n < 16)
         && (long)m * n * k >= 32 * 32 * 32
-        && !(form == GemmForm.Nn && (long)k * n <= 128 * 1024);
+        && !(form == GemmForm.Nn && (long)m * n * k <= 128 * 128 * 128);
 
     /// <summary>Products below this many FLOPs stay on one thread: waking a worker costs more than it saves.</summary>
     public const long ParallelFlops = 4_000_000;
