@@ -68,6 +68,10 @@ public interface ISimd<TVec> where TVec : struct
     static abstract TVec Abs(TVec a);
     static abstract TVec Sqrt(TVec a);
     static abstract TVec Exp(TVec a);
+    /// <summary>Round to the nearest integer (ties to even).</summary>
+    static abstract TVec Round(TVec a);
+    /// <summary>x·2ⁿ for integral n (the exponent-field trick, or vscalefps).</summary>
+    static abstract TVec ScaleB(TVec x, TVec n);
     /// <summary>Where <paramref name="x"/> &gt; 0, <paramref name="whenPositive"/>; elsewhere <paramref name="otherwise"/>.</summary>
     static abstract TVec SelectPositive(TVec x, TVec whenPositive, TVec otherwise);
     /// <summary>Copies the sign of <paramref name="sign"/> onto |<paramref name="magnitude"/>|.</summary>
@@ -93,7 +97,9 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => FastMath.Exp<Vector512<float>, Simd512>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> a) => Avx512F.RoundScale(a, 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ScaleB(Vector512<float> x, Vector512<float> n) => Avx512F.Scale(x, n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> SelectPositive(Vector512<float> x, Vector512<float> whenPositive, Vector512<float> otherwise) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), whenPositive, otherwise);
@@ -125,7 +131,11 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => FastMath.Exp<Vector256<float>, Simd256>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> a) => Avx.RoundToNearestInteger(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ScaleB(Vector256<float> x, Vector256<float> n) =>
+        (x.AsInt32() + Vector256.ShiftLeft(Avx.ConvertToVector256Int32(n), 23)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> SelectPositive(Vector256<float> x, Vector256<float> whenPositive, Vector256<float> otherwise) =>
         Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), whenPositive, otherwise);
@@ -160,9 +170,39 @@ public readonly struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Min(float a, float b) => a < b ? a : b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Abs(float a) => MathF.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float a) => MathF.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float a) => MathF.Exp(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float a) => FastMath.Exp<float, SimdScalar>(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Round(float a) => MathF.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ScaleB(float x, float n) => MathF.ScaleB(x, (int)n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SelectPositive(float x, float whenPositive, float otherwise) => x > 0f ? whenPositive : otherwise;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => MathF.CopySign(magnitude, sign);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float a) => a;
+}
+
+/// <summary>
+/// Transcendentals written once over <see cref="ISimd{TVec}"/>, so every variant (and every fused epilogue) computes
+/// the same function the same way.
+/// </summary>
+public static class FastMath
+{
+    /// <summary>
+    /// eˣ (Cephes expf: n = round(x·log₂e), r = x − n·ln2 in two parts, a degree-6 polynomial, then ·2ⁿ); relative
+    /// error about 2e−7 over the clamped range [−87.3, 88.7]; NaN propagates.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Exp<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>
+    {
+        // Max(lo, x) and Min(hi, ·) keep a NaN x (x86 min/max return the second operand when one is NaN).
+        TVec clamped = TSimd.Min(TSimd.Broadcast(88.7f), TSimd.Max(TSimd.Broadcast(-87.3f), x));
+        TVec n = TSimd.Round(TSimd.Multiply(clamped, TSimd.Broadcast(1.44269504088896341f)));
+        TVec r = TSimd.MultiplyAdd(n, TSimd.Broadcast(-0.693359375f), clamped);
+        r = TSimd.MultiplyAdd(n, TSimd.Broadcast(2.12194440e-4f), r);
+        TVec p = TSimd.MultiplyAdd(TSimd.Broadcast(1.9875691500e-4f), r, TSimd.Broadcast(1.3981999507e-3f));
+        p = TSimd.MultiplyAdd(p, r, TSimd.Broadcast(8.3334519073e-3f));
+        p = TSimd.MultiplyAdd(p, r, TSimd.Broadcast(4.1665795894e-2f));
+        p = TSimd.MultiplyAdd(p, r, TSimd.Broadcast(1.6666665459e-1f));
+        p = TSimd.MultiplyAdd(p, r, TSimd.Broadcast(5.0000001201e-1f));
+        p = TSimd.MultiplyAdd(p, TSimd.Multiply(r, r), TSimd.Add(r, TSimd.Broadcast(1f)));
+        return TSimd.ScaleB(p, n);
+    }
 }
