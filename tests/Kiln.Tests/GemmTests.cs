@@ -10,12 +10,11 @@ namespace Kiln.Tests;
 /// <summary>Every GEMM kernel, ISA, form and epilogue against a scalar double-precision reference.</summary>
 public class GemmTests
 {
-    /// <summary>Every (ISA, kernel) pair this machine runs: the packed kernel needs vectors.</summary>
+    /// <summary>Every variant the factory says this machine runs, and the Auto policy (packed or register-blocked by
+    /// shape) on every ISA the machine has.</summary>
     public static IEnumerable<(KernelIsa Isa, GemmKernel Kernel)> Variants() =>
-        from isa in KernelInfo.Supported
-        from kernel in new[] { GemmKernel.Packed, GemmKernel.RegisterBlocked, GemmKernel.Auto }
-        where kernel != GemmKernel.Packed || isa != KernelIsa.Portable
-        select (isa, kernel);
+        GemmVariants.Supported.Select(v => (v.Isa, v.Technique))
+            .Concat(KernelInfo.Supported.Select(isa => (isa, GemmKernel.Auto)));
 
     public static IEnumerable<object[]> Cases() =>
         from v in Variants()
@@ -155,6 +154,176 @@ public class GemmTests
         Assert.Equal(new float[] { 1, 2 }, c);
         Gemm.Nn(Array.Empty<float>(), Array.Empty<float>(), c, 1, 2, 0, accumulate: false);
         Assert.Equal(new float[] { 0, 0 }, c);
+    }
+}
+
+public class GemmVariantTests
+{
+    [Fact]
+    public void Factory_ListsEverySupportedVariant_AndTheBestIsPackedOnTheWidestVectors()
+    {
+        Assert.Equal(5, GemmVariants.All.Count);
+        Assert.Equal(GemmVariants.All.Select(v => v.Name).Distinct().Count(), GemmVariants.All.Count);
+        Assert.Contains(GemmVariants.Supported, v => v is GemmPortable);
+        Assert.All(GemmVariants.Supported, v => Assert.Contains(v.Isa, KernelInfo.Supported));
+        Assert.Equal(KernelInfo.Best, GemmVariants.Best.Isa);
+        Assert.Equal(KernelInfo.Best == KernelIsa.Portable ? GemmKernel.RegisterBlocked : GemmKernel.Packed, GemmVariants.Best.Technique);
+        Assert.Equal(KernelInfo.Best switch { KernelIsa.Avx512 => "GemmAvx512Packed", KernelIsa.Avx2 => "GemmAvx2Packed", _ => "GemmPortable" }, GemmVariants.Best.Name);
+    }
+
+    [Fact]
+    public void EveryVariant_ComputesTheSameProduct_WithinRounding()
+    {
+        const int m = 37, n = 45, k = 29;
+        float[] a = Reference.Random(m * k, 1), b = Reference.Random(n * k, 2);
+        float[] expected = new float[m * n];
+        new GemmPortable().Run(GemmForm.Nt, a, b, expected, m, n, k, accumulate: false);
+        foreach (GemmVariant variant in GemmVariants.Supported)
+        {
+            float[] c = new float[m * n];
+            variant.Run(GemmForm.Nt, a, b, c, m, n, k, accumulate: false);
+            for (int i = 0; i < c.Length; i++) Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-5f * (1 + Math.Abs(expected[i])), $"{variant} [{i}]");
+        }
+    }
+}
+
+/// <summary>
+/// The packed engine with other geometries than the machine's own: the AVX-512 tile heights (12 and 8 rows of 2
+/// vectors) run on 256-bit vectors, and tiny depth and column blocks make small matrices cross many blocks (a later
+/// depth block adds into C; the epilogue runs on the last one only). Runs wherever AVX2 is available.
+/// </summary>
+public unsafe class PackedGeometryTests
+{
+    public static IEnumerable<object[]> Geometries() =>
+        from g in new[] { (6, 16, 32), (12, 16, 32), (12, 5, 48), (6, 384, 256), (12, 256, 512), (6, 7, 24) }
+        from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
+        select new object[] { g.Item1, g.Item2, g.Item3, form };
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, GemmForm form)
+    {
+        if (!PackedEngineRuns()) return;
+        var geometry = new GemmPacked.Geometry(mr, kc, nc);
+        int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
+        int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
+        int[] ks = { 1, 6, 17, 40 };
+        int index = 0;
+        foreach (int m in ms)
+            foreach (int n in ns)
+                foreach (int k in ks)
+                {
+                    bool accumulate = index % 2 == 1, epilogue = index % 3 == 0;
+                    index++;
+                    float[] a = Reference.Random(m * k, m + 31 * k), b = Reference.Random(n * k, n + 17 * k), c = Reference.Random(m * n, 5);
+                    float[] bias = Reference.Random(n, 7), z = new float[m * n];
+                    var expected = new double[m * n];
+                    var magnitude = new double[m * n];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++)
+                        {
+                            double sum = accumulate ? c[i * n + j] : 0, abs = Math.Abs(sum);
+                            for (int p = 0; p < k; p++)
+                            {
+                                double x = form == GemmForm.Tn ? a[p * m + i] : a[i * k + p];
+                                double y = form == GemmForm.Nt ? b[j * k + p] : b[p * n + j];
+                                sum += x * y;
+                                abs += Math.Abs(x * y);
+                            }
+                            if (epilogue) { sum += bias[j]; abs += Math.Abs(bias[j]); }
+                            expected[i * n + j] = sum;
+                            magnitude[i * n + j] = abs;
+                        }
+                    fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = z)
+                    {
+                        if (epilogue)
+                            GemmPacked.RunWith(geometry, KernelIsa.Avx2, form, pa, pb, pc, m, n, k, accumulate, pbias, default(Activations.TanhOp), pz, 0, n);
+                        else
+                            GemmPacked.RunWith(geometry, KernelIsa.Avx2, form, pa, pb, pc, m, n, k, accumulate, null, default(IdentityOp), null, 0, n);
+                    }
+                    for (int i = 0; i < m * n; i++)
+                    {
+                        double tolerance = 2e-6 * magnitude[i] + 1e-6;
+                        string where = $"MR={mr} KC={kc} NC={nc} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        if (epilogue)
+                        {
+                            Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
+                            Assert.True(Math.Abs(c[i] - Math.Tanh(expected[i])) <= tolerance + 1e-6, $"{where}: {c[i]:R} vs tanh {Math.Tanh(expected[i]):R}");
+                        }
+                        else
+                        {
+                            Assert.True(Math.Abs(c[i] - expected[i]) <= tolerance, $"{where}: {c[i]:R} vs {expected[i]:R}");
+                        }
+                    }
+                }
+    }
+
+    [Fact]
+    public void ColumnRange_WritesOnlyThoseColumns()
+    {
+        if (!PackedEngineRuns()) return;
+        const int m = 9, n = 70, k = 13;
+        float[] a = Reference.Random(m * k, 1), b = Reference.Random(n * k, 2), c = new float[m * n], full = new float[m * n];
+        Array.Fill(c, 42f);
+        fixed (float* pa = a, pb = b, pc = c, pf = full)
+        {
+            GemmPacked.RunWith(GemmPacked.Avx2, KernelIsa.Avx2, GemmForm.Nt, pa, pb, pc, m, n, k, false, null, default(IdentityOp), null, 19, 53);
+            GemmPacked.RunWith(GemmPacked.Avx2, KernelIsa.Avx2, GemmForm.Nt, pa, pb, pf, m, n, k, false, null, default(IdentityOp), null, 0, n);
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Assert.Equal(j is >= 19 and < 53 ? full[i * n + j] : 42f, c[i * n + j]);
+    }
+
+    /// <summary>Whether this process can run the packed engine; where it cannot (every intrinsic switched off), the
+    /// factory must not offer a packed variant either — that is what such a run checks.</summary>
+    private static bool PackedEngineRuns()
+    {
+        if (KernelInfo.Supported.Contains(KernelIsa.Avx2)) return true;
+        Assert.DoesNotContain(GemmVariants.Supported, v => v.Technique == GemmKernel.Packed);
+        return false;
+    }
+
+    [Fact]
+    public void Geometry_OutsideTheScratchLimits_IsRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(5, 16, 32)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 385, 32)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 513)));
+    }
+
+    private static void RunOne(GemmPacked.Geometry geometry)
+    {
+        float x = 1f;
+        GemmPacked.RunWith(geometry, KernelIsa.Avx2, GemmForm.Nn, &x, &x, &x, 1, 1, 1, false, null, default(IdentityOp), null, 0, 1);
+    }
+}
+
+public class MaskedLaneTests
+{
+    [Fact]
+    public void LoadFirstAndStoreFirst_TouchExactlyTheFirstLanes_OnEveryVectorWidth()
+    {
+        if (KernelInfo.Supported.Contains(KernelIsa.Avx2)) Check<System.Runtime.Intrinsics.Vector256<float>, Simd256>();
+        if (KernelInfo.Supported.Contains(KernelIsa.Avx512)) Check<System.Runtime.Intrinsics.Vector512<float>, Simd512>();
+        Check<float, SimdScalar>();
+    }
+
+    private static void Check<TVec, TSimd>() where TVec : struct where TSimd : ISimd<TVec>
+    {
+        int w = TSimd.Count;
+        for (int count = 1; count <= w; count++)
+        {
+            float[] source = Enumerable.Range(1, w).Select(i => (float)i).ToArray();
+            TVec loaded = TSimd.LoadFirst(ref source[0], count);
+            float[] all = new float[w];
+            TSimd.Store(loaded, ref all[0]);
+            for (int i = 0; i < w; i++) Assert.Equal(i < count ? i + 1 : 0f, all[i]);
+
+            float[] target = Enumerable.Repeat(-7f, w + 1).ToArray();
+            TSimd.StoreFirst(TSimd.Broadcast(3f), ref target[0], count);
+            for (int i = 0; i <= w; i++) Assert.Equal(i < count ? 3f : -7f, target[i]);
+        }
     }
 }
 

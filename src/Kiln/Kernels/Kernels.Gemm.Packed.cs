@@ -4,300 +4,328 @@ using System.Runtime.Intrinsics;
 
 namespace Kiln.Kernels;
 
+/// <summary>How a micro-kernel reads its A operand: element (row r, depth p) at <c>a[r·rowStride + p·depthStride]</c>.</summary>
+internal interface IALayout
+{
+    /// <summary>True: rows are adjacent and depth is strided (a packed panel, or Tn's [k, m] A).</summary>
+    static abstract bool KMajor { get; }
+}
+
+/// <summary>Row-major A read in place: rows <c>lda</c> apart, depth contiguous (Nt, Nn).</summary>
+internal readonly struct ARowMajor : IALayout { public static bool KMajor => false; }
+
+/// <summary>k-major A: for each depth, the tile's rows side by side (a packed micro-panel).</summary>
+internal readonly struct AKMajor : IALayout { public static bool KMajor => true; }
+
 /// <summary>
-/// Packed GEMM (the BLIS scheme): B is packed into panels of NR = 2 vectors of columns and A into panels of MR
-/// rows, both k-major and zero-padded, so the micro-kernel reads both with unit stride; the micro-kernel keeps
-/// an MR × NR tile of C in registers (AVX-512: 12 × 32, 24 accumulators; AVX2: 6 × 16, 12 accumulators; a
-/// 4-row kernel takes the rows left over) and applies the epilogue — accumulate into C, bias, the
-/// pre-activation copy, the activation — before it stores. Blocking: k in equal blocks of at most KC = 256, MC =
-/// 96 rows, NC = 512 columns. Edge tiles go through a small scratch tile.
+/// The packed GEMM. C[m, n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), computed in tiles of MR rows × 2
+/// vectors of columns held in registers (AVX-512: 12 × 32, 24 accumulators; AVX2: 6 × 16, 12 accumulators), with
+/// the epilogue (accumulate, bias, pre-activation copy, activation) applied before each tile is stored.
+/// <para>
+/// Loop order (measured on the zoo's shapes, see BENCHMARKS.md): columns in blocks of NC, depth in equal blocks of
+/// at most KC; for each block, B is packed once into contiguous k-major panels of 2 vectors of columns, then for
+/// each micro-panel of A rows — which stays in L1 — every B panel streams past it. Row-major A (Nt, Nn) is read
+/// where it lies; Tn's A ([k, m], its rows strided by m) is copied into a contiguous micro-panel first, because a
+/// power-of-two m maps every depth of the panel onto the same few L1 sets. B is read in place, not packed, when a
+/// single micro-panel of rows uses it (m ≤ MR) and it is k-major (Nn, Tn).
+/// </para>
+/// <para>
+/// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 8, 6, 4, 2, 1 rows)
+/// and width (1 or 2 vectors), so the compiler emits straight-line code for each. Rows left over after the full
+/// micro-panels take the next smaller height; columns left over take a 1- or 2-vector tile whose last vector is
+/// loaded and stored under a mask. Products whose columns all fit one vector use 12-row tiles on both ISAs (12
+/// accumulators hide the FMA latency where 6 would not).
+/// </para>
 /// </summary>
 internal static unsafe class GemmPacked
 {
-    public const int KC = 192;
-    public const int MC = 96;
-    public const int NC = 512;
+    /// <summary>Tile height, depth block and column block for one ISA.</summary>
+    internal readonly record struct Geometry(int MR, int KC, int NC);
 
-    /// <summary>Row stride of the A block in scratch: MC plus a panel of slack for the last, partial panel.</summary>
-    private const int ABlockStride = MC + 16;
+    /// <summary>AVX-512: a 12 × KC A panel (12 KB) in L1, the KC × NC B block (512 KB) in L2.</summary>
+    public static readonly Geometry Avx512 = new(12, 256, 512);
 
-    /// <summary>How a micro-kernel finishes a tile.</summary>
-    internal readonly struct TileStore(bool load, bool last, float* bias, float* z, bool activate)
-    {
-        /// <summary>Add the tile to what C holds (a later k-block, or accumulate).</summary>
-        public readonly bool Load = load;
-        /// <summary>The last k-block: apply bias, the pre-activation copy and the activation.</summary>
-        public readonly bool Last = last;
-        public readonly float* Bias = bias;
-        public readonly float* Z = z;
-        public readonly bool Activate = activate;
+    /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2.</summary>
+    public static readonly Geometry Avx2 = new(6, 384, 256);
 
-        public static TileStore Raw => new(false, false, null, null, false);
+    private const int MaxKC = 384;
+    private const int BlockFloats = MaxKC * 512;     // ≥ KC·NC of either geometry
 
-        public TileStore WithZ(float* z) => new(Load, Last, Bias, z, Activate);
-    }
-
-    /// <summary>Scratch per thread: packed B block, packed A block, one edge tile; 64-byte aligned, allocated once.</summary>
+    /// <summary>Per-thread scratch: the packed B block, an edge panel, an A micro-panel; 64-byte aligned, allocated once.</summary>
     private sealed class Scratch
     {
+        private const int EdgeFloats = MaxKC * 32;     // KC × one 2-vector panel
+        private const int PanelFloats = MaxKC * 16 + 32; // KC × MR, plus slack for the overlapping vector copies
+
         private readonly float[] _memory;
 
         public Scratch()
         {
-            int floats = KC * NC + 2 * KC * ABlockStride + 16 * 64 + 16;
-            _memory = GC.AllocateUninitializedArray<float>(floats, pinned: true);
+            _memory = GC.AllocateUninitializedArray<float>(BlockFloats + EdgeFloats + PanelFloats + 16, pinned: true);
             float* start = (float*)Unsafe.AsPointer(ref _memory[0]);
-            float* aligned = (float*)(((nint)start + 63) & ~(nint)63);
-            PackB = aligned;
-            PackA = PackB + KC * NC;
-            Staging = PackA + KC * ABlockStride;
-            Tile = Staging + KC * ABlockStride;
+            PackB = (float*)(((nint)start + 63) & ~(nint)63);
+            EdgeB = PackB + BlockFloats;
+            PackA = EdgeB + EdgeFloats;
         }
 
         public float* PackB { get; }
+        public float* EdgeB { get; }
         public float* PackA { get; }
-        public float* Staging { get; }
-        public float* Tile { get; }
     }
 
     [ThreadStatic] private static Scratch? t_scratch;
 
-    /// <summary>C[m, jBegin..jEnd) of the product (only those columns), with the epilogue.</summary>
+    /// <summary>Columns [jBegin, jEnd) of C (all rows), with the epilogue. <paramref name="bias"/> and <paramref name="z"/> may be null.</summary>
     public static void Run<TAct>(KernelIsa isa, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
         bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
         where TAct : struct, IUnaryOperator
     {
-        Scratch scratch = t_scratch ??= new Scratch();
-        if (isa == KernelIsa.Avx512)
-            Run<Vector512<float>, Simd512, TAct>(form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, mr: 12);
-        else
-            Run<Vector256<float>, Simd256, TAct>(form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, mr: 6);
+        RunWith(isa == KernelIsa.Avx512 ? Avx512 : Avx2, isa, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd);
     }
 
-    private static void Run<TVec, TSimd, TAct>(GemmForm form, float* a, float* b, float* c, int m, int n, int k,
-        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch, int mr)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    /// <summary>As <c>Run</c> with a given geometry: tests run the AVX-512 tile heights on 256-bit vectors and
+    /// tiny blocks (many depth and column blocks on small matrices), on any machine with AVX2.</summary>
+    internal static void RunWith<TAct>(Geometry geometry, KernelIsa isa, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
+        where TAct : struct, IUnaryOperator
     {
-        bool activate = typeof(TAct) != typeof(IdentityOp);
-        int nr = 2 * TSimd.Count;
+        if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats)
+            throw new ArgumentOutOfRangeException(nameof(geometry), geometry, "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512.");
+        if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
-            EpilogueOnly(c, m, n, accumulate, bias, act, activate, z, jBegin, jEnd);
+            EpilogueOnly(c, m, n, accumulate, bias, act, z, jBegin, jEnd);
             return;
         }
-        float* packB = scratch.PackB, packA = scratch.PackA, tile = scratch.Tile;
-        // k in equal blocks of at most KC (784 = 4 × 196, not 4 × 192 + 16: a shallow block costs a C round trip).
-        int kBlocks = (k + KC - 1) / KC, kStep = (k + kBlocks - 1) / kBlocks;
-        // With one block of A rows, a packed B panel would be read once: stream B in place instead (row-major B
-        // only; Nt's B must be transposed anyway). The last, partial column panel is always packed (zero-padded).
-        bool direct = form != GemmForm.Nt && m <= MC;
-        for (int jc = jBegin; jc < jEnd; jc += NC)
+        Scratch scratch = t_scratch ??= new Scratch();
+        if (isa == KernelIsa.Avx512)
+            Blocks<Vector512<float>, Simd512, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+        else
+            Blocks<Vector256<float>, Simd256, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Blocks<TVec, TSimd, TAct>(Geometry g, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        int w = TSimd.Count, nr = 2 * w;
+        // All columns in one vector: 12-row tiles (1 vector × 12 rows = 12 accumulators) on either ISA.
+        int mr = jEnd - jBegin <= w ? 12 : g.MR;
+        // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round trip).
+        int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
+        bool bInPlace = form != GemmForm.Nt && m <= mr;
+        bool aPacked = form == GemmForm.Tn;
+        int lda = aPacked ? m : k;
+        for (int jc = jBegin; jc < jEnd; jc += g.NC)
         {
-            int nc = Math.Min(NC, jEnd - jc);
+            int nc = Math.Min(g.NC, jEnd - jc);
             for (int pc = 0; pc < k; pc += kStep)
             {
                 int kc = Math.Min(kStep, k - pc);
-                bool last = pc + kc == k;
-                if (direct)
+                if (bInPlace)
                 {
+                    // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
                     int full = nc / nr * nr;
-                    if (full < nc) PackB(form, b, n, k, pc, kc, jc + full, nc - full, nr, packB + full * kc);
+                    if (full < nc) PackB(form, b, n, k, pc, kc, jc + full, nc - full, w, scratch.EdgeB);
                 }
                 else
                 {
-                    PackB(form, b, n, k, pc, kc, jc, nc, nr, packB);
+                    PackB(form, b, n, k, pc, kc, jc, nc, w, scratch.PackB);
                 }
-                for (int ic = 0; ic < m; ic += MC)
+                var blockB = new BlockB(bInPlace, bInPlace ? b + (nint)pc * n + jc : scratch.PackB, scratch.EdgeB, n, nc);
+                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias == null ? null : bias + jc, z == null ? null : z + jc, n);
+                for (int ir = 0; ir < m;)
                 {
-                    int mc = Math.Min(MC, m - ic);
-                    PackA(form, a, m, k, ic, mc, pc, kc, mr, scratch.Staging, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    int rows = TileRows(m - ir, mr);
+                    float* cRows = c + (nint)ir * n + jc;
+                    TileStore rowStore = store.Shift(ir, 0);
+                    if (aPacked)
                     {
-                        int cols = Math.Min(nr, nc - jr);
-                        int column = jc + jr;
-                        bool inPlace = direct && cols == nr;
-                        float* bPanel = inPlace ? b + (nint)pc * n + column : packB + jr * kc;
-                        int ldb = inPlace ? n : nr;
-                        float* aPanel = packA;
-                        var store = new TileStore(pc > 0 || accumulate, last, bias == null ? null : bias + column, null, activate);
-                        for (int ir = 0; ir < mc;)
-                        {
-                            int panelRows = mc - ir >= mr ? mr : 4;
-                            int rows = Math.Min(panelRows, mc - ir);
-                            int row = ic + ir;
-                            float* cTile = c + (nint)row * n + column;
-                            float* zTile = z == null ? null : z + (nint)row * n + column;
-                            if (rows == panelRows && cols == nr)
-                            {
-                                Kernel<TVec, TSimd, TAct>(panelRows, kc, aPanel, bPanel, ldb, cTile, n, store.WithZ(zTile), act);
-                            }
-                            else
-                            {
-                                Kernel<TVec, TSimd, TAct>(panelRows, kc, aPanel, bPanel, ldb, tile, nr, TileStore.Raw, act);
-                                MergeEdge(tile, nr, cTile, n, rows, cols, store.WithZ(zTile), act);
-                            }
-                            aPanel += panelRows * kc;
-                            ir += panelRows;
-                        }
+                        PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch.PackA);
+                        RowPanel<TVec, TSimd, AKMajor, TAct>(rows, kc, scratch.PackA, rows, blockB, cRows, rowStore, act);
                     }
+                    else
+                    {
+                        RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, a + (nint)ir * lda + pc, lda, blockB, cRows, rowStore, act);
+                    }
+                    ir += rows;
                 }
             }
         }
     }
 
+    /// <summary>The height of the next tile: full micro-panels, then 8 (where MR is 12), 4, 2, 1 rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel<TVec, TSimd, TAct>(int rows, int kc, float* a, float* b, int ldb, float* c, int ldc, TileStore store, TAct act)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    private static int TileRows(int left, int mr) =>
+        left >= mr ? mr : left >= 8 && mr == 12 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+
+    /// <summary>Where the B panels of one (column block, depth block) lie: packed consecutively (panel stride kc·width,
+    /// row stride width), or in place (row stride n) with the last, partial panel in <see cref="Edge"/>.</summary>
+    private readonly struct BlockB(bool inPlace, float* start, float* edge, int n, int nc)
     {
-        if (rows == 12) Kernel12<TVec, TSimd, TAct>(kc, a, b, ldb, c, ldc, store, act);
-        else if (rows == 6) Kernel6<TVec, TSimd, TAct>(kc, a, b, ldb, c, ldc, store, act);
-        else Kernel4<TVec, TSimd, TAct>(kc, a, b, ldb, c, ldc, store, act);
+        public readonly bool InPlace = inPlace;
+        public readonly float* Start = start;
+        public readonly float* Edge = edge;
+        public readonly int N = n;
+        public readonly int Nc = nc;
     }
 
-    // Each A panel lies contiguous and k-major (panel[p·MR + r]): a micro-kernel broadcasts a[0..MR) and steps
-    // a by MR, so it streams one cache line after another.
+    /// <summary>How a tile is finished: add C (a later depth block, or accumulate); after the last depth block, bias,
+    /// the pre-activation copy and the activation. Bias and Z point at the tile's first column (and row, for Z).</summary>
+    private readonly struct TileStore(bool load, bool last, float* bias, float* z, int ldc)
+    {
+        public readonly bool Load = load;
+        public readonly bool Last = last;
+        public readonly float* Bias = bias;
+        public readonly float* Z = z;
+        public readonly int Ldc = ldc;
 
-    // ---- micro-kernels: an MR × (2 vectors) tile of C in registers ----
+        /// <summary>The same store for a tile <paramref name="rows"/> rows and <paramref name="columns"/> columns further on.</summary>
+        public TileStore Shift(int rows, int columns) =>
+            new(Load, Last, Bias == null ? null : Bias + columns, Z == null ? null : Z + (nint)rows * Ldc + columns, Ldc);
+    }
+
+    /// <summary>One micro-panel of A rows against every B panel of the block: the A panel stays in L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowPanel<TVec, TSimd, TA, TAct>(int rows, int kc, float* a, int lda, BlockB blockB, float* c, TileStore store, TAct act)
+        where TVec : struct where TSimd : ISimd<TVec> where TA : struct, IALayout where TAct : struct, IUnaryOperator
+    {
+        switch (rows)
+        {
+            case 12: Columns<TVec, TSimd, Const12, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+            case 8: Columns<TVec, TSimd, Const8, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+            case 6: Columns<TVec, TSimd, Const6, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+            case 4: Columns<TVec, TSimd, Const4, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+            case 2: Columns<TVec, TSimd, Const2, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+            default: Columns<TVec, TSimd, Const1, TA, TAct>(kc, a, lda, blockB, c, store, act); break;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel12<TVec, TSimd, TAct>(int kc, float* a, float* b, int ldb, float* c, int ldc, TileStore store, TAct act)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    private static void Columns<TVec, TSimd, TRows, TA, TAct>(int kc, float* a, int lda, BlockB blockB, float* c, TileStore store, TAct act)
+        where TVec : struct where TSimd : ISimd<TVec> where TRows : struct, IConstant where TA : struct, IALayout where TAct : struct, IUnaryOperator
     {
-        int w = TSimd.Count;
+        int w = TSimd.Count, nr = 2 * w, nc = blockB.Nc;
+        int jr = 0;
+        for (; jr + nr <= nc; jr += nr)
+        {
+            float* panel = blockB.InPlace ? blockB.Start + jr : blockB.Start + (nint)jr * kc;
+            int ldb = blockB.InPlace ? blockB.N : nr;
+            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, ldb, c + jr, store.Shift(0, jr), act, nr);
+        }
+        if (jr < nc)
+        {
+            int cols = nc - jr;
+            int width = cols <= w ? w : nr;
+            float* panel = blockB.InPlace ? blockB.Edge : blockB.Start + (nint)jr * kc;
+            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, c + jr, store.Shift(0, jr), act, cols);
+            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, c + jr, store.Shift(0, jr), act, cols);
+        }
+    }
+
+    /// <summary>
+    /// The micro-kernel: a TRows × TCols-vector tile of C, Σ over kc of A(r, p)·B(p, ·), with A broadcast and B loaded
+    /// a vector at a time; then the epilogue. Rows are addressed from up to four base pointers three rows apart, so
+    /// a row-major A needs only its row stride in a register. <paramref name="cols"/> (≤ TCols·Count) columns are stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel<TVec, TSimd, TRows, TCols, TA, TAct>(int kc, float* a, int lda, float* b, int ldb, float* c, TileStore store, TAct act, int cols)
+        where TVec : struct where TSimd : ISimd<TVec> where TRows : struct, IConstant where TCols : struct, IConstant
+        where TA : struct, IALayout where TAct : struct, IUnaryOperator
+    {
+        int w = TSimd.Count, rows = TRows.Value;
+        bool two = TCols.Value == 2;
+        nint rs = TA.KMajor ? 1 : lda, ps = TA.KMajor ? lda : 1;
+        float* a3 = a + 3 * rs, a6 = a + 6 * rs, a9 = a + 9 * rs;
         TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
         TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
         TVec c60 = TSimd.Zero, c61 = TSimd.Zero, c70 = TSimd.Zero, c71 = TSimd.Zero, c80 = TSimd.Zero, c81 = TSimd.Zero;
         TVec c90 = TSimd.Zero, c91 = TSimd.Zero, ca0 = TSimd.Zero, ca1 = TSimd.Zero, cb0 = TSimd.Zero, cb1 = TSimd.Zero;
         for (int p = 0; p < kc; p++)
         {
-            TVec b0 = TSimd.Load(ref b[0]), b1 = TSimd.Load(ref b[w]);
-            TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Broadcast(a[1]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Broadcast(a[2]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Broadcast(a[3]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            x = TSimd.Broadcast(a[4]); c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
-            x = TSimd.Broadcast(a[5]); c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
-            x = TSimd.Broadcast(a[6]); c60 = TSimd.MultiplyAdd(x, b0, c60); c61 = TSimd.MultiplyAdd(x, b1, c61);
-            x = TSimd.Broadcast(a[7]); c70 = TSimd.MultiplyAdd(x, b0, c70); c71 = TSimd.MultiplyAdd(x, b1, c71);
-            x = TSimd.Broadcast(a[8]); c80 = TSimd.MultiplyAdd(x, b0, c80); c81 = TSimd.MultiplyAdd(x, b1, c81);
-            x = TSimd.Broadcast(a[9]); c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91);
-            x = TSimd.Broadcast(a[10]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); ca1 = TSimd.MultiplyAdd(x, b1, ca1);
-            x = TSimd.Broadcast(a[11]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); cb1 = TSimd.MultiplyAdd(x, b1, cb1);
-            a += 12;
+            TVec b0 = TSimd.Load(ref b[0]);
+            TVec b1 = two ? TSimd.Load(ref b[w]) : default;
+            TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+            if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+            if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+            if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+            if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+            if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+            if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+            if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+            if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+            if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+            if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+            if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
+            a += ps;
+            if (rows > 3) a3 += ps;
+            if (rows > 6) a6 += ps;
+            if (rows > 9) a9 += ps;
             b += ldb;
         }
-        StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
-        StoreRow<TVec, TSimd, TAct>(c20, c21, c, ldc, 2, store, act); StoreRow<TVec, TSimd, TAct>(c30, c31, c, ldc, 3, store, act);
-        StoreRow<TVec, TSimd, TAct>(c40, c41, c, ldc, 4, store, act); StoreRow<TVec, TSimd, TAct>(c50, c51, c, ldc, 5, store, act);
-        StoreRow<TVec, TSimd, TAct>(c60, c61, c, ldc, 6, store, act); StoreRow<TVec, TSimd, TAct>(c70, c71, c, ldc, 7, store, act);
-        StoreRow<TVec, TSimd, TAct>(c80, c81, c, ldc, 8, store, act); StoreRow<TVec, TSimd, TAct>(c90, c91, c, ldc, 9, store, act);
-        StoreRow<TVec, TSimd, TAct>(ca0, ca1, c, ldc, 10, store, act); StoreRow<TVec, TSimd, TAct>(cb0, cb1, c, ldc, 11, store, act);
+        StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act, cols);
+        if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act, cols);
+        if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act, cols);
+        if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act, cols);
+        if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act, cols);
+        if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act, cols);
+        if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act, cols);
+        if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act, cols);
+        if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act, cols);
+        if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act, cols);
+        if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act, cols);
+        if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act, cols);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6<TVec, TSimd, TAct>(int kc, float* a, float* b, int ldb, float* c, int ldc, TileStore store, TAct act)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
-    {
-        int w = TSimd.Count;
-        TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
-        TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
-        for (int p = 0; p < kc; p++)
-        {
-            TVec b0 = TSimd.Load(ref b[0]), b1 = TSimd.Load(ref b[w]);
-            TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Broadcast(a[1]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Broadcast(a[2]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Broadcast(a[3]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            x = TSimd.Broadcast(a[4]); c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
-            x = TSimd.Broadcast(a[5]); c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
-            a += 6;
-            b += ldb;
-        }
-        StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
-        StoreRow<TVec, TSimd, TAct>(c20, c21, c, ldc, 2, store, act); StoreRow<TVec, TSimd, TAct>(c30, c31, c, ldc, 3, store, act);
-        StoreRow<TVec, TSimd, TAct>(c40, c41, c, ldc, 4, store, act); StoreRow<TVec, TSimd, TAct>(c50, c51, c, ldc, 5, store, act);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4<TVec, TSimd, TAct>(int kc, float* a, float* b, int ldb, float* c, int ldc, TileStore store, TAct act)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
-    {
-        int w = TSimd.Count;
-        TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
-        TVec c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
-        for (int p = 0; p < kc; p++)
-        {
-            TVec b0 = TSimd.Load(ref b[0]), b1 = TSimd.Load(ref b[w]);
-            TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Broadcast(a[1]); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Broadcast(a[2]); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Broadcast(a[3]); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            a += 4;
-            b += ldb;
-        }
-        StoreRow<TVec, TSimd, TAct>(c00, c01, c, ldc, 0, store, act); StoreRow<TVec, TSimd, TAct>(c10, c11, c, ldc, 1, store, act);
-        StoreRow<TVec, TSimd, TAct>(c20, c21, c, ldc, 2, store, act); StoreRow<TVec, TSimd, TAct>(c30, c31, c, ldc, 3, store, act);
-    }
-
-    /// <summary>One row of a tile: (+ C) then, after the last k-block, + bias, the pre-activation copy, the activation.</summary>
+    /// <summary>One row of a tile: whole vectors, or the first <paramref name="cols"/> lanes under a mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TVec, TSimd, TAct>(TVec v0, TVec v1, float* c, int ldc, int row, TileStore store, TAct act)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    private static void StoreRow<TVec, TSimd, TCols, TAct>(TVec v0, TVec v1, float* c, int row, TileStore store, TAct act, int cols)
+        where TVec : struct where TSimd : ISimd<TVec> where TCols : struct, IConstant where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count;
-        float* target = c + (nint)row * ldc;
-        if (store.Load)
+        float* target = c + (nint)row * store.Ldc;
+        float* z = store.Z == null ? null : store.Z + (nint)row * store.Ldc;
+        if (cols >= TCols.Value * w)
         {
-            v0 = TSimd.Add(v0, TSimd.Load(ref target[0]));
-            v1 = TSimd.Add(v1, TSimd.Load(ref target[w]));
+            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
+            if (TCols.Value == 2) StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, w);
         }
+        else if (TCols.Value == 2 && cols > w)
+        {
+            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
+            StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, cols - w);
+        }
+        else
+        {
+            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, cols);
+        }
+    }
+
+    /// <summary>(+ C), then after the last depth block + bias, the pre-activation copy, the activation; then store.
+    /// Fewer than Count lanes (<paramref name="count"/>) are loaded and stored under a mask: nothing past them is touched.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreVector<TVec, TSimd, TAct>(TVec v, float* target, float* z, TileStore store, TAct act, int j, int count)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        bool full = count == TSimd.Count;
+        if (store.Load) v = TSimd.Add(v, full ? TSimd.Load(ref target[j]) : TSimd.LoadFirst(ref target[j], count));
         if (store.Last)
         {
-            if (store.Bias != null)
+            if (store.Bias != null) v = TSimd.Add(v, full ? TSimd.Load(ref store.Bias[j]) : TSimd.LoadFirst(ref store.Bias[j], count));
+            if (z != null)
             {
-                v0 = TSimd.Add(v0, TSimd.Load(ref store.Bias[0]));
-                v1 = TSimd.Add(v1, TSimd.Load(ref store.Bias[w]));
+                if (full) TSimd.Store(v, ref z[j]);
+                else TSimd.StoreFirst(v, ref z[j], count);
             }
-            if (store.Z != null)
-            {
-                float* zRow = store.Z + (nint)row * ldc;
-                TSimd.Store(v0, ref zRow[0]);
-                TSimd.Store(v1, ref zRow[w]);
-            }
-            if (store.Activate)
-            {
-                v0 = act.Invoke<TVec, TSimd>(v0);
-                v1 = act.Invoke<TVec, TSimd>(v1);
-            }
+            if (typeof(TAct) != typeof(IdentityOp)) v = act.Invoke<TVec, TSimd>(v);
         }
-        TSimd.Store(v0, ref target[0]);
-        TSimd.Store(v1, ref target[w]);
-    }
-
-    /// <summary>The valid part of an edge tile (computed into scratch) into C, with the same epilogue.</summary>
-    private static void MergeEdge<TAct>(float* tile, int ldt, float* c, int ldc, int rows, int cols, TileStore store, TAct act)
-        where TAct : struct, IUnaryOperator
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < cols; j++)
-            {
-                float v = tile[r * ldt + j];
-                ref float target = ref c[(nint)r * ldc + j];
-                if (store.Load) v += target;
-                if (store.Last)
-                {
-                    if (store.Bias != null) v += store.Bias[j];
-                    if (store.Z != null) store.Z[(nint)r * ldc + j] = v;
-                    if (store.Activate) v = act.Invoke<float, SimdScalar>(v);
-                }
-                target = v;
-            }
-        }
+        if (full) TSimd.Store(v, ref target[j]);
+        else TSimd.StoreFirst(v, ref target[j], count);
     }
 
     /// <summary>k = 0: the product is zero; the epilogue still applies.</summary>
-    private static void EpilogueOnly<TAct>(float* c, int m, int n, bool accumulate, float* bias, TAct act, bool activate, float* z, int jBegin, int jEnd)
+    private static void EpilogueOnly<TAct>(float* c, int m, int n, bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
         where TAct : struct, IUnaryOperator
     {
         for (int i = 0; i < m; i++)
@@ -308,7 +336,7 @@ internal static unsafe class GemmPacked
                 float v = accumulate ? target : 0f;
                 if (bias != null) v += bias[j];
                 if (z != null) z[(nint)i * n + j] = v;
-                if (activate) v = act.Invoke<float, SimdScalar>(v);
+                if (typeof(TAct) != typeof(IdentityOp)) v = act.Invoke<float, SimdScalar>(v);
                 target = v;
             }
         }
@@ -316,66 +344,74 @@ internal static unsafe class GemmPacked
 
     // ---- packing ----
 
-    /// <summary>B[pc..pc+kc, jc..jc+nc] into panels of <paramref name="nr"/> columns, each kc × nr, k-major, zero-padded.</summary>
-    private static void PackB(GemmForm form, float* b, int n, int k, int pc, int kc, int jc, int nc, int nr, float* packed)
+    /// <summary>
+    /// B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
+    /// its width); the last panel is <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded. Nt's B
+    /// ([n, k]) is transposed 8 × 8 in registers; Nn's and Tn's ([k, n]) are copied a row of a panel at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(GemmForm form, float* b, int n, int k, int pc, int kc, int jc, int nc, int w, float* packed)
     {
+        int nr = 2 * w;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
-            float* panel = packed + jr * kc;
+            int width = cols <= w ? w : nr;
+            float* panel = packed + (nint)jr * kc;
             if (form == GemmForm.Nt)
             {
-                // B(p, j) = b[j·k + p]: the panel is the transpose of `cols` rows of b.
-                Transpose.Block(b + (nint)(jc + jr) * k + pc, k, panel, nr, cols, kc);
-                for (int p = 0; p < kc && cols < nr; p++) new Span<float>(panel + p * nr + cols, nr - cols).Clear();
+                Transpose.Block(b + (nint)(jc + jr) * k + pc, k, panel, width, cols, kc);
+                if (cols < width)
+                    for (int p = 0; p < kc; p++) new Span<float>(panel + p * width + cols, width - cols).Clear();
+            }
+            else if (cols == width)
+            {
+                float* source = b + (nint)pc * n + jc + jr;
+                for (int p = 0; p < kc; p++, source += n, panel += width)
+                    for (int j = 0; j < width; j += 8) Vector256.Store(Vector256.Load(source + j), panel + j);
             }
             else
             {
-                // B(p, j) = b[p·n + j]: each p is a contiguous run of columns.
-                for (int p = 0; p < kc; p++)
+                float* source = b + (nint)pc * n + jc + jr;
+                for (int p = 0; p < kc; p++, source += n, panel += width)
                 {
-                    float* source = b + (nint)(pc + p) * n + jc + jr;
-                    float* target = panel + p * nr;
-                    new ReadOnlySpan<float>(source, cols).CopyTo(new Span<float>(target, cols));
-                    if (cols < nr) new Span<float>(target + cols, nr - cols).Clear();
+                    int j = 0;
+                    for (; j < cols; j++) panel[j] = source[j];
+                    for (; j < width; j++) panel[j] = 0f;
                 }
             }
         }
     }
 
-    /// <summary>A[ic..ic+mc, pc..pc+kc] into contiguous panels of mr rows (then 4-row panels), each k-major
-    /// (panel[p·rows + r]) and zero-padded. Row-major A (Nt, Nn) is first transposed 8 × 8 at a time into a
-    /// staging block (k-major, row stride ABlockStride); Tn's A is already k-major and is read in place.</summary>
-    private static void PackA(GemmForm form, float* a, int m, int k, int ic, int mc, int pc, int kc, int mr, float* staging, float* packed)
+    /// <summary>
+    /// panel[p·rows + r] = source[p·ld + r]: the rows of a k-major A tile made contiguous. With <paramref name="safe"/>
+    /// (8 or 16 values from each depth lie inside A) whole vectors are copied, each overlapping the next depth's slot,
+    /// which the next copy then overwrites; the panel has slack for the last one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackKMajor(float* source, int ld, int rows, int kc, bool safe, float* panel)
     {
-        float* source;
-        nint stride;
-        if (form == GemmForm.Tn)
+        if (safe && rows <= 8)
         {
-            source = a + (nint)pc * m + ic;
-            stride = m;
+            for (int p = 0; p < kc; p++)
+                Vector256.Store(Vector256.Load(source + (nint)p * ld), panel + p * rows);
+        }
+        else if (safe)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                float* from = source + (nint)p * ld, to = panel + p * rows;
+                Vector256.Store(Vector256.Load(from), to);
+                Vector256.Store(Vector256.Load(from + 8), to + 8);
+            }
         }
         else
         {
-            Transpose.Block(a + (nint)ic * k + pc, k, staging, ABlockStride, mc, kc);
-            source = staging;
-            stride = ABlockStride;
-        }
-        float* panel = packed;
-        for (int ir = 0; ir < mc;)
-        {
-            int panelRows = mc - ir >= mr ? mr : 4;
-            int rows = Math.Min(panelRows, mc - ir);
             for (int p = 0; p < kc; p++)
             {
-                float* from = source + p * stride + ir;
-                float* to = panel + p * panelRows;
-                int r = 0;
-                for (; r < rows; r++) to[r] = from[r];
-                for (; r < panelRows; r++) to[r] = 0f;
+                float* from = source + (nint)p * ld, to = panel + p * rows;
+                for (int r = 0; r < rows; r++) to[r] = from[r];
             }
-            panel += panelRows * kc;
-            ir += panelRows;
         }
     }
 }

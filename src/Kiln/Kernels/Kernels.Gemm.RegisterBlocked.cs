@@ -55,6 +55,7 @@ public static class GemmRegisterBlocked
         if (cLength < (long)m * n) throw new ArgumentException($"C has {cLength} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", "c");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Broadcast(KernelIsa isa, ReadOnlySpan<float> a, int aRow, int aCol, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate)
     {
         if (m == 0 || n == 0) return;
@@ -73,11 +74,20 @@ public static class GemmRegisterBlocked
     }
 
     /// <summary>Covers the columns that whole vectors reach; returns the first column left over.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int BroadcastPanels<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int n, int k, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
     {
         int w = TSimd.Count;
         int j = 0;
+        // A row or two (a matrix-vector product): 4 vectors of columns per row, two depths per step, so 8 chains
+        // of FMAs run side by side and each row of B streams once.
+        if (m <= 2)
+        {
+            for (; j + 4 * w <= n; j += 4 * w)
+                for (int i = 0; i < m; i++)
+                    BroadcastRowWide<TVec, TSimd>(ref Unsafe.Add(ref a, i * aRow), aCol, ref Unsafe.Add(ref b, j), ref Unsafe.Add(ref c, i * n + j), n, k, accumulate);
+        }
         for (; j + 2 * w <= n; j += 2 * w)
             BroadcastColumns2<TVec, TSimd>(ref a, aRow, aCol, ref Unsafe.Add(ref b, j), ref Unsafe.Add(ref c, j), m, n, k, accumulate);
         for (; j + w <= n; j += w)
@@ -86,6 +96,7 @@ public static class GemmRegisterBlocked
     }
 
     // Two vectors of columns, every row: tiles of 4 rows × 2 vectors (8 accumulators), then single rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BroadcastColumns2<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int ldb, int k, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
     {
@@ -138,6 +149,7 @@ public static class GemmRegisterBlocked
     }
 
     // One vector of columns (one column on the portable path), every row: 4 rows at a time, then single rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BroadcastColumns1<TVec, TSimd>(ref float a, int aRow, int aCol, ref float b, ref float c, int m, int ldb, int k, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
     {
@@ -171,6 +183,40 @@ public static class GemmRegisterBlocked
         }
     }
 
+    // One row of C, 4 vectors of columns; depth unrolled by 2 into two sets of accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BroadcastRowWide<TVec, TSimd>(ref float a, int aCol, ref float b, ref float c, int ldb, int k, bool accumulate)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        int w = TSimd.Count;
+        TVec s0 = TSimd.Zero, s1 = TSimd.Zero, s2 = TSimd.Zero, s3 = TSimd.Zero;
+        TVec t0 = TSimd.Zero, t1 = TSimd.Zero, t2 = TSimd.Zero, t3 = TSimd.Zero;
+        int p = 0;
+        for (; p + 2 <= k; p += 2)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            ref float bq = ref Unsafe.Add(ref bp, ldb);
+            TVec x = TSimd.Broadcast(Unsafe.Add(ref a, p * aCol)), y = TSimd.Broadcast(Unsafe.Add(ref a, (p + 1) * aCol));
+            s0 = TSimd.MultiplyAdd(x, TSimd.Load(ref bp), s0); t0 = TSimd.MultiplyAdd(y, TSimd.Load(ref bq), t0);
+            s1 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, w)), s1); t1 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref bq, w)), t1);
+            s2 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, 2 * w)), s2); t2 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref bq, 2 * w)), t2);
+            s3 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, 3 * w)), s3); t3 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref bq, 3 * w)), t3);
+        }
+        if (p < k)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            TVec x = TSimd.Broadcast(Unsafe.Add(ref a, p * aCol));
+            s0 = TSimd.MultiplyAdd(x, TSimd.Load(ref bp), s0);
+            s1 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, w)), s1);
+            s2 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, 2 * w)), s2);
+            s3 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref bp, 3 * w)), s3);
+        }
+        StoreTile<TVec, TSimd>(TSimd.Add(s0, t0), ref c, accumulate);
+        StoreTile<TVec, TSimd>(TSimd.Add(s1, t1), ref Unsafe.Add(ref c, w), accumulate);
+        StoreTile<TVec, TSimd>(TSimd.Add(s2, t2), ref Unsafe.Add(ref c, 2 * w), accumulate);
+        StoreTile<TVec, TSimd>(TSimd.Add(s3, t3), ref Unsafe.Add(ref c, 3 * w), accumulate);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTile<TVec, TSimd>(TVec value, ref float destination, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
@@ -181,6 +227,7 @@ public static class GemmRegisterBlocked
 
     // Dot-product form for C = A·Bᵀ: rows of A and rows of B are both contiguous in k.
     // Tiles of 2 rows of A × 4 rows of B (8 vector accumulators), reduced across lanes at the end.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotForm<TVec, TSimd>(ref float a, ref float b, ref float c, int m, int n, int k, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
     {
@@ -202,11 +249,55 @@ public static class GemmRegisterBlocked
         for (; i < m; i++)
         {
             ref float ai = ref Unsafe.Add(ref a, i * k);
-            for (int j = 0; j < n; j++)
+            int j = 0;
+            for (; j + 4 <= n; j += 4)
+                Dot1x4<TVec, TSimd>(ref ai, ref Unsafe.Add(ref b, j * k), ref Unsafe.Add(ref c, i * n + j), k, accumulate);
+            for (; j < n; j++)
                 Put(ref Unsafe.Add(ref c, i * n + j), Dot<TVec, TSimd>(ref ai, ref Unsafe.Add(ref b, j * k), k), accumulate);
         }
     }
 
+    // One row of A against 4 rows of B, two vectors of k per step: 8 independent accumulators (a matrix-vector
+    // product, m = 1, is otherwise bound by the latency of one FMA chain).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot1x4<TVec, TSimd>(ref float a0, ref float b, ref float c, int k, bool accumulate)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        int w = TSimd.Count;
+        ref float b1 = ref Unsafe.Add(ref b, k);
+        ref float b2 = ref Unsafe.Add(ref b, 2 * k);
+        ref float b3 = ref Unsafe.Add(ref b, 3 * k);
+        TVec s0 = TSimd.Zero, s1 = TSimd.Zero, s2 = TSimd.Zero, s3 = TSimd.Zero;
+        TVec t0 = TSimd.Zero, t1 = TSimd.Zero, t2 = TSimd.Zero, t3 = TSimd.Zero;
+        int p = 0;
+        for (; p + 2 * w <= k; p += 2 * w)
+        {
+            TVec x = TSimd.Load(ref Unsafe.Add(ref a0, p)), y = TSimd.Load(ref Unsafe.Add(ref a0, p + w));
+            s0 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b, p)), s0); t0 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref b, p + w)), t0);
+            s1 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b1, p)), s1); t1 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref b1, p + w)), t1);
+            s2 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b2, p)), s2); t2 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref b2, p + w)), t2);
+            s3 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b3, p)), s3); t3 = TSimd.MultiplyAdd(y, TSimd.Load(ref Unsafe.Add(ref b3, p + w)), t3);
+        }
+        for (; p + w <= k; p += w)
+        {
+            TVec x = TSimd.Load(ref Unsafe.Add(ref a0, p));
+            s0 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b, p)), s0);
+            s1 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b1, p)), s1);
+            s2 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b2, p)), s2);
+            s3 = TSimd.MultiplyAdd(x, TSimd.Load(ref Unsafe.Add(ref b3, p)), s3);
+        }
+        float r0 = TSimd.Sum(TSimd.Add(s0, t0)), r1 = TSimd.Sum(TSimd.Add(s1, t1)), r2 = TSimd.Sum(TSimd.Add(s2, t2)), r3 = TSimd.Sum(TSimd.Add(s3, t3));
+        for (; p < k; p++)
+        {
+            float x = Unsafe.Add(ref a0, p);
+            r0 = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b, p), r0); r1 = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b1, p), r1);
+            r2 = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b2, p), r2); r3 = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b3, p), r3);
+        }
+        Put(ref c, r0, accumulate); Put(ref Unsafe.Add(ref c, 1), r1, accumulate);
+        Put(ref Unsafe.Add(ref c, 2), r2, accumulate); Put(ref Unsafe.Add(ref c, 3), r3, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot2x4<TVec, TSimd>(ref float a0, ref float a1, ref float b, ref float c, int ldc, int k, bool accumulate)
         where TVec : struct where TSimd : ISimd<TVec>
     {
@@ -248,6 +339,7 @@ public static class GemmRegisterBlocked
         Put(ref Unsafe.Add(ref c1, 2), r12, accumulate); Put(ref Unsafe.Add(ref c1, 3), r13, accumulate);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot<TVec, TSimd>(ref float x, ref float y, int k)
         where TVec : struct where TSimd : ISimd<TVec>
     {

@@ -65,19 +65,13 @@ public static unsafe class Gemm
         Run(isa, Kernel, GemmForm.Tn, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default);
 
     /// <summary>
-    /// Whether the packed kernel beats the unpacked one on this shape (measured here, see BENCHMARKS.md): not for
-    /// matrix-vector shapes (m ≤ 2: every B value is used once, packing only adds a pass), nor for a forward (Nt)
-    /// with fewer outputs than a vector (the dot-product form needs no transpose), nor for tiny products, nor for
-    /// small Nn products (up to 128³ multiply-adds: the unpacked 4 × 2-vector kernel streams B in place; beyond
-    /// that a power-of-two row stride makes its B panel thrash L1 — 256³ runs at 48 GFLOP/s unpacked), nor for Tn
-    /// with fewer rows than one 12-row panel.
+    /// Whether the packed kernel beats the register-blocked one on this shape (measured here, see BENCHMARKS.md):
+    /// everywhere but matrix-vector products — one row (every value of B is used once, so packing only adds a pass;
+    /// the register-blocked kernels stream B with 8 independent FMA chains), or two rows of a forward (Nt), whose
+    /// dot-product form needs no transpose of B.
     /// </summary>
     public static bool PackingPays(GemmForm form, int m, int n, int k) =>
-        m > 2
-        && !(form == GemmForm.Tn && m < 12)
-        && !(form == GemmForm.Nt && n < 16)
-        && (long)m * n * k >= 32 * 32 * 32
-        && !(form == GemmForm.Nn && (long)m * n * k <= 128 * 128 * 128);
+        m > 2 || (m == 2 && form != GemmForm.Nt);
 
     /// <summary>Products below this many FLOPs stay on one thread: waking a worker costs more than it saves.</summary>
     public const long ParallelFlops = 4_000_000;

@@ -57,6 +57,10 @@ public interface ISimd<TVec> where TVec : struct
     static abstract TVec Broadcast(float value);
     static abstract TVec Load(ref float source);
     static abstract void Store(TVec value, ref float destination);
+    /// <summary>The first <paramref name="count"/> (1..Count) lanes from memory, zeros above; reads nothing past them.</summary>
+    static abstract TVec LoadFirst(ref float source, int count);
+    /// <summary>Stores the first <paramref name="count"/> (1..Count) lanes; writes nothing past them.</summary>
+    static abstract void StoreFirst(TVec value, ref float destination, int count);
     static abstract TVec Add(TVec a, TVec b);
     static abstract TVec Subtract(TVec a, TVec b);
     static abstract TVec Multiply(TVec a, TVec b);
@@ -88,6 +92,29 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(ref float source) => Vector512.LoadUnsafe(ref source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+#if NET10_0_OR_GREATER
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> LoadFirst(ref float source, int count) =>
+        Avx512F.MaskLoad((float*)Unsafe.AsPointer(ref source), FirstLanes(count), Vector512<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreFirst(Vector512<float> value, ref float destination, int count) =>
+        Avx512F.MaskStore((float*)Unsafe.AsPointer(ref destination), FirstLanes(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FirstLanes(int count) =>
+        Vector512.GreaterThan(Vector512.Create(count), Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)).AsSingle();
+#else
+    // .NET 9 (the NativeAOT build) has no AVX-512 masked load/store API: two AVX masked halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadFirst(ref float source, int count) =>
+        Vector512.Create(Simd256.LoadFirst(ref source, Math.Min(count, 8)),
+            count > 8 ? Simd256.LoadFirst(ref Unsafe.Add(ref source, 8), count - 8) : Vector256<float>.Zero);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFirst(Vector512<float> value, ref float destination, int count)
+    {
+        Simd256.StoreFirst(value.GetLower(), ref destination, Math.Min(count, 8));
+        if (count > 8) Simd256.StoreFirst(value.GetUpper(), ref Unsafe.Add(ref destination, 8), count - 8);
+    }
+#endif
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
@@ -122,6 +149,15 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(ref float source) => Vector256.LoadUnsafe(ref source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, ref float destination) => value.StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> LoadFirst(ref float source, int count) =>
+        Avx.MaskLoad((float*)Unsafe.AsPointer(ref source), FirstLanes(count));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreFirst(Vector256<float> value, ref float destination, int count) =>
+        Avx.MaskStore((float*)Unsafe.AsPointer(ref destination), FirstLanes(count), value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FirstLanes(int count) =>
+        Vector256.GreaterThan(Vector256.Create(count), Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7)).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
@@ -160,6 +196,8 @@ public readonly struct SimdScalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float value) => value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(ref float source) => source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float value, ref float destination) => destination = value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadFirst(ref float source, int count) => source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFirst(float value, ref float destination, int count) => destination = value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Subtract(float a, float b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;

@@ -1,0 +1,25 @@
+namespace Kiln.Kernels;
+
+/// <summary>
+/// An integer known from a type: a kernel generic over <c>TRows : IConstant</c> is compiled once per value, with
+/// the value folded into its code (the JIT and the NativeAOT compiler specialise generic code per struct argument),
+/// so one kernel body gives straight-line code for every tile height. The generator uses the same mechanism to
+/// pass a layer's shape to its kernels.
+/// </summary>
+public interface IConstant
+{
+    static abstract int Value { get; }
+}
+
+/// <summary>1 as a type.</summary>
+public readonly struct Const1 : IConstant { public static int Value => 1; }
+/// <summary>2 as a type.</summary>
+public readonly struct Const2 : IConstant { public static int Value => 2; }
+/// <summary>4 as a type.</summary>
+public readonly struct Const4 : IConstant { public static int Value => 4; }
+/// <summary>6 as a type.</summary>
+public readonly struct Const6 : IConstant { public static int Value => 6; }
+/// <summary>8 as a type.</summary>
+public readonly struct Const8 : IConstant { public static int Value => 8; }
+/// <summary>12 as a type.</summary>
+public readonly struct Const12 : IConstant { public static int Value => 12; }
