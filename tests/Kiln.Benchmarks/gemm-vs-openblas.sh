@@ -11,4 +11,6 @@ fi
 dotnet build -c Release tests/Kiln.Benchmarks -nologo -v quiet >/dev/null
 # OpenBLAS's own pool follows openblas_set_num_threads; keep OpenMP/pthreads from adding a second pool.
 export OPENBLAS_NUM_THREADS="${1:-1}" OMP_NUM_THREADS="${1:-1}"
+# Steady-state code from the first call (no tier-0 rounds mixed into the measurement).
+export DOTNET_TieredCompilation=0
 exec dotnet run -c Release --no-build --project tests/Kiln.Benchmarks -- gemm-vs-openblas "${1:-1}" "${@:2}"

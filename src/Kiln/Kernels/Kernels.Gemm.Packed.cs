@@ -4,18 +4,19 @@ using System.Runtime.Intrinsics;
 
 namespace Kiln.Kernels;
 
-/// <summary>How a micro-kernel reads its A operand: element (row r, depth p) at <c>a[r·rowStride + p·depthStride]</c>.</summary>
+/// <summary>How a micro-kernel reads its A operand.</summary>
 internal interface IALayout
 {
-    /// <summary>True: rows are adjacent and depth is strided (a packed panel, or Tn's [k, m] A).</summary>
-    static abstract bool KMajor { get; }
+    /// <summary>True: a packed micro-panel, element (r, p) at <c>a[p·rows + r]</c> (the tile height is the stride, a
+    /// constant); false: row-major A in place, element (r, p) at <c>a[r·lda + p]</c>.</summary>
+    static abstract bool Packed { get; }
 }
 
 /// <summary>Row-major A read in place: rows <c>lda</c> apart, depth contiguous (Nt, Nn).</summary>
-internal readonly struct ARowMajor : IALayout { public static bool KMajor => false; }
+internal readonly struct ARowMajor : IALayout { public static bool Packed => false; }
 
-/// <summary>k-major A: for each depth, the tile's rows side by side (a packed micro-panel).</summary>
-internal readonly struct AKMajor : IALayout { public static bool KMajor => true; }
+/// <summary>A packed micro-panel: for each depth, the tile's rows side by side (Tn's A, copied).</summary>
+internal readonly struct APacked : IALayout { public static bool Packed => true; }
 
 /// <summary>
 /// The packed GEMM. C[m, n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), computed in tiles of MR rows × 2
@@ -56,21 +57,24 @@ internal static unsafe class GemmPacked
     {
         private const int EdgeFloats = MaxKC * 32;     // KC × one 2-vector panel
         private const int PanelFloats = MaxKC * 16 + 32; // KC × MR, plus slack for the overlapping vector copies
+        private const int TileFloats = 12 * 32;          // one register tile
 
         private readonly float[] _memory;
 
         public Scratch()
         {
-            _memory = GC.AllocateUninitializedArray<float>(BlockFloats + EdgeFloats + PanelFloats + 16, pinned: true);
+            _memory = GC.AllocateUninitializedArray<float>(BlockFloats + EdgeFloats + PanelFloats + TileFloats + 16, pinned: true);
             float* start = (float*)Unsafe.AsPointer(ref _memory[0]);
             PackB = (float*)(((nint)start + 63) & ~(nint)63);
             EdgeB = PackB + BlockFloats;
             PackA = EdgeB + EdgeFloats;
+            EdgeTile = PackA + PanelFloats;
         }
 
         public float* PackB { get; }
         public float* EdgeB { get; }
         public float* PackA { get; }
+        public float* EdgeTile { get; }
     }
 
     [ThreadStatic] private static Scratch? t_scratch;
@@ -134,7 +138,7 @@ internal static unsafe class GemmPacked
                     PackB(form, b, n, k, pc, kc, jc, nc, w, scratch.PackB);
                 }
                 var blockB = new BlockB(bInPlace, bInPlace ? b + (nint)pc * n + jc : scratch.PackB, scratch.EdgeB, n, nc);
-                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias == null ? null : bias + jc, z == null ? null : z + jc, n);
+                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias == null ? null : bias + jc, z == null ? null : z + jc, n, scratch.EdgeTile);
                 for (int ir = 0; ir < m;)
                 {
                     int rows = TileRows(m - ir, mr);
@@ -143,7 +147,7 @@ internal static unsafe class GemmPacked
                     if (aPacked)
                     {
                         PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch.PackA);
-                        RowPanel<TVec, TSimd, AKMajor, TAct>(rows, kc, scratch.PackA, rows, blockB, cRows, rowStore, act);
+                        RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, scratch.PackA, rows, blockB, cRows, rowStore, act);
                     }
                     else
                     {
@@ -173,17 +177,19 @@ internal static unsafe class GemmPacked
 
     /// <summary>How a tile is finished: add C (a later depth block, or accumulate); after the last depth block, bias,
     /// the pre-activation copy and the activation. Bias and Z point at the tile's first column (and row, for Z).</summary>
-    private readonly struct TileStore(bool load, bool last, float* bias, float* z, int ldc)
+    private readonly struct TileStore(bool load, bool last, float* bias, float* z, int ldc, float* edge)
     {
         public readonly bool Load = load;
         public readonly bool Last = last;
         public readonly float* Bias = bias;
         public readonly float* Z = z;
         public readonly int Ldc = ldc;
+        /// <summary>Scratch for an edge tile (12 rows × 2 vectors): its accumulators go there, then to C under masks.</summary>
+        public readonly float* Edge = edge;
 
         /// <summary>The same store for a tile <paramref name="rows"/> rows and <paramref name="columns"/> columns further on.</summary>
         public TileStore Shift(int rows, int columns) =>
-            new(Load, Last, Bias == null ? null : Bias + columns, Z == null ? null : Z + (nint)rows * Ldc + columns, Ldc);
+            new(Load, Last, Bias == null ? null : Bias + columns, Z == null ? null : Z + (nint)rows * Ldc + columns, Ldc, Edge);
     }
 
     /// <summary>One micro-panel of A rows against every B panel of the block: the A panel stays in L1.</summary>
@@ -226,8 +232,10 @@ internal static unsafe class GemmPacked
 
     /// <summary>
     /// The micro-kernel: a TRows × TCols-vector tile of C, Σ over kc of A(r, p)·B(p, ·), with A broadcast and B loaded
-    /// a vector at a time; then the epilogue. Rows are addressed from up to four base pointers three rows apart, so
-    /// a row-major A needs only its row stride in a register. <paramref name="cols"/> (≤ TCols·Count) columns are stored.
+    /// a vector at a time; then the epilogue. Rows are read from up to four base pointers three rows apart, so a
+    /// row-major A needs only its row stride in a register and a packed panel only constant offsets. A whole
+    /// tile is finished in registers; an edge tile (<paramref name="cols"/> short of the width) is spilled to scratch
+    /// and finished by <see cref="StoreEdge"/>, so no masked code sits beside the live accumulators.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel<TVec, TSimd, TRows, TCols, TA, TAct>(int kc, float* a, int lda, float* b, int ldb, float* c, TileStore store, TAct act, int cols)
@@ -236,7 +244,8 @@ internal static unsafe class GemmPacked
     {
         int w = TSimd.Count, rows = TRows.Value;
         bool two = TCols.Value == 2;
-        nint rs = TA.KMajor ? 1 : lda, ps = TA.KMajor ? lda : 1;
+        // Packed: rows adjacent (stride 1), depth stride = the tile height; row-major: rows lda apart, depth contiguous.
+        nint rs = TA.Packed ? 1 : lda, ps = TA.Packed ? rows : 1;
         float* a3 = a + 3 * rs, a6 = a + 6 * rs, a9 = a + 9 * rs;
         TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
         TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
@@ -264,41 +273,64 @@ internal static unsafe class GemmPacked
             if (rows > 9) a9 += ps;
             b += ldb;
         }
-        StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act, cols);
-        if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act, cols);
-        if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act, cols);
-        if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act, cols);
-        if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act, cols);
-        if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act, cols);
-        if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act, cols);
-        if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act, cols);
-        if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act, cols);
-        if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act, cols);
-        if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act, cols);
-        if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act, cols);
+        if (cols == TCols.Value * w)
+        {
+            StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
+            if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
+            if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act);
+            if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act);
+            if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act);
+            if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act);
+            if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act);
+            if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act);
+            if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act);
+            if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act);
+            if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act);
+            if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act);
+            return;
+        }
+        float* t = store.Edge;
+        int lt = 2 * w;
+        TSimd.Store(c00, ref t[0]); if (two) TSimd.Store(c01, ref t[w]);
+        if (rows > 1) { TSimd.Store(c10, ref t[lt]); if (two) TSimd.Store(c11, ref t[lt + w]); }
+        if (rows > 2) { TSimd.Store(c20, ref t[2 * lt]); if (two) TSimd.Store(c21, ref t[2 * lt + w]); }
+        if (rows > 3) { TSimd.Store(c30, ref t[3 * lt]); if (two) TSimd.Store(c31, ref t[3 * lt + w]); }
+        if (rows > 4) { TSimd.Store(c40, ref t[4 * lt]); if (two) TSimd.Store(c41, ref t[4 * lt + w]); }
+        if (rows > 5) { TSimd.Store(c50, ref t[5 * lt]); if (two) TSimd.Store(c51, ref t[5 * lt + w]); }
+        if (rows > 6) { TSimd.Store(c60, ref t[6 * lt]); if (two) TSimd.Store(c61, ref t[6 * lt + w]); }
+        if (rows > 7) { TSimd.Store(c70, ref t[7 * lt]); if (two) TSimd.Store(c71, ref t[7 * lt + w]); }
+        if (rows > 8) { TSimd.Store(c80, ref t[8 * lt]); if (two) TSimd.Store(c81, ref t[8 * lt + w]); }
+        if (rows > 9) { TSimd.Store(c90, ref t[9 * lt]); if (two) TSimd.Store(c91, ref t[9 * lt + w]); }
+        if (rows > 10) { TSimd.Store(ca0, ref t[10 * lt]); if (two) TSimd.Store(ca1, ref t[10 * lt + w]); }
+        if (rows > 11) { TSimd.Store(cb0, ref t[11 * lt]); if (two) TSimd.Store(cb1, ref t[11 * lt + w]); }
+        StoreEdge<TVec, TSimd, TAct>(t, lt, rows, cols, c, store, act);
     }
 
-    /// <summary>One row of a tile: whole vectors, or the first <paramref name="cols"/> lanes under a mask.</summary>
+    /// <summary>A whole row of a tile: (+ C), then after the last depth block + bias, the pre-activation copy, the activation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TVec, TSimd, TCols, TAct>(TVec v0, TVec v1, float* c, int row, TileStore store, TAct act, int cols)
+    private static void StoreRow<TVec, TSimd, TCols, TAct>(TVec v0, TVec v1, float* c, int row, TileStore store, TAct act)
         where TVec : struct where TSimd : ISimd<TVec> where TCols : struct, IConstant where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count;
         float* target = c + (nint)row * store.Ldc;
         float* z = store.Z == null ? null : store.Z + (nint)row * store.Ldc;
-        if (cols >= TCols.Value * w)
+        StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
+        if (TCols.Value == 2) StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, w);
+    }
+
+    /// <summary>The first <paramref name="cols"/> columns of an edge tile held in scratch (row stride <paramref name="lt"/>):
+    /// whole vectors, then the last one under a mask; nothing past the columns is touched.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void StoreEdge<TVec, TSimd, TAct>(float* tile, int lt, int rows, int cols, float* c, TileStore store, TAct act)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        int w = TSimd.Count;
+        for (int r = 0; r < rows; r++)
         {
-            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
-            if (TCols.Value == 2) StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, w);
-        }
-        else if (TCols.Value == 2 && cols > w)
-        {
-            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
-            StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, cols - w);
-        }
-        else
-        {
-            StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, cols);
+            float* target = c + (nint)r * store.Ldc;
+            float* z = store.Z == null ? null : store.Z + (nint)r * store.Ldc;
+            for (int j = 0; j < cols; j += w)
+                StoreVector<TVec, TSimd, TAct>(TSimd.Load(ref tile[r * lt + j]), target, z, store, act, j, Math.Min(w, cols - j));
         }
     }
 
@@ -372,13 +404,15 @@ internal static unsafe class GemmPacked
             }
             else
             {
+                // The last, narrower panel: whole vectors, then the rest under a mask (zeros above `cols`).
                 float* source = b + (nint)pc * n + jc + jr;
                 for (int p = 0; p < kc; p++, source += n, panel += width)
-                {
-                    int j = 0;
-                    for (; j < cols; j++) panel[j] = source[j];
-                    for (; j < width; j++) panel[j] = 0f;
-                }
+                    for (int j = 0; j < width; j += 8)
+                    {
+                        int count = cols - j;
+                        Vector256<float> v = count >= 8 ? Vector256.Load(source + j) : count > 0 ? Simd256.LoadFirst(ref source[j], count) : default;
+                        Vector256.Store(v, panel + j);
+                    }
             }
         }
     }

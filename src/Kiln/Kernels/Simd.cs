@@ -152,9 +152,33 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> LoadFirst(ref float source, int count) =>
         Avx.MaskLoad((float*)Unsafe.AsPointer(ref source), FirstLanes(count));
+    /// <summary>At most three plain stores (4, 2, 1 lanes): <c>vmaskmovps</c> to memory costs about 16 cycles on AMD
+    /// cores (5 ns measured here, against 1 ns for this), and a tile's edge column stores one per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void StoreFirst(Vector256<float> value, ref float destination, int count) =>
-        Avx.MaskStore((float*)Unsafe.AsPointer(ref destination), FirstLanes(count), value);
+    public static void StoreFirst(Vector256<float> value, ref float destination, int count)
+    {
+        if (count >= 8)
+        {
+            value.StoreUnsafe(ref destination);
+            return;
+        }
+        Vector128<float> part = value.GetLower();
+        if (count >= 4)
+        {
+            part.StoreUnsafe(ref destination);
+            destination = ref Unsafe.Add(ref destination, 4);
+            count -= 4;
+            part = value.GetUpper();
+        }
+        if (count >= 2)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref destination), part.AsDouble().ToScalar());
+            destination = ref Unsafe.Add(ref destination, 2);
+            count -= 2;
+            part = Vector128.Shuffle(part, Vector128.Create(2, 3, 2, 3));
+        }
+        if (count == 1) destination = part.ToScalar();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> FirstLanes(int count) =>
         Vector256.GreaterThan(Vector256.Create(count), Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7)).AsSingle();
