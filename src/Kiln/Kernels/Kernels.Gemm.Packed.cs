@@ -102,15 +102,27 @@ internal static unsafe class GemmPacked
             return;
         }
         Scratch scratch = t_scratch ??= new Scratch();
+        int w = isa == KernelIsa.Avx512 ? 16 : 8;
+        if (form == GemmForm.Tn && n < 2 * w && n % w != 0 && m >= 2 * w && jBegin == 0 && jEnd == n)
+        {
+            // A narrow Tn (fewer columns than a 2-vector tile, not a whole vector): compute Cᵀ[n, m] = Bᵀ·A instead,
+            // itself a Tn product with both operands k-major as they lie, so the tiles run the full vector width
+            // along m; each tile is stored transposed.
+            if (isa == KernelIsa.Avx512)
+                Blocks<Vector512<float>, Simd512, TAct>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+            else
+                Blocks<Vector256<float>, Simd256, TAct>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+            return;
+        }
         if (isa == KernelIsa.Avx512)
-            Blocks<Vector512<float>, Simd512, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+            Blocks<Vector512<float>, Simd512, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
         else
-            Blocks<Vector256<float>, Simd256, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+            Blocks<Vector256<float>, Simd256, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blocks<TVec, TSimd, TAct>(Geometry g, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
-        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch)
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch, bool transposed, int ldc)
         where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count, nr = 2 * w;
@@ -138,12 +150,12 @@ internal static unsafe class GemmPacked
                     PackB(form, b, n, k, pc, kc, jc, nc, w, scratch.PackB);
                 }
                 var blockB = new BlockB(bInPlace, bInPlace ? b + (nint)pc * n + jc : scratch.PackB, scratch.EdgeB, n, nc);
-                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias == null ? null : bias + jc, z == null ? null : z + jc, n, scratch.EdgeTile);
+                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed);
                 for (int ir = 0; ir < m;)
                 {
                     int rows = TileRows(m - ir, mr);
-                    float* cRows = c + (nint)ir * n + jc;
-                    TileStore rowStore = store.Shift(ir, 0);
+                    float* cRows = store.At(c, ir, jc);
+                    TileStore rowStore = store.Shift(ir, jc);
                     if (aPacked)
                     {
                         PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch.PackA);
@@ -177,7 +189,7 @@ internal static unsafe class GemmPacked
 
     /// <summary>How a tile is finished: add C (a later depth block, or accumulate); after the last depth block, bias,
     /// the pre-activation copy and the activation. Bias and Z point at the tile's first column (and row, for Z).</summary>
-    private readonly struct TileStore(bool load, bool last, float* bias, float* z, int ldc, float* edge)
+    private readonly struct TileStore(bool load, bool last, float* bias, float* z, int ldc, float* edge, bool transposed)
     {
         public readonly bool Load = load;
         public readonly bool Last = last;
@@ -186,10 +198,16 @@ internal static unsafe class GemmPacked
         public readonly int Ldc = ldc;
         /// <summary>Scratch for an edge tile (12 rows × 2 vectors): its accumulators go there, then to C under masks.</summary>
         public readonly float* Edge = edge;
+        /// <summary>The product computed is Cᵀ (see <c>Run</c>): tile row r, column j lands at C[j, r]; bias is per tile row.</summary>
+        public readonly bool Transposed = transposed;
+
+        /// <summary>Where element (row, column) of the computed product lies, from <paramref name="origin"/>.</summary>
+        public float* At(float* origin, int row, int column) =>
+            Transposed ? origin + (nint)column * Ldc + row : origin + (nint)row * Ldc + column;
 
         /// <summary>The same store for a tile <paramref name="rows"/> rows and <paramref name="columns"/> columns further on.</summary>
         public TileStore Shift(int rows, int columns) =>
-            new(Load, Last, Bias == null ? null : Bias + columns, Z == null ? null : Z + (nint)rows * Ldc + columns, Ldc, Edge);
+            new(Load, Last, Bias == null ? null : Bias + (Transposed ? rows : columns), Z == null ? null : At(Z, rows, columns), Ldc, Edge, Transposed);
     }
 
     /// <summary>One micro-panel of A rows against every B panel of the block: the A panel stays in L1.</summary>
@@ -218,15 +236,15 @@ internal static unsafe class GemmPacked
         {
             float* panel = blockB.InPlace ? blockB.Start + jr : blockB.Start + (nint)jr * kc;
             int ldb = blockB.InPlace ? blockB.N : nr;
-            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, ldb, c + jr, store.Shift(0, jr), act, nr);
+            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, ldb, store.At(c, 0, jr), store.Shift(0, jr), act, nr);
         }
         if (jr < nc)
         {
             int cols = nc - jr;
             int width = cols <= w ? w : nr;
             float* panel = blockB.InPlace ? blockB.Edge : blockB.Start + (nint)jr * kc;
-            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, c + jr, store.Shift(0, jr), act, cols);
-            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, c + jr, store.Shift(0, jr), act, cols);
+            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
+            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
         }
     }
 
@@ -273,7 +291,7 @@ internal static unsafe class GemmPacked
             if (rows > 9) a9 += ps;
             b += ldb;
         }
-        if (cols == TCols.Value * w)
+        if (cols == TCols.Value * w && !store.Transposed)
         {
             StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
             if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
@@ -325,6 +343,25 @@ internal static unsafe class GemmPacked
         where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count;
+        if (store.Transposed)
+        {
+            // Cᵀ's tile row r is C's column r: one value at a time, with the scalar form of the epilogue.
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++)
+                {
+                    float v = tile[r * lt + j];
+                    ref float target = ref *store.At(c, r, j);
+                    if (store.Load) v += target;
+                    if (store.Last)
+                    {
+                        if (store.Bias != null) v += store.Bias[r];
+                        if (store.Z != null) *store.At(store.Z, r, j) = v;
+                        if (typeof(TAct) != typeof(IdentityOp)) v = act.Invoke<float, SimdScalar>(v);
+                    }
+                    target = v;
+                }
+            return;
+        }
         for (int r = 0; r < rows; r++)
         {
             float* target = c + (nint)r * store.Ldc;
