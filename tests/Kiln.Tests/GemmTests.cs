@@ -327,6 +327,40 @@ public class MaskedLaneTests
     }
 }
 
+public class ShapedGemmTests
+{
+    private readonly struct Shape37x45x29 : IGemmShape { public static int M => 37; public static int N => 45; public static int K => 29; }
+    private readonly struct Shape64x10x128 : IGemmShape { public static int M => 64; public static int N => 10; public static int K => 128; }
+
+    [Theory]
+    [InlineData(GemmForm.Nt)]
+    [InlineData(GemmForm.Nn)]
+    [InlineData(GemmForm.Tn)]
+    public void TypeLevelShape_GivesTheSameBitsAsRunTimeSizes(GemmForm form)
+    {
+        Check<Shape37x45x29>(form);
+        if (form != GemmForm.Tn) Check<Shape64x10x128>(form); // a narrow Tn runs transposed with run-time sizes only
+    }
+
+    private static void Check<TShape>(GemmForm form) where TShape : struct, IGemmShape
+    {
+        int m = TShape.M, n = TShape.N, k = TShape.K;
+        float[] a = Reference.Random(m * k, 1), b = Reference.Random(n * k, 2), bias = Reference.Random(n, 3);
+        float[] runtime = Reference.Random(m * n, 4), shaped = (float[])runtime.Clone();
+        Gemm.Run(KernelInfo.Best, GemmKernel.Packed, form, a, b, runtime, m, n, k, true, bias, default(Activations.ReluOp), default);
+        Gemm.Run<TShape, Activations.ReluOp>(KernelInfo.Best, form, a, b, shaped, true, bias, default, default);
+        Assert.Equal(runtime, shaped);
+    }
+
+    [Fact]
+    public void TypeLevelShape_RejectsSpansShorterThanTheShape()
+    {
+        var e = Assert.Throws<ArgumentException>(() =>
+            Gemm.Run<Shape37x45x29, IdentityOp>(KernelInfo.Best, GemmForm.Nt, new float[37 * 29], new float[45 * 29 - 1], new float[37 * 45], false, default, default, default));
+        Assert.Contains("B[n,k]", e.Message);
+    }
+}
+
 public class TransposeTests
 {
     [Theory]

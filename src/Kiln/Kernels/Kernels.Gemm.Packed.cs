@@ -109,22 +109,45 @@ internal static unsafe class GemmPacked
             // itself a Tn product with both operands k-major as they lie, so the tiles run the full vector width
             // along m; each tile is stored transposed.
             if (isa == KernelIsa.Avx512)
-                Blocks<Vector512<float>, Simd512, TAct>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             else
-                Blocks<Vector256<float>, Simd256, TAct>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             return;
         }
         if (isa == KernelIsa.Avx512)
-            Blocks<Vector512<float>, Simd512, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
+            Blocks<Vector512<float>, Simd512, TAct, RuntimeShape>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
         else
-            Blocks<Vector256<float>, Simd256, TAct>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
+            Blocks<Vector256<float>, Simd256, TAct, RuntimeShape>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
+    }
+
+    /// <summary>The whole product with its sizes as type constants (no transposed narrow-Tn path: a shape that
+    /// wants one runs through <c>Run</c>). Measured against run-time sizes by the specialization benchmark.</summary>
+    public static void RunShaped<TShape, TAct>(KernelIsa isa, GemmForm form, float* a, float* b, float* c, bool accumulate, float* bias, TAct act, float* z)
+        where TShape : struct, IGemmShape where TAct : struct, IUnaryOperator
+    {
+        if (TShape.M == 0 || TShape.N == 0) return;
+        if (TShape.K == 0)
+        {
+            EpilogueOnly(c, TShape.M, TShape.N, accumulate, bias, act, z, 0, TShape.N);
+            return;
+        }
+        Scratch scratch = t_scratch ??= new Scratch();
+        if (isa == KernelIsa.Avx512)
+            Blocks<Vector512<float>, Simd512, TAct, TShape>(Avx512, form, a, b, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+        else
+            Blocks<Vector256<float>, Simd256, TAct, TShape>(Avx2, form, a, b, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocks<TVec, TSimd, TAct>(Geometry g, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
+    private static void Blocks<TVec, TSimd, TAct, TShape>(Geometry g, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
         bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch, bool transposed, int ldc)
-        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator where TShape : struct, IGemmShape
     {
+        if (TShape.M >= 0)
+        {
+            // A static shape (RunShaped): every size, block count and tile decision below folds to a constant.
+            m = TShape.M; n = TShape.N; k = TShape.K; jBegin = 0; jEnd = TShape.N; ldc = TShape.N;
+        }
         int w = TSimd.Count, nr = 2 * w;
         // All columns in one vector: 12-row tiles (1 vector × 12 rows = 12 accumulators) on either ISA.
         int mr = jEnd - jBegin <= w ? 12 : g.MR;

@@ -24,7 +24,7 @@ public abstract class GemmVariant
     /// <summary>Whether this machine (and the process's settings) can run it.</summary>
     public bool IsSupported => Array.IndexOf(KernelInfo.Supported, Isa) >= 0;
 
-    /// <summary>C[m,n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), as <see cref="Gemm.Run"/> with this variant.</summary>
+    /// <summary>C[m,n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), as <c>Gemm.Run</c> with this variant.</summary>
     public void Run<TAct>(GemmForm form, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate,
         ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation, int threads = 1)
         where TAct : struct, IUnaryOperator =>

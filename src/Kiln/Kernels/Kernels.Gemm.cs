@@ -139,6 +139,29 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// One thread, the packed kernel, the sizes as type constants (<typeparamref name="TShape"/>): the way generated
+    /// code could call a layer with its static shape. Spans are checked against the shape; without vector hardware
+    /// it runs the portable kernel with the same sizes.
+    /// </summary>
+    public static void Run<TShape, TAct>(KernelIsa isa, GemmForm form, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate,
+        ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation)
+        where TShape : struct, IGemmShape where TAct : struct, IUnaryOperator
+    {
+        if (TShape.M < 0 || isa == KernelIsa.Portable)
+        {
+            Run(isa, GemmKernel.RegisterBlocked, form, a, b, c, TShape.M, TShape.N, TShape.K, accumulate, bias, activation, preActivation);
+            return;
+        }
+        GemmRegisterBlocked.CheckSizes(a.Length, b.Length, c.Length, TShape.M, TShape.N, TShape.K,
+            form == GemmForm.Tn ? "A[k,m]" : "A[m,k]", form == GemmForm.Nt ? "B[n,k]" : "B[k,n]");
+        if (!bias.IsEmpty && bias.Length < TShape.N) throw new ArgumentException($"bias has {bias.Length} values; C[m,n] with n={TShape.N} needs {TShape.N}.", nameof(bias));
+        if (!preActivation.IsEmpty && preActivation.Length < (long)TShape.M * TShape.N)
+            throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] needs {(long)TShape.M * TShape.N}.", nameof(preActivation));
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
+            GemmPacked.RunShaped<TShape, TAct>(isa, form, pa, pb, pc, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz);
+    }
+
     /// <summary>The arguments of one threaded product, reused per calling thread (no allocation per call).</summary>
     private sealed class GemmJob<TAct> : IParallelWork where TAct : struct, IUnaryOperator
     {

@@ -23,3 +23,22 @@ public readonly struct Const6 : IConstant { public static int Value => 6; }
 public readonly struct Const8 : IConstant { public static int Value => 8; }
 /// <summary>12 as a type.</summary>
 public readonly struct Const12 : IConstant { public static int Value => 12; }
+
+/// <summary>
+/// A GEMM's sizes as type-level constants (C[M, N], depth K): code generic over a shape is compiled once per shape
+/// with the sizes folded in (see <c>Gemm.Run&lt;TShape, TAct&gt;</c>).
+/// </summary>
+public interface IGemmShape
+{
+    static abstract int M { get; }
+    static abstract int N { get; }
+    static abstract int K { get; }
+}
+
+/// <summary>No static shape: the sizes are the run-time arguments (M = N = K = -1 marks it).</summary>
+public readonly struct RuntimeShape : IGemmShape
+{
+    public static int M => -1;
+    public static int N => -1;
+    public static int K => -1;
+}
