@@ -56,11 +56,19 @@ public static class KernelThreads
         s_workers = workers;
     }
 
+    /// <summary>How long an idle worker spins for the next part before it blocks: products in a training step come
+    /// tens to hundreds of microseconds apart, and waking a blocked thread costs about as much as a small product.</summary>
+    public static readonly TimeSpan SpinBeforeBlocking = TimeSpan.FromMicroseconds(200);
+
     private sealed class Worker
     {
-        private readonly ManualResetEventSlim _go = new(false, spinCount: 2047);
+        private static readonly long s_spinTicks = (long)(SpinBeforeBlocking.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+        private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
         private IParallelWork? _work;
         private int _part, _parts;
+        private int _generation;   // bumped by Start; the worker runs each generation once
+        private int _sleeping;     // 1 while the worker is (about to be) blocked on _wake
         private volatile bool _done = true;
         private Exception? _error;
 
@@ -77,7 +85,10 @@ public static class KernelThreads
             _parts = parts;
             _error = null;
             _done = false;
-            _go.Set();
+            // Full fences on both sides (Interlocked): either the worker sees the new generation before it blocks, or
+            // this sees it sleeping and wakes it.
+            Interlocked.Increment(ref _generation);
+            if (Volatile.Read(ref _sleeping) == 1) _wake.Set();
         }
 
         public Exception? Wait()
@@ -90,10 +101,29 @@ public static class KernelThreads
 
         private void Loop()
         {
+            int seen = 0;
             while (true)
             {
-                _go.Wait();
-                _go.Reset();
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                // SpinOnce yields the core now and then (another process's or pool's thread may want it), never sleeps.
+                var spinner = new SpinWait();
+                while (Volatile.Read(ref _generation) == seen)
+                {
+                    if (System.Diagnostics.Stopwatch.GetTimestamp() - start > s_spinTicks)
+                    {
+                        Interlocked.Exchange(ref _sleeping, 1);
+                        if (Volatile.Read(ref _generation) == seen) _wake.Wait();
+                        Interlocked.Exchange(ref _sleeping, 0);
+                        _wake.Reset();
+                        start = System.Diagnostics.Stopwatch.GetTimestamp();
+                        spinner.Reset();
+                    }
+                    else
+                    {
+                        spinner.SpinOnce(sleep1Threshold: -1);
+                    }
+                }
+                seen = Volatile.Read(ref _generation);
                 try { _work!.Execute(_part, _parts); }
                 catch (Exception e) { _error = e; }
                 _done = true;
