@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Kiln.Kernels;
 
 namespace Kiln.Benchmarks;
@@ -20,42 +19,26 @@ public static class FmaPeak
     public static long Flops(long iterations) => iterations * Accumulators * Lanes * 2;
 
     /// <summary>Runs the probe on the best ISA.</summary>
-    public static float Run(long iterations) => KernelInfo.Best == KernelIsa.Avx512 ? Run512(iterations) : Run256(iterations);
+    public static float Run(long iterations) =>
+        KernelInfo.Best == KernelIsa.Avx512 ? Run<Vector512<float>, Simd512>(iterations) : Run<Vector256<float>, Simd256>(iterations);
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Run512(long iterations)
+    private static float Run<TVec, TSimd>(long iterations) where TVec : struct where TSimd : ISimd<TVec>
     {
-        Vector512<float> a = Vector512.Create(0.999999f), b = Vector512.Create(1e-7f);
-        Vector512<float> c0 = Vector512.Create(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        Vector512<float> c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        TVec a = TSimd.Broadcast(0.999999f), b = TSimd.Broadcast(1e-7f);
+        TVec c0 = TSimd.Broadcast(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        TVec c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
         for (long i = 0; i < iterations; i++)
         {
-            c0 = Avx512F.FusedMultiplyAdd(c0, a, b); c1 = Avx512F.FusedMultiplyAdd(c1, a, b);
-            c2 = Avx512F.FusedMultiplyAdd(c2, a, b); c3 = Avx512F.FusedMultiplyAdd(c3, a, b);
-            c4 = Avx512F.FusedMultiplyAdd(c4, a, b); c5 = Avx512F.FusedMultiplyAdd(c5, a, b);
-            c6 = Avx512F.FusedMultiplyAdd(c6, a, b); c7 = Avx512F.FusedMultiplyAdd(c7, a, b);
-            c8 = Avx512F.FusedMultiplyAdd(c8, a, b); c9 = Avx512F.FusedMultiplyAdd(c9, a, b);
-            c10 = Avx512F.FusedMultiplyAdd(c10, a, b); c11 = Avx512F.FusedMultiplyAdd(c11, a, b);
+            c0 = TSimd.MultiplyAdd(c0, a, b); c1 = TSimd.MultiplyAdd(c1, a, b);
+            c2 = TSimd.MultiplyAdd(c2, a, b); c3 = TSimd.MultiplyAdd(c3, a, b);
+            c4 = TSimd.MultiplyAdd(c4, a, b); c5 = TSimd.MultiplyAdd(c5, a, b);
+            c6 = TSimd.MultiplyAdd(c6, a, b); c7 = TSimd.MultiplyAdd(c7, a, b);
+            c8 = TSimd.MultiplyAdd(c8, a, b); c9 = TSimd.MultiplyAdd(c9, a, b);
+            c10 = TSimd.MultiplyAdd(c10, a, b); c11 = TSimd.MultiplyAdd(c11, a, b);
         }
-        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Run256(long iterations)
-    {
-        Vector256<float> a = Vector256.Create(0.999999f), b = Vector256.Create(1e-7f);
-        Vector256<float> c0 = Vector256.Create(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        Vector256<float> c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (long i = 0; i < iterations; i++)
-        {
-            c0 = Fma.MultiplyAdd(c0, a, b); c1 = Fma.MultiplyAdd(c1, a, b);
-            c2 = Fma.MultiplyAdd(c2, a, b); c3 = Fma.MultiplyAdd(c3, a, b);
-            c4 = Fma.MultiplyAdd(c4, a, b); c5 = Fma.MultiplyAdd(c5, a, b);
-            c6 = Fma.MultiplyAdd(c6, a, b); c7 = Fma.MultiplyAdd(c7, a, b);
-            c8 = Fma.MultiplyAdd(c8, a, b); c9 = Fma.MultiplyAdd(c9, a, b);
-            c10 = Fma.MultiplyAdd(c10, a, b); c11 = Fma.MultiplyAdd(c11, a, b);
-        }
-        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        TVec sum = TSimd.Add(TSimd.Add(TSimd.Add(c0, c1), TSimd.Add(c2, c3)), TSimd.Add(TSimd.Add(c4, c5), TSimd.Add(c6, c7)));
+        return TSimd.Sum(TSimd.Add(sum, TSimd.Add(TSimd.Add(c8, c9), TSimd.Add(c10, c11))));
     }
 
     /// <summary>GFLOP/s over timed runs (for the side-by-side harness): the median of 7 long runs, or with

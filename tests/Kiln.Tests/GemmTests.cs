@@ -100,7 +100,7 @@ public class GemmTests
     }
 
     /// <summary>The double-precision product (plus C when accumulating) and Σ|terms| for the tolerance.</summary>
-    private static double[] Product(GemmForm form, bool accumulate, float[] a, float[] b, float[] c, int m, int n, int k, out double[] magnitude)
+    internal static double[] Product(GemmForm form, bool accumulate, float[] a, float[] b, float[] c, int m, int n, int k, out double[] magnitude)
     {
         var result = new double[m * n];
         magnitude = new double[m * n];
@@ -217,23 +217,9 @@ public unsafe class PackedGeometryTests
                     index++;
                     float[] a = Reference.Random(m * k, m + 31 * k), b = Reference.Random(n * k, n + 17 * k), c = Reference.Random(m * n, 5);
                     float[] bias = Reference.Random(n, 7), z = new float[m * n];
-                    var expected = new double[m * n];
-                    var magnitude = new double[m * n];
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < n; j++)
-                        {
-                            double sum = accumulate ? c[i * n + j] : 0, abs = Math.Abs(sum);
-                            for (int p = 0; p < k; p++)
-                            {
-                                double x = form == GemmForm.Tn ? a[p * m + i] : a[i * k + p];
-                                double y = form == GemmForm.Nt ? b[j * k + p] : b[p * n + j];
-                                sum += x * y;
-                                abs += Math.Abs(x * y);
-                            }
-                            if (epilogue) { sum += bias[j]; abs += Math.Abs(bias[j]); }
-                            expected[i * n + j] = sum;
-                            magnitude[i * n + j] = abs;
-                        }
+                    double[] expected = GemmTests.Product(form, accumulate, a, b, c, m, n, k, out double[] magnitude);
+                    if (epilogue)
+                        for (int i = 0; i < m * n; i++) { expected[i] += bias[i % n]; magnitude[i] += Math.Abs(bias[i % n]); }
                     fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = z)
                     {
                         if (epilogue)
