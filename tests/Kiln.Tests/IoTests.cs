@@ -216,6 +216,38 @@ public sealed class IoTests : IDisposable
     }
 
     [Fact]
+    public void SafeTensors_ReadAll_ReturnsEveryTensorWithItsShape()
+    {
+        var (m1, set) = Set(4);
+        using (m1)
+        {
+            string path = PathOf("all.safetensors");
+            SafeTensors.Save(path, set);
+            var all = SafeTensors.ReadAll(path);
+            Assert.Equal(new[] { "fc.bias", "fc.weight" }, all.Keys.OrderBy(k => k, StringComparer.Ordinal));
+            Assert.Equal(new long[] { 3, 4 }, all["fc.weight"].Shape);
+            Assert.Equal(set["fc.weight"].ToArray(), all["fc.weight"].Values);
+            Assert.Equal(set["fc.bias"].ToArray(), all["fc.bias"].Values);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}""", "dtype I64")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", "spans 8 bytes")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,200]}}""", "outside the")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,16]}}""", "more values than")]
+    public void SafeTensors_ReadAll_BadFiles_ThrowCheckpointException(string header, string message)
+    {
+        byte[] json = Encoding.UTF8.GetBytes(header);
+        byte[] file = new byte[8 + json.Length + 16];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
+        json.CopyTo(file, 8);
+        var e = Assert.Throws<CheckpointException>(() => SafeTensors.ReadAll(file));
+        Assert.Contains(message, e.Message);
+        Assert.Contains("'a'", e.Message);
+    }
+
+    [Fact]
     public void SafeTensors_MissingFile_IsACheckpointException()
     {
         var (m1, set) = Set(1);

@@ -116,6 +116,52 @@ public static class SafeTensors
         return result;
     }
 
+    /// <summary>
+    /// Every tensor of a safetensors file, as F32 values with its shape: for reading files that are not one model's
+    /// parameters (reference values, exports, inspection). The whole file is validated first: dtype F32, offsets
+    /// inside the data, byte length matching the shape; a violation is a <see cref="CheckpointException"/> naming the tensor.
+    /// </summary>
+    public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(ReadOnlySpan<byte> file, string source = "safetensors file")
+    {
+        var entries = ReadHeader(file, source, out int dataStart);
+        ReadOnlySpan<byte> data = file[dataStart..];
+        var result = new Dictionary<string, (long[], float[])>(StringComparer.Ordinal);
+        foreach (var (name, entry) in entries)
+        {
+            if (entry.DType != "F32")
+                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32.");
+            // The element count, saturating: a hostile shape must not overflow into a plausible size.
+            long limit = data.Length / sizeof(float), count = 1;
+            bool zero = false, tooLarge = false;
+            foreach (long d in entry.Shape)
+            {
+                if (d == 0) zero = true;
+                else if (!tooLarge && count > limit / d) tooLarge = true;
+                else if (!tooLarge) count *= d;
+            }
+            if (zero) count = 0;
+            else if (tooLarge)
+                throw new CheckpointException($"{source}: tensor '{name}' has shape [{Join(entry.Shape)}], more values than the file's {data.Length} data bytes hold.");
+            if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > data.Length)
+                throw new CheckpointException($"{source}: tensor '{name}' has data offsets [{entry.Begin}, {entry.End}] outside the {data.Length} data bytes.");
+            if (entry.End - entry.Begin != count * sizeof(float))
+                throw new CheckpointException($"{source}: tensor '{name}' spans {entry.End - entry.Begin} bytes; shape [{Join(entry.Shape)}] as F32 needs {count * sizeof(float)}.");
+            float[] values = MemoryMarshal.Cast<byte, float>(data.Slice((int)entry.Begin, (int)(entry.End - entry.Begin))).ToArray();
+            result[name] = (entry.Shape, values);
+        }
+        return result;
+    }
+
+    /// <summary>Reads a file whole and returns its tensors (see <see cref="ReadAll(ReadOnlySpan{byte}, string)"/>).</summary>
+    public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] file;
+        try { file = File.ReadAllBytes(path); }
+        catch (FileNotFoundException e) { throw new CheckpointException($"'{path}' does not exist.", e); }
+        return ReadAll(file, path);
+    }
+
     private readonly record struct Entry(string DType, long[] Shape, long Begin, long End);
 
     private static Dictionary<string, Entry> ReadHeader(ReadOnlySpan<byte> file, string source, out int dataStart)

@@ -1,0 +1,132 @@
+"""PyTorch reference values for the parity suite (tests/Kiln.Models.Tests/ParityTests.cs).
+
+For each case — zoo models and single ops, each defined here with the same shapes, names and layouts as the Kiln
+declaration — this writes two small safetensors files next to this script:
+  <case>.weights.safetensors   the initial parameters (PyTorch names: "Hidden1.weight" [out, in], "Hidden1.bias")
+  <case>.expected.safetensors  input, target, loss, grad.<parameter> for every parameter, trajectory (the loss of
+                               3 Adam steps, lr 1e-3, and the loss after them), after.<parameter> (after the 3 steps;
+                               for tensors over 10,000 values after_norm.<parameter> and after_head.<parameter>, the
+                               L2 norm and the first 64 values, to keep the files small)
+Targets and labels are stored as F32 (labels are small integers). Everything is float32 on the CPU, seeded.
+
+Run with Debian's python3-torch (installed when missing):  tests/Kiln.Models.Tests/Parity/export.sh
+"""
+import json, os, struct, sys
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def save_safetensors(path, tensors):
+    """The safetensors format by hand (Debian has no python3-safetensors): 8-byte header length, JSON header, data."""
+    header, chunks, offset = {"__metadata__": {"format": "pt", "made_by": "tests/Kiln.Models.Tests/Parity/export.py"}}, [], 0
+    for name, tensor in tensors.items():
+        data = tensor.detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for chunk in chunks:
+            f.write(chunk)
+    os.replace(path + ".tmp", path)
+
+
+class Named(nn.Module):
+    """A module whose state_dict names are the Kiln node names (Hidden1.weight, ...)."""
+
+    def __init__(self, **layers):
+        super().__init__()
+        for name, layer in layers.items():
+            setattr(self, name, layer)
+
+
+def mse_case(model, forward, batch, inputs, outputs):
+    x = torch.randn(batch, inputs)
+    target = torch.randn(batch, outputs)
+    return model, forward, x, target, lambda out, t: F.mse_loss(out, t)
+
+
+def ce_case(model, forward, batch, inputs, classes, x=None):
+    x = torch.randn(batch, inputs) if x is None else x
+    labels = torch.randint(0, classes, (batch,))
+    return model, forward, x, labels, lambda out, t: F.cross_entropy(out, t)
+
+
+def cases():
+    # Z1: the zoo MLP (samples/Mnist/MnistMlp.cs), 8 rows of pixels in [0, 1).
+    z1 = Named(Hidden1=nn.Linear(784, 256), Hidden2=nn.Linear(256, 128), Logits=nn.Linear(128, 10))
+    yield "z1", ce_case(z1, lambda m, x: m.Logits(F.relu(m.Hidden2(F.relu(m.Hidden1(x))))), 8, 784, 10, x=torch.rand(8, 784))
+
+    # Single ops (tests/Kiln.Models.Tests/OpModels.cs), batch 4.
+    m = Named(Out=nn.Linear(5, 3))
+    yield "dense_mse", mse_case(m, lambda m, x: m.Out(x), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6, bias=False), Out=nn.Linear(6, 3))
+    yield "relu_nobias", mse_case(m, lambda m, x: m.Out(F.relu(m.H(x))), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6), Out=nn.Linear(6, 3))
+    yield "leaky_relu", mse_case(m, lambda m, x: m.Out(F.leaky_relu(m.H(x), 0.2)), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6), Out=nn.Linear(6, 3))
+    yield "sigmoid", mse_case(m, lambda m, x: m.Out(torch.sigmoid(m.H(x))), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6), Out=nn.Linear(6, 3))
+    yield "tanh", mse_case(m, lambda m, x: m.Out(torch.tanh(m.H(x))), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6), H2=nn.Linear(6, 6), Out=nn.Linear(6, 3))
+    yield "gelu", mse_case(m, lambda m, x: m.Out(F.gelu(m.H2(F.gelu(m.H(x))), approximate="tanh")), 4, 5, 3)
+    m = Named(H=nn.Linear(5, 6), Out=nn.Linear(6, 3))
+    yield "softmax", mse_case(m, lambda m, x: m.Out(torch.softmax(m.H(x), dim=-1)), 4, 5, 3)
+    m = Named(A=nn.Linear(5, 6), B=nn.Linear(6, 6), Out=nn.Linear(6, 3))
+
+    def skip(m, x):
+        a = torch.tanh(m.A(x))
+        return m.Out(F.relu(a) + m.B(a))
+    yield "skip", mse_case(m, skip, 4, 5, 3)
+    m = Named(H=nn.Linear(5, 8), Logits=nn.Linear(8, 4))
+    yield "classifier", ce_case(m, lambda m, x: m.Logits(torch.tanh(m.H(x))), 4, 5, 4)
+
+
+def export(name, model, forward, x, target, loss_fn):
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    save_safetensors(os.path.join(HERE, f"{name}.weights.safetensors"), weights)
+
+    model.zero_grad()
+    loss = loss_fn(forward(model, x), target)
+    loss.backward()
+    expected = {"input": x, "target": target.to(torch.float32), "loss": loss.detach().reshape(1)}
+    for k, p in model.named_parameters():
+        expected[f"grad.{k}"] = p.grad.clone()
+
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    trajectory = []
+    for _ in range(3):
+        adam.zero_grad()
+        step_loss = loss_fn(forward(model, x), target)
+        step_loss.backward()
+        adam.step()
+        trajectory.append(step_loss.item())
+    with torch.no_grad():
+        trajectory.append(loss_fn(forward(model, x), target).item())
+    expected["trajectory"] = torch.tensor(trajectory)
+    for k, p in model.named_parameters():
+        flat = p.detach().flatten()
+        if flat.numel() <= 10_000:
+            expected[f"after.{k}"] = p.detach().clone()
+        else:
+            # Large tensors (Z1's weights): the L2 norm and the first 64 values keep the files small.
+            expected[f"after_norm.{k}"] = flat.norm().reshape(1)
+            expected[f"after_head.{k}"] = flat[:64].clone()
+    save_safetensors(os.path.join(HERE, f"{name}.expected.safetensors"), expected)
+    print(f"{name:12s} loss {loss.item():.6f}  after 3 Adam steps {trajectory[-1]:.6f}  ({len(weights)} tensors)")
+
+
+if __name__ == "__main__":
+    torch.manual_seed(20261121)
+    torch.set_num_threads(1)
+    only = set(sys.argv[1:])
+    for name, case in cases():
+        if not only or name in only:
+            export(name, *case)

@@ -1,0 +1,159 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Kiln.IO;
+using Kiln.Optimizers;
+using Kiln.Samples.Mnist;
+using Xunit;
+
+namespace Kiln.Models.Tests;
+
+/// <summary>
+/// Kiln against PyTorch on the same weights and data (Parity/export.py wrote the reference files with PyTorch 1.13,
+/// float32, CPU): the loss, every parameter gradient, the loss of 3 Adam steps (lr 1e−3) and the one after them,
+/// and the parameters after the steps. The initial weights load through the model's own <c>Load</c> (PyTorch names
+/// and layouts). Tolerances, float32 against float32 with a different summation order, set at 10–20× the errors
+/// seen (2026-11-21: losses 1.3e−7 relative, gradients 2.5e−7 of the tensor's largest magnitude, parameters after
+/// the steps about 1e−9): losses within 2e−6 relative; a gradient tensor's max absolute error within 5e−6 of its
+/// largest magnitude; parameters after the steps within 1e−6 absolute (an Adam step here moves one by up to 1e−3, so
+/// a wrong update direction or a wrong bias correction fails it).
+/// </summary>
+public class ParityTests
+{
+    private const double LossTolerance = 2e-6, GradientTolerance = 5e-6, ParameterTolerance = 1e-6;
+
+    /// <summary>What the test needs from a generated model (the generated classes share no interface).</summary>
+    private sealed record Case(string Name, ParameterSet Parameters, ParameterSet Gradients, Action<string> Load,
+        Func<float[], float[], float> ComputeGradients, Func<float[], float[], Optimizer, float> TrainStep, Func<float[], float[], float> Evaluate);
+
+    private static int[] Labels(float[] values) => Array.ConvertAll(values, v => checked((int)v));
+
+    [Fact]
+    public void Z1_MatchesPyTorch()
+    {
+        using var m = new MnistMlp(seed: 5);
+        Check(new Case("z1", m.Parameters, m.Gradients, m.Load,
+            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+    }
+
+    [Fact]
+    public void Dense_WithMeanSquaredError_MatchesPyTorch()
+    {
+        using var m = new DenseMse(seed: 5);
+        Check(new Case("dense_mse", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void Relu_AndDenseWithoutBias_MatchPyTorch()
+    {
+        using var m = new ReluNet(seed: 5);
+        Check(new Case("relu_nobias", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void LeakyRelu_MatchesPyTorch()
+    {
+        using var m = new LeakyReluNet(seed: 5);
+        Check(new Case("leaky_relu", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void Sigmoid_MatchesPyTorch()
+    {
+        using var m = new SigmoidNet(seed: 5);
+        Check(new Case("sigmoid", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void Tanh_MatchesPyTorch()
+    {
+        using var m = new TanhNet(seed: 5);
+        Check(new Case("tanh", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void Gelu_ExactAndTanh_MatchPyTorch()
+    {
+        using var m = new GeluNet(seed: 5);
+        Check(new Case("gelu", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void Softmax_MatchesPyTorch()
+    {
+        using var m = new SoftmaxNet(seed: 5);
+        Check(new Case("softmax", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void SkipConnection_AndFanOut_MatchPyTorch()
+    {
+        using var m = new SkipNet(seed: 5);
+        Check(new Case("skip", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropy_MatchesPyTorch()
+    {
+        using var m = new Classifier(seed: 5);
+        Check(new Case("classifier", m.Parameters, m.Gradients, m.Load,
+            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+    }
+
+    private static string PathOf(string file) => Path.Combine(AppContext.BaseDirectory, "Parity", file);
+
+    private static void Check(Case c)
+    {
+        c.Load(PathOf($"{c.Name}.weights.safetensors"));
+        IReadOnlyDictionary<string, (long[] Shape, float[] Values)> expected = SafeTensors.ReadAll(PathOf($"{c.Name}.expected.safetensors"));
+        float[] x = expected["input"].Values, target = expected["target"].Values;
+
+        float loss = c.ComputeGradients(x, target);
+        AssertRelative(expected["loss"].Values[0], loss, LossTolerance, $"{c.Name}: loss");
+        foreach (TensorSlice slice in c.Gradients.Tensors)
+        {
+            Assert.True(expected.TryGetValue($"grad.{slice.Name}", out var grad), $"{c.Name}: no PyTorch gradient for {slice.Name}");
+            Assert.Equal(slice.Length, grad.Values.Length);
+            ReadOnlySpan<float> actual = c.Gradients[slice];
+            double scale = 0, error = 0;
+            for (int i = 0; i < actual.Length; i++)
+            {
+                scale = Math.Max(scale, Math.Abs(grad.Values[i]));
+                error = Math.Max(error, Math.Abs(actual[i] - grad.Values[i]));
+            }
+            Assert.True(error <= GradientTolerance * scale + 1e-9,
+                $"{c.Name}: gradient of {slice.Name}: max error {error:E2} against a largest magnitude of {scale:E2} (relative {error / scale:E2}, allowed {GradientTolerance:E0})");
+        }
+
+        float[] trajectory = expected["trajectory"].Values;
+        using var adam = new Adam(c.Parameters, lr: 1e-3f);
+        for (int step = 0; step < 3; step++)
+            AssertRelative(trajectory[step], c.TrainStep(x, target, adam), LossTolerance, $"{c.Name}: loss of Adam step {step + 1}");
+        AssertRelative(trajectory[3], c.Evaluate(x, target), LossTolerance, $"{c.Name}: loss after 3 Adam steps");
+
+        foreach (TensorSlice slice in c.Parameters.Tensors)
+        {
+            ReadOnlySpan<float> actual = c.Parameters[slice];
+            if (expected.TryGetValue($"after.{slice.Name}", out var after))
+            {
+                for (int i = 0; i < actual.Length; i++)
+                    Assert.True(Math.Abs(actual[i] - after.Values[i]) <= ParameterTolerance,
+                        $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {after.Values[i]:R}");
+            }
+            else
+            {
+                float[] head = expected[$"after_head.{slice.Name}"].Values;
+                for (int i = 0; i < head.Length; i++)
+                    Assert.True(Math.Abs(actual[i] - head[i]) <= ParameterTolerance,
+                        $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {head[i]:R}");
+                double norm = 0;
+                foreach (float v in actual) norm += (double)v * v;
+                AssertRelative(expected[$"after_norm.{slice.Name}"].Values[0], Math.Sqrt(norm), LossTolerance, $"{c.Name}: L2 norm of {slice.Name} after 3 Adam steps");
+            }
+        }
+    }
+
+    private static void AssertRelative(double expected, double actual, double tolerance, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= tolerance * Math.Abs(expected) + 1e-7,
+            $"{what}: {actual:R}, PyTorch {expected:R} (relative error {Math.Abs(actual - expected) / Math.Abs(expected):E2}, allowed {tolerance:E0})");
+}

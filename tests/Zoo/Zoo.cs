@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using Kiln.Data;
+using Kiln.Optimizers;
+using Kiln.Samples.Mnist;
+
+namespace Kiln.Zoo;
+
+/// <summary>
+/// One zoo model (DESIGN.md, Z1–Z5) with its own batch of data and its Adam: what the side-by-side runner times, what
+/// the allocation test steps. Each model family's issue adds one adapter and one <see cref="ZooEntry"/> here.
+/// </summary>
+public interface IZooModel : IDisposable
+{
+    /// <summary>The model's thread setting.</summary>
+    int Threads { get; set; }
+
+    /// <summary>One training step (forward + backward + Adam) on the zoo batch; returns the loss.</summary>
+    float TrainStep();
+
+    /// <summary>Inference (the forward pass to the outputs) over the first <paramref name="rows"/> samples of the batch.</summary>
+    void Infer(int rows);
+}
+
+/// <summary>A zoo model: its id, sizes as the compiler computed them, FLOPs per sample, and how to build it.</summary>
+/// <param name="Id">Z1…Z5, as in DESIGN.md and the PyTorch script.</param>
+/// <param name="Description">What it is.</param>
+/// <param name="Batch">The zoo batch (training and batched inference).</param>
+/// <param name="ParameterCount">Parameters (the generated constant).</param>
+/// <param name="WorkspaceBytes">Activations and gradients, planned at compile time (the generated constant).</param>
+/// <param name="InferenceFlopsPerSample">Multiply-adds × 2 of the forward pass, per sample.</param>
+/// <param name="TrainingFlopsPerSample">Forward, every weight gradient and the input gradients that are needed, per sample.</param>
+/// <param name="Create">Builds the model with a seed, its Adam (lr 1e−3) and its batch of built-in data.</param>
+public sealed record ZooEntry(string Id, string Description, int Batch, long ParameterCount, long WorkspaceBytes,
+    double InferenceFlopsPerSample, double TrainingFlopsPerSample, Func<int, IZooModel> Create);
+
+/// <summary>The zoo models that exist so far.</summary>
+public static class ZooModels
+{
+    public static IReadOnlyList<ZooEntry> All { get; } = new[]
+    {
+        // Z1: 2·(784·256 + 256·128 + 128·10) per sample forward; training adds the three weight gradients (the same
+        // again) and the input gradients of the upper two layers, 2·(256·128 + 128·10).
+        new ZooEntry("Z1", "MLP 784-256-128-10, ReLU, softmax cross-entropy", MnistMlp.Batch, MnistMlp.ParameterCount, MnistMlp.WorkspaceBytes,
+            469_888, 1_006_144, seed => new Z1Model(seed)),
+    };
+
+    public static ZooEntry Find(string id)
+    {
+        foreach (ZooEntry entry in All)
+            if (string.Equals(entry.Id, id, StringComparison.OrdinalIgnoreCase)) return entry;
+        throw new ArgumentException($"No zoo model '{id}'; the zoo has: {string.Join(", ", Ids())}.", nameof(id));
+    }
+
+    private static IEnumerable<string> Ids()
+    {
+        foreach (ZooEntry entry in All) yield return entry.Id;
+    }
+}
+
+/// <summary>Z1 on a batch of the built-in rendered digits.</summary>
+internal sealed class Z1Model : IZooModel
+{
+    private readonly MnistMlp _model;
+    private readonly Adam _adam;
+    private readonly float[] _pixels;
+    private readonly int[] _labels;
+    private readonly float[] _logits = new float[MnistMlp.Batch * MnistMlp.OutputSize];
+
+    public Z1Model(int seed)
+    {
+        Dataset data = SyntheticDigits.Generate(MnistMlp.Batch, seed);
+        _pixels = data.Features;
+        _labels = data.Labels;
+        _model = new MnistMlp(seed);
+        _adam = new Adam(_model.Parameters, lr: 1e-3f);
+    }
+
+    public int Threads { get => _model.Threads; set => _model.Threads = value; }
+
+    public float TrainStep() => _model.TrainStep(_pixels, _labels, _adam);
+
+    public void Infer(int rows) =>
+        _model.Forward(_pixels.AsSpan(0, rows * MnistMlp.InputSize), _logits.AsSpan(0, rows * MnistMlp.OutputSize));
+
+    public void Dispose()
+    {
+        _adam.Dispose();
+        _model.Dispose();
+    }
+}
