@@ -1,0 +1,133 @@
+"""The PyTorch side of the zoo benchmark (tests/Kiln.Benchmarks/zoo-vs-pytorch.sh runs it; Debian's python3-torch).
+
+The zoo models of DESIGN.md with the same shapes and hyper-parameters as the Kiln declarations (tests/Zoo/Zoo.cs),
+and three ways to run this file:
+  zoo.py --serve            a worker: reads one JSON command per line on stdin, answers one JSON line on stdout
+                            {"model": "Z1", "mode": "train"|"infer"|"infer1", "variant": "eager"|"jit",
+                             "iterations": N}  ->  {"us": [per-iteration microseconds...]}
+                            The thread count is fixed per process: torch.set_num_threads(KILN_THREADS) and the
+                            OPENBLAS_NUM_THREADS the launcher sets (torch's setting does not limit OpenBLAS).
+  zoo.py --export DIR       writes DIR/<model>.onnx (batch dimension dynamic) for ONNX Runtime
+  zoo.py --memory MODEL     a fresh process: resident set before building the model and peak after 50 training
+                            steps (VmHWM), in kB
+"""
+import json, os, sys, time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Z1(nn.Module):
+    """MLP 784-256-128-10, ReLU, softmax cross-entropy (samples/Mnist/MnistMlp.cs)."""
+    batch, inputs, classes = 64, 784, 10
+
+    def __init__(self):
+        super().__init__()
+        self.Hidden1, self.Hidden2, self.Logits = nn.Linear(784, 256), nn.Linear(256, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.Logits(F.relu(self.Hidden2(F.relu(self.Hidden1(x)))))
+
+    @staticmethod
+    def data(batch):
+        return torch.rand(batch, 784), torch.randint(0, 10, (batch,))
+
+    @staticmethod
+    def loss(out, target):
+        return F.cross_entropy(out, target)
+
+
+ZOO = {"Z1": Z1}
+
+
+class Runner:
+    """One model with its Adam (lr 1e-3) and a batch of data; the jit variant is traced and frozen per batch size."""
+
+    def __init__(self, name):
+        torch.manual_seed(1)
+        self.cls = ZOO[name]
+        self.model = self.cls()
+        self.adam = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.x, self.y = self.cls.data(self.cls.batch)
+        self.frozen = {}
+
+    def train(self):
+        self.adam.zero_grad(set_to_none=True)
+        loss = self.cls.loss(self.model(self.x), self.y)
+        loss.backward()
+        self.adam.step()
+
+    def infer(self, rows, variant):
+        x = self.x[:rows]
+        with torch.no_grad():
+            if variant == "jit":
+                if rows not in self.frozen:
+                    self.model.eval()
+                    self.frozen[rows] = torch.jit.freeze(torch.jit.trace(self.model, x))
+                    self.model.train()
+                self.frozen[rows](x)
+            else:
+                self.model(x)
+
+
+def serve():
+    torch.set_num_threads(int(os.environ.get("KILN_THREADS", "1")))
+    runners = {}
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        runner = runners.get(command["model"]) or runners.setdefault(command["model"], Runner(command["model"]))
+        mode, variant = command["mode"], command.get("variant", "eager")
+        if mode == "train":
+            step = runner.train
+        else:
+            rows = runner.cls.batch if mode == "infer" else 1
+            step = lambda: runner.infer(rows, variant)
+        step()  # the first call of a round traces/allocates; it is not timed
+        times = []
+        for _ in range(command["iterations"]):
+            start = time.perf_counter_ns()
+            step()
+            times.append((time.perf_counter_ns() - start) / 1000)
+        print(json.dumps({"us": times}), flush=True)
+
+
+def export(directory):
+    os.makedirs(directory, exist_ok=True)
+    for name, cls in ZOO.items():
+        torch.manual_seed(1)
+        model = cls().eval()
+        x, _ = cls.data(cls.batch)
+        path = os.path.join(directory, f"{name}.onnx")
+        torch.onnx.export(model, x, path, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=14)
+        print(f"exported {path}")
+
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def memory(name):
+    torch.set_num_threads(int(os.environ.get("KILN_THREADS", "1")))
+    baseline = status_kb("VmRSS")
+    runner = Runner(name)
+    for _ in range(50):
+        runner.train()
+    print(json.dumps({"baseline_kb": baseline, "peak_kb": status_kb("VmHWM")}), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--serve":
+        serve()
+    elif sys.argv[1] == "--export":
+        export(sys.argv[2])
+    elif sys.argv[1] == "--memory":
+        memory(sys.argv[2])
+    else:
+        sys.exit(__doc__)
