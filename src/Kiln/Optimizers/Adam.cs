@@ -1,32 +1,26 @@
 using System;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
 
 /// <summary>
-/// Adam as PyTorch's <c>torch.optim.Adam</c> (L2 weight decay added to the gradient):
+/// Adam as PyTorch's <c>torch.optim.Adam</c>, with L2 weight decay added to the gradient (g ← g + λp):
 /// m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε).
-/// The two moments are one aligned buffer: m in the first half, v in the second.
+/// State: <c>exp_avg</c> (m) and <c>exp_avg_sq</c> (v).
 /// </summary>
-public sealed class Adam : Optimizer
+public class Adam : Optimizer
 {
-    private readonly AlignedBuffer _state;
-
     public Adam(ParameterSet parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f)
-        : base(parameters, lr)
+        : base(parameters, lr, "exp_avg", "exp_avg_sq")
     {
-        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "β₁ must lie in [0, 1).");
-        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "β₂ must lie in [0, 1).");
-        if (!(epsilon >= 0f)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "ε must be ≥ 0.");
-        if (!(weightDecay >= 0f)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be ≥ 0.");
+        CheckUnit(beta1, nameof(beta1), "β₁");
+        CheckUnit(beta2, nameof(beta2), "β₂");
+        CheckNonNegative(epsilon, nameof(epsilon), "ε");
+        CheckNonNegative(weightDecay, nameof(weightDecay), "Weight decay");
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
         WeightDecay = weightDecay;
-        _state = new AlignedBuffer(2L * parameters.Count);
     }
 
     public float Beta1 { get; }
@@ -34,62 +28,50 @@ public sealed class Adam : Optimizer
     public float Epsilon { get; }
     public float WeightDecay { get; }
 
-    /// <summary>First moments, one per parameter.</summary>
-    public Span<float> FirstMoments => _state.Slice(0, ParameterCount);
+    /// <summary>Whether the weight decay is decoupled from the gradient (AdamW) rather than added to it (L2).</summary>
+    protected virtual bool Decoupled => false;
 
-    /// <summary>Second moments, one per parameter.</summary>
-    public Span<float> SecondMoments => _state.Slice(ParameterCount, ParameterCount);
+    /// <summary>First moments (<c>exp_avg</c>), one per parameter.</summary>
+    public Span<float> FirstMoments => State(0);
 
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long step)
+    /// <summary>Second moments (<c>exp_avg_sq</c>), one per parameter.</summary>
+    public Span<float> SecondMoments => State(1);
+
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int offset, float learningRate, long step)
     {
         double bias1 = 1 - Math.Pow(Beta1, step);
         double bias2 = 1 - Math.Pow(Beta2, step);
-        var op = new AdamOp(Beta1, Beta2, Epsilon, WeightDecay, (float)(LearningRate / bias1), (float)(1 / Math.Sqrt(bias2)));
-        ref float p = ref MemoryMarshal.GetReference(parameters);
-        ref float g = ref MemoryMarshal.GetReference(gradients);
-        ref float m = ref MemoryMarshal.GetReference(FirstMoments);
-        ref float v = ref MemoryMarshal.GetReference(SecondMoments);
-        int n = parameters.Length;
-        int i = KernelInfo.Best switch
-        {
-            KernelIsa.Avx512 => op.Run<Vector512<float>, Simd512>(ref p, ref g, ref m, ref v, 0, n),
-            KernelIsa.Avx2 => op.Run<Vector256<float>, Simd256>(ref p, ref g, ref m, ref v, 0, n),
-            _ => 0,
-        };
-        op.Run<float, SimdScalar>(ref p, ref g, ref m, ref v, i, n);
+        var op = new AdamOp(Beta1, Beta2, Epsilon, Decoupled ? 0f : WeightDecay, Decoupled ? 1f - learningRate * WeightDecay : 1f,
+            (float)(learningRate / bias1), (float)(1 / Math.Sqrt(bias2)));
+        UpdateDriver.Run(op, parameters, gradients, StateRange(0, offset, parameters.Length), StateRange(1, offset, parameters.Length), default);
     }
 
-    public override void Dispose()
+    private readonly struct AdamOp(float beta1, float beta2, float epsilon, float l2, float shrink, float stepSize, float inverseSqrtBias2) : IUpdateOp
     {
-        _state.Dispose();
-        base.Dispose();
-    }
+        public static int States => 2;
 
-    private readonly struct AdamOp(float beta1, float beta2, float epsilon, float weightDecay, float stepSize, float inverseSqrtBias2)
-    {
-        public int Run<TVec, TSimd>(ref float p, ref float g, ref float m, ref float v, int start, int n) where TVec : struct where TSimd : ISimd<TVec>
+        public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec m, ref TVec v, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
-            int w = TSimd.Count;
-            TVec b1 = TSimd.Broadcast(beta1), c1 = TSimd.Broadcast(1f - beta1);
-            TVec b2 = TSimd.Broadcast(beta2), c2 = TSimd.Broadcast(1f - beta2);
-            TVec wd = TSimd.Broadcast(weightDecay), eps = TSimd.Broadcast(epsilon);
-            TVec minusStep = TSimd.Broadcast(-stepSize), invBias2 = TSimd.Broadcast(inverseSqrtBias2);
-            int i = start;
-            for (; i + w <= n; i += w)
-            {
-                ref float pi = ref Unsafe.Add(ref p, i);
-                ref float mi = ref Unsafe.Add(ref m, i);
-                ref float vi = ref Unsafe.Add(ref v, i);
-                TVec pv = TSimd.Load(ref pi);
-                TVec gv = TSimd.MultiplyAdd(wd, pv, TSimd.Load(ref Unsafe.Add(ref g, i)));
-                TVec mv = TSimd.MultiplyAdd(b1, TSimd.Load(ref mi), TSimd.Multiply(c1, gv));
-                TVec vv = TSimd.MultiplyAdd(b2, TSimd.Load(ref vi), TSimd.Multiply(c2, TSimd.Multiply(gv, gv)));
-                TSimd.Store(mv, ref mi);
-                TSimd.Store(vv, ref vi);
-                TVec denominator = TSimd.MultiplyAdd(TSimd.Sqrt(vv), invBias2, eps);
-                TSimd.Store(TSimd.MultiplyAdd(minusStep, TSimd.Divide(mv, denominator), pv), ref pi);
-            }
-            return i;
+            g = TSimd.MultiplyAdd(TSimd.Broadcast(l2), p, g);
+            m = TSimd.MultiplyAdd(TSimd.Broadcast(beta1), m, TSimd.Multiply(TSimd.Broadcast(1f - beta1), g));
+            v = TSimd.MultiplyAdd(TSimd.Broadcast(beta2), v, TSimd.Multiply(TSimd.Broadcast(1f - beta2), TSimd.Multiply(g, g)));
+            TVec denominator = TSimd.MultiplyAdd(TSimd.Sqrt(v), TSimd.Broadcast(inverseSqrtBias2), TSimd.Broadcast(epsilon));
+            // AdamW first shrinks p by (1 − lr·λ); Adam's shrink is 1.
+            p = TSimd.MultiplyAdd(TSimd.Broadcast(-stepSize), TSimd.Divide(m, denominator), TSimd.Multiply(TSimd.Broadcast(shrink), p));
         }
     }
+}
+
+/// <summary>
+/// AdamW as PyTorch's <c>torch.optim.AdamW</c>: decoupled weight decay, p ← p·(1 − lr·λ), then Adam's update without
+/// L2 (default λ = 0.01, as PyTorch).
+/// </summary>
+public sealed class AdamW : Adam
+{
+    public AdamW(ParameterSet parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 1e-2f)
+        : base(parameters, lr, beta1, beta2, epsilon, weightDecay)
+    {
+    }
+
+    protected override bool Decoupled => true;
 }

@@ -123,6 +123,37 @@ def export(name, model, forward, x, target, loss_fn):
     print(f"{name:12s} loss {loss.item():.6f}  after 3 Adam steps {trajectory[-1]:.6f}  ({len(weights)} tensors)")
 
 
+OPTIMIZERS = {
+    # name: (torch constructor, its arguments) — each replayed by OptimizerParityTests with the Kiln optimizer.
+    "adam": (torch.optim.Adam, dict(lr=0.01, weight_decay=0.05)),
+    "adamw": (torch.optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+    "sgd_momentum": (torch.optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    "sgd_nesterov": (torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    "rmsprop": (torch.optim.RMSprop, dict(lr=0.01, weight_decay=0.01)),
+    "rmsprop_centered_momentum": (torch.optim.RMSprop, dict(lr=0.01, momentum=0.9, centered=True)),
+    "adagrad": (torch.optim.Adagrad, dict(lr=0.05, lr_decay=0.1, weight_decay=0.02, initial_accumulator_value=0.5)),
+    "adadelta": (torch.optim.Adadelta, dict(lr=1.0, rho=0.9, weight_decay=0.05)),
+}
+
+
+def export_optimizers(steps=6, count=37):
+    """Each optimizer over `steps` given gradients on `count` parameters: the parameters after every step."""
+    p0 = torch.randn(count)
+    grads = torch.randn(steps, count)
+    tensors = {"p0": p0, "grads": grads}
+    for name, (make, args) in OPTIMIZERS.items():
+        p = nn.Parameter(p0.clone())
+        optimizer = make([p], **args)
+        after = []
+        for t in range(steps):
+            p.grad = grads[t].clone()
+            optimizer.step()
+            after.append(p.detach().clone())
+        tensors[f"{name}.after"] = torch.stack(after)
+    save_safetensors(os.path.join(HERE, "optimizers.expected.safetensors"), tensors)
+    print(f"optimizers   {len(OPTIMIZERS)} configurations, {steps} steps on {count} parameters")
+
+
 if __name__ == "__main__":
     torch.manual_seed(20261121)
     torch.set_num_threads(1)
@@ -130,3 +161,6 @@ if __name__ == "__main__":
     for name, case in cases():
         if not only or name in only:
             export(name, *case)
+    if not only or "optimizers" in only:
+        torch.manual_seed(7)
+        export_optimizers()
