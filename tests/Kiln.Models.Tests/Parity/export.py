@@ -154,6 +154,38 @@ def export_optimizers(steps=6, count=37):
     print(f"optimizers   {len(OPTIMIZERS)} configurations, {steps} steps on {count} parameters")
 
 
+def export_schedules():
+    """The learning rate each PyTorch scheduler gives for every update (base rate 0.1; read before optimizer.step)."""
+    S = torch.optim.lr_scheduler
+    schedules = {
+        "step": (30, lambda o: S.StepLR(o, step_size=7, gamma=0.5)),
+        "multistep": (30, lambda o: S.MultiStepLR(o, milestones=[5, 12, 20], gamma=0.3)),
+        "exponential": (30, lambda o: S.ExponentialLR(o, gamma=0.9)),
+        "cosine": (26, lambda o: S.CosineAnnealingLR(o, T_max=25, eta_min=0.001)),
+        "restarts": (40, lambda o: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=0.001)),
+        "warmup_cosine": (30, lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=5),
+                                                           S.CosineAnnealingLR(o, T_max=25, eta_min=0.001)], milestones=[5])),
+        "onecycle": (30, lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=30)),
+        "chained": (30, lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.95), S.StepLR(o, step_size=10, gamma=0.5)])),
+    }
+    tensors = {}
+    import warnings
+    warnings.filterwarnings("ignore")
+    for name, (steps, make) in schedules.items():
+        p = nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([p], lr=0.1)
+        scheduler = make(optimizer)
+        rates = []
+        for _ in range(steps):
+            rates.append(optimizer.param_groups[0]["lr"])
+            p.grad = torch.zeros(1)
+            optimizer.step()
+            scheduler.step()
+        tensors[name] = torch.tensor(rates, dtype=torch.float64).to(torch.float32)
+    save_safetensors(os.path.join(HERE, "schedules.expected.safetensors"), tensors)
+    print(f"schedules    {len(schedules)} schedules")
+
+
 if __name__ == "__main__":
     torch.manual_seed(20261121)
     torch.set_num_threads(1)
@@ -164,3 +196,5 @@ if __name__ == "__main__":
     if not only or "optimizers" in only:
         torch.manual_seed(7)
         export_optimizers()
+    if not only or "schedules" in only:
+        export_schedules()
