@@ -394,6 +394,16 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>Reads the parameters from a safetensors file; the file is validated whole before anything changes.</summary>");
                 _w.Line($"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters);");
                 _w.Line();
+                _w.Line("/// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,");
+                _w.Line("/// and <paramref name=\"metadata\"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>");
+                _w.Line($"public void Save(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>");
+                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);");
+                _w.Line();
+                _w.Line("/// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;");
+                _w.Line("/// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>");
+                _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer) =>");
+                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));");
+                _w.Line();
             }
 
             // ---- the passes ----

@@ -100,6 +100,43 @@ public class ParityTests
             (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
     }
 
+    /// <summary>
+    /// The other direction: Kiln writes the PyTorch weights back out, byte for byte the committed
+    /// <c>z1.kiln-written.safetensors</c>, which <c>Parity/export.py</c> reads into PyTorch tensors and compares with
+    /// the state_dict it saved (and checks the layout the reference reader demands). On a mismatch the new bytes are
+    /// written beside the fixture as <c>.received.safetensors</c>.
+    /// </summary>
+    [Fact]
+    public void KilnWritesPyTorchsWeights_AsTheCommittedFileThatPyTorchReadsBack()
+    {
+        using var m = new MnistMlp(seed: 5);
+        m.Load(PathOf("z1.weights.safetensors"));
+        string written = Path.Combine(Path.GetTempPath(), $"kiln-z1-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            m.Save(written);
+            byte[] bytes = File.ReadAllBytes(written);
+            byte[] fixture = File.Exists(PathOf("z1.kiln-written.safetensors")) ? File.ReadAllBytes(PathOf("z1.kiln-written.safetensors")) : Array.Empty<byte>();
+            if (!bytes.AsSpan().SequenceEqual(fixture))
+            {
+                File.WriteAllBytes(PathOf("z1.kiln-written.received.safetensors"), bytes);
+                Assert.Fail("Kiln no longer writes the committed z1.kiln-written.safetensors; the new file is beside it as .received.safetensors.");
+            }
+            var torch = SafeTensors.ReadAll(PathOf("z1.weights.safetensors"));
+            var kiln = SafeTensors.ReadAll(fixture);
+            Assert.Equal(torch.Keys, kiln.Keys);
+            foreach (var (name, (shape, values)) in torch)
+            {
+                Assert.Equal(shape, kiln[name].Shape);
+                Assert.Equal(values, kiln[name].Values);
+            }
+        }
+        finally
+        {
+            File.Delete(written);
+        }
+    }
+
     private static string PathOf(string file) => Path.Combine(AppContext.BaseDirectory, "Parity", file);
 
     private static void Check(Case c)

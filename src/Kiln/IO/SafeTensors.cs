@@ -1,10 +1,8 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 
 namespace Kiln.IO;
@@ -14,20 +12,47 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 
 /// <summary>
 /// Reads and writes the safetensors format (8-byte little-endian header length, a JSON header, raw
-/// little-endian data), with PyTorch's tensor names and layouts, so a <c>state_dict</c> moves both ways.
-/// Writes are atomic (temporary file, then rename); reads validate the whole file before touching the model.
+/// little-endian data), with PyTorch's tensor names and layouts, so a <c>state_dict</c> moves both ways. Files are
+/// written as the reference implementation expects them (tensors back to back, no gaps), atomically (temporary file,
+/// then rename); reads validate the whole file before anything changes, and allocate no more than the file's size.
 /// </summary>
 public static class SafeTensors
 {
     /// <summary>Headers larger than this are rejected before they are read.</summary>
     public const int MaxHeaderBytes = 16 << 20;
 
+    /// <summary>Returns the values of one tensor to write (called while the file is written).</summary>
+    internal delegate ReadOnlySpan<float> TensorData();
+
+    /// <summary>A tensor to write: its name, shape and values (as many as the shape says).</summary>
+    internal sealed record TensorEntry(string Name, IReadOnlyList<int> Shape, TensorData Data);
+
     /// <summary>Writes every tensor of <paramref name="tensors"/> to <paramref name="path"/> atomically.</summary>
     public static void Save(string path, ParameterSet tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
-        byte[] header = BuildHeader(tensors, metadata);
+        Write(path, Entries(tensors, prefix: ""), metadata);
+    }
+
+    /// <summary>The tensors of a set as entries named <paramref name="prefix"/> + name.</summary>
+    internal static List<TensorEntry> Entries(ParameterSet tensors, string prefix)
+    {
+        var entries = new List<TensorEntry>(tensors.Tensors.Count);
+        foreach (TensorSlice slice in tensors.Tensors)
+        {
+            TensorSlice s = slice;
+            entries.Add(new TensorEntry(prefix + s.Name, s.Shape, () => tensors[s]));
+        }
+        return entries;
+    }
+
+    /// <summary>Writes <paramref name="entries"/> back to back, in order, to a temporary file that then replaces
+    /// <paramref name="path"/>: a crash at any point leaves either the old file or the new one.</summary>
+    internal static void Write(string path, IReadOnlyList<TensorEntry> entries, IReadOnlyDictionary<string, string>? metadata)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors data is little-endian.");
+        byte[] header = BuildHeader(entries, metadata);
         string fullPath = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(fullPath) ?? ".";
         Directory.CreateDirectory(directory);
@@ -40,9 +65,13 @@ public static class SafeTensors
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 stream.Write(length);
                 stream.Write(header);
-                Span<float> values = tensors.Span;
-                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors data is little-endian.");
-                stream.Write(MemoryMarshal.AsBytes(values));
+                foreach (TensorEntry entry in entries)
+                {
+                    ReadOnlySpan<float> values = entry.Data();
+                    if (values.Length != Count(entry.Shape))
+                        throw new InvalidOperationException($"Tensor '{entry.Name}' has {values.Length} values for shape [{Join(entry.Shape)}].");
+                    stream.Write(MemoryMarshal.AsBytes(values));
+                }
                 stream.Flush(flushToDisk: true);
             }
             BeforeCommit?.Invoke(temporary);
@@ -60,61 +89,38 @@ public static class SafeTensors
 
     /// <summary>
     /// Loads every tensor of <paramref name="tensors"/> from <paramref name="path"/>. The file must hold exactly
-    /// those tensors, as F32 with the same shapes; nothing is changed unless the whole file is valid.
+    /// those tensors, as F32 with the same shapes (a checkpoint's optimizer state, under <c>optimizer/</c>, is left
+    /// alone); nothing is changed unless the whole file is valid.
     /// </summary>
     public static void Load(string path, ParameterSet tensors)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
-        byte[] file;
-        try { file = File.ReadAllBytes(path); }
-        catch (FileNotFoundException e) { throw new CheckpointException($"Checkpoint '{path}' does not exist.", e); }
-        Load(file, tensors, path);
+        Load(ReadFile(path), tensors, path);
     }
 
     /// <summary>Loads from the bytes of a safetensors file (see <see cref="Load(string, ParameterSet)"/>).</summary>
     public static void Load(ReadOnlySpan<byte> file, ParameterSet tensors, string source = "checkpoint")
     {
-        var entries = ReadHeader(file, source, out int dataStart);
-        ReadOnlySpan<byte> data = file[dataStart..];
-
-        // Validate everything first, so a bad file changes nothing.
-        var plan = new List<(TensorSlice Slice, int Begin)>(tensors.Tensors.Count);
-        foreach (TensorSlice slice in tensors.Tensors)
-        {
-            if (!entries.TryGetValue(slice.Name, out Entry entry))
-                throw new CheckpointException($"{source}: tensor '{slice.Name}' [{Join(slice.Shape)}] is missing (the file has: {string.Join(", ", entries.Keys)}).");
-            if (entry.DType != "F32")
-                throw new CheckpointException($"{source}: tensor '{slice.Name}' has dtype {entry.DType}; expected F32.");
-            if (!SameShape(entry.Shape, slice.Shape))
-                throw new CheckpointException($"{source}: tensor '{slice.Name}' has shape [{Join(entry.Shape)}]; the model expects [{Join(slice.Shape)}].");
-            if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > data.Length)
-                throw new CheckpointException($"{source}: tensor '{slice.Name}' has data offsets [{entry.Begin}, {entry.End}] outside the {data.Length} data bytes.");
-            if (entry.End - entry.Begin != (long)slice.Length * sizeof(float))
-                throw new CheckpointException($"{source}: tensor '{slice.Name}' spans {entry.End - entry.Begin} bytes; shape [{Join(slice.Shape)}] as F32 needs {(long)slice.Length * sizeof(float)}.");
-            plan.Add((slice, (int)entry.Begin));
-        }
-        foreach (string name in entries.Keys)
-        {
-            if (!tensors.TryFind(name, out _))
-                throw new CheckpointException($"{source}: unexpected tensor '{name}'; the model has: {string.Join(", ", Names(tensors))}.");
-        }
-
-        foreach ((TensorSlice slice, int begin) in plan)
-        {
-            ReadOnlySpan<byte> bytes = data.Slice(begin, slice.Length * sizeof(float));
-            MemoryMarshal.Cast<byte, float>(bytes).CopyTo(tensors[slice]);
-        }
+        ArgumentNullException.ThrowIfNull(tensors);
+        Header header = ReadHeader(file, source);
+        ReadOnlySpan<byte> data = file[header.DataStart..];
+        var plan = Plan(header, data.Length, tensors, prefix: "", source);
+        RejectUnexpected(header, tensors, source);
+        Copy(plan, data, tensors);
     }
 
     /// <summary>The names, dtypes and shapes in a file's header (for inspection tools and tests).</summary>
     public static IReadOnlyDictionary<string, (string DType, long[] Shape)> Describe(ReadOnlySpan<byte> file)
     {
         var result = new Dictionary<string, (string, long[])>(StringComparer.Ordinal);
-        foreach (var (name, entry) in ReadHeader(file, "checkpoint", out _))
+        foreach (var (name, entry) in ReadHeader(file, "checkpoint").Entries)
             result[name] = (entry.DType, entry.Shape);
         return result;
     }
+
+    /// <summary>The string metadata of a file's header (<c>__metadata__</c>).</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(ReadOnlySpan<byte> file, string source = "safetensors file") =>
+        ReadHeader(file, source).Metadata;
 
     /// <summary>
     /// Every tensor of a safetensors file, as F32 values with its shape: for reading files that are not one model's
@@ -123,56 +129,108 @@ public static class SafeTensors
     /// </summary>
     public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(ReadOnlySpan<byte> file, string source = "safetensors file")
     {
-        var entries = ReadHeader(file, source, out int dataStart);
-        ReadOnlySpan<byte> data = file[dataStart..];
-        var result = new Dictionary<string, (long[], float[])>(StringComparer.Ordinal);
-        foreach (var (name, entry) in entries)
+        Header header = ReadHeader(file, source);
+        ReadOnlySpan<byte> data = file[header.DataStart..];
+        foreach (var (name, entry) in header.Entries)
         {
             if (entry.DType != "F32")
                 throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32.");
-            // The element count, saturating: a hostile shape must not overflow into a plausible size.
-            long limit = data.Length / sizeof(float), count = 1;
-            bool zero = false, tooLarge = false;
-            foreach (long d in entry.Shape)
-            {
-                if (d == 0) zero = true;
-                else if (!tooLarge && count > limit / d) tooLarge = true;
-                else if (!tooLarge) count *= d;
-            }
-            if (zero) count = 0;
-            else if (tooLarge)
-                throw new CheckpointException($"{source}: tensor '{name}' has shape [{Join(entry.Shape)}], more values than the file's {data.Length} data bytes hold.");
-            if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > data.Length)
-                throw new CheckpointException($"{source}: tensor '{name}' has data offsets [{entry.Begin}, {entry.End}] outside the {data.Length} data bytes.");
-            if (entry.End - entry.Begin != count * sizeof(float))
-                throw new CheckpointException($"{source}: tensor '{name}' spans {entry.End - entry.Begin} bytes; shape [{Join(entry.Shape)}] as F32 needs {count * sizeof(float)}.");
-            float[] values = MemoryMarshal.Cast<byte, float>(data.Slice((int)entry.Begin, (int)(entry.End - entry.Begin))).ToArray();
-            result[name] = (entry.Shape, values);
+            CheckEntry(name, entry, ElementCount(name, entry.Shape, data.Length, source), data.Length, source);
         }
+        var result = new Dictionary<string, (long[], float[])>(StringComparer.Ordinal);
+        foreach (var (name, entry) in header.Entries)
+            result[name] = (entry.Shape, MemoryMarshal.Cast<byte, float>(data.Slice((int)entry.Begin, (int)(entry.End - entry.Begin))).ToArray());
         return result;
     }
 
     /// <summary>Reads a file whole and returns its tensors (see <see cref="ReadAll(ReadOnlySpan{byte}, string)"/>).</summary>
-    public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(string path)
+    public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(string path) => ReadAll(ReadFile(path), path);
+
+    // ---- shared by the readers (and Checkpoint) ----
+
+    internal readonly record struct Entry(string DType, long[] Shape, long Begin, long End);
+
+    internal sealed record Header(Dictionary<string, Entry> Entries, Dictionary<string, string> Metadata, int DataStart);
+
+    /// <summary>The whole file: its length bounds every later allocation.</summary>
+    internal static byte[] ReadFile(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] file;
-        try { file = File.ReadAllBytes(path); }
-        catch (FileNotFoundException e) { throw new CheckpointException($"'{path}' does not exist.", e); }
-        return ReadAll(file, path);
+        try { return File.ReadAllBytes(path); }
+        catch (FileNotFoundException e) { throw new CheckpointException($"Checkpoint '{path}' does not exist.", e); }
+        catch (DirectoryNotFoundException e) { throw new CheckpointException($"Checkpoint '{path}' does not exist.", e); }
     }
 
-    private readonly record struct Entry(string DType, long[] Shape, long Begin, long End);
+    /// <summary>Checks that the file holds every tensor of <paramref name="tensors"/> (named prefix + name), F32, with
+    /// the model's shape and offsets inside the data; returns where each one's bytes begin. Changes nothing.</summary>
+    internal static List<(TensorSlice Slice, int Begin)> Plan(Header header, int dataLength, ParameterSet tensors, string prefix, string source)
+    {
+        var plan = new List<(TensorSlice, int)>(tensors.Tensors.Count);
+        foreach (TensorSlice slice in tensors.Tensors)
+        {
+            string name = prefix + slice.Name;
+            if (!header.Entries.TryGetValue(name, out Entry entry))
+                throw new CheckpointException($"{source}: tensor '{name}' [{Join(slice.Shape)}] is missing (the file has: {string.Join(", ", header.Entries.Keys)}).");
+            if (entry.DType != "F32")
+                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32.");
+            if (!SameShape(entry.Shape, slice.Shape))
+                throw new CheckpointException($"{source}: tensor '{name}' has shape [{Join(entry.Shape)}]; the model expects [{Join(slice.Shape)}].");
+            CheckEntry(name, entry, slice.Length, dataLength, source);
+            plan.Add((slice, (int)entry.Begin));
+        }
+        return plan;
+    }
 
-    private static Dictionary<string, Entry> ReadHeader(ReadOnlySpan<byte> file, string source, out int dataStart)
+    /// <summary>A model file may hold nothing but the model's tensors (and, in a checkpoint, optimizer state).</summary>
+    internal static void RejectUnexpected(Header header, ParameterSet tensors, string source)
+    {
+        foreach (string name in header.Entries.Keys)
+        {
+            if (name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)) continue;
+            if (!tensors.TryFind(name, out _))
+                throw new CheckpointException($"{source}: unexpected tensor '{name}'; the model has: {string.Join(", ", Names(tensors))}.");
+        }
+    }
+
+    internal static void Copy(List<(TensorSlice Slice, int Begin)> plan, ReadOnlySpan<byte> data, ParameterSet target)
+    {
+        foreach ((TensorSlice slice, int begin) in plan)
+            MemoryMarshal.Cast<byte, float>(data.Slice(begin, slice.Length * sizeof(float))).CopyTo(target[slice]);
+    }
+
+    private static void CheckEntry(string name, Entry entry, long count, int dataLength, string source)
+    {
+        if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > dataLength)
+            throw new CheckpointException($"{source}: tensor '{name}' has data offsets [{entry.Begin}, {entry.End}] outside the {dataLength} data bytes.");
+        if (entry.End - entry.Begin != count * sizeof(float))
+            throw new CheckpointException($"{source}: tensor '{name}' spans {entry.End - entry.Begin} bytes; shape [{Join(entry.Shape)}] as F32 needs {count * sizeof(float)}.");
+    }
+
+    /// <summary>The element count of a file's shape, saturating: a hostile shape must not overflow into a plausible size.</summary>
+    private static long ElementCount(string name, long[] shape, int dataLength, string source)
+    {
+        foreach (long d in shape)
+            if (d == 0) return 0;
+        long limit = dataLength / sizeof(float), count = 1;
+        foreach (long d in shape)
+        {
+            if (count > limit / d)
+                throw new CheckpointException($"{source}: tensor '{name}' has shape [{Join(shape)}], more values than the file's {dataLength} data bytes hold.");
+            count *= d;
+        }
+        return count;
+    }
+
+    internal static Header ReadHeader(ReadOnlySpan<byte> file, string source)
     {
         if (file.Length < 8)
             throw new CheckpointException($"{source}: the file has {file.Length} bytes; a safetensors file starts with an 8-byte header length.");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
         if (headerLength > MaxHeaderBytes || headerLength > (ulong)(file.Length - 8))
             throw new CheckpointException($"{source}: the header claims {headerLength} bytes but the file has {file.Length - 8} after the length (limit {MaxHeaderBytes}).");
-        dataStart = 8 + (int)headerLength;
+        int dataStart = 8 + (int)headerLength;
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
             using JsonDocument document = JsonDocument.Parse(file.Slice(8, (int)headerLength).ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
@@ -180,7 +238,18 @@ public static class SafeTensors
                 throw new CheckpointException($"{source}: the header is not a JSON object.");
             foreach (JsonProperty property in document.RootElement.EnumerateObject())
             {
-                if (property.Name == "__metadata__") continue;
+                if (property.Name == "__metadata__")
+                {
+                    if (property.Value.ValueKind != JsonValueKind.Object)
+                        throw new CheckpointException($"{source}: __metadata__ is not a JSON object.");
+                    foreach (JsonProperty item in property.Value.EnumerateObject())
+                    {
+                        if (item.Value.ValueKind != JsonValueKind.String)
+                            throw new CheckpointException($"{source}: __metadata__ '{item.Name}' is not a string.");
+                        metadata[item.Name] = item.Value.GetString()!;
+                    }
+                    continue;
+                }
                 JsonElement value = property.Value;
                 if (value.ValueKind != JsonValueKind.Object
                     || !value.TryGetProperty("dtype", out JsonElement dtype) || dtype.ValueKind != JsonValueKind.String
@@ -206,10 +275,10 @@ public static class SafeTensors
         {
             throw new CheckpointException($"{source}: the header is not valid JSON ({e.Message}).", e);
         }
-        return entries;
+        return new Header(entries, metadata, dataStart);
     }
 
-    private static byte[] BuildHeader(ParameterSet tensors, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] BuildHeader(IReadOnlyList<TensorEntry> entries, IReadOnlyDictionary<string, string>? metadata)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))
@@ -218,20 +287,24 @@ public static class SafeTensors
             json.WriteStartObject("__metadata__");
             json.WriteString("format", "pt");
             if (metadata is not null)
-                foreach (var (key, value) in metadata) json.WriteString(key, value);
+                foreach (var (key, value) in metadata)
+                    if (key != "format") json.WriteString(key, value);
             json.WriteEndObject();
-            foreach (TensorSlice slice in tensors.Tensors)
+            long offset = 0;
+            foreach (TensorEntry entry in entries)
             {
-                json.WriteStartObject(slice.Name);
+                long bytes = Count(entry.Shape) * sizeof(float);
+                json.WriteStartObject(entry.Name);
                 json.WriteString("dtype", "F32");
                 json.WriteStartArray("shape");
-                foreach (int d in slice.Shape) json.WriteNumberValue(d);
+                foreach (int d in entry.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
-                json.WriteNumberValue((long)slice.Offset * sizeof(float));
-                json.WriteNumberValue((long)(slice.Offset + slice.Length) * sizeof(float));
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + bytes);
                 json.WriteEndArray();
                 json.WriteEndObject();
+                offset += bytes;
             }
             json.WriteEndObject();
         }
@@ -243,6 +316,13 @@ public static class SafeTensors
         return header;
     }
 
+    private static long Count(IReadOnlyList<int> shape)
+    {
+        long count = 1;
+        foreach (int d in shape) count *= d;
+        return count;
+    }
+
     private static bool SameShape(long[] file, IReadOnlyList<int> model)
     {
         if (file.Length != model.Count) return false;
@@ -250,7 +330,7 @@ public static class SafeTensors
         return true;
     }
 
-    private static string Join<T>(IEnumerable<T> values) => string.Join(", ", values);
+    internal static string Join<T>(IEnumerable<T> values) => string.Join(", ", values);
 
     private static IEnumerable<string> Names(ParameterSet tensors)
     {

@@ -10,7 +10,10 @@ public sealed class KilnRandom
 {
     private uint _s0, _s1, _s2, _s3;
 
-    public KilnRandom(long seed)
+    public KilnRandom(long seed) => Reseed(seed);
+
+    /// <summary>Restarts the sequence from <paramref name="seed"/>, as a new generator would (no allocation).</summary>
+    public void Reseed(long seed)
     {
         ulong x = (ulong)seed;
         ulong a = SplitMix(ref x), b = SplitMix(ref x);

@@ -223,6 +223,16 @@ namespace Tests
         /// <summary>Reads the parameters from a safetensors file; the file is validated whole before anything changes.</summary>
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
+        /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
+        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+
+        /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
+        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<float> features, int rows)
         {

@@ -38,6 +38,45 @@ def save_safetensors(path, tensors):
     os.replace(path + ".tmp", path)
 
 
+def load_safetensors(path):
+    """Reads a safetensors file as the reference implementation does: F32 tensors whose data offsets cover the data
+    section back to back with no gap or overlap. Returns {name: tensor}."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + length])
+    data = blob[8 + length:]
+    header.pop("__metadata__", None)
+    spans = sorted((v["data_offsets"][0], v["data_offsets"][1], k) for k, v in header.items())
+    cursor = 0
+    for begin, end, name in spans:
+        assert begin == cursor, f"{path}: '{name}' starts at {begin}, the previous tensor ended at {cursor}"
+        cursor = end
+    assert cursor == len(data), f"{path}: the tensors cover {cursor} of {len(data)} data bytes"
+    tensors = {}
+    for name, v in header.items():
+        assert v["dtype"] == "F32", f"{name}: {v['dtype']}"
+        begin, end = v["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).reshape(v["shape"])
+    return tensors
+
+
+def verify_kiln_written():
+    """Kiln's copy of the Z1 state_dict (written by ParityTests from z1.weights.safetensors) reads back into the
+    same PyTorch tensors, in the layout the reference reader demands."""
+    path = os.path.join(HERE, "z1.kiln-written.safetensors")
+    if not os.path.exists(path):
+        print("z1.kiln-written.safetensors is missing: run the parity tests, which write it as .received")
+        return
+    original, kiln = load_safetensors(os.path.join(HERE, "z1.weights.safetensors")), load_safetensors(path)
+    assert original.keys() == kiln.keys(), (original.keys(), kiln.keys())
+    for name in original:
+        assert torch.equal(original[name], kiln[name]), name
+    model = Named(Hidden1=nn.Linear(784, 256), Hidden2=nn.Linear(256, 128), Logits=nn.Linear(128, 10))
+    model.load_state_dict(kiln)  # strict: every name and shape of the PyTorch module
+    print(f"verified     Kiln's z1.kiln-written.safetensors loads into the PyTorch module ({len(kiln)} tensors, equal)")
+
+
 class Named(nn.Module):
     """A module whose state_dict names are the Kiln node names (Hidden1.weight, ...)."""
 
@@ -198,3 +237,5 @@ if __name__ == "__main__":
         export_optimizers()
     if not only or "schedules" in only:
         export_schedules()
+    if not only or "z1" in only or "verify" in only:
+        verify_kiln_written()
