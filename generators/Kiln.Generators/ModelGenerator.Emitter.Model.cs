@@ -31,6 +31,7 @@ public sealed partial class ModelGenerator
             private readonly string _outputName;
             private readonly Op? _loss;
             private readonly bool _classifier;
+            private readonly bool _labels;
 
             public ModelEmitter(ModelDeclaration model, ModelGraph graph, BackwardGraph backward, MemoryPlan plan)
             {
@@ -39,7 +40,9 @@ public sealed partial class ModelGenerator
                 _backward = backward;
                 _plan = plan;
                 _loss = graph.Loss;
-                _classifier = _loss?.Kind == OpKind.SoftmaxCrossEntropy;
+                // A softmax classifier gets Predict (the arg-max class); integer labels or float targets follow the loss.
+                _classifier = _loss?.Kind is OpKind.SoftmaxCrossEntropy or OpKind.FocalLoss;
+                _labels = _loss?.UsesLabels == true;
                 var used = new HashSet<string>(ReservedLocals);
                 _inputName = Unique(Naming.Camel(graph.Input.Node), "Input", used);
                 _outputName = Unique(Naming.Camel(graph.Output.Node), "Output", used);
@@ -65,7 +68,7 @@ public sealed partial class ModelGenerator
             /// position when a node has two ops of one kind; "LossProbabilities" for the loss's saved state.</summary>
             private string BaseName(Op op)
             {
-                if (op.Kind == OpKind.SoftmaxCrossEntropy) return op.Node + "Probabilities";
+                if (op.KeepsProbabilities) return op.Node + "Probabilities";
                 if (op.IsNodeOutput) return op.Node;
                 bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
                 return op.Node + op.Kind + (repeated ? I(op.Position) : "");
@@ -73,8 +76,8 @@ public sealed partial class ModelGenerator
 
             private int InputSize => checked((int)_graph.Input.Shape.Size);
             private int OutputSize => checked((int)_graph.Output.Shape.Size);
-            private string TargetName => _classifier ? "labels" : "targets";
-            private string TargetType => _classifier ? "int" : "float";
+            private string TargetName => _labels ? "labels" : "targets";
+            private string TargetType => _labels ? "int" : "float";
             private int MemoryFloats => 2 * _plan.ParameterFloats + _plan.WorkspaceFloats;
 
             public string Run()
@@ -185,7 +188,7 @@ public sealed partial class ModelGenerator
             private string ShapeOf(Buffer b)
             {
                 Op op = _graph.Ops[b.Op];
-                if (op.Kind == OpKind.SoftmaxCrossEntropy) return _graph.Ops[op.Inputs[0]].Shape.WithBatch();
+                if (op.KeepsProbabilities) return _graph.Ops[op.Inputs[0]].Shape.WithBatch();
                 return op.Shape.WithBatch();
             }
 
@@ -345,7 +348,9 @@ public sealed partial class ModelGenerator
             private void EmitLoss()
             {
                 string inShape = _graph.Input.Shape.WithBatch("rows");
-                _w.Line($"/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
+                _w.Line(_loss!.SumReduction
+                    ? "/// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>"
+                    : "/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
                 _w.Open($"public float Evaluate({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
                 _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
@@ -353,19 +358,24 @@ public sealed partial class ModelGenerator
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
                 _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
-                _w.Line($"total += (double)RunLoss({_inputName}.Slice(start * InputSize, count * InputSize), {TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count) * count;");
+                string chunkLoss = $"RunLoss({_inputName}.Slice(start * InputSize, count * InputSize), {TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count)";
+                // A mean over a chunk weighs by its rows; a sum adds up as it is.
+                _w.Line(_loss.SumReduction ? $"total += {chunkLoss};" : $"total += (double){chunkLoss} * count;");
                 _w.Close();
-                _w.Line("return (float)(total / rows);");
+                _w.Line(_loss.SumReduction ? "return (float)total;" : "return (float)(total / rows);");
                 _w.Close();
                 _w.Line();
             }
 
-            private string TargetWidth => _classifier ? "1" : "OutputSize";
+            private string TargetWidth => _labels ? "1" : "OutputSize";
+
+            /// <summary>"mean" or "summed", as the loss reduces.</summary>
+            private string LossWord => _loss?.SumReduction == true ? "summed" : "mean";
 
             private void EmitTraining()
             {
                 string inShape = _graph.Input.Shape.WithBatch("rows");
-                _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the mean loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
+                _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the {LossWord} loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
                 _w.Open($"public float ComputeGradients({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
                 _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
                 _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
@@ -376,7 +386,7 @@ public sealed partial class ModelGenerator
                 _w.Line("return loss;");
                 _w.Close();
                 _w.Line();
-                _w.Line("/// <summary>One training step: forward, backward and the optimizer's update. Returns the mean loss of the batch.</summary>");
+                _w.Line($"/// <summary>One training step: forward, backward and the optimizer's update. Returns the {LossWord} loss of the batch.</summary>");
                 _w.Open($"public float TrainStep({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
                 _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
                 _w.Line($"float loss = ComputeGradients({_inputName}, {TargetName});");
@@ -471,10 +481,23 @@ public sealed partial class ModelGenerator
                 _w.Open($"private float RunLoss({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 _w.Line($"// {loss.Node}: {loss.Label}   {prediction.Shape.WithBatch()} -> []");
-                if (loss.Kind == OpKind.SoftmaxCrossEntropy)
-                    _w.Line($"return {K}.Losses.SoftmaxCrossEntropyForward({Act(prediction.Id)}, labels, {Act(loss.Id)}, {RowsOf(prediction.Shape)}, {I(prediction.Shape.Last)});");
-                else
-                    _w.Line($"return {K}.Losses.MeanSquaredErrorForward({Act(prediction.Id)}, targets);");
+                string p = Act(prediction.Id), rows = RowsOf(prediction.Shape), classes = I(prediction.Shape.Last), reduction = ReductionOf(loss);
+                string call = loss.Kind switch
+                {
+                    OpKind.SoftmaxCrossEntropy when loss.SoftTargets =>
+                        $"SoftTargetCrossEntropyForward({p}, targets, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.LabelSmoothing)}, {reduction})",
+                    OpKind.SoftmaxCrossEntropy =>
+                        $"SoftmaxCrossEntropyForward({p}, labels, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.LabelSmoothing)}, {reduction})",
+                    OpKind.FocalLoss =>
+                        $"FocalLossForward({p}, labels, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.Gamma)}, {Naming.Float(loss.Alpha)}, {reduction})",
+                    OpKind.MeanSquaredError => $"MeanSquaredErrorForward({p}, targets, {reduction})",
+                    OpKind.L1Loss => $"L1Forward({p}, targets, {reduction})",
+                    OpKind.HuberLoss => $"HuberForward({p}, targets, {Naming.Float(loss.Delta)}, {reduction})",
+                    OpKind.BinaryCrossEntropyWithLogits => $"BinaryCrossEntropyWithLogitsForward({p}, targets, {reduction})",
+                    OpKind.BinaryFocalLoss => $"BinaryFocalLossForward({p}, targets, {Naming.Float(loss.Gamma)}, {Naming.Float(loss.Alpha)}, {reduction})",
+                    _ => throw new System.InvalidOperationException("No loss emission for " + loss.Kind),
+                };
+                _w.Line($"return {K}.Losses.{call};");
                 _w.Close();
                 _w.Line();
             }
@@ -498,11 +521,29 @@ public sealed partial class ModelGenerator
                     string Acc(int i) => Bool(step.InputAccumulates[i]);
                     switch (op.Kind)
                     {
+                        case OpKind.SoftmaxCrossEntropy when op.SoftTargets:
+                            _w.Line($"{K}.Losses.SoftTargetCrossEntropyBackward({Act(op.Id)}, targets, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)});");
+                            break;
                         case OpKind.SoftmaxCrossEntropy:
-                            _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)});");
+                            _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)});");
+                            break;
+                        case OpKind.FocalLoss:
+                            _w.Line($"{K}.Losses.FocalLossBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.Gamma)}, {Naming.Float(op.Alpha)}, {ReductionOf(op)});");
                             break;
                         case OpKind.MeanSquaredError:
-                            _w.Line($"{K}.Losses.MeanSquaredErrorBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)});");
+                            _w.Line($"{K}.Losses.MeanSquaredErrorBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)}, {ReductionOf(op)});");
+                            break;
+                        case OpKind.L1Loss:
+                            _w.Line($"{K}.Losses.L1Backward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)}, {ReductionOf(op)});");
+                            break;
+                        case OpKind.HuberLoss:
+                            _w.Line($"{K}.Losses.HuberBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)}, {Naming.Float(op.Delta)}, {ReductionOf(op)});");
+                            break;
+                        case OpKind.BinaryCrossEntropyWithLogits:
+                            _w.Line($"{K}.Losses.BinaryCrossEntropyWithLogitsBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)}, {ReductionOf(op)});");
+                            break;
+                        case OpKind.BinaryFocalLoss:
+                            _w.Line($"{K}.Losses.BinaryFocalLossBackward({Act(op.Inputs[0])}, targets, {Dx(0)}, accumulate: {Acc(0)}, {Naming.Float(op.Gamma)}, {Naming.Float(op.Alpha)}, {ReductionOf(op)});");
                             break;
                         case OpKind.Dense:
                         {
@@ -582,6 +623,8 @@ public sealed partial class ModelGenerator
             private static string Times(string name, string factor) => factor == "1" ? name : name + " * " + factor;
 
             private static string Bool(bool value) => value ? "true" : "false";
+
+            private static string ReductionOf(Op loss) => loss.SumReduction ? $"{Rt}.Reduction.Sum" : $"{Rt}.Reduction.Mean";
         }
     }
 }

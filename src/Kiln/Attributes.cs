@@ -94,12 +94,29 @@ public sealed class AddAttribute(string skip) : LayerAttribute
     public string Skip { get; } = skip;
 }
 
-/// <summary>Loss: softmax then cross-entropy against integer class labels, averaged over the batch.</summary>
+/// <summary>How a loss combines its terms: their mean (PyTorch's default 'mean') or their sum.</summary>
+public enum Reduction
+{
+    /// <summary>The mean: over rows for the classification losses, over every element for the element-wise ones.</summary>
+    Mean = 0,
+    /// <summary>The sum of every term.</summary>
+    Sum = 1,
+}
+
+/// <summary>
+/// Loss: softmax then cross-entropy (PyTorch's <c>CrossEntropyLoss</c>), against integer class labels, or with
+/// <see cref="SoftTargets"/> against a probability distribution per sample (what mixup and cutmix produce).
+/// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class SoftmaxCrossEntropyAttribute : LayerAttribute
 {
     /// <summary>The number of classes; checked against the logits when set.</summary>
     public int Classes { get; set; }
+    /// <summary>ε in [0, 1): the target becomes (1 − ε)·target + ε/classes (PyTorch's <c>label_smoothing</c>).</summary>
+    public double LabelSmoothing { get; set; }
+    /// <summary>Targets are float distributions [classes] per sample instead of integer labels.</summary>
+    public bool SoftTargets { get; set; }
+    public Reduction Reduction { get; set; }
 }
 
 /// <summary>Loss: mean squared error against float targets, averaged over every element (PyTorch's 'mean').</summary>
@@ -108,4 +125,60 @@ public sealed class MeanSquaredErrorAttribute : LayerAttribute
 {
     /// <summary>The number of target values per sample; checked against the prediction when set.</summary>
     public int Width { get; set; }
+    public Reduction Reduction { get; set; }
+}
+
+/// <summary>Loss: |prediction − target| per element (PyTorch's <c>L1Loss</c>).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class L1LossAttribute : LayerAttribute
+{
+    /// <summary>The number of target values per sample; checked against the prediction when set.</summary>
+    public int Width { get; set; }
+    public Reduction Reduction { get; set; }
+}
+
+/// <summary>Loss: ½d² for |d| &lt; δ, else δ(|d| − ½δ), d = prediction − target (PyTorch's <c>HuberLoss</c>).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class HuberLossAttribute : LayerAttribute
+{
+    /// <summary>The number of target values per sample; checked against the prediction when set.</summary>
+    public int Width { get; set; }
+    /// <summary>δ &gt; 0, where the quadratic part meets the linear one (default 1).</summary>
+    public double Delta { get; set; } = 1.0;
+    public Reduction Reduction { get; set; }
+}
+
+/// <summary>Loss: binary cross-entropy on logits against float targets in [0, 1] (PyTorch's <c>BCEWithLogitsLoss</c>).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class BinaryCrossEntropyWithLogitsAttribute : LayerAttribute
+{
+    /// <summary>The number of target values per sample; checked against the logits when set.</summary>
+    public int Width { get; set; }
+    public Reduction Reduction { get; set; }
+}
+
+/// <summary>Loss: multi-class focal loss, −α·(1 − p_y)^γ·log p_y with p = softmax(logits), against integer labels.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class FocalLossAttribute : LayerAttribute
+{
+    /// <summary>The number of classes; checked against the logits when set.</summary>
+    public int Classes { get; set; }
+    /// <summary>γ ≥ 0 (default 2; 0 is cross-entropy).</summary>
+    public double Gamma { get; set; } = 2.0;
+    /// <summary>α &gt; 0, a weight on every term (default 1).</summary>
+    public double Alpha { get; set; } = 1.0;
+    public Reduction Reduction { get; set; }
+}
+
+/// <summary>Loss: binary focal loss on logits against float targets (torchvision's <c>sigmoid_focal_loss</c>).</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public sealed class BinaryFocalLossAttribute : LayerAttribute
+{
+    /// <summary>The number of target values per sample; checked against the logits when set.</summary>
+    public int Width { get; set; }
+    /// <summary>γ ≥ 0 (default 2).</summary>
+    public double Gamma { get; set; } = 2.0;
+    /// <summary>α in [0, 1] weighs the positives, 1 − α the negatives (default 0.25); a negative α turns the weighting off.</summary>
+    public double Alpha { get; set; } = 0.25;
+    public Reduction Reduction { get; set; }
 }

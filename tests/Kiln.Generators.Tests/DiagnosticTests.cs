@@ -179,6 +179,42 @@ public class DiagnosticTests
     public void LossClassesMismatch_Twin() =>
         AssertClean(Model(InputNode + "[Dense(10)] public partial Node Logits { get; }\n[SoftmaxCrossEntropy(Classes = 10)] public partial Node Loss { get; }"));
 
+    [Theory]
+    [InlineData("[L1Loss(Width = 4)]")]
+    [InlineData("[HuberLoss(Width = 4)]")]
+    [InlineData("[BinaryCrossEntropyWithLogits(Width = 4)]")]
+    [InlineData("[BinaryFocalLoss(Width = 4)]")]
+    public void ElementWiseLossWidthMismatch_ReportsKILN1004(string loss) =>
+        AssertReports(DiagnosticIds.LossWidthMismatch,
+            Model(InputNode + $"[Dense(2)] public partial Node P {{ get; }}\n{loss} public partial Node Loss {{ get; }}"), "Width = 4", "'P'", "[B, 2]");
+
+    [Fact]
+    public void FocalClassesMismatch_ReportsKILN1004() =>
+        AssertReports(DiagnosticIds.LossWidthMismatch,
+            Model(InputNode + "[Dense(5)] public partial Node Logits { get; }\n[FocalLoss(Classes = 6)] public partial Node Loss { get; }"), "Classes = 6", "'Logits'", "[B, 5]");
+
+    [Theory]
+    [InlineData("[SoftmaxCrossEntropy(LabelSmoothing = 1.5)]", "LabelSmoothing = 1.5", "LabelSmoothing", "[0, 1)")]
+    [InlineData("[HuberLoss(Delta = 0)]", "Delta = 0", "Delta", "> 0")]
+    [InlineData("[FocalLoss(Gamma = -1)]", "Gamma = -1", "Gamma", "≥ 0")]
+    [InlineData("[FocalLoss(Alpha = 0)]", "Alpha = 0", "Alpha", "> 0")]
+    [InlineData("[BinaryFocalLoss(Alpha = 2)]", "Alpha = 2", "Alpha", "[0, 1]")]
+    [InlineData("[MeanSquaredError(Reduction = (Reduction)7)]", "Reduction = (Reduction)7", "Reduction", "Reduction.Sum")]
+    public void LossHyperParameterOutOfRange_ReportsKILN1006(string loss, string at, string argument, string range) =>
+        AssertReports(DiagnosticIds.InvalidArgument,
+            Model(InputNode + $"[Dense(2)] public partial Node P {{ get; }}\n{loss} public partial Node Loss {{ get; }}"), at, argument, "'Loss'", range);
+
+    [Theory]
+    [InlineData("[SoftmaxCrossEntropy(LabelSmoothing = 0.1, Reduction = Reduction.Sum)]")]
+    [InlineData("[SoftmaxCrossEntropy(SoftTargets = true)]")]
+    [InlineData("[HuberLoss(Delta = 2, Width = 2)]")]
+    [InlineData("[FocalLoss(Gamma = 0, Alpha = 0.5, Classes = 2)]")]
+    [InlineData("[BinaryFocalLoss(Alpha = -1)]")]
+    [InlineData("[L1Loss(Reduction = Reduction.Sum)]")]
+    [InlineData("[BinaryCrossEntropyWithLogits]")]
+    public void LossHyperParameters_Twin(string loss) =>
+        AssertClean(Model(InputNode + $"[Dense(2)] public partial Node P {{ get; }}\n{loss} public partial Node Loss {{ get; }}"));
+
     [Fact]
     public void InputWidthContradiction_ReportsKILN1005() =>
         AssertReports(DiagnosticIds.InputWidthMismatch,

@@ -31,4 +31,16 @@ internal static class Models
             [MeanSquaredError(Width = 3)]     public partial Node Loss { get; }
         }
         """;
+
+    public const string Focal = GeneratorHarness.Usings + """
+        /// A classifier trained with a focal loss, summed: every sample's loss counts, the easy ones less.
+        [Model(Batch = 8)]
+        public partial class FocalClassifier
+        {
+            [Input(12)]                                               public partial Node Features { get; }
+            [Dense(16), Relu]                                         public partial Node Hidden { get; }
+            [Dense(4)]                                                public partial Node Logits { get; }
+            [FocalLoss(Gamma = 2, Alpha = 0.5, Reduction = Reduction.Sum)] public partial Node Loss { get; }
+        }
+        """;
 }

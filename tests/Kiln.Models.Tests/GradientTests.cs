@@ -59,6 +59,86 @@ public class GradientTests
 
     private static float[] Targets(int rows, int width) => Inputs(rows * width, seed: 99, scale: 1f);
 
+    private static float[] Unit(int length, int seed) => Inputs(length, seed, 0.5f).Select(v => v + 0.5f).ToArray(); // in [0, 1)
+
+    [Fact]
+    public void L1Loss()
+    {
+        using var model = new L1Net(seed: 1);
+        float[] x = Inputs(4 * 5, 11), t = Targets(4, 3);
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => L1(Dense(ToDouble(x), p, "Out", 5, 3), t));
+    }
+
+    [Fact]
+    public void HuberLoss_BothBranches()
+    {
+        using var model = new HuberNet(seed: 2);
+        float[] x = Inputs(4 * 5, 12), t = Targets(4, 3);
+        double[] prediction = Dense(ToDouble(x), model.Parameters.Tensors.ToDictionary(s => s.Name, s => ToDouble(model.Parameters[s])), "Out", 5, 3);
+        Assert.Contains(prediction.Select((p, i) => Math.Abs(p - t[i])), d => d < 0.5);
+        Assert.Contains(prediction.Select((p, i) => Math.Abs(p - t[i])), d => d > 0.5);
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => Huber(Dense(ToDouble(x), p, "Out", 5, 3), t, 0.5));
+    }
+
+    [Fact]
+    public void MeanSquaredError_Summed()
+    {
+        using var model = new MseSumNet(seed: 3);
+        float[] x = Inputs(4 * 5, 13), t = Targets(4, 3);
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => MseSum(Dense(ToDouble(x), p, "Out", 5, 3), t));
+    }
+
+    [Fact]
+    public void BinaryCrossEntropy_OnLogits()
+    {
+        using var model = new BceNet(seed: 4);
+        float[] x = Inputs(4 * 5, 14), t = Unit(4 * 3, 15);
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => BinaryCrossEntropyWithLogits(Dense(Map(Dense(ToDouble(x), p, "H", 5, 6), Math.Tanh), p, "Logits", 6, 3), t));
+    }
+
+    [Fact]
+    public void BinaryFocalLoss()
+    {
+        using var model = new BinaryFocalNet(seed: 5);
+        float[] x = Inputs(4 * 5, 16), t = Unit(4 * 3, 17).Select(v => v > 0.5f ? 1f : 0f).ToArray();
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => BinaryFocal(Dense(ToDouble(x), p, "Logits", 5, 3), t, 2, 0.25));
+    }
+
+    [Fact]
+    public void FocalLoss_MultiClass()
+    {
+        using var model = new FocalNet(seed: 6);
+        float[] x = Inputs(4 * 5, 18);
+        int[] y = { 0, 3, 1, 2 };
+        float loss = model.ComputeGradients(x, y);
+        Check(model.Parameters, model.Gradients, loss, p => Focal(Dense(Map(Dense(ToDouble(x), p, "H", 5, 8), Math.Tanh), p, "Logits", 8, 4), y, 4, 2, 0.5));
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropy_LabelSmoothing_Summed()
+    {
+        using var model = new SmoothedClassifier(seed: 7);
+        float[] x = Inputs(4 * 5, 19);
+        int[] y = { 2, 0, 3, 1 };
+        float loss = model.ComputeGradients(x, y);
+        Check(model.Parameters, model.Gradients, loss, p => SoftCrossEntropy(Dense(ToDouble(x), p, "Logits", 5, 4), OneHot(y, 4), 4, 0.2, sum: true));
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropy_SoftTargets_Smoothed()
+    {
+        using var model = new SoftTargetClassifier(seed: 8);
+        float[] x = Inputs(4 * 5, 20);
+        float[] q = { 0.7f, 0.3f, 0, 0, 0, 0, 1, 0, 0.25f, 0.25f, 0.25f, 0.25f, 0, 0.5f, 0, 0.5f };
+        float loss = model.ComputeGradients(x, q);
+        Check(model.Parameters, model.Gradients, loss, p => SoftCrossEntropy(Dense(ToDouble(x), p, "Logits", 5, 4), ToDouble(q), 4, 0.1, sum: false));
+    }
+
     [Fact]
     public void Dense_And_MeanSquaredError()
     {

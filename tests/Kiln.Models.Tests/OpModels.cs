@@ -89,3 +89,71 @@ public partial class Classifier
     [Dense(4)] public partial Node Logits { get; }
     [SoftmaxCrossEntropy(Classes = 4)] public partial Node Loss { get; }
 }
+
+// ---- losses (one model per loss and option) ----
+
+[Model(Batch = 4)]
+public partial class L1Net
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [L1Loss(Width = 3)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class HuberNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [HuberLoss(Delta = 0.5)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class MseSumNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError(Reduction = Reduction.Sum)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class BceNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(6), Tanh] public partial Node H { get; }
+    [Dense(3)] public partial Node Logits { get; }
+    [BinaryCrossEntropyWithLogits] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class BinaryFocalNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(3)] public partial Node Logits { get; }
+    [BinaryFocalLoss(Gamma = 2, Alpha = 0.25)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class FocalNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(8), Tanh] public partial Node H { get; }
+    [Dense(4)] public partial Node Logits { get; }
+    [FocalLoss(Classes = 4, Gamma = 2, Alpha = 0.5)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class SmoothedClassifier
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(4)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy(LabelSmoothing = 0.2, Reduction = Reduction.Sum)] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class SoftTargetClassifier
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(4)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy(SoftTargets = true, LabelSmoothing = 0.1)] public partial Node Loss { get; }
+}

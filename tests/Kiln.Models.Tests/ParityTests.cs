@@ -100,6 +100,64 @@ public class ParityTests
             (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
     }
 
+    [Fact]
+    public void L1Loss_MatchesPyTorch()
+    {
+        using var m = new L1Net(seed: 5);
+        Check(new Case("l1", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void HuberLoss_MatchesPyTorch()
+    {
+        using var m = new HuberNet(seed: 5);
+        Check(new Case("huber", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void MeanSquaredError_Summed_MatchesPyTorch()
+    {
+        using var m = new MseSumNet(seed: 5);
+        Check(new Case("mse_sum", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void BinaryCrossEntropyWithLogits_MatchesPyTorch()
+    {
+        using var m = new BceNet(seed: 5);
+        Check(new Case("bce_logits", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void BinaryFocalLoss_MatchesTorchvisionsDefinition()
+    {
+        using var m = new BinaryFocalNet(seed: 5);
+        Check(new Case("binary_focal", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
+    [Fact]
+    public void FocalLoss_MatchesTheDefinitionInPyTorch()
+    {
+        using var m = new FocalNet(seed: 5);
+        Check(new Case("focal", m.Parameters, m.Gradients, m.Load,
+            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+    }
+
+    [Fact]
+    public void CrossEntropy_LabelSmoothing_Summed_MatchesPyTorch()
+    {
+        using var m = new SmoothedClassifier(seed: 5);
+        Check(new Case("smoothed_ce_sum", m.Parameters, m.Gradients, m.Load,
+            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+    }
+
+    [Fact]
+    public void CrossEntropy_SoftTargets_MatchesPyTorch()
+    {
+        using var m = new SoftTargetClassifier(seed: 5);
+        Check(new Case("soft_ce", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+    }
+
     /// <summary>
     /// The other direction: Kiln writes the PyTorch weights back out, byte for byte the committed
     /// <c>z1.kiln-written.safetensors</c>, which <c>Parity/export.py</c> reads into PyTorch tensors and compares with

@@ -59,6 +59,57 @@ internal static class RefOps
         return total / labels.Length;
     }
 
+    public static double L1(double[] prediction, float[] target, bool sum = false) =>
+        prediction.Select((p, i) => Math.Abs(p - target[i])).Sum() / (sum ? 1 : prediction.Length);
+
+    public static double Huber(double[] prediction, float[] target, double delta) =>
+        prediction.Select((p, i) =>
+        {
+            double d = Math.Abs(p - target[i]);
+            return d < delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+        }).Sum() / prediction.Length;
+
+    public static double MseSum(double[] prediction, float[] target) => Mse(prediction, target) * prediction.Length;
+
+    public static double BinaryCrossEntropyWithLogits(double[] logits, float[] target) =>
+        logits.Select((x, i) => -(target[i] * Math.Log(Sigmoid(x)) + (1 - target[i]) * Math.Log(1 - Sigmoid(x)))).Sum() / logits.Length;
+
+    /// <summary>torchvision's sigmoid_focal_loss, mean over elements, straight from its definition.</summary>
+    public static double BinaryFocal(double[] logits, float[] target, double gamma, double alpha) =>
+        logits.Select((x, i) =>
+        {
+            double p = Sigmoid(x), t = target[i];
+            double ce = -(t * Math.Log(p) + (1 - t) * Math.Log(1 - p));
+            double pt = p * t + (1 - p) * (1 - t);
+            return (alpha * t + (1 - alpha) * (1 - t)) * ce * Math.Pow(1 - pt, gamma);
+        }).Sum() / logits.Length;
+
+    /// <summary>Multi-class focal loss −α(1 − p_y)^γ log p_y, mean over rows.</summary>
+    public static double Focal(double[] logits, int[] labels, int classes, double gamma, double alpha)
+    {
+        double[] p = Softmax(logits, classes);
+        return labels.Select((y, r) => -alpha * Math.Pow(1 - p[r * classes + y], gamma) * Math.Log(p[r * classes + y])).Sum() / labels.Length;
+    }
+
+    /// <summary>Cross-entropy against a distribution q per row (smoothed with ε), mean over rows unless summed.</summary>
+    public static double SoftCrossEntropy(double[] logits, double[] q, int classes, double smoothing, bool sum)
+    {
+        double[] p = Softmax(logits, classes);
+        int rows = logits.Length / classes;
+        double total = 0;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < classes; c++)
+                total -= ((1 - smoothing) * q[r * classes + c] + smoothing / classes) * Math.Log(p[r * classes + c]);
+        return total / (sum ? 1 : rows);
+    }
+
+    public static double[] OneHot(int[] labels, int classes)
+    {
+        var q = new double[labels.Length * classes];
+        for (int r = 0; r < labels.Length; r++) q[r * classes + labels[r]] = 1;
+        return q;
+    }
+
     public static double[] ToDouble(ReadOnlySpan<float> values)
     {
         var result = new double[values.Length];

@@ -34,6 +34,11 @@ public static class Differentiator
         OpKind.Add => new(false, false),                                  // dy to both
         OpKind.SoftmaxCrossEntropy => new(false, true),                   // p − onehot (p saved as its output)
         OpKind.MeanSquaredError => new(true, false),                      // 2(p − t)/n
+        OpKind.L1Loss => new(true, false),                                // sign(p − t)
+        OpKind.HuberLoss => new(true, false),                             // d or δ·sign(d)
+        OpKind.BinaryCrossEntropyWithLogits => new(true, false),          // σ(x) − t
+        OpKind.FocalLoss => new(false, true),                             // from the saved probabilities
+        OpKind.BinaryFocalLoss => new(true, false),                       // from the logits
         _ => new(true, true),
     };
 

@@ -77,6 +77,10 @@ public static class DiagnosticDescriptors
         "Input width contradicts the previous node",
         "{0} in '{1}' declares In = {2} but receives {3} from '{4}'; remove In = {2} or change '{4}' to width {2}");
 
+    public static readonly DiagnosticDescriptor InvalidArgument = Error(DiagnosticIds.InvalidArgument, Usage,
+        "Invalid layer argument",
+        "{0} of '{1}' must be {2}; it is {3}: {4}");
+
     public static readonly DiagnosticDescriptor UnsupportedInputType = Error(DiagnosticIds.UnsupportedInputType, Unsupported,
         "Input type not supported",
         "Input '{0}' is of type '{1}'; only float inputs are supported so far (integer tokens need an Embedding node, which is not available yet)");
@@ -111,6 +115,7 @@ public static class DiagnosticDescriptors
         [AddShapeMismatch.Id] = AddShapeMismatch,
         [LossWidthMismatch.Id] = LossWidthMismatch,
         [InputWidthMismatch.Id] = InputWidthMismatch,
+        [InvalidArgument.Id] = InvalidArgument,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,
         [TensorTooLarge.Id] = TensorTooLarge,

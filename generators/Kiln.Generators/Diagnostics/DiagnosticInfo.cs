@@ -30,6 +30,7 @@ public static class DiagnosticIds
     public const string MissingSize = "KILN1002";
     public const string AddShapeMismatch = "KILN1003";
     public const string LossWidthMismatch = "KILN1004";
+    public const string InvalidArgument = "KILN1006";
     public const string InputWidthMismatch = "KILN1005";
 
     public const string UnsupportedInputType = "KILN2001";

@@ -262,35 +262,62 @@ public static class GraphBuilder
                 }
                 case "SoftmaxCrossEntropy":
                 {
-                    ArgumentDeclaration? classesArg = attribute.Find("Classes");
-                    int classes = ParseInt(classesArg) ?? 0;
-                    if (classes < 0)
-                    {
-                        Report(DiagnosticIds.InvalidSize, classesArg?.Span ?? attribute.Span, "Classes", node, "a positive number of classes (or left unset)", Int(classes));
-                        return null;
-                    }
-                    if (classes != 0 && classes != inShape.Last)
-                    {
-                        Report(DiagnosticIds.LossWidthMismatch, classesArg?.Span ?? attribute.Span, node, "Classes", Int(classes), input.Node, inShape.WithBatch(), Int(inShape.Last));
-                        return null;
-                    }
-                    return Add(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From("SoftmaxCrossEntropy")));
+                    if (!CheckClasses(attribute, node, inShape, input)) return null;
+                    bool soft = ParseBool(attribute.Find("SoftTargets")) ?? false;
+                    double? smoothing = Hyper(attribute, "LabelSmoothing", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "ε = 1 would make every target uniform");
+                    if (smoothing is null || !Reduction(attribute, node, out bool sum)) return null;
+                    var options = new List<string>();
+                    if (soft) options.Add("soft targets");
+                    if (smoothing.Value != 0) options.Add("smoothing " + Real(smoothing.Value));
+                    if (sum) options.Add("sum");
+                    return Add(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("SoftmaxCrossEntropy", options)))
+                    { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum });
+                }
+                case "FocalLoss":
+                {
+                    if (!CheckClasses(attribute, node, inShape, input)) return null;
+                    double? gamma = Hyper(attribute, "Gamma", 2, node, v => v >= 0, "≥ 0", "a negative γ would weigh the easy samples up");
+                    double? alpha = Hyper(attribute, "Alpha", 1, node, v => v > 0, "> 0", "the loss would vanish or change sign");
+                    if (gamma is null || alpha is null || !Reduction(attribute, node, out bool sum)) return null;
+                    var options = new List<string> { "γ " + Real(gamma.Value), "α " + Real(alpha.Value) };
+                    if (sum) options.Add("sum");
+                    return Add(new Op(_ops.Count, OpKind.FocalLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("FocalLoss", options)))
+                    { Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum });
                 }
                 case "MeanSquaredError":
+                case "L1Loss":
+                case "BinaryCrossEntropyWithLogits":
                 {
-                    ArgumentDeclaration? widthArg = attribute.Find("Width");
-                    int width = ParseInt(widthArg) ?? 0;
-                    if (width < 0)
+                    if (!CheckWidth(attribute, node, inShape, input) || !Reduction(attribute, node, out bool sum)) return null;
+                    OpKind kind = attribute.Name switch
                     {
-                        Report(DiagnosticIds.InvalidSize, widthArg?.Span ?? attribute.Span, "Width", node, "a positive number of targets (or left unset)", Int(width));
-                        return null;
-                    }
-                    if (width != 0 && width != inShape.Size)
-                    {
-                        Report(DiagnosticIds.LossWidthMismatch, widthArg?.Span ?? attribute.Span, node, "Width", Int(width), input.Node, inShape.WithBatch(), inShape.Size.ToString(CultureInfo.InvariantCulture));
-                        return null;
-                    }
-                    return Add(new Op(_ops.Count, OpKind.MeanSquaredError, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From("MeanSquaredError")));
+                        "MeanSquaredError" => OpKind.MeanSquaredError,
+                        "L1Loss" => OpKind.L1Loss,
+                        _ => OpKind.BinaryCrossEntropyWithLogits,
+                    };
+                    return Add(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), Shape.Scalar,
+                        From(Labelled(attribute.Name, sum ? new List<string> { "sum" } : new List<string>()))) { SumReduction = sum });
+                }
+                case "HuberLoss":
+                {
+                    if (!CheckWidth(attribute, node, inShape, input)) return null;
+                    double? delta = Hyper(attribute, "Delta", 1, node, v => v > 0 && !double.IsInfinity(v), "a finite number > 0", "the quadratic part would be empty");
+                    if (delta is null || !Reduction(attribute, node, out bool sum)) return null;
+                    var options = new List<string> { "δ " + Real(delta.Value) };
+                    if (sum) options.Add("sum");
+                    return Add(new Op(_ops.Count, OpKind.HuberLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("HuberLoss", options)))
+                    { Delta = (float)delta.Value, SumReduction = sum });
+                }
+                case "BinaryFocalLoss":
+                {
+                    if (!CheckWidth(attribute, node, inShape, input)) return null;
+                    double? gamma = Hyper(attribute, "Gamma", 2, node, v => v >= 0, "≥ 0", "a negative γ would weigh the easy samples up");
+                    double? alpha = Hyper(attribute, "Alpha", 0.25, node, v => v <= 1, "in [0, 1] (or negative for no weighting)", "1 − α would weigh the negatives below 0");
+                    if (gamma is null || alpha is null || !Reduction(attribute, node, out bool sum)) return null;
+                    var options = new List<string> { "γ " + Real(gamma.Value), alpha.Value < 0 ? "no α" : "α " + Real(alpha.Value) };
+                    if (sum) options.Add("sum");
+                    return Add(new Op(_ops.Count, OpKind.BinaryFocalLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("BinaryFocalLoss", options)))
+                    { Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum });
                 }
                 default:
                     // Every layer attribute of the runtime has a case above; one without is a compiler bug
@@ -301,6 +328,70 @@ public static class GraphBuilder
             int? Elementwise(OpKind kind, string label) =>
                 Add(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), inShape, label));
         }
+
+        /// <summary>Classes = n, when set, must be the width of the logits.</summary>
+        private bool CheckClasses(AttributeDeclaration attribute, string node, Shape inShape, Op input)
+        {
+            ArgumentDeclaration? classesArg = attribute.Find("Classes");
+            int classes = ParseInt(classesArg) ?? 0;
+            if (classes < 0)
+            {
+                Report(DiagnosticIds.InvalidSize, classesArg?.Span ?? attribute.Span, "Classes", node, "a positive number of classes (or left unset)", Int(classes));
+                return false;
+            }
+            if (classes != 0 && classes != inShape.Last)
+            {
+                Report(DiagnosticIds.LossWidthMismatch, classesArg?.Span ?? attribute.Span, node, "Classes", Int(classes), input.Node, inShape.WithBatch(), Int(inShape.Last));
+                return false;
+            }
+            return true;
+        }
+
+        /// <summary>Width = n, when set, must be the values per sample of the prediction.</summary>
+        private bool CheckWidth(AttributeDeclaration attribute, string node, Shape inShape, Op input)
+        {
+            ArgumentDeclaration? widthArg = attribute.Find("Width");
+            int width = ParseInt(widthArg) ?? 0;
+            if (width < 0)
+            {
+                Report(DiagnosticIds.InvalidSize, widthArg?.Span ?? attribute.Span, "Width", node, "a positive number of targets (or left unset)", Int(width));
+                return false;
+            }
+            if (width != 0 && width != inShape.Size)
+            {
+                Report(DiagnosticIds.LossWidthMismatch, widthArg?.Span ?? attribute.Span, node, "Width", Int(width), input.Node, inShape.WithBatch(), inShape.Size.ToString(CultureInfo.InvariantCulture));
+                return false;
+            }
+            return true;
+        }
+
+        /// <summary>A hyper-parameter (double) with its default; outside its range, KILN1006 at the argument.</summary>
+        private double? Hyper(AttributeDeclaration attribute, string name, double fallback, string node, Func<double, bool> valid, string range, string consequence)
+        {
+            ArgumentDeclaration? argument = attribute.Find(name);
+            double value = ParseDouble(argument) ?? fallback;
+            if (double.IsNaN(value) || !valid(value))
+            {
+                Report(DiagnosticIds.InvalidArgument, argument?.Span ?? attribute.Span, name, node, range, Real(value), consequence);
+                return null;
+            }
+            return value;
+        }
+
+        /// <summary>Reduction.Mean (0) or Reduction.Sum (1); a cast of another number is KILN1006.</summary>
+        private bool Reduction(AttributeDeclaration attribute, string node, out bool sum)
+        {
+            ArgumentDeclaration? argument = attribute.Find("Reduction");
+            int value = ParseInt(argument) ?? 0;
+            sum = value == 1;
+            if (value is 0 or 1) return true;
+            Report(DiagnosticIds.InvalidArgument, argument?.Span ?? attribute.Span, "Reduction", node, "Reduction.Mean or Reduction.Sum", Int(value), "no other reduction exists");
+            return false;
+        }
+
+        private static string Labelled(string name, List<string> options) => options.Count == 0 ? name : $"{name}({string.Join(", ", options)})";
+
+        private static string Real(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture);
 
         /// <summary>Tensors are indexed with int: each activation (over the batch) and each parameter must fit.</summary>
         private bool TooLarge(Op op, AttributeDeclaration attribute, int batch)

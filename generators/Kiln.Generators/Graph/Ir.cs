@@ -21,6 +21,11 @@ public enum OpKind
     Add,
     SoftmaxCrossEntropy,
     MeanSquaredError,
+    L1Loss,
+    HuberLoss,
+    BinaryCrossEntropyWithLogits,
+    FocalLoss,
+    BinaryFocalLoss,
 }
 
 public enum InitKind { None, PyTorchDefault, He, Xavier }
@@ -81,8 +86,25 @@ public sealed record Op(
     public int FusedActivation { get; init; } = -1;
     /// <summary>Activation: the Dense op whose epilogue computes it (stage 5), or −1.</summary>
     public int FusedInto { get; init; } = -1;
+    /// <summary>Loss: summed instead of averaged.</summary>
+    public bool SumReduction { get; init; }
+    /// <summary>Huber loss: δ.</summary>
+    public float Delta { get; init; }
+    /// <summary>Focal losses: γ (α is <see cref="Alpha"/>).</summary>
+    public float Gamma { get; init; }
+    /// <summary>Softmax cross-entropy: ε of label smoothing.</summary>
+    public float LabelSmoothing { get; init; }
+    /// <summary>Softmax cross-entropy: float target distributions instead of integer labels.</summary>
+    public bool SoftTargets { get; init; }
 
-    public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError;
+    public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError or OpKind.L1Loss or OpKind.HuberLoss
+        or OpKind.BinaryCrossEntropyWithLogits or OpKind.FocalLoss or OpKind.BinaryFocalLoss;
+
+    /// <summary>A loss whose targets are integer class labels (one per sample).</summary>
+    public bool UsesLabels => (Kind == OpKind.SoftmaxCrossEntropy && !SoftTargets) || Kind == OpKind.FocalLoss;
+
+    /// <summary>A loss that keeps the softmax probabilities of its logits for the backward.</summary>
+    public bool KeepsProbabilities => Kind is OpKind.SoftmaxCrossEntropy or OpKind.FocalLoss;
 
     public EquatableArray<ParameterInfo> Parameters(Shape input) => Kind switch
     {

@@ -125,12 +125,13 @@ public static class MemoryPlanner
         return new MemoryPlan(parameters.ToEquatableArray(), count, offset, ordered, workspace);
     }
 
-    /// <summary>Values per sample an op keeps: its output, or for softmax cross-entropy its probabilities.</summary>
+    /// <summary>Values per sample an op keeps: its output; for softmax cross-entropy and focal loss the probabilities;
+    /// for the other losses nothing.</summary>
     public static int ActivationWidth(Op op, ModelGraph graph) => op.Kind switch
     {
         OpKind.Input => 0,
-        OpKind.SoftmaxCrossEntropy => checked((int)graph.Ops[op.Inputs[0]].Shape.Size),
-        OpKind.MeanSquaredError => 0,
+        _ when op.KeepsProbabilities => checked((int)graph.Ops[op.Inputs[0]].Shape.Size),
+        _ when op.IsLoss => 0,
         _ => checked((int)op.Shape.Size),
     };
 }

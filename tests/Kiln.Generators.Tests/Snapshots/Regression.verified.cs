@@ -231,7 +231,7 @@ namespace Tests
         {
             global::System.Span<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);
             // Loss: MeanSquaredError   [B, 3] -> []
-            return global::Kiln.Kernels.Losses.MeanSquaredErrorForward(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), targets);
+            return global::Kiln.Kernels.Losses.MeanSquaredErrorForward(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), targets, global::Kiln.Reduction.Mean);
         }
 
         /// <summary>The backward pass, in reverse: each step is the vector-Jacobian product of one forward op;
@@ -244,7 +244,7 @@ namespace Tests
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
 
             // backward of Loss: MeanSquaredError   d[] -> d[B, 3]
-            global::Kiln.Kernels.Losses.MeanSquaredErrorBackward(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), targets, workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), accumulate: false);
+            global::Kiln.Kernels.Losses.MeanSquaredErrorBackward(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), targets, workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), accumulate: false, global::Kiln.Reduction.Mean);
 
             // backward of Prediction: Dense(3)   d[B, 3] -> d[B, 16], dweight[3, 16], dbias[3]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), gradients.Slice(ParameterOffsets.PredictionWeight, 48), gradients.Slice(ParameterOffsets.PredictionBias, 3), rows, 16, 3, accumulate: false);

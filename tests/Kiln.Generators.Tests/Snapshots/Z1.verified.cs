@@ -244,7 +244,7 @@ namespace Kiln.Samples.Mnist
         {
             global::System.Span<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);
             // Loss: SoftmaxCrossEntropy   [B, 10] -> []
-            return global::Kiln.Kernels.Losses.SoftmaxCrossEntropyForward(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), labels, workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), rows, 10);
+            return global::Kiln.Kernels.Losses.SoftmaxCrossEntropyForward(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), labels, workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), rows, 10, 0f, global::Kiln.Reduction.Mean);
         }
 
         /// <summary>The backward pass, in reverse: each step is the vector-Jacobian product of one forward op;
@@ -257,7 +257,7 @@ namespace Kiln.Samples.Mnist
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
-            global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false);
+            global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 128], dweight[10, 128], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.LogitsWeight, 1280), gradients.Slice(ParameterOffsets.LogitsBias, 10), rows, 128, 10, accumulate: false);

@@ -127,6 +127,45 @@ def cases():
     m = Named(H=nn.Linear(5, 8), Logits=nn.Linear(8, 4))
     yield "classifier", ce_case(m, lambda m, x: m.Logits(torch.tanh(m.H(x))), 4, 5, 4)
 
+    # Losses (OpModels.cs): PyTorch's own loss modules where it has them, the published definitions otherwise.
+    m = Named(Out=nn.Linear(5, 3))
+    yield "l1", (m, lambda m, x: m.Out(x), torch.randn(4, 5), torch.randn(4, 3), lambda o, t: F.l1_loss(o, t))
+    m = Named(Out=nn.Linear(5, 3))
+    yield "huber", (m, lambda m, x: m.Out(x), torch.randn(4, 5), torch.randn(4, 3), lambda o, t: F.huber_loss(o, t, delta=0.5))
+    m = Named(Out=nn.Linear(5, 3))
+    yield "mse_sum", (m, lambda m, x: m.Out(x), torch.randn(4, 5), torch.randn(4, 3), lambda o, t: F.mse_loss(o, t, reduction="sum"))
+    m = Named(H=nn.Linear(5, 6), Logits=nn.Linear(6, 3))
+    yield "bce_logits", (m, lambda m, x: m.Logits(torch.tanh(m.H(x))), torch.randn(4, 5), torch.rand(4, 3),
+                         lambda o, t: F.binary_cross_entropy_with_logits(o, t))
+    m = Named(Logits=nn.Linear(5, 3))
+    yield "binary_focal", (m, lambda m, x: m.Logits(x), torch.randn(4, 5), (torch.rand(4, 3) > 0.5).float(),
+                           lambda o, t: sigmoid_focal_loss(o, t, alpha=0.25, gamma=2.0))
+    m = Named(H=nn.Linear(5, 8), Logits=nn.Linear(8, 4))
+    yield "focal", (m, lambda m, x: m.Logits(torch.tanh(m.H(x))), torch.randn(4, 5), torch.randint(0, 4, (4,)),
+                    lambda o, t: softmax_focal_loss(o, t, gamma=2.0, alpha=0.5))
+    m = Named(Logits=nn.Linear(5, 4))
+    yield "smoothed_ce_sum", (m, lambda m, x: m.Logits(x), torch.randn(4, 5), torch.randint(0, 4, (4,)),
+                              lambda o, t: F.cross_entropy(o, t, label_smoothing=0.2, reduction="sum"))
+    m = Named(Logits=nn.Linear(5, 4))
+    yield "soft_ce", (m, lambda m, x: m.Logits(x), torch.randn(4, 5), torch.softmax(torch.randn(4, 4), dim=-1),
+                      lambda o, t: F.cross_entropy(o, t, label_smoothing=0.1))
+
+
+def sigmoid_focal_loss(inputs, targets, alpha, gamma):
+    """torchvision.ops.sigmoid_focal_loss (torchvision is not in Debian's python3-torch), mean reduction."""
+    p = torch.sigmoid(inputs)
+    ce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * ((1 - p_t) ** gamma)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return (alpha_t * loss).mean()
+
+
+def softmax_focal_loss(logits, labels, gamma, alpha):
+    """Multi-class focal loss (Lin et al.): -alpha (1 - p_y)^gamma log p_y, mean over rows."""
+    log_p = F.log_softmax(logits, dim=-1).gather(1, labels[:, None]).squeeze(1)
+    return (-alpha * (1 - log_p.exp()) ** gamma * log_p).mean()
+
 
 def export(name, model, forward, x, target, loss_fn):
     weights = {k: v.clone() for k, v in model.state_dict().items()}
