@@ -51,7 +51,7 @@ public sealed partial class ModelGenerator
                 foreach (Buffer buffer in plan.Buffers.OrderBy(b => b.Op).ThenBy(b => b.Kind))
                 {
                     string baseName = BaseName(graph.Ops[buffer.Op]);
-                    string name = buffer.Kind == BufferKind.Activation ? baseName : "D" + baseName;
+                    string name = buffer.Kind switch { BufferKind.Activation => baseName, BufferKind.Mask => baseName + "Mask", _ => "D" + baseName };
                     _names[(buffer.Kind, buffer.Op)] = Unique(Naming.Pascal(name), "_", used);
                 }
             }
@@ -178,7 +178,7 @@ public sealed partial class ModelGenerator
                 _w.Open("private static class WorkspaceOffsets");
                 foreach (Buffer b in _plan.Buffers)
                 {
-                    string what = b.Kind == BufferKind.Activation ? "activation" : "gradient";
+                    string what = b.Kind switch { BufferKind.Activation => "activation", BufferKind.Mask => "dropout mask", _ => "gradient" };
                     _w.Line($"public const int {Name(b.Kind, b.Op)} = {I(b.Offset)}; // {what} {ShapeOf(b)}, live {I(b.Start)}..{I(b.End)}");
                 }
                 _w.Close();
@@ -223,6 +223,16 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>");
                 _w.Line("public int Threads { get; set; } = 1;");
                 _w.Line();
+                _w.Line("/// <summary>Training mode (the default, as PyTorch's <c>model.train()</c>): dropout and noise act. Set false to evaluate");
+                _w.Line("/// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>");
+                _w.Line("public bool Training { get; set; } = true;");
+                _w.Line();
+                if (HasRandomOps)
+                {
+                    _w.Line("/// <summary>The generator dropout and noise draw from, seeded from the constructor's seed; a checkpoint saves its state.</summary>");
+                    _w.Line($"public {Rt}.KilnRandom Random {{ get; }}");
+                    _w.Line();
+                }
                 _w.Line("/// <summary>The declared nodes in data-flow order.</summary>");
                 _w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{Rt}.Node> Nodes => s_nodes;");
                 _w.Line();
@@ -244,6 +254,7 @@ public sealed partial class ModelGenerator
                 _w.Line($"Parameters = new {Rt}.ParameterSet(_memory, 0, ParameterFloats, CreateSlices());");
                 _w.Line($"Gradients = new {Rt}.ParameterSet(_memory, ParameterFloats, ParameterFloats, CreateSlices());");
                 _w.Line("InitializeParameters(seed);");
+                if (HasRandomOps) _w.Line($"Random = new {Rt}.KilnRandom(seed * 1_000_003L + 7); // a stream apart from the initialisation's");
                 _w.Close();
                 _w.Line();
                 _w.Open($"private static {Rt}.TensorSlice[] CreateSlices() => new {Rt}.TensorSlice[]");
@@ -407,12 +418,12 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,");
                 _w.Line("/// and <paramref name=\"metadata\"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>");
                 _w.Line($"public void Save(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);");
+                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata{(HasRandomOps ? ", Random" : "")});");
                 _w.Line();
                 _w.Line("/// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;");
                 _w.Line("/// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>");
                 _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));");
+                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : "")});");
                 _w.Line();
             }
 
@@ -466,6 +477,8 @@ public sealed partial class ModelGenerator
                         case OpKind.Gelu: _w.Line($"{K}.Activations.GeluForward({x}, {y}, approximate: {Bool(op.Approximate)});"); break;
                         case OpKind.Softmax: _w.Line($"{K}.Softmax.Forward({x}, {y}, {RowsOf(op.Shape)}, {I(op.Shape.Last)});"); break;
                         case OpKind.Add: _w.Line($"{K}.Add.Forward({x}, {Act(op.Inputs[1])}, {y});"); break;
+                        case OpKind.Dropout: _w.Line($"{K}.Dropout.Forward({x}, {y}, {Mask(op.Id)}, {Naming.Float(op.Probability)}, Training, Random);"); break;
+                        case OpKind.GaussianNoise: _w.Line($"{K}.GaussianNoise.Forward({x}, {y}, {Naming.Float(op.Probability)}, Training, Random);"); break;
                         default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
                     }
                 }
@@ -559,6 +572,8 @@ public sealed partial class ModelGenerator
                         case OpKind.Tanh: _w.Line($"{K}.Activations.TanhBackward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
                         case OpKind.Gelu: _w.Line($"{K}.Activations.GeluBackward({Act(op.Inputs[0])}, {Grad(op.Id)}, {Dx(0)}, approximate: {Bool(op.Approximate)}, accumulate: {Acc(0)});"); break;
                         case OpKind.Softmax: _w.Line($"{K}.Softmax.Backward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, {RowsOf(op.Shape)}, {I(op.Shape.Last)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.Dropout: _w.Line($"{K}.Dropout.Backward({Grad(op.Id)}, {Mask(op.Id)}, {Dx(0)}, Training, accumulate: {Acc(0)});"); break;
+                        case OpKind.GaussianNoise: _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
                         case OpKind.Add:
                             for (int i = 0; i < op.Inputs.Count; i++)
                                 if (step.InputNeedsGradient[i]) _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(i)}, accumulate: {Acc(i)});");
@@ -601,6 +616,14 @@ public sealed partial class ModelGenerator
                 Buffer b = _plan.Find(BufferKind.Activation, op)!;
                 return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
             }
+
+            private string Mask(int op)
+            {
+                Buffer b = _plan.Find(BufferKind.Mask, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
+            }
+
+            private bool HasRandomOps => _graph.Ops.Any(o => o.IsRandom);
 
             private string Grad(int op)
             {

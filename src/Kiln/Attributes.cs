@@ -87,6 +87,23 @@ public sealed class GeluAttribute : LayerAttribute
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
 public sealed class SoftmaxAttribute : LayerAttribute { }
 
+/// <summary>
+/// Dropout: in training (the model's <c>Training</c>, true by default as in PyTorch) each value is zeroed with
+/// probability p and the rest scaled by 1/(1 − p); in evaluation the identity.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class DropoutAttribute(double probability = 0.5) : LayerAttribute
+{
+    public double Probability { get; } = probability;
+}
+
+/// <summary>Gaussian noise: x + σ·N(0, 1) in training, the identity in evaluation (a regularizer on the input or a layer).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class GaussianNoiseAttribute(double standardDeviation) : LayerAttribute
+{
+    public double StandardDeviation { get; } = standardDeviation;
+}
+
 /// <summary>Element-wise sum of the input and the node named by <see cref="Skip"/> (a skip connection).</summary>
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
 public sealed class AddAttribute(string skip) : LayerAttribute

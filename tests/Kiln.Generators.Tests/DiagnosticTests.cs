@@ -205,6 +205,16 @@ public class DiagnosticTests
             Model(InputNode + $"[Dense(2)] public partial Node P {{ get; }}\n{loss} public partial Node Loss {{ get; }}"), at, argument, "'Loss'", range);
 
     [Theory]
+    [InlineData("[Dense(4), Dropout(1.0)]", "1.0", "Probability", "[0, 1)")]
+    [InlineData("[GaussianNoise(-0.5)]", "-0.5", "StandardDeviation", "≥ 0")]
+    public void RegularizerOutOfRange_ReportsKILN1006(string layers, string at, string argument, string range) =>
+        AssertReports(DiagnosticIds.InvalidArgument, Model(InputNode + $"{layers} public partial Node H {{ get; }}"), at, argument, "'H'", range);
+
+    [Fact]
+    public void Regularizers_Twin() =>
+        AssertClean(Model(InputNode + "[Dense(4), Dropout(0.5), GaussianNoise(0.1)] public partial Node H { get; }"));
+
+    [Theory]
     [InlineData("[SoftmaxCrossEntropy(LabelSmoothing = 0.1, Reduction = Reduction.Sum)]")]
     [InlineData("[SoftmaxCrossEntropy(SoftTargets = true)]")]
     [InlineData("[HuberLoss(Delta = 2, Width = 2)]")]

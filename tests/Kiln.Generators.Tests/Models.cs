@@ -43,4 +43,16 @@ internal static class Models
             [FocalLoss(Gamma = 2, Alpha = 0.5, Reduction = Reduction.Sum)] public partial Node Loss { get; }
         }
         """;
+
+    public const string Regularized = GeneratorHarness.Usings + """
+        /// Dropout and input noise: active while Training, the identity in evaluation.
+        [Model(Batch = 16)]
+        public partial class RegularizedMlp
+        {
+            [Input(20), GaussianNoise(0.1)]             public partial Node Features { get; }
+            [Dense(32), Relu, Dropout(0.25)]            public partial Node Hidden { get; }
+            [Dense(5)]                                  public partial Node Logits { get; }
+            [SoftmaxCrossEntropy(LabelSmoothing = 0.1)] public partial Node Loss { get; }
+        }
+        """;
 }

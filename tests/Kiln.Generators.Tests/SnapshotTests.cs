@@ -6,13 +6,13 @@ namespace Kiln.Generators.Tests;
 /// <summary>The generated code of each sample model, reviewed for readability and compiled without a diagnostic.</summary>
 public class SnapshotTests
 {
-    public static TheoryData<string> Names => new() { nameof(Models.Z1), nameof(Models.Skip), nameof(Models.Regression), nameof(Models.Focal) };
+    public static TheoryData<string> Names => new() { nameof(Models.Z1), nameof(Models.Skip), nameof(Models.Regression), nameof(Models.Focal), nameof(Models.Regularized) };
 
     [Theory]
     [MemberData(nameof(Names))]
     public void GeneratedModel_MatchesSnapshot_AndCompilesClean(string name)
     {
-        string source = name switch { nameof(Models.Z1) => Models.Z1, nameof(Models.Skip) => Models.Skip, nameof(Models.Focal) => Models.Focal, _ => Models.Regression };
+        string source = name switch { nameof(Models.Z1) => Models.Z1, nameof(Models.Skip) => Models.Skip, nameof(Models.Focal) => Models.Focal, nameof(Models.Regularized) => Models.Regularized, _ => Models.Regression };
         var (result, output) = GeneratorHarness.Run(source);
 
         Assert.Empty(result.Diagnostics);

@@ -59,6 +59,45 @@ public class GradientTests
 
     private static float[] Targets(int rows, int width) => Inputs(rows * width, seed: 99, scale: 1f);
 
+    [Fact]
+    public void Dropout_InTraining_WithTheMaskItDrew()
+    {
+        using var model = new DropoutNet(seed: 9);
+        float[] x = Inputs(4 * 5, 21), t = Targets(4, 3);
+        var state = model.Random.State;
+        float loss = model.ComputeGradients(x, t);
+        // The same draws, in the reference: one mask value per element of H, in order.
+        var mask = new float[4 * 8];
+        Kernels.Dropout.DrawMask(mask, 0.3f, new KilnRandom(1) { State = state });
+        Assert.Contains(mask, m => m == 0f);
+        Check(model.Parameters, model.Gradients, loss,
+            p => Mse(Dense(Map(Dense(ToDouble(x), p, "H", 5, 8), Math.Tanh).Select((h, i) => h * mask[i]).ToArray(), p, "Out", 8, 3), t));
+    }
+
+    [Fact]
+    public void Dropout_AndNoise_InEvaluation_AreTheIdentity()
+    {
+        using var dropout = new DropoutNet(seed: 9) { Training = false };
+        float[] x = Inputs(4 * 5, 22), t = Targets(4, 3);
+        float loss = dropout.ComputeGradients(x, t);
+        Check(dropout.Parameters, dropout.Gradients, loss, p => Mse(Dense(Map(Dense(ToDouble(x), p, "H", 5, 8), Math.Tanh), p, "Out", 8, 3), t));
+
+        using var noise = new NoiseNet(seed: 10) { Training = false };
+        loss = noise.ComputeGradients(x, t);
+        Check(noise.Parameters, noise.Gradients, loss, p => Mse(Dense(ToDouble(x), p, "Out", 5, 3), t));
+    }
+
+    [Fact]
+    public void GaussianNoise_InTraining_WithTheNoiseItDrew()
+    {
+        using var model = new NoiseNet(seed: 10);
+        float[] x = Inputs(4 * 5, 23), t = Targets(4, 3);
+        var random = new KilnRandom(1) { State = model.Random.State };
+        double[] noisy = x.Select(v => (double)(v + 0.2f * random.Gaussian())).ToArray();
+        float loss = model.ComputeGradients(x, t);
+        Check(model.Parameters, model.Gradients, loss, p => Mse(Dense(noisy, p, "Out", 5, 3), t));
+    }
+
     private static float[] Unit(int length, int seed) => Inputs(length, seed, 0.5f).Select(v => v + 0.5f).ToArray(); // in [0, 1)
 
     [Fact]

@@ -157,3 +157,23 @@ public partial class SoftTargetClassifier
     [Dense(4)] public partial Node Logits { get; }
     [SoftmaxCrossEntropy(SoftTargets = true, LabelSmoothing = 0.1)] public partial Node Loss { get; }
 }
+
+// ---- regularizers ----
+
+[Model(Batch = 4)]
+public partial class DropoutNet
+{
+    [Input(5)] public partial Node X { get; }
+    [Dense(8), Tanh, Dropout(0.3)] public partial Node H { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}
+
+[Model(Batch = 4)]
+public partial class NoiseNet
+{
+    [Input(5)] public partial Node X { get; }
+    [GaussianNoise(0.2)] public partial Node Noisy { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}

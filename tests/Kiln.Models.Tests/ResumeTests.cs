@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using Kiln.Data;
 using Kiln.Optimizers;
 using Kiln.Samples.Mnist;
@@ -69,5 +70,31 @@ public sealed class ResumeTests : IDisposable
         }
         Assert.Equal(uninterrupted.ConvertAll(BitConverter.SingleToInt32Bits), first.ConvertAll(BitConverter.SingleToInt32Bits));
         Assert.True(uninterrupted[^1] < uninterrupted[0], "the run should learn");
+    }
+
+    [Fact]
+    public void ResumeWithDropout_DrawsTheSameMasks_AndContinuesBitIdentically()
+    {
+        var random = new KilnRandom(5);
+        float[] x = Enumerable.Range(0, 4 * 5).Select(_ => random.Uniform(-1, 1)).ToArray(), t = Enumerable.Range(0, 4 * 3).Select(_ => random.Uniform(-1, 1)).ToArray();
+        List<float> uninterrupted = new(), resumed = new();
+        using (var model = new DropoutNet(seed: 2))
+        using (var adam = new Adam(model.Parameters, lr: 0.01f))
+            for (int i = 0; i < 8; i++) uninterrupted.Add(model.TrainStep(x, t, adam));
+
+        string path = Path.Combine(_directory, "dropout.safetensors");
+        using (var model = new DropoutNet(seed: 2))
+        using (var adam = new Adam(model.Parameters, lr: 0.01f))
+        {
+            for (int i = 0; i < 3; i++) resumed.Add(model.TrainStep(x, t, adam));
+            model.Save(path, adam);
+        }
+        using (var model = new DropoutNet(seed: 77))
+        using (var adam = new Adam(model.Parameters, lr: 0.01f))
+        {
+            model.Load(path, adam);
+            for (int i = 0; i < 5; i++) resumed.Add(model.TrainStep(x, t, adam));
+        }
+        Assert.Equal(uninterrupted.ConvertAll(BitConverter.SingleToInt32Bits), resumed.ConvertAll(BitConverter.SingleToInt32Bits));
     }
 }

@@ -164,6 +164,26 @@ public sealed class CheckpointTests : IDisposable
         }
     }
 
+    [Fact]
+    public void RandomGeneratorState_RoundTrips_AndIsRequiredWhenTheModelDraws()
+    {
+        var (m1, a) = Model(1);
+        var (m2, b) = Model(2);
+        using (m1) using (m2)
+        {
+            var random = new KilnRandom(42);
+            random.NextUInt();
+            Checkpoint.Save(PathOf("with.safetensors"), a, random: random);
+            var restored = new KilnRandom(0);
+            Checkpoint.Load(PathOf("with.safetensors"), b, random: restored);
+            Assert.Equal(random.State, restored.State);
+            Assert.Equal(random.NextUInt(), restored.NextUInt());
+
+            SafeTensors.Save(PathOf("without.safetensors"), a);
+            Assert.Contains("random-generator state", Assert.Throws<CheckpointException>(() => Checkpoint.Load(PathOf("without.safetensors"), b, random: restored)).Message);
+        }
+    }
+
     public static IEnumerable<object[]> Damages() => new[]
     {
         new object[] { "truncated", "8-byte header length" },

@@ -32,6 +32,8 @@ public static class Differentiator
         OpKind.Gelu => new(true, false),                                  // Φ(x) + xφ(x)
         OpKind.Softmax => new(false, true),                               // y ⊙ (dy − Σ dy⊙y)
         OpKind.Add => new(false, false),                                  // dy to both
+        OpKind.Dropout => new(false, false),                              // dy·mask (the mask is its own buffer)
+        OpKind.GaussianNoise => new(false, false),                        // dy
         OpKind.SoftmaxCrossEntropy => new(false, true),                   // p − onehot (p saved as its output)
         OpKind.MeanSquaredError => new(true, false),                      // 2(p − t)/n
         OpKind.L1Loss => new(true, false),                                // sign(p − t)

@@ -22,6 +22,7 @@ public static class GraphBuilder
         "Gradients", "Forward", "Predict", "Evaluate", "ComputeGradients", "TrainStep", "Save", "Load", "Dispose",
         "InitializeParameters", "ParameterOffsets", "WorkspaceOffsets", "ParameterFloats", "WorkspaceFloats",
         "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward", "Threads",
+        "Training", "Random",
     };
 
     /// <summary>The largest tensor (values) a model may have: 2²⁸ floats, 1 GiB.</summary>
@@ -230,6 +231,18 @@ public static class GraphBuilder
                     return Elementwise(OpKind.Tanh, From("Tanh"));
                 case "Softmax":
                     return Elementwise(OpKind.Softmax, From("Softmax"));
+                case "Dropout":
+                {
+                    double? p = Hyper(attribute, "Probability", 0.5, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would zero everything and scale by infinity");
+                    if (p is null) return null;
+                    return Add(new Op(_ops.Count, OpKind.Dropout, node, position, EquatableArray.Create(source.Value), inShape, From($"Dropout({Real(p.Value)})")) { Probability = (float)p.Value });
+                }
+                case "GaussianNoise":
+                {
+                    double? std = Hyper(attribute, "StandardDeviation", 0, node, v => v >= 0 && !double.IsInfinity(v), "a finite number ≥ 0", "a noise level cannot be negative");
+                    if (std is null) return null;
+                    return Add(new Op(_ops.Count, OpKind.GaussianNoise, node, position, EquatableArray.Create(source.Value), inShape, From($"GaussianNoise({Real(std.Value)})")) { Probability = (float)std.Value });
+                }
                 case "Gelu":
                 {
                     bool approximate = ParseBool(attribute.Find("Approximate")) ?? false;

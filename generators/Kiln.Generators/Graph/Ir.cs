@@ -18,6 +18,8 @@ public enum OpKind
     Tanh,
     Gelu,
     Softmax,
+    Dropout,
+    GaussianNoise,
     Add,
     SoftmaxCrossEntropy,
     MeanSquaredError,
@@ -96,6 +98,11 @@ public sealed record Op(
     public float LabelSmoothing { get; init; }
     /// <summary>Softmax cross-entropy: float target distributions instead of integer labels.</summary>
     public bool SoftTargets { get; init; }
+    /// <summary>Dropout: the probability of zeroing a value; Gaussian noise: σ.</summary>
+    public float Probability { get; init; }
+
+    /// <summary>An op that draws from the model's random generator in training.</summary>
+    public bool IsRandom => Kind is OpKind.Dropout or OpKind.GaussianNoise;
 
     public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError or OpKind.L1Loss or OpKind.HuberLoss
         or OpKind.BinaryCrossEntropyWithLogits or OpKind.FocalLoss or OpKind.BinaryFocalLoss;

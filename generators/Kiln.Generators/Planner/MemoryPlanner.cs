@@ -7,7 +7,8 @@ using Kiln.Generators.Helpers;
 
 namespace Kiln.Generators.Planner;
 
-public enum BufferKind { Activation, Gradient }
+/// <summary>An op's output, its gradient, or the dropout mask it keeps for the backward.</summary>
+public enum BufferKind { Activation, Gradient, Mask }
 
 /// <summary>A workspace buffer: an op's activation or gradient, [Batch, width], live over [Start, End] of the
 /// schedule (forward steps 0..n−1, then backward steps), placed at a static offset.</summary>
@@ -81,6 +82,7 @@ public static class MemoryPlanner
             bool keepsOutput = op.FusedActivation < 0 || Differentiator.Rule(graph.Ops[op.FusedActivation].Kind).NeedsInput;
             if (keepsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, op.Id);
             foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
+            if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, op.Id);
         }
         // The model's output is read after the forward pass (copied out, or read by the loss).
         Touch(BufferKind.Activation, graph.OutputOp, n - 1);
@@ -93,6 +95,7 @@ public static class MemoryPlanner
             if (!op.IsLoss) Touch(BufferKind.Gradient, op.Id, time);
             if (rule.NeedsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, time);
             if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
+            if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, time);
             for (int i = 0; i < op.Inputs.Count; i++)
                 if (step.InputNeedsGradient[i]) Touch(BufferKind.Gradient, op.Inputs[i], time);
         }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using Kiln.Optimizers;
 
 namespace Kiln.IO;
@@ -18,11 +19,11 @@ public static class Checkpoint
     /// <summary>The prefix of optimizer-state tensors in a checkpoint.</summary>
     public const string OptimizerPrefix = "optimizer/";
 
-    private const string OptimizerKey = "kiln.optimizer", StepKey = "kiln.step", RateKey = "kiln.learning_rate", Reserved = "kiln.";
+    private const string OptimizerKey = "kiln.optimizer", StepKey = "kiln.step", RateKey = "kiln.learning_rate", RandomKey = "kiln.random", Reserved = "kiln.";
 
-    /// <summary>Writes the parameters and, when given, the optimizer's state and <paramref name="metadata"/> (keys not
-    /// starting with "kiln.") to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, ParameterSet parameters, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes the parameters and, when given, the optimizer's state, the state of the model's random generator
+    /// (dropout, noise) and <paramref name="metadata"/> (keys not starting with "kiln.") to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, ParameterSet parameters, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null, KilnRandom? random = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -54,6 +55,11 @@ public static class Checkpoint
             meta[StepKey] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
             meta[RateKey] = optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture);
         }
+        if (random is not null)
+        {
+            var (s0, s1, s2, s3) = random.State;
+            meta[RandomKey] = string.Join(",", new[] { s0, s1, s2, s3 }.Select(v => v.ToString("x8", CultureInfo.InvariantCulture)));
+        }
         SafeTensors.Write(path, entries, meta);
     }
 
@@ -62,7 +68,7 @@ public static class Checkpoint
     /// returns the caller's metadata. A file saved without optimizer state cannot resume an optimizer (a
     /// <see cref="CheckpointException"/> says so); nothing changes unless the whole file is valid.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Load(string path, ParameterSet parameters, Optimizer? optimizer = null)
+    public static IReadOnlyDictionary<string, string> Load(string path, ParameterSet parameters, Optimizer? optimizer = null, KilnRandom? random = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         byte[] file = SafeTensors.ReadFile(path);
@@ -100,6 +106,19 @@ public static class Checkpoint
             }
         }
 
+        (uint, uint, uint, uint) randomState = default;
+        if (random is not null)
+        {
+            if (!header.Metadata.TryGetValue(RandomKey, out string? text))
+                throw new CheckpointException($"{path}: holds no random-generator state, so a model with dropout or noise cannot resume from it exactly.");
+            string[] parts = text.Split(',');
+            var words = new uint[4];
+            if (parts.Length != 4 || !parts.Select((p, i) => uint.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out words[i])).All(ok => ok)
+                || (words[0] | words[1] | words[2] | words[3]) == 0)
+                throw new CheckpointException($"{path}: the random-generator state '{text}' is not four non-zero hexadecimal words.");
+            randomState = (words[0], words[1], words[2], words[3]);
+        }
+
         // Everything is valid: now change the model and the optimizer.
         SafeTensors.Copy(plan, data, parameters);
         if (optimizer is not null)
@@ -113,6 +132,7 @@ public static class Checkpoint
             optimizer.StepCount = step;
             optimizer.LearningRate = rate;
         }
+        if (random is not null) random.State = randomState;
 
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in header.Metadata)

@@ -21,6 +21,17 @@ public sealed class KilnRandom
         if ((_s0 | _s1 | _s2 | _s3) == 0) _s0 = 1;
     }
 
+    /// <summary>The generator's whole state (a checkpoint saves it so that a resumed run draws the same numbers).</summary>
+    public (uint S0, uint S1, uint S2, uint S3) State
+    {
+        get => (_s0, _s1, _s2, _s3);
+        set
+        {
+            if ((value.S0 | value.S1 | value.S2 | value.S3) == 0) throw new ArgumentException("The all-zero state never leaves zero.", nameof(value));
+            (_s0, _s1, _s2, _s3) = value;
+        }
+    }
+
     /// <summary>The next 32 random bits.</summary>
     public uint NextUInt()
     {

@@ -74,6 +74,10 @@ namespace Tests
         /// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>
         public int Threads { get; set; } = 1;
 
+        /// <summary>Training mode (the default, as PyTorch's <c>model.train()</c>): dropout and noise act. Set false to evaluate
+        /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
+        public bool Training { get; set; } = true;
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
