@@ -82,7 +82,8 @@ public sealed partial class ModelGenerator
 
             public string Run()
             {
-                OpenType(_w, _model, " : global::System.IDisposable", ClassDocs());
+                string bases = _loss is null ? " : global::System.IDisposable" : $" : global::System.IDisposable, {Trainable}";
+                OpenType(_w, _model, bases, ClassDocs());
                 EmitConstants();
                 EmitLayout();
                 EmitFields();
@@ -96,6 +97,7 @@ public sealed partial class ModelGenerator
                     EmitTraining();
                 }
                 EmitCheckpoints();
+                if (_loss is not null) EmitTrainable();
                 EmitRunForward();
                 if (_loss is not null)
                 {
@@ -424,6 +426,20 @@ public sealed partial class ModelGenerator
                 _w.Line("/// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>");
                 _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer) =>");
                 _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : "")});");
+                _w.Line();
+            }
+
+            /// <summary>The interface generic code trains through (ITrainable&lt;float, TTarget&gt;).</summary>
+            private string Trainable => $"{Rt}.ITrainable<float, {TargetType}>";
+
+            private void EmitTrainable()
+            {
+                _w.Line($"// {Trainable}: the sizes by the interface's names; the methods above implement the rest.");
+                _w.Line($"int {Trainable}.BatchSize => Batch;");
+                _w.Line($"int {Trainable}.InputWidth => InputSize;");
+                _w.Line($"int {Trainable}.OutputWidth => OutputSize;");
+                _w.Line($"int {Trainable}.TargetWidth => {TargetWidth};");
+                _w.Line($"{Rt}.Reduction {Trainable}.LossReduction => {ReductionOf(_loss!)};");
                 _w.Line();
             }
 

@@ -7,10 +7,13 @@ using Kiln.Data;
 using Kiln.Kernels;
 using Kiln.Optimizers;
 using Kiln.Samples.Mnist;
+using Kiln.Training;
 using Spectre.Console;
 
 // Trains zoo model Z1 (784-256-128-10) on MNIST when given --data DIR (the IDX files, plain or .gz), or on
-// built-in procedurally rendered digits when not, then reports test accuracy and saves a checkpoint.
+// built-in procedurally rendered digits when not, with the Trainer (AdamW, warm-up then cosine, validation each
+// epoch, early stopping, a training checkpoint each epoch that --resume continues from, a CSV log), then reports
+// test accuracy and saves the weights.
 var options = Options.Parse(args);
 if (options is null) return 2;
 
@@ -41,44 +44,36 @@ AnsiConsole.MarkupLine($"kernels: {KernelInfo.Describe(KernelInfo.Best)}");
 AnsiConsole.WriteLine(MnistMlp.Summary);
 
 using var model = new MnistMlp(seed: options.Seed);
-using var adam = new Adam(model.Parameters, lr: options.LearningRate);
-var order = new int[train.Count];
-for (int i = 0; i < order.Length; i++) order[i] = i;
-var random = new KilnRandom(options.Seed);
-var pixels = new float[MnistMlp.Batch * MnistMlp.InputSize];
-var labels = new int[MnistMlp.Batch];
-int stepsPerEpoch = train.Count / MnistMlp.Batch;
-
+using var optimizer = new AdamW(model.Parameters, lr: options.LearningRate, weightDecay: 1e-4f);
+int stepsPerEpoch = (train.Count + MnistMlp.Batch - 1) / MnistMlp.Batch;
 var clock = Stopwatch.StartNew();
+TrainingResult result = null!;
 AnsiConsole.Progress()
     .AutoClear(false)
     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
     .Start(context =>
     {
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        var bars = new EpochBars(context);
+        var trainer = new Trainer<int>(model, optimizer, new TrainerOptions
         {
-            ProgressTask task = context.AddTask($"epoch {epoch}", maxValue: stepsPerEpoch);
-            random.Shuffle(order);
-            double lossSum = 0;
-            long start = Stopwatch.GetTimestamp();
-            for (int step = 0; step < stepsPerEpoch; step++)
-            {
-                train.Gather(order.AsSpan(step * MnistMlp.Batch, MnistMlp.Batch), pixels, labels);
-                lossSum += model.TrainStep(pixels, labels, adam);
-                if (step % 20 == 19 || step == stepsPerEpoch - 1)
-                {
-                    double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                    task.Description = string.Create(CultureInfo.InvariantCulture,
-                        $"epoch {epoch}  loss {lossSum / (step + 1):F4}  {(step + 1) * MnistMlp.Batch / seconds:N0} samples/s");
-                }
-                task.Increment(1);
-            }
-        }
+            Epochs = options.Epochs,
+            Seed = options.Seed,
+            Schedule = new WarmupCosineSchedule(options.LearningRate, warmupSteps: Math.Min(100, stepsPerEpoch), totalSteps: Math.Max(stepsPerEpoch + 1, options.Epochs * stepsPerEpoch)),
+            EarlyStopping = new EarlyStopping(patience: 2, minDelta: 1e-4f),
+            CheckpointPath = options.Checkpoint + ".training",
+            Resume = options.Resume,
+            LogPath = options.Log,
+            Progress = bars,
+        });
+        result = trainer.Fit(train, test);
     });
 clock.Stop();
+if (result.Resumed) AnsiConsole.MarkupLine("resumed from the last training checkpoint");
+if (result.StoppedEarly) AnsiConsole.MarkupLine($"stopped early; the weights of epoch {result.BestEpoch + 1} are kept");
 
 float accuracy = Accuracy(model, test);
-AnsiConsole.MarkupLine($"test accuracy: [bold]{accuracy:P2}[/] after {options.Epochs * stepsPerEpoch:N0} steps in {clock.Elapsed.TotalSeconds:F1} s; test loss {model.Evaluate(test.Features, test.Labels):F4}");
+model.Training = false;
+AnsiConsole.MarkupLine($"test accuracy: [bold]{accuracy:P2}[/] after {optimizer.StepCount:N0} steps in {clock.Elapsed.TotalSeconds:F1} s; test loss {model.Evaluate(test.Features, test.Labels):F4}; log: {Markup.Escape(options.Log)}");
 
 model.Save(options.Checkpoint);
 using (var reloaded = new MnistMlp(seed: 12345))
@@ -99,11 +94,35 @@ static float Accuracy(MnistMlp model, Dataset data)
     return (float)correct / data.Count;
 }
 
-internal sealed record Options(string? DataDirectory, int Epochs, float LearningRate, int Seed, string Checkpoint, int TrainSamples, int TestSamples)
+/// <summary>One progress bar per epoch, fed by the trainer (on the training thread).</summary>
+internal sealed class EpochBars(ProgressContext context) : IProgress<TrainingProgress>
+{
+    private ProgressTask? _task;
+    private int _epoch = -1;
+
+    public void Report(TrainingProgress p)
+    {
+        if (p.Epoch != _epoch)
+        {
+            _epoch = p.Epoch;
+            _task = context.AddTask($"epoch {p.Epoch + 1}", maxValue: p.BatchesPerEpoch);
+        }
+        if (p.ValidationLoss is float loss)
+        {
+            _task!.Description = string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch + 1}  train {p.Loss:F4}  test {loss:F4}  accuracy {p.ValidationAccuracy:P1}");
+            return;
+        }
+        _task!.Value = p.BatchInEpoch;
+        if (p.BatchInEpoch % 20 == 0)
+            _task.Description = string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch + 1}  loss {p.Loss:F4}  lr {p.LearningRate:G3}  {p.SamplesPerSecond:N0} samples/s");
+    }
+}
+
+internal sealed record Options(string? DataDirectory, int Epochs, float LearningRate, int Seed, string Checkpoint, int TrainSamples, int TestSamples, bool Resume, string Log)
 {
     public static Options? Parse(string[] args)
     {
-        var o = new Options(null, 3, 1e-3f, 1, "mnist-mlp.safetensors", 12_000, 2_000);
+        var o = new Options(null, 3, 1e-3f, 1, "mnist-mlp.safetensors", 12_000, 2_000, false, "mnist-log.csv");
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -117,13 +136,15 @@ internal sealed record Options(string? DataDirectory, int Epochs, float Learning
                     case "--seed": o = o with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--checkpoint": o = o with { Checkpoint = Next() }; break;
                     case "--train-samples": o = o with { TrainSamples = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
+                    case "--resume": o = o with { Resume = true }; break;
+                    case "--log": o = o with { Log = Next() }; break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
                 Console.Error.WriteLine(e.Message);
-                Console.Error.WriteLine("usage: Mnist [--data DIR] [--epochs N] [--lr X] [--seed N] [--checkpoint FILE] [--train-samples N]");
+                Console.Error.WriteLine("usage: Mnist [--data DIR] [--epochs N] [--lr X] [--seed N] [--checkpoint FILE] [--train-samples N] [--resume] [--log FILE]");
                 return null;
             }
         }

@@ -177,3 +177,13 @@ public partial class NoiseNet
     [Dense(3)] public partial Node Out { get; }
     [MeanSquaredError] public partial Node Loss { get; }
 }
+
+/// <summary>A small digit classifier with soft targets and dropout: the trainer's mixup and resume tests.</summary>
+[Model(Batch = 32)]
+public partial class SoftDigits
+{
+    [Input(784)] public partial Node Pixels { get; }
+    [Dense(64), Relu, Dropout(0.2)] public partial Node Hidden { get; }
+    [Dense(10)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy(SoftTargets = true)] public partial Node Loss { get; }
+}

@@ -13,22 +13,27 @@ namespace Kiln.Data;
 /// </summary>
 public sealed class BatchIterator
 {
-    private readonly Dataset _data;
+    private readonly Dataset? _data;
+    private readonly int _count;
     private readonly int[] _order;
     private readonly long _seed;
     private readonly KilnRandom _random = new(0);
     private int _orderEpoch = -1;
 
     public BatchIterator(Dataset data, int batchSize, long seed, bool shuffle = true, bool dropLast = false)
+        : this((data ?? throw new ArgumentNullException(nameof(data))).Count, batchSize, seed, shuffle, dropLast) => _data = data;
+
+    /// <summary>Batches of indices into any collection of <paramref name="count"/> samples (<see cref="NextIndices"/>).</summary>
+    public BatchIterator(int count, int batchSize, long seed, bool shuffle = true, bool dropLast = false)
     {
-        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        _data = data;
+        _count = count;
         BatchSize = batchSize;
         _seed = seed;
         Shuffle = shuffle;
         DropLast = dropLast;
-        _order = new int[data.Count];
+        _order = new int[count];
     }
 
     public int BatchSize { get; }
@@ -43,7 +48,7 @@ public sealed class BatchIterator
     public int Position { get; private set; }
 
     /// <summary>Batches per epoch.</summary>
-    public int BatchesPerEpoch => DropLast ? _data.Count / BatchSize : (_data.Count + BatchSize - 1) / BatchSize;
+    public int BatchesPerEpoch => DropLast ? _count / BatchSize : (_count + BatchSize - 1) / BatchSize;
 
     /// <summary>
     /// Copies the next batch into <paramref name="features"/> ([rows, FeatureSize]) and <paramref name="labels"/>
@@ -51,11 +56,12 @@ public sealed class BatchIterator
     /// </summary>
     public bool Next(Span<float> features, Span<int> labels, out int rows)
     {
+        if (_data is null) throw new InvalidOperationException("This iterator was made from a count: take NextIndices() and gather the samples.");
         if (features.Length < BatchSize * _data.FeatureSize)
             throw new ArgumentException($"features has {features.Length} values; a batch needs [{BatchSize}, {_data.FeatureSize}] = {BatchSize * _data.FeatureSize}.", nameof(features));
         if (labels.Length < BatchSize)
             throw new ArgumentException($"labels has {labels.Length} values; a batch needs [{BatchSize}].", nameof(labels));
-        int left = _data.Count - Position;
+        int left = _count - Position;
         if (left == 0 || (DropLast && left < BatchSize))
         {
             Epoch++;
@@ -73,7 +79,7 @@ public sealed class BatchIterator
     /// <summary>The indices of the next batch (without copying), or an empty span at the end of an epoch (which moves on).</summary>
     public ReadOnlySpan<int> NextIndices()
     {
-        int left = _data.Count - Position;
+        int left = _count - Position;
         if (left == 0 || (DropLast && left < BatchSize))
         {
             Epoch++;
@@ -91,7 +97,7 @@ public sealed class BatchIterator
     public void Restore(int epoch, int position)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
-        if (position < 0 || position > _data.Count) throw new ArgumentOutOfRangeException(nameof(position), position, $"A position lies in [0, {_data.Count}].");
+        if (position < 0 || position > _count) throw new ArgumentOutOfRangeException(nameof(position), position, $"A position lies in [0, {_count}].");
         Epoch = epoch;
         Position = position;
     }

@@ -6,7 +6,7 @@ namespace Kiln.Data;
 public sealed class DataFormatException(string message, Exception? inner = null) : System.IO.IOException(message, inner);
 
 /// <summary>Samples as one flat float array of [count, features] with an integer label per sample.</summary>
-public sealed class Dataset
+public sealed class Dataset : ITrainingData<int>
 {
     public Dataset(float[] features, int[] labels, int featureSize, int classes)
     {
@@ -27,16 +27,19 @@ public sealed class Dataset
     public int Classes { get; }
     public int Count => Labels.Length;
 
+    /// <summary>One label per sample.</summary>
+    public int TargetSize => 1;
+
     /// <summary>The features of one sample.</summary>
     public ReadOnlySpan<float> Sample(int index) => Features.AsSpan(index * FeatureSize, FeatureSize);
 
     /// <summary>Copies the samples at <paramref name="indices"/> into a batch (no allocation).</summary>
-    public void Gather(ReadOnlySpan<int> indices, Span<float> features, Span<int> labels)
+    public void Gather(ReadOnlySpan<int> indices, Span<float> features, Span<int> targets)
     {
         for (int i = 0; i < indices.Length; i++)
         {
             Sample(indices[i]).CopyTo(features.Slice(i * FeatureSize, FeatureSize));
-            labels[i] = Labels[indices[i]];
+            targets[i] = Labels[indices[i]];
         }
     }
 

@@ -15,7 +15,7 @@ namespace Tests
     /// total                                            276           532
     /// </code>
     /// </summary>
-    partial class FocalClassifier : global::System.IDisposable
+    partial class FocalClassifier : global::System.IDisposable, global::Kiln.ITrainable<float, int>
     {
         /// <summary>Samples per training step, and the most rows one inference chunk processes.</summary>
         public const int Batch = 8;
@@ -211,6 +211,13 @@ namespace Tests
         /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
             global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+
+        // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
+        int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
+        int global::Kiln.ITrainable<float, int>.InputWidth => InputSize;
+        int global::Kiln.ITrainable<float, int>.OutputWidth => OutputSize;
+        int global::Kiln.ITrainable<float, int>.TargetWidth => 1;
+        global::Kiln.Reduction global::Kiln.ITrainable<float, int>.LossReduction => global::Kiln.Reduction.Sum;
 
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<float> features, int rows)

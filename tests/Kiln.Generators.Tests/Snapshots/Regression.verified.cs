@@ -16,7 +16,7 @@ namespace Tests
     /// total                                                      851         1,683
     /// </code>
     /// </summary>
-    partial class Regressor : global::System.IDisposable
+    partial class Regressor : global::System.IDisposable, global::Kiln.ITrainable<float, float>
     {
         /// <summary>Samples per training step, and the most rows one inference chunk processes.</summary>
         public const int Batch = 16;
@@ -209,6 +209,13 @@ namespace Tests
         /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
             global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+
+        // global::Kiln.ITrainable<float, float>: the sizes by the interface's names; the methods above implement the rest.
+        int global::Kiln.ITrainable<float, float>.BatchSize => Batch;
+        int global::Kiln.ITrainable<float, float>.InputWidth => InputSize;
+        int global::Kiln.ITrainable<float, float>.OutputWidth => OutputSize;
+        int global::Kiln.ITrainable<float, float>.TargetWidth => OutputSize;
+        global::Kiln.Reduction global::Kiln.ITrainable<float, float>.LossReduction => global::Kiln.Reduction.Mean;
 
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<float> x, int rows)
