@@ -19,6 +19,69 @@ internal readonly struct ARowMajor : IALayout { public static bool Packed => fal
 internal readonly struct APacked : IALayout { public static bool Packed => true; }
 
 /// <summary>
+/// Where the packed GEMM gets the A micro-panel of rows [ir, ir + rows) and depths [pc, pc + kc): a matrix read in
+/// place, a k-major matrix copied, or rows gathered from an image (a convolution's im2col, one panel at a time).
+/// </summary>
+internal unsafe interface IASource
+{
+    /// <summary>The panel is k-major (element (r, p) at <c>panel[p·rows + r]</c>) rather than row-major.</summary>
+    static abstract bool Packed { get; }
+
+    /// <summary>The panel, built in <paramref name="scratch"/> if it must be; <paramref name="lda"/> is its row stride
+    /// when row-major. <paramref name="m"/> is the product's row count.</summary>
+    float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int lda);
+}
+
+/// <summary>Where the packed GEMM gets B[k, n]: packed into k-major panels one (depth, column) block at a time, or
+/// read in place when it is a k-major matrix.</summary>
+internal unsafe interface IBSource
+{
+    /// <summary>B is a k-major matrix in memory (row stride <see cref="Ld"/>) that a single row panel may read in place.</summary>
+    bool InPlace { get; }
+    int Ld { get; }
+    /// <summary>Element (depth <paramref name="pc"/>, column <paramref name="jc"/>) of an in-place B.</summary>
+    float* At(int pc, int jc);
+    /// <summary>B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
+    /// its width); the last panel <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded.</summary>
+    void Pack(int pc, int kc, int jc, int nc, int w, float* packed);
+}
+
+/// <summary>Row-major A[m, k] read where it lies (Nt, Nn).</summary>
+internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
+{
+    public static bool Packed => false;
+
+    public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int ld)
+    {
+        ld = lda;
+        return a + (nint)ir * lda + pc;
+    }
+}
+
+/// <summary>k-major A[k, m] (Tn): each micro-panel copied contiguous (its power-of-two stride would otherwise map
+/// every depth onto a few L1 sets).</summary>
+internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
+{
+    public static bool Packed => true;
+
+    public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int ld)
+    {
+        ld = rows;
+        GemmPacked.PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch);
+        return scratch;
+    }
+}
+
+/// <summary>B as a matrix: [n, k] for Nt (transposed while packing), k-major [k, n] for Nn and Tn.</summary>
+internal readonly unsafe struct MatrixB(GemmForm form, float* b, int n, int k) : IBSource
+{
+    public bool InPlace => form != GemmForm.Nt;
+    public int Ld => n;
+    public float* At(int pc, int jc) => b + (nint)pc * n + jc;
+    public void Pack(int pc, int kc, int jc, int nc, int w, float* packed) => GemmPacked.PackB(form, b, n, k, pc, kc, jc, nc, w, packed);
+}
+
+/// <summary>
 /// The packed GEMM. C[m, n] = act((accumulate ? C : 0) + op(A)·op(B) + bias), computed in tiles of MR rows × 2
 /// vectors of columns held in registers (AVX-512: 12 × 32, 24 accumulators; AVX2: 6 × 16, 12 accumulators), with
 /// the epilogue (accumulate, bias, pre-activation copy, activation) applied before each tile is stored.
@@ -109,15 +172,43 @@ internal static unsafe class GemmPacked
             // itself a Tn product with both operands k-major as they lie, so the tiles run the full vector width
             // along m; each tile is stored transposed.
             if (isa == KernelIsa.Avx512)
-                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             else
-                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape>(geometry, form, b, a, c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             return;
         }
-        if (isa == KernelIsa.Avx512)
-            Blocks<Vector512<float>, Simd512, TAct, RuntimeShape>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
+        if (form == GemmForm.Tn)
+            Sources(isa, geometry, new KMajorA(a, m), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
         else
-            Blocks<Vector256<float>, Simd256, TAct, RuntimeShape>(geometry, form, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: n);
+            Sources(isa, geometry, new RowMajorA(a, k), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+    }
+
+    /// <summary>
+    /// Columns [jBegin, jEnd) of C[m, n] (row stride <paramref name="ldc"/>) = act((accumulate ? C : 0) + A·B + bias), with
+    /// A and B read through sources: how a convolution runs on the GEMM's tiles, its im2col gathered one micro-panel
+    /// (or B block) at a time instead of materialised.
+    /// </summary>
+    internal static void RunSources<TAct, TA, TB>(KernelIsa isa, TA a, TB b, float* c, int ldc, int m, int n, int k,
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
+        where TAct : struct, IUnaryOperator where TA : struct, IASource where TB : struct, IBSource
+    {
+        if (m == 0 || jBegin >= jEnd) return;
+        if (k == 0)
+        {
+            EpilogueOnly(c, m, ldc, accumulate, bias, act, z, jBegin, jEnd);
+            return;
+        }
+        Sources(isa, isa == KernelIsa.Avx512 ? Avx512 : Avx2, a, b, c, ldc, m, n, k, accumulate, bias, act, z, jBegin, jEnd, t_scratch ??= new Scratch());
+    }
+
+    private static void Sources<TAct, TA, TB>(KernelIsa isa, Geometry geometry, TA a, TB b, float* c, int ldc, int m, int n, int k,
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch)
+        where TAct : struct, IUnaryOperator where TA : struct, IASource where TB : struct, IBSource
+    {
+        if (isa == KernelIsa.Avx512)
+            Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, TA, TB>(geometry, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: ldc);
+        else
+            Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, TA, TB>(geometry, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: ldc);
     }
 
     /// <summary>The whole product with its sizes as type constants (no transposed narrow-Tn path: a shape that
@@ -132,16 +223,28 @@ internal static unsafe class GemmPacked
             return;
         }
         Scratch scratch = t_scratch ??= new Scratch();
-        if (isa == KernelIsa.Avx512)
-            Blocks<Vector512<float>, Simd512, TAct, TShape>(Avx512, form, a, b, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+        var bSource = new MatrixB(form, b, TShape.N, TShape.K);
+        if (form == GemmForm.Tn)
+        {
+            if (isa == KernelIsa.Avx512)
+                Blocks<Vector512<float>, Simd512, TAct, TShape, KMajorA, MatrixB>(Avx512, new KMajorA(a, TShape.M), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+            else
+                Blocks<Vector256<float>, Simd256, TAct, TShape, KMajorA, MatrixB>(Avx2, new KMajorA(a, TShape.M), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+        }
         else
-            Blocks<Vector256<float>, Simd256, TAct, TShape>(Avx2, form, a, b, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+        {
+            if (isa == KernelIsa.Avx512)
+                Blocks<Vector512<float>, Simd512, TAct, TShape, RowMajorA, MatrixB>(Avx512, new RowMajorA(a, TShape.K), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+            else
+                Blocks<Vector256<float>, Simd256, TAct, TShape, RowMajorA, MatrixB>(Avx2, new RowMajorA(a, TShape.K), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocks<TVec, TSimd, TAct, TShape>(Geometry g, GemmForm form, float* a, float* b, float* c, int m, int n, int k,
+    private static void Blocks<TVec, TSimd, TAct, TShape, TA, TB>(Geometry g, TA aSource, TB bSource, float* c, int m, int n, int k,
         bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd, Scratch scratch, bool transposed, int ldc)
         where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator where TShape : struct, IGemmShape
+        where TA : struct, IASource where TB : struct, IBSource
     {
         if (TShape.M >= 0)
         {
@@ -153,9 +256,7 @@ internal static unsafe class GemmPacked
         int mr = jEnd - jBegin <= w ? 12 : g.MR;
         // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round trip).
         int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
-        bool bInPlace = form != GemmForm.Nt && m <= mr;
-        bool aPacked = form == GemmForm.Tn;
-        int lda = aPacked ? m : k;
+        bool bInPlace = bSource.InPlace && m <= mr;
         for (int jc = jBegin; jc < jEnd; jc += g.NC)
         {
             int nc = Math.Min(g.NC, jEnd - jc);
@@ -166,28 +267,22 @@ internal static unsafe class GemmPacked
                 {
                     // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
                     int full = nc / nr * nr;
-                    if (full < nc) PackB(form, b, n, k, pc, kc, jc + full, nc - full, w, scratch.EdgeB);
+                    if (full < nc) bSource.Pack(pc, kc, jc + full, nc - full, w, scratch.EdgeB);
                 }
                 else
                 {
-                    PackB(form, b, n, k, pc, kc, jc, nc, w, scratch.PackB);
+                    bSource.Pack(pc, kc, jc, nc, w, scratch.PackB);
                 }
-                var blockB = new BlockB(bInPlace, bInPlace ? b + (nint)pc * n + jc : scratch.PackB, scratch.EdgeB, n, nc);
+                var blockB = new BlockB(bInPlace, bInPlace ? bSource.At(pc, jc) : scratch.PackB, scratch.EdgeB, bSource.Ld, nc);
                 var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed);
                 for (int ir = 0; ir < m;)
                 {
                     int rows = TileRows(m - ir, mr);
                     float* cRows = store.At(c, ir, jc);
                     TileStore rowStore = store.Shift(ir, jc);
-                    if (aPacked)
-                    {
-                        PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch.PackA);
-                        RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, scratch.PackA, rows, blockB, cRows, rowStore, act);
-                    }
-                    else
-                    {
-                        RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, a + (nint)ir * lda + pc, lda, blockB, cRows, rowStore, act);
-                    }
+                    float* panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out int lda);
+                    if (TA.Packed) RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, blockB, cRows, rowStore, act);
+                    else RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act);
                     ir += rows;
                 }
             }
@@ -442,7 +537,7 @@ internal static unsafe class GemmPacked
     /// ([n, k]) is transposed 8 × 8 in registers; Nn's and Tn's ([k, n]) are copied a row of a panel at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(GemmForm form, float* b, int n, int k, int pc, int kc, int jc, int nc, int w, float* packed)
+    internal static void PackB(GemmForm form, float* b, int n, int k, int pc, int kc, int jc, int nc, int w, float* packed)
     {
         int nr = 2 * w;
         for (int jr = 0; jr < nc; jr += nr)
@@ -483,7 +578,7 @@ internal static unsafe class GemmPacked
     /// which the next copy then overwrites; the panel has slack for the last one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackKMajor(float* source, int ld, int rows, int kc, bool safe, float* panel)
+    internal static void PackKMajor(float* source, int ld, int rows, int kc, bool safe, float* panel)
     {
         if (safe && rows <= 8)
         {

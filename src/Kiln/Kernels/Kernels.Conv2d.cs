@@ -1,0 +1,564 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Kiln.Kernels;
+
+/// <summary>
+/// A 2-D convolution layer's kernels over channels-last (NHWC) images, with the weight in PyTorch's layout
+/// [out, in / groups, kh, kw]. Built once per layer: the geometry is turned into tables of where each tap of each
+/// pixel reads (or −1 where it falls in the padding), then every pass runs on the packed GEMM's register tiles with
+/// the im2col matrix gathered one micro-panel at a time instead of materialised:
+/// <list type="bullet">
+/// <item>forward: Y[pixels, out] = act(im2col(X)·W + b), W permuted to [tap, in, out] (a k-major B);</item>
+/// <item>input gradient: dX[pixels, in] = im2col'(dY)·W', the transposed convolution gathered from dY through the
+/// reverse table (each input pixel's taps find the output pixel that read it), W' = [tap, out, in];</item>
+/// <item>weight gradient: dW'[out, (tap, in)] = dYᵀ·im2col(X), the gathered im2col as B, then permuted back to
+/// PyTorch's layout; bias gradient: column sums of dY.</item>
+/// </list>
+/// A 1×1 convolution with stride 1 and no padding is a plain matrix product over pixels (the dense layer's kernels).
+/// Groups run one product each on their slice of channels. The portable variant is a direct scalar loop over the
+/// same tables.
+/// </summary>
+public sealed unsafe class Conv2d
+{
+    private readonly int[] _forwardTable;
+    private int[]? _backwardTable;
+    private float[]? _forwardWeights, _backwardWeights, _weightGradient;
+
+    public Conv2d(ConvGeometry geometry)
+    {
+        ArgumentNullException.ThrowIfNull(geometry);
+        Geometry = geometry;
+        _forwardTable = ForwardTable(geometry);
+    }
+
+    public ConvGeometry Geometry { get; }
+
+    /// <summary>The instruction set the kernels use (the machine's best by default; tests set each supported one).</summary>
+    public KernelIsa Isa { get; init; } = KernelInfo.Best;
+
+    // ---- tables ----
+
+    /// <summary>[out pixel, tap] → the input pixel's offset (pixel · InChannels) in its image, or −1 in the padding.</summary>
+    private static int[] ForwardTable(ConvGeometry g)
+    {
+        var table = GC.AllocateUninitializedArray<int>(checked(g.OutPixels * g.Taps), pinned: true);
+        int i = 0;
+        for (int oh = 0; oh < g.OutHeight; oh++)
+            for (int ow = 0; ow < g.OutWidth; ow++)
+                for (int kh = 0; kh < g.KernelHeight; kh++)
+                    for (int kw = 0; kw < g.KernelWidth; kw++)
+                    {
+                        int ih = oh * g.StrideHeight - g.PadTop + kh * g.DilationHeight;
+                        int iw = ow * g.StrideWidth - g.PadLeft + kw * g.DilationWidth;
+                        table[i++] = (uint)ih < (uint)g.InHeight && (uint)iw < (uint)g.InWidth ? (ih * g.InWidth + iw) * g.InChannels : -1;
+                    }
+        return table;
+    }
+
+    /// <summary>[in pixel, tap] → the offset (pixel · OutChannels) of the output pixel whose tap reads this input pixel,
+    /// or −1 when none does.</summary>
+    private static int[] BackwardTable(ConvGeometry g)
+    {
+        var table = GC.AllocateUninitializedArray<int>(checked(g.InPixels * g.Taps), pinned: true);
+        int i = 0;
+        for (int ih = 0; ih < g.InHeight; ih++)
+            for (int iw = 0; iw < g.InWidth; iw++)
+                for (int kh = 0; kh < g.KernelHeight; kh++)
+                    for (int kw = 0; kw < g.KernelWidth; kw++)
+                    {
+                        int nh = ih + g.PadTop - kh * g.DilationHeight, nw = iw + g.PadLeft - kw * g.DilationWidth;
+                        int oh = nh / g.StrideHeight, ow = nw / g.StrideWidth;
+                        bool valid = nh >= 0 && nw >= 0 && nh % g.StrideHeight == 0 && nw % g.StrideWidth == 0 && oh < g.OutHeight && ow < g.OutWidth;
+                        table[i++] = valid ? (oh * g.OutWidth + ow) * g.OutChannels : -1;
+                    }
+        return table;
+    }
+
+    // ---- forward ----
+
+    /// <summary>y[images, OutH, OutW, Out] = x[images, InH, InW, In] ⊛ W + b. An empty <paramref name="bias"/> means none.</summary>
+    public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int images, int threads = 1) =>
+        Forward(x, weight, bias, y, images, default(IdentityOp), default, threads);
+
+    /// <summary>
+    /// y = act(x ⊛ W + b) with bias and activation applied to each register tile before it is stored;
+    /// <paramref name="preActivation"/>, when not empty, receives x ⊛ W + b.
+    /// </summary>
+    public void Forward<TAct>(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int images,
+        TAct activation, Span<float> preActivation, int threads = 1)
+        where TAct : struct, IUnaryOperator
+    {
+        ConvGeometry g = Geometry;
+        CheckImages(images);
+        Guard.Length(x.Length, images, g.InputSize, nameof(x));
+        Guard.Length(weight.Length, g.WeightSize, 1, nameof(weight));
+        Guard.Length(y.Length, images, g.OutputSize, nameof(y));
+        if (!bias.IsEmpty) Guard.Length(bias.Length, g.OutChannels, 1, nameof(bias));
+        if (!preActivation.IsEmpty) Guard.Length(preActivation.Length, images, g.OutputSize, nameof(preActivation));
+        if (images == 0) return;
+        if (g.IsPointwise)
+        {
+            Gemm.Run(Isa, GemmKernel.Auto, GemmForm.Nt, x, weight, y, images * g.OutPixels, g.OutChannels, g.InChannels, false, bias, activation, preActivation, threads);
+            return;
+        }
+        if (Isa == KernelIsa.Portable)
+        {
+            ForwardScalar(x, weight, bias, y, images, activation, preActivation);
+            return;
+        }
+        float[] permuted = _forwardWeights ??= Pinned(g.WeightSize);
+        PermuteWeights(weight, permuted, outerIsOut: false);
+        fixed (float* px = x, pw = permuted, pb = bias, py = y, pz = preActivation)
+        fixed (int* table = _forwardTable)
+        {
+            var work = new ForwardWork<TAct>(this, px, pw, bias.IsEmpty ? null : pb, py, preActivation.IsEmpty ? null : pz, table, activation);
+            int rows = images * g.OutPixels;
+            int parts = Parts(threads, images * g.MultiplyAdds, rows);
+            if (parts == 1)
+            {
+                work.Rows(0, rows);
+            }
+            else
+            {
+                RowJob<ForwardWork<TAct>> job = RowJob<ForwardWork<TAct>>.ForThisThread;
+                job.Set(work, rows);
+                KernelThreads.Run(job, parts);
+                job.Clear();
+            }
+        }
+    }
+
+    /// <summary>Rows (output pixels over the batch) [begin, end) of the forward, every group.</summary>
+    private readonly struct ForwardWork<TAct>(Conv2d conv, float* x, float* w, float* bias, float* y, float* z, int* table, TAct act) : IRowWork
+        where TAct : struct, IUnaryOperator
+    {
+        public void Rows(int begin, int end)
+        {
+            ConvGeometry g = conv.Geometry;
+            int cin = g.GroupInChannels, cout = g.GroupOutChannels, depth = g.Taps * cin;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                var a = new ImageRowsA(x, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin, begin);
+                var b = new MatrixB(GemmForm.Nn, w + (nint)group * depth * cout, cout, depth);
+                nint at = (nint)begin * g.OutChannels + group * cout;
+                GemmPacked.RunSources(conv.Isa, a, b, y + at, g.OutChannels, end - begin, cout, depth, false,
+                    bias == null ? null : bias + group * cout, act, z == null ? null : z + at, 0, cout);
+            }
+        }
+    }
+
+    // ---- input gradient ----
+
+    /// <summary>dx[images, InH, InW, In] (+)= the transposed convolution of dy[images, OutH, OutW, Out] with W.</summary>
+    public void BackwardInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> weight, Span<float> dx, int images, bool accumulate, int threads = 1)
+    {
+        ConvGeometry g = Geometry;
+        CheckImages(images);
+        Guard.Length(dy.Length, images, g.OutputSize, nameof(dy));
+        Guard.Length(weight.Length, g.WeightSize, 1, nameof(weight));
+        Guard.Length(dx.Length, images, g.InputSize, nameof(dx));
+        if (images == 0) return;
+        if (g.IsPointwise)
+        {
+            Gemm.Run(Isa, GemmKernel.Auto, GemmForm.Nn, dy, weight, dx, images * g.InPixels, g.InChannels, g.OutChannels, accumulate, default, default(IdentityOp), default, threads);
+            return;
+        }
+        int[] backwardTable = _backwardTable ??= BackwardTable(g);
+        if (Isa == KernelIsa.Portable)
+        {
+            BackwardInputScalar(dy, weight, dx, images, accumulate, backwardTable);
+            return;
+        }
+        float[] permuted = _backwardWeights ??= Pinned(g.WeightSize);
+        PermuteWeights(weight, permuted, outerIsOut: true);
+        fixed (float* pdy = dy, pw = permuted, pdx = dx)
+        fixed (int* table = backwardTable)
+        {
+            var work = new BackwardInputWork(this, pdy, pw, pdx, table, accumulate);
+            int rows = images * g.InPixels;
+            int parts = Parts(threads, images * g.MultiplyAdds, rows);
+            if (parts == 1)
+            {
+                work.Rows(0, rows);
+            }
+            else
+            {
+                RowJob<BackwardInputWork> job = RowJob<BackwardInputWork>.ForThisThread;
+                job.Set(work, rows);
+                KernelThreads.Run(job, parts);
+                job.Clear();
+            }
+        }
+    }
+
+    private readonly struct BackwardInputWork(Conv2d conv, float* dy, float* w, float* dx, int* table, bool accumulate) : IRowWork
+    {
+        public void Rows(int begin, int end)
+        {
+            ConvGeometry g = conv.Geometry;
+            int cin = g.GroupInChannels, cout = g.GroupOutChannels, depth = g.Taps * cout;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                var a = new ImageRowsA(dy, table, g.InPixels, g.Taps, cout, g.OutputSize, group * cout, begin);
+                var b = new MatrixB(GemmForm.Nn, w + (nint)group * depth * cin, cin, depth);
+                GemmPacked.RunSources(conv.Isa, a, b, dx + (nint)begin * g.InChannels + group * cin, g.InChannels, end - begin, cin, depth,
+                    accumulate, null, default(IdentityOp), null, 0, cin);
+            }
+        }
+    }
+
+    // ---- parameter gradients ----
+
+    /// <summary>dW[out, in/groups, kh, kw] (+)= Σ over images and pixels of dy ⊗ the input each tap read;
+    /// db[out] (+)= Σ dy (skipped when <paramref name="dbias"/> is empty).</summary>
+    public void BackwardParameters(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, Span<float> dbias, int images, bool accumulate, int threads = 1)
+    {
+        ConvGeometry g = Geometry;
+        CheckImages(images);
+        Guard.Length(x.Length, images, g.InputSize, nameof(x));
+        Guard.Length(dy.Length, images, g.OutputSize, nameof(dy));
+        Guard.Length(dweight.Length, g.WeightSize, 1, nameof(dweight));
+        if (!dbias.IsEmpty) Guard.Length(dbias.Length, g.OutChannels, 1, nameof(dbias));
+        if (!dbias.IsEmpty) Reductions.ColumnSums(Isa, dy, images * g.OutPixels, g.OutChannels, dbias, accumulate);
+        if (images == 0)
+        {
+            if (!accumulate) dweight.Clear();
+            return;
+        }
+        if (g.IsPointwise)
+        {
+            Gemm.Run(Isa, GemmKernel.Auto, GemmForm.Tn, dy, x, dweight, g.OutChannels, g.InChannels, images * g.OutPixels, accumulate, default, default(IdentityOp), default, threads);
+            return;
+        }
+        if (Isa == KernelIsa.Portable)
+        {
+            BackwardParametersScalar(x, dy, dweight, images, accumulate);
+            return;
+        }
+        float[] gradient = _weightGradient ??= Pinned(g.WeightSize);
+        int depth = g.Taps * g.GroupInChannels;
+        fixed (float* px = x, pdy = dy, pg = gradient)
+        fixed (int* table = _forwardTable)
+        {
+            var work = new WeightWork(this, px, pdy, pg, table, images * g.OutPixels);
+            int parts = Math.Min(Parts(threads, images * g.MultiplyAdds, int.MaxValue), Math.Max(1, depth / 32));
+            if (parts == 1)
+            {
+                work.Rows(0, depth);
+            }
+            else
+            {
+                // Columns of dW' (tap, in) in whole 32-wide panels per part; each part gathers its own.
+                RowJob<WeightWork> job = RowJob<WeightWork>.ForThisThread;
+                job.Set(work, depth, align: 32);
+                KernelThreads.Run(job, parts);
+                job.Clear();
+            }
+        }
+        // dW'[group][out][tap, in] → dW[out][in][tap].
+        int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels;
+        for (int group = 0; group < g.Groups; group++)
+            for (int o = 0; o < cout; o++)
+            {
+                int row = group * cout + o;
+                ReadOnlySpan<float> source = gradient.AsSpan((group * cout + o) * depth, depth);
+                Span<float> target = dweight.Slice(row * cin * taps, cin * taps);
+                for (int t = 0; t < taps; t++)
+                    for (int i = 0; i < cin; i++)
+                    {
+                        float v = source[t * cin + i];
+                        if (accumulate) target[i * taps + t] += v;
+                        else target[i * taps + t] = v;
+                    }
+            }
+    }
+
+    /// <summary>Columns (tap, in) [begin, end) of dW' for every group: dW'[out, ·] = dYᵀ·im2col(X) over every pixel.</summary>
+    private readonly struct WeightWork(Conv2d conv, float* x, float* dy, float* gradient, int* table, int pixels) : IRowWork
+    {
+        public void Rows(int begin, int end)
+        {
+            ConvGeometry g = conv.Geometry;
+            int cin = g.GroupInChannels, cout = g.GroupOutChannels, depth = g.Taps * cin;
+            for (int group = 0; group < g.Groups; group++)
+            {
+                var a = new KMajorA(dy + group * cout, g.OutChannels);
+                var b = new ImageColumnsB(x, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin);
+                GemmPacked.RunSources(conv.Isa, a, b, gradient + (nint)group * cout * depth, depth, cout, depth, pixels,
+                    false, null, default(IdentityOp), null, begin, end);
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    /// <summary>
+    /// W[out, in, tap] (PyTorch) → per group [tap, in, out] (the forward's k-major B), or with
+    /// <paramref name="outerIsOut"/> per group [tap, out, in] (the input gradient's).
+    /// </summary>
+    private void PermuteWeights(ReadOnlySpan<float> weight, float[] permuted, bool outerIsOut)
+    {
+        ConvGeometry g = Geometry;
+        int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels, groupSize = taps * cin * cout;
+        for (int group = 0; group < g.Groups; group++)
+        {
+            Span<float> target = permuted.AsSpan(group * groupSize, groupSize);
+            for (int o = 0; o < cout; o++)
+            {
+                ReadOnlySpan<float> filter = weight.Slice((group * cout + o) * cin * taps, cin * taps);
+                for (int i = 0; i < cin; i++)
+                    for (int t = 0; t < taps; t++)
+                        target[outerIsOut ? (t * cout + o) * cin + i : (t * cin + i) * cout + o] = filter[i * taps + t];
+            }
+        }
+    }
+
+    private static float[] Pinned(int length) => GC.AllocateUninitializedArray<float>(length, pinned: true);
+
+    private static void CheckImages(int images)
+    {
+        if (images < 0) throw new ArgumentOutOfRangeException(nameof(images), images, "The image count cannot be negative.");
+    }
+
+    /// <summary>Threads worth using: one per 4 MFLOP of work at least, never more rows per part than there are.</summary>
+    private int Parts(int threads, long multiplyAdds, int rows)
+    {
+        if (threads <= 1 || Isa == KernelIsa.Portable || 2 * multiplyAdds < Gemm.ParallelFlops) return 1;
+        return Math.Max(1, Math.Min(Math.Min(threads, KernelThreads.MaxThreads), rows / 16));
+    }
+
+    // ---- portable ----
+
+    private void ForwardScalar<TAct>(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int images,
+        TAct act, Span<float> z) where TAct : struct, IUnaryOperator
+    {
+        ConvGeometry g = Geometry;
+        int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels;
+        for (int n = 0; n < images; n++)
+        {
+            ReadOnlySpan<float> image = x.Slice(n * g.InputSize, g.InputSize);
+            for (int p = 0; p < g.OutPixels; p++)
+            {
+                ReadOnlySpan<int> offsets = _forwardTable.AsSpan(p * taps, taps);
+                int at = (n * g.OutPixels + p) * g.OutChannels;
+                for (int o = 0; o < g.OutChannels; o++)
+                {
+                    int group = o / cout;
+                    ReadOnlySpan<float> filter = weight.Slice(o * cin * taps, cin * taps);
+                    float sum = 0;
+                    for (int t = 0; t < taps; t++)
+                    {
+                        if (offsets[t] < 0) continue;
+                        ReadOnlySpan<float> pixel = image.Slice(offsets[t] + group * cin, cin);
+                        for (int i = 0; i < cin; i++) sum = MathF.FusedMultiplyAdd(pixel[i], filter[i * taps + t], sum);
+                    }
+                    if (!bias.IsEmpty) sum += bias[o];
+                    if (!z.IsEmpty) z[at + o] = sum;
+                    y[at + o] = typeof(TAct) == typeof(IdentityOp) ? sum : act.Invoke<float, SimdScalar>(sum);
+                }
+            }
+        }
+    }
+
+    private void BackwardInputScalar(ReadOnlySpan<float> dy, ReadOnlySpan<float> weight, Span<float> dx, int images, bool accumulate, int[] table)
+    {
+        ConvGeometry g = Geometry;
+        int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels;
+        for (int n = 0; n < images; n++)
+        {
+            ReadOnlySpan<float> gradient = dy.Slice(n * g.OutputSize, g.OutputSize);
+            for (int p = 0; p < g.InPixels; p++)
+            {
+                ReadOnlySpan<int> offsets = table.AsSpan(p * taps, taps);
+                int at = (n * g.InPixels + p) * g.InChannels;
+                for (int c = 0; c < g.InChannels; c++)
+                {
+                    int group = c / cin, i = c - group * cin;
+                    float sum = 0;
+                    for (int t = 0; t < taps; t++)
+                    {
+                        if (offsets[t] < 0) continue;
+                        for (int o = 0; o < cout; o++)
+                            sum = MathF.FusedMultiplyAdd(gradient[offsets[t] + group * cout + o], weight[((group * cout + o) * cin + i) * taps + t], sum);
+                    }
+                    dx[at + c] = accumulate ? dx[at + c] + sum : sum;
+                }
+            }
+        }
+    }
+
+    private void BackwardParametersScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, int images, bool accumulate)
+    {
+        ConvGeometry g = Geometry;
+        int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels;
+        if (!accumulate) dweight.Clear();
+        for (int n = 0; n < images; n++)
+        {
+            ReadOnlySpan<float> image = x.Slice(n * g.InputSize, g.InputSize);
+            for (int p = 0; p < g.OutPixels; p++)
+            {
+                ReadOnlySpan<int> offsets = _forwardTable.AsSpan(p * taps, taps);
+                ReadOnlySpan<float> gradient = dy.Slice((n * g.OutPixels + p) * g.OutChannels, g.OutChannels);
+                for (int t = 0; t < taps; t++)
+                {
+                    if (offsets[t] < 0) continue;
+                    for (int o = 0; o < g.OutChannels; o++)
+                    {
+                        int group = o / cout;
+                        ReadOnlySpan<float> pixel = image.Slice(offsets[t] + group * cin, cin);
+                        Span<float> filter = dweight.Slice(o * cin * taps, cin * taps);
+                        for (int i = 0; i < cin; i++) filter[i * taps + t] = MathF.FusedMultiplyAdd(pixel[i], gradient[o], filter[i * taps + t]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// <summary>A pass over a range of rows (or columns), run whole or split between threads by <see cref="RowJob{TWork}"/>.</summary>
+internal interface IRowWork
+{
+    void Rows(int begin, int end);
+}
+
+/// <summary>Splits <see cref="IRowWork"/> into parts of whole <c>align</c>-row blocks; reused per calling thread (no allocation per call).</summary>
+internal sealed class RowJob<TWork> : IParallelWork where TWork : struct, IRowWork
+{
+    [ThreadStatic] private static RowJob<TWork>? t_job;
+
+    public static RowJob<TWork> ForThisThread => t_job ??= new RowJob<TWork>();
+
+    private TWork _work;
+    private int _rows, _align;
+
+    public void Set(TWork work, int rows, int align = 16)
+    {
+        _work = work;
+        _rows = rows;
+        _align = align;
+    }
+
+    public void Clear() => _work = default;
+
+    public void Execute(int part, int parts)
+    {
+        int blocks = (_rows + _align - 1) / _align;
+        int begin = Math.Min(_rows, (int)((long)blocks * part / parts) * _align);
+        int end = part == parts - 1 ? _rows : Math.Min(_rows, (int)((long)blocks * (part + 1) / parts) * _align);
+        if (begin < end) _work.Rows(begin, end);
+    }
+}
+
+/// <summary>
+/// The im2col matrix of an image batch as the GEMM's A, gathered one micro-panel at a time: row r is pixel r of the
+/// batch (pixels per image <c>pixels</c>), its depth (tap, channel) read from the pixel the table names for that tap
+/// (offset in floats within the image, −1 for padding: zeros). The panel is row-major, each row a run of vector
+/// copies, one per tap.
+/// </summary>
+internal readonly unsafe struct ImageRowsA(float* source, int* table, int pixels, int taps, int depthPerTap, int imageFloats, int channelOffset, int rowOffset)
+    : IASource
+{
+    public static bool Packed => false;
+
+    public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int lda)
+    {
+        lda = kc;
+        int row = rowOffset + ir;
+        int image = row / pixels, pixel = row - image * pixels;
+        int t0 = pc / depthPerTap, c0 = pc - t0 * depthPerTap;
+        for (int r = 0; r < rows; r++)
+        {
+            float* from = source + (nint)image * imageFloats + channelOffset;
+            int* offsets = table + (nint)pixel * taps;
+            float* to = scratch + (nint)r * kc;
+            int t = t0, c = c0, left = kc;
+            while (left > 0)
+            {
+                int run = Math.Min(depthPerTap - c, left);
+                int offset = offsets[t];
+                if (offset < 0) Runs.Clear(to, run);
+                else Runs.Copy(from + offset + c, to, run);
+                to += run;
+                left -= run;
+                t++;
+                c = 0;
+            }
+            if (++pixel == pixels)
+            {
+                pixel = 0;
+                image++;
+            }
+        }
+        return scratch;
+    }
+}
+
+/// <summary>
+/// The im2col matrix as the GEMM's B[k = pixel of the batch, n = (tap, channel)], packed one block at a time into
+/// k-major panels (the weight gradient's operand).
+/// </summary>
+internal readonly unsafe struct ImageColumnsB(float* source, int* table, int pixels, int taps, int depthPerTap, int imageFloats, int channelOffset)
+    : IBSource
+{
+    public bool InPlace => false;
+    public int Ld => 0;
+    public float* At(int pc, int jc) => null;
+
+    public void Pack(int pc, int kc, int jc, int nc, int w, float* packed)
+    {
+        int nr = 2 * w;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr), width = cols <= w ? w : nr;
+            int j0 = jc + jr, t0 = j0 / depthPerTap, c0 = j0 - t0 * depthPerTap;
+            float* panel = packed + (nint)jr * kc;
+            int image = pc / pixels, pixel = pc - image * pixels;
+            for (int p = 0; p < kc; p++, panel += width)
+            {
+                float* from = source + (nint)image * imageFloats + channelOffset;
+                int* offsets = table + (nint)pixel * taps;
+                float* to = panel;
+                int t = t0, c = c0, left = cols;
+                while (left > 0)
+                {
+                    int run = Math.Min(depthPerTap - c, left);
+                    int offset = offsets[t];
+                    if (offset < 0) Runs.Clear(to, run);
+                    else Runs.Copy(from + offset + c, to, run);
+                    to += run;
+                    left -= run;
+                    t++;
+                    c = 0;
+                }
+                if (cols < width) Runs.Clear(to, width - cols);
+                if (++pixel == pixels)
+                {
+                    pixel = 0;
+                    image++;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Short copies and clears with 256-bit vectors (masked for the last few floats; nothing past the run is touched).</summary>
+internal static unsafe class Runs
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(float* from, float* to, int count)
+    {
+        int i = 0;
+        for (; i + 8 <= count; i += 8) Vector256.Store(Vector256.Load(from + i), to + i);
+        if (i < count) Simd256.StoreFirst(Simd256.LoadFirst(ref from[i], count - i), ref to[i], count - i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Clear(float* to, int count)
+    {
+        int i = 0;
+        for (; i + 8 <= count; i += 8) Vector256.Store(Vector256<float>.Zero, to + i);
+        if (i < count) Simd256.StoreFirst(Vector256<float>.Zero, ref to[i], count - i);
+    }
+}

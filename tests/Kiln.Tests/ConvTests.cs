@@ -1,0 +1,165 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kiln.Kernels;
+using Kiln.Testing;
+using Xunit;
+
+namespace Kiln.Tests;
+
+/// <summary>The convolution kernels (forward with its epilogue, input gradient, weight and bias gradients) on every
+/// ISA, against the double-precision reference, over strides, paddings, dilations, groups and edge sizes.</summary>
+public class ConvTests
+{
+    /// <summary>Named geometries: each stresses a different part of the tables or tiles.</summary>
+    private static readonly Dictionary<string, ConvGeometry> Geometries = new()
+    {
+        ["3x3 pad 1, 3 -> 8 (first layer)"] = ConvGeometry.Square(3, 9, 7, 8, 3, padding: 1),
+        ["3x3 pad 1, 32 -> 32 (Z2's second layer, small map)"] = ConvGeometry.Square(32, 6, 6, 32, 3, padding: 1),
+        ["3x3 no padding, 5 -> 10"] = ConvGeometry.Square(5, 8, 9, 10, 3),
+        ["3x3 stride 2 pad 1, 16 -> 24"] = ConvGeometry.Square(16, 9, 8, 24, 3, stride: 2, padding: 1),
+        ["3x3 dilation 2 pad 2, 6 -> 7"] = ConvGeometry.Square(6, 9, 9, 7, 3, padding: 2, dilation: 2),
+        ["5x3 kernel, stride 2x1, padding 2/1/0/1"] = new ConvGeometry(4, 10, 7, 9, 5, 3, 2, 1, 2, 1, 0, 1, 1, 1, 1),
+        ["same padding with an even kernel (4x4: 1/2/1/2)"] = new ConvGeometry(5, 7, 6, 6, 4, 4, 1, 1, 1, 2, 1, 2, 1, 1, 1),
+        ["groups 2, 8 -> 12"] = ConvGeometry.Square(8, 7, 7, 12, 3, padding: 1, groups: 2),
+        ["depthwise 16"] = ConvGeometry.Square(16, 7, 6, 16, 3, padding: 1, groups: 16),
+        ["depthwise multiplier 2"] = ConvGeometry.Square(4, 6, 6, 8, 3, padding: 1, groups: 4),
+        ["1x1 pointwise, 24 -> 40"] = ConvGeometry.Square(24, 5, 6, 40, 1),
+        ["1x1 stride 2 (a ResNet shortcut)"] = ConvGeometry.Square(16, 8, 8, 32, 1, stride: 2),
+        ["7x7 stride 2 pad 3, 3 -> 64 (ResNet stem)"] = ConvGeometry.Square(3, 12, 12, 64, 7, stride: 2, padding: 3),
+        ["kernel larger than the input, padded"] = ConvGeometry.Square(3, 2, 2, 5, 5, padding: 2),
+        ["1x1 map"] = ConvGeometry.Square(40, 1, 1, 33, 1),
+    };
+
+    public static IEnumerable<object[]> Cases() =>
+        from isa in KernelInfo.Supported
+        from name in Geometries.Keys
+        from threads in new[] { 1, 2 }
+        select new object[] { isa, name, threads };
+
+    private static float[] Random(int length, int seed) => Reference.Random(length, seed);
+
+    private static Conv2d Create(KernelIsa isa, string name) => new(Geometries[name]) { Isa = isa };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Forward_WithBiasAndFusedActivation_MatchesReference(KernelIsa isa, string name, int threads)
+    {
+        Conv2d conv = Create(isa, name);
+        ConvGeometry g = conv.Geometry;
+        foreach (int images in new[] { 1, 3 })
+        {
+            float[] x = Random(images * g.InputSize, 1), w = Random(g.WeightSize, 2), b = Random(g.OutChannels, 3);
+            double[] expected = ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), ReferenceConv.ToDouble(b), images);
+
+            var y = new float[images * g.OutputSize];
+            conv.Forward(x, w, b, y, images, threads);
+            Reference.AssertClose(expected, y, 1e-5, 1e-5, $"{name}, {images} images, forward");
+
+            var act = new float[y.Length];
+            var pre = new float[y.Length];
+            conv.Forward(x, w, default, act, images, new Activations.LeakyReluOp(0.1f), pre, threads);
+            double[] noBias = ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), null, images);
+            Reference.AssertClose(noBias, pre, 1e-5, 1e-5, $"{name}, {images} images, pre-activation");
+            Reference.AssertClose(noBias.Select(v => v > 0 ? v : 0.1 * v).ToArray(), act, 1e-5, 1e-5, $"{name}, {images} images, leaky ReLU epilogue");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BackwardInput_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads)
+    {
+        Conv2d conv = Create(isa, name);
+        ConvGeometry g = conv.Geometry;
+        foreach (int images in new[] { 1, 3 })
+        {
+            float[] dy = Random(images * g.OutputSize, 4), w = Random(g.WeightSize, 5), previous = Random(images * g.InputSize, 6);
+            double[] expected = ReferenceConv.BackwardInput(g, ReferenceConv.ToDouble(dy), ReferenceConv.ToDouble(w), images);
+
+            float[] dx = Random(images * g.InputSize, 7); // garbage: assigned, not added to
+            conv.BackwardInput(dy, w, dx, images, accumulate: false, threads);
+            Reference.AssertClose(expected, dx, 1e-5, 1e-5, $"{name}, {images} images, dx");
+
+            float[] sum = (float[])previous.Clone();
+            conv.BackwardInput(dy, w, sum, images, accumulate: true, threads);
+            Reference.AssertClose(expected.Select((v, i) => v + previous[i]).ToArray(), sum, 1e-5, 1e-5, $"{name}, {images} images, dx accumulated");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BackwardParameters_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads)
+    {
+        Conv2d conv = Create(isa, name);
+        ConvGeometry g = conv.Geometry;
+        foreach (int images in new[] { 1, 3 })
+        {
+            float[] x = Random(images * g.InputSize, 8), dy = Random(images * g.OutputSize, 9);
+            float[] previousW = Random(g.WeightSize, 10), previousB = Random(g.OutChannels, 11);
+            var (expectedW, expectedB) = ReferenceConv.BackwardParameters(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(dy), images);
+            // The reduction runs over every pixel of the batch: allow for its length.
+            double tolerance = 2e-6 * Math.Sqrt(images * g.OutPixels) + 1e-5;
+
+            float[] dw = Random(g.WeightSize, 12), db = Random(g.OutChannels, 13);
+            conv.BackwardParameters(x, dy, dw, db, images, accumulate: false, threads);
+            Reference.AssertClose(expectedW, dw, tolerance, tolerance, $"{name}, {images} images, dW");
+            Reference.AssertClose(expectedB, db, tolerance, tolerance, $"{name}, {images} images, db");
+
+            float[] sumW = (float[])previousW.Clone(), sumB = (float[])previousB.Clone();
+            conv.BackwardParameters(x, dy, sumW, sumB, images, accumulate: true, threads);
+            Reference.AssertClose(expectedW.Select((v, i) => v + previousW[i]).ToArray(), sumW, tolerance, tolerance, $"{name}, {images} images, dW accumulated");
+            Reference.AssertClose(expectedB.Select((v, i) => v + previousB[i]).ToArray(), sumB, tolerance, tolerance, $"{name}, {images} images, db accumulated");
+
+            conv.BackwardParameters(x, dy, dw, default, images, accumulate: false, threads);
+            Reference.AssertClose(expectedW, dw, tolerance, tolerance, $"{name}, {images} images, dW without a bias");
+        }
+    }
+
+    [Fact]
+    public void AZ2SizedBatch_UsesSeveralTiles_AndMatchesReference()
+    {
+        // 32 channels on a 16×16 map, 4 images: rows span images, several depth blocks on AVX2 (K = 288 < 384, one),
+        // and the 2-thread split.
+        var g = ConvGeometry.Square(32, 16, 16, 64, 3, padding: 1);
+        foreach (KernelIsa isa in KernelInfo.Supported)
+        {
+            var conv = new Conv2d(g) { Isa = isa };
+            const int images = 4;
+            float[] x = Random(images * g.InputSize, 21), w = Random(g.WeightSize, 22), dy = Random(images * g.OutputSize, 23);
+            var y = new float[images * g.OutputSize];
+            conv.Forward(x, w, default, y, images, threads: 2);
+            Reference.AssertClose(ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), null, images), y, 1e-5, 1e-4, $"{isa} forward");
+            var dx = new float[x.Length];
+            conv.BackwardInput(dy, w, dx, images, false, threads: 2);
+            Reference.AssertClose(ReferenceConv.BackwardInput(g, ReferenceConv.ToDouble(dy), ReferenceConv.ToDouble(w), images), dx, 1e-5, 1e-4, $"{isa} dx");
+            var dw = new float[w.Length];
+            conv.BackwardParameters(x, dy, dw, default, images, false, threads: 2);
+            Reference.AssertClose(ReferenceConv.BackwardParameters(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(dy), images).Weight, dw, 1e-4, 1e-4, $"{isa} dW");
+        }
+    }
+
+    [Fact]
+    public void WrongSpanLengths_AreArgumentExceptionsNamingTheShape()
+    {
+        var conv = new Conv2d(ConvGeometry.Square(3, 4, 4, 8, 3, padding: 1));
+        var e = Assert.Throws<ArgumentException>(() => conv.Forward(new float[47], new float[216], default, new float[128], 1));
+        Assert.Contains("48", e.Message);
+        Assert.Throws<ArgumentException>(() => conv.Forward(new float[48], new float[215], default, new float[128], 1));
+        Assert.Throws<ArgumentException>(() => conv.Forward(new float[48], new float[216], new float[7], new float[128], 1));
+        Assert.Throws<ArgumentException>(() => conv.BackwardInput(new float[128], new float[216], new float[47], 1, false));
+        Assert.Throws<ArgumentException>(() => conv.BackwardParameters(new float[48], new float[127], new float[216], default, 1, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => conv.Forward(new float[48], new float[216], default, new float[128], -1));
+    }
+
+    [Fact]
+    public void Geometry_ThatCannotFit_IsRejectedWithTheArithmetic()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ConvGeometry.Square(3, 2, 2, 8, 3));
+        Assert.Contains("0x0", e.Message);
+        Assert.Contains("kernel 3x3", e.Message);
+        Assert.Throws<ArgumentException>(() => ConvGeometry.Square(3, 8, 8, 8, 3, groups: 2));
+        Assert.Equal(16, ConvGeometry.Square(3, 32, 32, 8, 3, stride: 2, padding: 1).OutHeight);
+        Assert.Equal(28, ConvGeometry.Square(3, 32, 32, 8, 5).OutWidth);
+        Assert.Equal(28, ConvGeometry.Square(3, 32, 32, 8, 3, dilation: 2).OutWidth);
+    }
+}
