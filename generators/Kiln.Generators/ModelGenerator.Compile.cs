@@ -22,11 +22,14 @@ public sealed partial class ModelGenerator
             "The memory (parameters, gradients and workspace)", declaration.Name, "more than 2,147,483,647", "one arena", "2,147,483,647")));
 
     /// <summary>Runs the pure stages on one declaration. Never throws: a failure becomes KILN9999.</summary>
-    public static CompileResult Compile(ModelDeclaration declaration)
+    public static CompileResult Compile(ModelDeclaration declaration) => Compile(declaration, EquatableArray<BlockDeclaration>.Empty);
+
+    /// <summary>Runs the pure stages on one declaration, with the blocks it may repeat. Never throws: a failure becomes KILN9999.</summary>
+    public static CompileResult Compile(ModelDeclaration declaration, EquatableArray<BlockDeclaration> blocks)
     {
         try
         {
-            var (graph, diagnostics) = GraphBuilder.Build(declaration);
+            var (graph, diagnostics) = GraphBuilder.Build(declaration, blocks);
             if (graph is null)
             {
                 // Still implement the declared partial Node properties, so the only errors are ours.
@@ -52,6 +55,22 @@ public sealed partial class ModelGenerator
             try { stub = Emitter.EmitStub(declaration); }
             catch (Exception inner) when (inner is not OperationCanceledException) { }
             return new CompileResult(stub, EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.InternalError, declaration.NameSpan, declaration.Name, e.GetType().Name + ": " + e.Message)));
+        }
+    }
+}
+
+public sealed partial class ModelGenerator
+{
+    /// <summary>A [Block] class: its own checks, and the implementation of its partial Node properties. Never throws.</summary>
+    public static CompileResult CompileBlock(BlockDeclaration block)
+    {
+        try
+        {
+            return new CompileResult(Emitter.EmitBlock(block), GraphBuilder.CheckBlock(block));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new CompileResult(null, EquatableArray.Create(DiagnosticInfo.Create(DiagnosticIds.InternalError, block.NameSpan, block.Name, e.GetType().Name + ": " + e.Message)));
         }
     }
 }

@@ -51,7 +51,7 @@ public sealed partial class ModelGenerator
                 foreach (Buffer buffer in plan.Buffers.OrderBy(b => b.Op).ThenBy(b => b.Kind))
                 {
                     string baseName = BaseName(graph.Ops[buffer.Op]);
-                    string name = buffer.Kind switch { BufferKind.Activation => baseName, BufferKind.Mask => baseName + "Mask", _ => "D" + baseName };
+                    string name = buffer.Kind switch { BufferKind.Activation => baseName, BufferKind.Mask => baseName + "Mask", BufferKind.Statistics => baseName + "Statistics", _ => "D" + baseName };
                     _names[(buffer.Kind, buffer.Op)] = Unique(Naming.Pascal(name), "_", used);
                 }
             }
@@ -68,17 +68,24 @@ public sealed partial class ModelGenerator
             /// position when a node has two ops of one kind; "LossProbabilities" for the loss's saved state.</summary>
             private string BaseName(Op op)
             {
-                if (op.KeepsProbabilities) return op.Node + "Probabilities";
-                if (op.IsNodeOutput) return op.Node;
+                string node = NodeIdentifier(op.Node);
+                if (op.KeepsProbabilities) return node + "Probabilities";
+                if (op.IsNodeOutput) return node;
                 bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
-                return op.Node + op.Kind + (repeated ? I(op.Position) : "");
+                return node + op.Kind + (repeated ? I(op.Position) : "");
             }
+
+            /// <summary>A node path as an identifier part: "Blocks.0.Conv1" → "Blocks0Conv1".</summary>
+            private static string NodeIdentifier(string node) => string.Concat(node.Split('.').Select(Naming.Pascal));
 
             private int InputSize => checked((int)_graph.Input.Shape.Size);
             private int OutputSize => checked((int)_graph.Output.Shape.Size);
             private string TargetName => _labels ? "labels" : "targets";
             private string TargetType => _labels ? "int" : "float";
-            private int MemoryFloats => 2 * _plan.ParameterFloats + _plan.WorkspaceFloats;
+            private int MemoryFloats => 2 * _plan.ParameterFloats + _plan.PersistentFloats + _plan.WorkspaceFloats;
+
+            /// <summary>The model keeps state besides its parameters (batch norm's running statistics).</summary>
+            private bool HasPersistent => _plan.Persistent.Count > 0;
 
             public string Run()
             {
@@ -159,10 +166,18 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>Bytes of the activation and gradient workspace, from the static memory plan.</summary>");
                 _w.Line($"public const long WorkspaceBytes = {I(4L * _plan.WorkspaceFloats)};");
                 _w.Line();
-                _w.Line("// One 64-byte-aligned arena per instance: [parameters | gradients | workspace], in floats.");
+                _w.Line(HasPersistent
+                    ? "// One 64-byte-aligned arena per instance: [parameters | gradients | buffers | workspace], in floats; the buffers are"
+                    : "// One 64-byte-aligned arena per instance: [parameters | gradients | workspace], in floats.");
+                if (HasPersistent) _w.Line("// state saved with the parameters but not trained (batch norm's running statistics).");
                 _w.Line($"private const int ParameterFloats = {I(_plan.ParameterFloats)};");
                 _w.Line($"private const int WorkspaceFloats = {I(_plan.WorkspaceFloats)};");
-                _w.Line($"private const int WorkspaceStart = {I(2L * _plan.ParameterFloats)};");
+                if (HasPersistent)
+                {
+                    _w.Line($"private const int BufferFloats = {I(_plan.PersistentFloats)};");
+                    _w.Line($"private const int BufferStart = {I(2L * _plan.ParameterFloats)};");
+                }
+                _w.Line($"private const int WorkspaceStart = {I(2L * _plan.ParameterFloats + _plan.PersistentFloats)};");
                 _w.Line($"private const int MemoryFloats = {I(MemoryFloats)};");
                 _w.Line();
             }
@@ -175,12 +190,21 @@ public sealed partial class ModelGenerator
                     _w.Line($"public const int {ParameterConst(p)} = {I(p.Offset)}; // {p.Name} {p.Shape}");
                 _w.Close();
                 _w.Line();
+                if (HasPersistent)
+                {
+                    _w.Line("/// <summary>Where each buffer (state that is saved but not trained) lives in <see cref=\"Buffers\"/>, in floats.</summary>");
+                    _w.Open("private static class BufferOffsets");
+                    foreach (ParameterSlot p in _plan.Persistent)
+                        _w.Line($"public const int {ParameterConst(p)} = {I(p.Offset)}; // {p.Name} {p.Shape}");
+                    _w.Close();
+                    _w.Line();
+                }
                 _w.Line("/// <summary>The memory plan: where each activation and gradient lives in the workspace (floats), and the");
                 _w.Line("/// schedule steps over which it is live (forward 0.." + I(_graph.Ops.Count - 1) + ", then backward). Buffers whose lifetimes do not overlap share memory.</summary>");
                 _w.Open("private static class WorkspaceOffsets");
                 foreach (Buffer b in _plan.Buffers)
                 {
-                    string what = b.Kind switch { BufferKind.Activation => "activation", BufferKind.Mask => "dropout mask", _ => "gradient" };
+                    string what = b.Kind switch { BufferKind.Activation => "activation", BufferKind.Mask => "dropout mask", BufferKind.Statistics => "batch statistics", _ => "gradient" };
                     _w.Line($"public const int {Name(b.Kind, b.Op)} = {I(b.Offset)}; // {what} {ShapeOf(b)}, live {I(b.Start)}..{I(b.End)}");
                 }
                 _w.Close();
@@ -190,12 +214,19 @@ public sealed partial class ModelGenerator
             private string ShapeOf(Buffer b)
             {
                 Op op = _graph.Ops[b.Op];
+                if (b.Kind == BufferKind.Statistics) return $"[2, {I(_graph.InputShape(op).ChannelWidth)}] (mean, 1/σ)";
                 if (op.KeepsProbabilities) return _graph.Ops[op.Inputs[0]].Shape.WithBatch();
                 return op.Shape.WithBatch();
             }
 
+            /// <summary>The instance field holding a convolution's kernels.</summary>
+            private string KernelField(Op op) => "_" + Naming.Camel(BaseName(op)) + "Kernel";
+
+            /// <summary>The static field holding a pooling op's window geometry.</summary>
+            private string WindowField(Op op) => "s_" + Naming.Camel(BaseName(op)) + "Window";
+
             private static string ParameterConst(ParameterSlot p) =>
-                string.Concat(p.Name.Split('.').Select(Naming.Pascal));
+                string.Concat(p.Name.Split('.', '_').Select(Naming.Pascal));
 
             private void EmitFields()
             {
@@ -222,6 +253,28 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref=\"Parameters\"/>.</summary>");
                 _w.Line($"public {Rt}.ParameterSet Gradients {{ get; }}");
                 _w.Line();
+                _w.Line(HasPersistent
+                    ? "/// <summary>State saved and loaded with the parameters but not trained (PyTorch's buffers), e.g. <c>" + Naming.Xml(_plan.Persistent[0].Name) + "</c>.</summary>"
+                    : "/// <summary>State saved with the parameters but not trained (PyTorch's buffers): none in this model.</summary>");
+                _w.Line($"public {Rt}.ParameterSet Buffers {{ get; }}");
+                _w.Line();
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Conv2d))
+                {
+                    Shape input = _graph.InputShape(op);
+                    _w.Line($"/// <summary>{Naming.Xml(op.Node)}: {Naming.Xml(op.Label)}, {Naming.Xml(input.ToString())} -> {Naming.Xml(op.Shape.ToString())}: its tap tables and weight scratch.</summary>");
+                    _w.Line($"private readonly {K}.Conv2d {KernelField(op)} = new(new {K}.ConvGeometry({I(input.Channels)}, {I(input.Height)}, {I(input.Width)}, {I(op.Units)}, " +
+                        $"{I(op.KernelHeight)}, {I(op.KernelWidth)}, {I(op.StrideHeight)}, {I(op.StrideWidth)}, {I(op.PadTop)}, {I(op.PadBottom)}, {I(op.PadLeft)}, {I(op.PadRight)}, " +
+                        $"{I(op.DilationHeight)}, {I(op.DilationWidth)}, {I(op.Groups)}));");
+                    _w.Line();
+                }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind is OpKind.MaxPool2d or OpKind.AvgPool2d))
+                {
+                    Shape input = _graph.InputShape(op);
+                    _w.Line($"/// <summary>{Naming.Xml(op.Node)}: {Naming.Xml(op.Label)}, {Naming.Xml(input.ToString())} -> {Naming.Xml(op.Shape.ToString())}.</summary>");
+                    _w.Line($"private static readonly {K}.PoolGeometry {WindowField(op)} = new({I(input.Channels)}, {I(input.Height)}, {I(input.Width)}, " +
+                        $"{I(op.KernelHeight)}, {I(op.KernelWidth)}, {I(op.StrideHeight)}, {I(op.StrideWidth)}, {I(op.PadTop)}, {I(op.PadLeft)});");
+                    _w.Line();
+                }
                 _w.Line("/// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>");
                 _w.Line("public int Threads { get; set; } = 1;");
                 _w.Line();
@@ -255,6 +308,9 @@ public sealed partial class ModelGenerator
                 _w.Line($"_memory = new {Rt}.AlignedBuffer(MemoryFloats);");
                 _w.Line($"Parameters = new {Rt}.ParameterSet(_memory, 0, ParameterFloats, CreateSlices());");
                 _w.Line($"Gradients = new {Rt}.ParameterSet(_memory, ParameterFloats, ParameterFloats, CreateSlices());");
+                _w.Line(HasPersistent
+                    ? $"Buffers = new {Rt}.ParameterSet(_memory, BufferStart, BufferFloats, CreateBufferSlices());"
+                    : $"Buffers = new {Rt}.ParameterSet(_memory, 0, 0, global::System.Array.Empty<{Rt}.TensorSlice>());");
                 _w.Line("InitializeParameters(seed);");
                 if (HasRandomOps) _w.Line($"Random = new {Rt}.KilnRandom(seed * 1_000_003L + 7); // a stream apart from the initialisation's");
                 _w.Close();
@@ -264,6 +320,14 @@ public sealed partial class ModelGenerator
                     _w.Line($"new {Rt}.TensorSlice({Naming.String(p.Name)}, new int[] {{ {string.Join(", ", p.Shape.Dimensions.Select(d => I(d)))} }}, ParameterOffsets.{ParameterConst(p)}),");
                 _w.Close(";");
                 _w.Line();
+                if (HasPersistent)
+                {
+                    _w.Open($"private static {Rt}.TensorSlice[] CreateBufferSlices() => new {Rt}.TensorSlice[]");
+                    foreach (ParameterSlot p in _plan.Persistent)
+                        _w.Line($"new {Rt}.TensorSlice({Naming.String(p.Name)}, new int[] {{ {string.Join(", ", p.Shape.Dimensions.Select(d => I(d)))} }}, BufferOffsets.{ParameterConst(p)}),");
+                    _w.Close(";");
+                    _w.Line();
+                }
                 _w.Line("/// <summary>Frees the model's memory.</summary>");
                 _w.Line("public void Dispose() => _memory.Dispose();");
                 _w.Line();
@@ -282,17 +346,29 @@ public sealed partial class ModelGenerator
 
             private void EmitInitialize()
             {
-                _w.Line("/// <summary>Re-draws every parameter from <paramref name=\"seed\"/> (He, Xavier or PyTorch's default per layer).</summary>");
+                _w.Line(HasPersistent
+                    ? "/// <summary>Re-draws every parameter from <paramref name=\"seed\"/> (He, Xavier or PyTorch's default per layer) and resets the buffers.</summary>"
+                    : "/// <summary>Re-draws every parameter from <paramref name=\"seed\"/> (He, Xavier or PyTorch's default per layer).</summary>");
                 _w.Open("public void InitializeParameters(int seed)");
                 _w.Line($"var random = new {Rt}.KilnRandom(seed);");
                 _w.Line($"{Span}<float> parameters = Parameters.Span;");
                 _w.Line("parameters.Clear();");
-                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Dense))
+                foreach (Op op in _graph.Ops.Where(o => o.IsProduct || (o.Kind == OpKind.BatchNorm && o.HasBias)))
                 {
-                    int fanIn = _graph.InputShape(op).Last;
                     ParameterSlot weight = _plan.Parameters.First(p => p.Op == op.Id && p.Role == "weight");
                     ParameterSlot? bias = _plan.Parameters.FirstOrDefault(p => p.Op == op.Id && p.Role == "bias");
                     string W = Slice("parameters", weight);
+                    if (op.Kind == OpKind.BatchNorm)
+                    {
+                        _w.Line($"// {op.Node}: {op.Label}: weight one, bias zero");
+                        _w.Line($"{W}.Fill(1f);");
+                        continue;
+                    }
+                    Shape input = _graph.InputShape(op);
+                    // A filter sees (in / groups)·kh·kw inputs and feeds out·kh·kw outputs (PyTorch's fans).
+                    int fanIn = op.Kind == OpKind.Conv2d ? input.Channels / op.Groups * op.KernelHeight * op.KernelWidth : input.Last;
+                    int fanOut = op.Kind == OpKind.Conv2d ? op.Units * op.KernelHeight * op.KernelWidth : op.Units;
+                    string layer = op.Kind == OpKind.Conv2d ? "Conv2d" : "Linear";
                     switch (op.Init)
                     {
                         case InitKind.He:
@@ -301,14 +377,21 @@ public sealed partial class ModelGenerator
                             break;
                         case InitKind.Xavier:
                             _w.Line($"// {op.Node}: {op.Label}: Xavier uniform; bias zero");
-                            _w.Line($"{Rt}.Initializers.XavierUniform({W}, {I(fanIn)}, {I(op.Units)}, 1f, random);");
+                            _w.Line($"{Rt}.Initializers.XavierUniform({W}, {I(fanIn)}, {I(fanOut)}, 1f, random);");
                             break;
                         default:
-                            _w.Line($"// {op.Node}: {op.Label}: PyTorch's Linear default, U(±1/√{I(fanIn)}) for weight and bias");
+                            _w.Line($"// {op.Node}: {op.Label}: PyTorch's {layer} default, U(±1/√{I(fanIn)}) for weight and bias");
                             _w.Line($"{Rt}.Initializers.PyTorchLinear({W}, {I(fanIn)}, random);");
                             if (bias is not null) _w.Line($"{Rt}.Initializers.PyTorchLinear({Slice("parameters", bias)}, {I(fanIn)}, random);");
                             break;
                     }
+                }
+                if (HasPersistent)
+                {
+                    _w.Line($"{Span}<float> buffers = Buffers.Span;");
+                    _w.Line("buffers.Clear();");
+                    foreach (ParameterSlot p in _plan.Persistent.Where(p => p.Role == "running_var"))
+                        _w.Line($"{Slice("buffers", p, "BufferOffsets")}.Fill(1f); // {p.Name} starts at 1");
                 }
                 _w.Close();
                 _w.Line();
@@ -411,21 +494,30 @@ public sealed partial class ModelGenerator
 
             private void EmitCheckpoints()
             {
-                _w.Line("/// <summary>Writes the parameters to a safetensors file (PyTorch names and layouts), atomically.</summary>");
-                _w.Line($"public void Save(string path) => {Rt}.IO.SafeTensors.Save(path, Parameters);");
+                string buffers = HasPersistent ? ", buffers: Buffers" : "";
+                _w.Line(HasPersistent
+                    ? "/// <summary>Writes the parameters and buffers to a safetensors file (a PyTorch state_dict's names and layouts), atomically.</summary>"
+                    : "/// <summary>Writes the parameters to a safetensors file (PyTorch names and layouts), atomically.</summary>");
+                _w.Line(HasPersistent
+                    ? $"public void Save(string path) => {Rt}.IO.SafeTensors.Save(path, Parameters, Buffers);"
+                    : $"public void Save(string path) => {Rt}.IO.SafeTensors.Save(path, Parameters);");
                 _w.Line();
-                _w.Line("/// <summary>Reads the parameters from a safetensors file; the file is validated whole before anything changes.</summary>");
-                _w.Line($"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters);");
+                _w.Line(HasPersistent
+                    ? "/// <summary>Reads the parameters and buffers from a safetensors file; the file is validated whole before anything changes.</summary>"
+                    : "/// <summary>Reads the parameters from a safetensors file; the file is validated whole before anything changes.</summary>");
+                _w.Line(HasPersistent
+                    ? $"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters, Buffers);"
+                    : $"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters);");
                 _w.Line();
                 _w.Line("/// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,");
                 _w.Line("/// and <paramref name=\"metadata\"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>");
                 _w.Line($"public void Save(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata{(HasRandomOps ? ", Random" : "")});");
+                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata{(HasRandomOps ? ", Random" : "")}{buffers});");
                 _w.Line();
                 _w.Line("/// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;");
                 _w.Line("/// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>");
                 _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : "")});");
+                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : "")}{buffers});");
                 _w.Line();
             }
 
@@ -452,6 +544,7 @@ public sealed partial class ModelGenerator
                 _w.Line($"{Span}<float> memory = _memory.Span;");
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
+                if (HasPersistent) _w.Line($"{Span}<float> buffers = memory.Slice(BufferStart, BufferFloats);");
                 foreach (Op op in _graph.Ops)
                 {
                     if (op.Kind == OpKind.Input || op.IsLoss || op.FusedInto >= 0) continue;
@@ -460,7 +553,8 @@ public sealed partial class ModelGenerator
                     if (op.FusedActivation >= 0)
                     {
                         Op activation = _graph.Ops[op.FusedActivation];
-                        _w.Line($"// {op.Node}: {op.Label} -> {activation.Label}, fused: bias and activation in the GEMM epilogue   {input.WithBatch()} -> {op.Shape.WithBatch()}");
+                        string where = op.Kind == OpKind.Conv2d ? "the convolution's epilogue" : "the GEMM epilogue";
+                        _w.Line($"// {op.Node}: {op.Label} -> {activation.Label}, fused: bias and activation in {where}   {input.WithBatch()} -> {op.Shape.WithBatch()}");
                     }
                     else
                     {
@@ -474,16 +568,7 @@ public sealed partial class ModelGenerator
                         {
                             string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
                             string weight = Slice("parameters", Param(op, "weight"));
-                            if (op.FusedActivation >= 0)
-                            {
-                                Op activation = _graph.Ops[op.FusedActivation];
-                                string pre = Differentiator.Rule(activation.Kind).NeedsInput ? Act(op.Id) : "default";
-                                _w.Line($"{K}.Dense.Forward({x}, {weight}, {bias}, {Act(activation.Id)}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}, {ActivationOperator(activation)}, preActivation: {pre}{Threads(op)});");
-                            }
-                            else
-                            {
-                                _w.Line($"{K}.Dense.Forward({x}, {weight}, {bias}, {y}, {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}{Threads(op)});");
-                            }
+                            EmitProduct(op, $"{K}.Dense.Forward({x}, {weight}, {bias}, ", $", {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}");
                             break;
                         }
                         case OpKind.Relu: _w.Line($"{K}.Activations.ReluForward({x}, {y});"); break;
@@ -495,6 +580,46 @@ public sealed partial class ModelGenerator
                         case OpKind.Add: _w.Line($"{K}.Add.Forward({x}, {Act(op.Inputs[1])}, {y});"); break;
                         case OpKind.Dropout: _w.Line($"{K}.Dropout.Forward({x}, {y}, {Mask(op.Id)}, {Naming.Float(op.Probability)}, Training, Random);"); break;
                         case OpKind.GaussianNoise: _w.Line($"{K}.GaussianNoise.Forward({x}, {y}, {Naming.Float(op.Probability)}, Training, Random);"); break;
+                        case OpKind.ChannelsLast: _w.Line($"{K}.Layout.ToChannelsLast({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)});"); break;
+                        case OpKind.ChannelsFirst: _w.Line($"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)});"); break;
+                        case OpKind.Flatten:
+                            _w.Line(input.IsImage
+                                ? $"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(input.Channels)}, {I(input.Pixels)}); // PyTorch's flatten order: channel, row, column"
+                                : $"{x}.CopyTo({y});");
+                            break;
+                        case OpKind.Conv2d:
+                        {
+                            string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
+                            string weight = Slice("parameters", Param(op, "weight"));
+                            EmitProduct(op, $"{KernelField(op)}.Forward({x}, {weight}, {bias}, ", ", rows");
+                            break;
+                        }
+                        case OpKind.MaxPool2d: _w.Line($"{K}.MaxPool.Forward({WindowField(op)}, {x}, {y}, rows);"); break;
+                        case OpKind.AvgPool2d:
+                            _w.Line($"{K}.AvgPool.Forward({WindowField(op)}, {x}, {y}, rows{(op.CountIncludePad ? "" : ", countIncludePad: false")});");
+                            break;
+                        case OpKind.GlobalAvgPool: _w.Line($"{K}.GlobalAvgPool.Forward({x}, {y}, rows, {I(input.Pixels)}, {I(input.Channels)});"); break;
+                        case OpKind.BatchNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                            string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
+                            string mean = Slice("buffers", Persistent(op, "running_mean"), "BufferOffsets"), variance = Slice("buffers", Persistent(op, "running_var"), "BufferOffsets");
+                            string rows = RowsOf(input), channels = I(input.ChannelWidth);
+                            _w.Open("if (Training)");
+                            _w.Line($"{K}.BatchNorm.ForwardTraining({x}, {weight}, {bias}, {y}, {mean}, {variance}, {Statistics(op.Id)}, {rows}, {channels}, {Naming.Float(op.Momentum)}, {Naming.Float(op.Epsilon)});");
+                            _w.Line($"buffers[BufferOffsets.{ParameterConst(Persistent(op, "num_batches_tracked"))}] += 1; // num_batches_tracked");
+                            _w.Close();
+                            _w.Open("else");
+                            _w.Line($"{K}.BatchNorm.ForwardEvaluation({x}, {weight}, {bias}, {y}, {mean}, {variance}, {Statistics(op.Id)}, {rows}, {channels}, {Naming.Float(op.Epsilon)});");
+                            _w.Close();
+                            break;
+                        }
+                        case OpKind.Concat:
+                        {
+                            Shape a = _graph.Ops[op.Inputs[0]].Shape, b = _graph.Ops[op.Inputs[1]].Shape;
+                            _w.Line($"{K}.Concat.Forward({x}, {Act(op.Inputs[1])}, {y}, {RowsOf(op.Shape)}, {I(a.ChannelWidth)}, {I(b.ChannelWidth)});");
+                            break;
+                        }
                         default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
                     }
                 }
@@ -590,6 +715,48 @@ public sealed partial class ModelGenerator
                         case OpKind.Softmax: _w.Line($"{K}.Softmax.Backward({Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, {RowsOf(op.Shape)}, {I(op.Shape.Last)}, accumulate: {Acc(0)});"); break;
                         case OpKind.Dropout: _w.Line($"{K}.Dropout.Backward({Grad(op.Id)}, {Mask(op.Id)}, {Dx(0)}, Training, accumulate: {Acc(0)});"); break;
                         case OpKind.GaussianNoise: _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
+                        case OpKind.ChannelsFirst:
+                            _w.Line($"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)}, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.Flatten:
+                            _w.Line(input.IsImage
+                                ? $"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(input.Channels)}, {I(input.Pixels)}, accumulate: {Acc(0)});"
+                                : $"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.Conv2d:
+                        {
+                            string dbias = op.HasBias ? Slice("gradients", Param(op, "bias")) : "default";
+                            _w.Line($"{KernelField(op)}.BackwardParameters({Act(op.Inputs[0])}, {Grad(op.Id)}, {Slice("gradients", Param(op, "weight"))}, {dbias}, rows, accumulate: false{Threads(op)});");
+                            if (step.InputNeedsGradient[0])
+                                _w.Line($"{KernelField(op)}.BackwardInput({Grad(op.Id)}, {Slice("parameters", Param(op, "weight"))}, {Dx(0)}, rows, accumulate: {Acc(0)}{Threads(op)});");
+                            break;
+                        }
+                        case OpKind.MaxPool2d:
+                            _w.Line($"{K}.MaxPool.Backward({WindowField(op)}, {Act(op.Inputs[0])}, {Act(op.Id)}, {Grad(op.Id)}, {Dx(0)}, rows, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.AvgPool2d:
+                            _w.Line($"{K}.AvgPool.Backward({WindowField(op)}, {Grad(op.Id)}, {Dx(0)}, rows, accumulate: {Acc(0)}{(op.CountIncludePad ? "" : ", countIncludePad: false")});");
+                            break;
+                        case OpKind.GlobalAvgPool:
+                            _w.Line($"{K}.GlobalAvgPool.Backward({Grad(op.Id)}, {Dx(0)}, rows, {I(input.Pixels)}, {I(input.Channels)}, accumulate: {Acc(0)});");
+                            break;
+                        case OpKind.BatchNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                            string dweight = op.HasBias ? Slice("gradients", Param(op, "weight")) : "default";
+                            string dbias = op.HasBias ? Slice("gradients", Param(op, "bias")) : "default";
+                            string dx = step.InputNeedsGradient[0] ? Dx(0) : "default";
+                            _w.Line($"{K}.BatchNorm.Backward({Act(op.Inputs[0])}, {Grad(op.Id)}, {weight}, {Statistics(op.Id)}, {dx}, {dweight}, {dbias}, {RowsOf(input)}, {I(input.ChannelWidth)}, Training, accumulate: {(step.InputNeedsGradient[0] ? Acc(0) : "false")});");
+                            break;
+                        }
+                        case OpKind.Concat:
+                        {
+                            Shape a = _graph.Ops[op.Inputs[0]].Shape, b = _graph.Ops[op.Inputs[1]].Shape;
+                            string da = step.InputNeedsGradient[0] ? Dx(0) : "default", db = step.InputNeedsGradient[1] ? Dx(1) : "default";
+                            _w.Line($"{K}.Concat.Backward({Grad(op.Id)}, {da}, {db}, {RowsOf(op.Shape)}, {I(a.ChannelWidth)}, {I(b.ChannelWidth)}, " +
+                                $"accumulateA: {(step.InputNeedsGradient[0] ? Acc(0) : "false")}, accumulateB: {(step.InputNeedsGradient[1] ? Acc(1) : "false")});");
+                            break;
+                        }
                         case OpKind.Add:
                             for (int i = 0; i < op.Inputs.Count; i++)
                                 if (step.InputNeedsGradient[i]) _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(i)}, accumulate: {Acc(i)});");
@@ -611,13 +778,27 @@ public sealed partial class ModelGenerator
                 _ => throw new System.InvalidOperationException("Not a fusable activation: " + activation.Kind),
             };
 
+            /// <summary>Emits a product's forward call, <c>head</c> + output + <c>tail</c>: into the op's own
+            /// activation, or, with a fused activation, into the activation's (keeping the pre-activation when the
+            /// activation's derivative needs it).</summary>
+            private void EmitProduct(Op op, string head, string tail)
+            {
+                if (op.FusedActivation < 0)
+                {
+                    _w.Line($"{head}{Act(op.Id)}{tail}{Threads(op)});");
+                    return;
+                }
+                Op activation = _graph.Ops[op.FusedActivation];
+                string pre = Differentiator.Rule(activation.Kind).NeedsInput ? Act(op.Id) : "default";
+                _w.Line($"{head}{Act(activation.Id)}{tail}, {ActivationOperator(activation)}, preActivation: {pre}{Threads(op)});");
+            }
+
             /// <summary>Products worth splitting across threads (decided here, from the shapes at the full batch)
             /// take the instance's <c>Threads</c>; the rest stay on one thread. The threshold is the runtime's
             /// <c>Gemm.ParallelFlops</c>.</summary>
-            private string Threads(Op dense)
+            private string Threads(Op product)
             {
-                Shape input = _graph.InputShape(dense);
-                long flops = 2L * _graph.Batch * (input.Size / System.Math.Max(1, input.Last)) * input.Last * dense.Units;
+                long flops = _graph.Batch * product.Flops(_graph.InputShape(product));
                 return flops >= 4_000_000 ? ", threads: Threads" : "";
             }
 
@@ -641,6 +822,15 @@ public sealed partial class ModelGenerator
 
             private bool HasRandomOps => _graph.Ops.Any(o => o.IsRandom);
 
+            /// <summary>A batch norm's saved mean and 1/σ (one per channel, not per sample).</summary>
+            private string Statistics(int op)
+            {
+                Buffer b = _plan.Find(BufferKind.Statistics, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, {I(b.Width)})";
+            }
+
+            private ParameterSlot Persistent(Op op, string role) => _plan.Persistent.First(p => p.Op == op.Id && p.Role == role);
+
             private string Grad(int op)
             {
                 Buffer b = _plan.Find(BufferKind.Gradient, op)!;
@@ -649,13 +839,13 @@ public sealed partial class ModelGenerator
 
             private ParameterSlot Param(Op op, string role) => _plan.Parameters.First(p => p.Op == op.Id && p.Role == role);
 
-            private static string Slice(string buffer, ParameterSlot p) =>
-                $"{buffer}.Slice(ParameterOffsets.{ParameterConst(p)}, {I(p.Length)})";
+            private static string Slice(string buffer, ParameterSlot p, string offsets = "ParameterOffsets") =>
+                $"{buffer}.Slice({offsets}.{ParameterConst(p)}, {I(p.Length)})";
 
             /// <summary>Rows a last-dimension op sees: the batch times every leading dimension.</summary>
             private static string RowsOf(Shape shape)
             {
-                long leading = shape.Rank <= 1 ? 1 : shape.Size / shape.Last;
+                long leading = shape.RowsPerSample;
                 return leading == 1 ? "rows" : $"rows * {I(leading)}";
             }
 

@@ -37,16 +37,59 @@ public sealed partial class ModelGenerator
                 }
             }
 
+            var containing = Containing(syntax);
+            var members = Members(syntax, context.SemanticModel, cancellationToken);
+
+            string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
+            return new ModelDeclaration(
+                ns,
+                symbol.Name,
+                symbol.ToDisplayString(),
+                syntax.Modifiers.Any(SyntaxKind.PartialKeyword),
+                symbol.IsGenericType,
+                symbol.IsStatic,
+                containing,
+                batch,
+                batchSpan,
+                Span(modelAttribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()),
+                Span(syntax.Identifier.GetLocation()),
+                members);
+        }
+
+        /// <summary>Stage 1 for a [Block] class: its nodes, parsed as a model's are.</summary>
+        public static BlockDeclaration ParseBlock(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var syntax = (ClassDeclarationSyntax)context.TargetNode;
+            var symbol = (INamedTypeSymbol)context.TargetSymbol;
+            string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
+            return new BlockDeclaration(
+                ns,
+                symbol.Name,
+                symbol.ToDisplayString(),
+                syntax.Modifiers.Any(SyntaxKind.PartialKeyword),
+                symbol.IsGenericType,
+                Containing(syntax),
+                Span(syntax.Identifier.GetLocation()),
+                Members(syntax, context.SemanticModel, cancellationToken));
+        }
+
+        private static EquatableArray<ContainingType> Containing(ClassDeclarationSyntax syntax)
+        {
             var containing = new List<ContainingType>();
             for (SyntaxNode? parent = syntax.Parent; parent is TypeDeclarationSyntax outer; parent = outer.Parent)
                 containing.Insert(0, new ContainingType(Keyword(outer), outer.Identifier.ValueText + TypeParameters(outer), outer.Modifiers.Any(SyntaxKind.PartialKeyword)));
+            return containing.ToEquatableArray();
+        }
 
+        /// <summary>The properties of a model or block class that carry Kiln layers or are partial Node properties.</summary>
+        private static EquatableArray<MemberDeclaration> Members(ClassDeclarationSyntax syntax, SemanticModel semanticModel, CancellationToken cancellationToken)
+        {
             var members = new List<MemberDeclaration>();
             foreach (MemberDeclarationSyntax member in syntax.Members)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (member is not PropertyDeclarationSyntax property) continue;
-                if (context.SemanticModel.GetDeclaredSymbol(property, cancellationToken) is not IPropertySymbol propertySymbol) continue;
+                if (semanticModel.GetDeclaredSymbol(property, cancellationToken) is not IPropertySymbol propertySymbol) continue;
 
                 var attributes = propertySymbol.GetAttributes()
                     .Where(IsKilnLayer)
@@ -72,21 +115,7 @@ public sealed partial class ModelGenerator
                     .Select(m => m.Text));
                 members.Add(new MemberDeclaration(propertySymbol.Name, modifiers, isPartialNode, attributes, Span(property.Identifier.GetLocation())));
             }
-
-            string? ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
-            return new ModelDeclaration(
-                ns,
-                symbol.Name,
-                symbol.ToDisplayString(),
-                syntax.Modifiers.Any(SyntaxKind.PartialKeyword),
-                symbol.IsGenericType,
-                symbol.IsStatic,
-                containing.ToEquatableArray(),
-                batch,
-                batchSpan,
-                Span(modelAttribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()),
-                Span(syntax.Identifier.GetLocation()),
-                members.ToEquatableArray());
+            return members.ToEquatableArray();
         }
 
         private static bool IsKilnLayer(AttributeData attribute)

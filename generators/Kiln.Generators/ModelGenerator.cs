@@ -1,4 +1,6 @@
+using System.Linq;
 using Kiln.Generators.Diagnostics;
+using Kiln.Generators.Helpers;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
@@ -13,6 +15,7 @@ namespace Kiln.Generators;
 public sealed partial class ModelGenerator : IIncrementalGenerator
 {
     public const string ModelAttributeName = "Kiln.ModelAttribute";
+    public const string BlockAttributeName = "Kiln.BlockAttribute";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -23,9 +26,27 @@ public sealed partial class ModelGenerator : IIncrementalGenerator
                 transform: static (context, cancellationToken) => Parser.Parse(context, cancellationToken))
             .WithTrackingName(TrackingNames.Declarations);
 
+        var blocks = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                BlockAttributeName,
+                predicate: static (node, _) => node is ClassDeclarationSyntax,
+                transform: static (context, cancellationToken) => Parser.ParseBlock(context, cancellationToken))
+            .WithTrackingName(TrackingNames.Blocks);
+
+        // Every model sees every block (a model names its blocks by type); sorted, so the list compares by value.
+        var blockList = blocks
+            .Collect()
+            .Select(static (all, _) => all.OrderBy(b => b.FullName, System.StringComparer.Ordinal).ToEquatableArray())
+            .WithTrackingName(TrackingNames.BlockList);
+
         var compiled = declarations
-            .Select(static (declaration, _) => Compile(declaration))
+            .Combine(blockList)
+            .Select(static (pair, _) => Compile(pair.Left, pair.Right))
             .WithTrackingName(TrackingNames.Compiled);
+
+        var compiledBlocks = blocks
+            .Select(static (block, _) => CompileBlock(block))
+            .WithTrackingName(TrackingNames.CompiledBlocks);
 
         var sources = compiled
             .Select(static (result, _) => result.Source)
@@ -41,6 +62,17 @@ public sealed partial class ModelGenerator : IIncrementalGenerator
         });
 
         context.RegisterSourceOutput(diagnostics, static (context, list) =>
+        {
+            foreach (DiagnosticInfo info in list)
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span), [.. info.Arguments]));
+        });
+
+        context.RegisterSourceOutput(compiledBlocks.Select(static (result, _) => result.Source), static (context, source) =>
+        {
+            if (source is not null) context.AddSource(source.HintName, source.Text);
+        });
+
+        context.RegisterSourceOutput(compiledBlocks.Select(static (result, _) => result.Diagnostics), static (context, list) =>
         {
             foreach (DiagnosticInfo info in list)
                 context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span), [.. info.Arguments]));

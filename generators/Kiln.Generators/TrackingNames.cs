@@ -7,4 +7,7 @@ public static class TrackingNames
     public const string Compiled = nameof(Compiled);
     public const string Sources = nameof(Sources);
     public const string Diagnostics = nameof(Diagnostics);
+    public const string Blocks = nameof(Blocks);
+    public const string BlockList = nameof(BlockList);
+    public const string CompiledBlocks = nameof(CompiledBlocks);
 }

@@ -39,11 +39,27 @@ public abstract class LayerAttribute : Attribute
     public string? From { get; set; }
 }
 
-/// <summary>The model's input: <paramref name="width"/> features per sample.</summary>
+/// <summary>
+/// The model's input: <c>width</c> features per sample, or an image of <c>channels</c> × <c>height</c> × <c>width</c>
+/// passed channels-first as PyTorch does ([batch, C, H, W], each channel's rows in turn).
+/// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
-public sealed class InputAttribute(int width) : LayerAttribute
+public sealed class InputAttribute : LayerAttribute
 {
-    public int Width { get; } = width;
+    /// <summary>A vector of <paramref name="width"/> features per sample.</summary>
+    public InputAttribute(int width) => Width = width;
+
+    /// <summary>An image of <paramref name="channels"/> × <paramref name="height"/> × <paramref name="width"/> per sample.</summary>
+    public InputAttribute(int channels, int height, int width)
+    {
+        Channels = channels;
+        Height = height;
+        Width = width;
+    }
+
+    public int Channels { get; }
+    public int Height { get; }
+    public int Width { get; }
     /// <summary>The element type of the input (float by default).</summary>
     public Type? Of { get; set; }
 }
@@ -198,4 +214,123 @@ public sealed class BinaryFocalLossAttribute : LayerAttribute
     /// <summary>α in [0, 1] weighs the positives, 1 − α the negatives (default 0.25); a negative α turns the weighting off.</summary>
     public double Alpha { get; set; } = 0.25;
     public Reduction Reduction { get; set; }
+}
+
+/// <summary>Named padding values for <see cref="Conv2dAttribute.Padding"/>.</summary>
+public static class Padding
+{
+    /// <summary>PyTorch's <c>padding="same"</c>: the output has the input's height and width (stride 1 only); an even
+    /// kernel pads one more row and column at the bottom and right.</summary>
+    public const int Same = -1;
+}
+
+/// <summary>
+/// A 2-D convolution (PyTorch's <c>nn.Conv2d</c>) over an image [C, H, W]: <paramref name="channels"/> output channels,
+/// a square <paramref name="kernel"/> (or <see cref="KernelWidth"/> wide). The weight is [channels, C / Groups, kernel,
+/// kernel] and the bias [channels], as in PyTorch.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class Conv2dAttribute(int channels, int kernel) : LayerAttribute
+{
+    public int Channels { get; } = channels;
+    public int Kernel { get; } = kernel;
+    /// <summary>The kernel's width when it differs from its height (0: square).</summary>
+    public int KernelWidth { get; set; }
+    /// <summary>Step between windows (default 1).</summary>
+    public int Stride { get; set; } = 1;
+    /// <summary>Zeros added on every side (default 0), or <see cref="Kiln.Padding.Same"/>.</summary>
+    public int Padding { get; set; }
+    /// <summary>Spacing between kernel taps (default 1).</summary>
+    public int Dilation { get; set; } = 1;
+    /// <summary>Channel groups (default 1; the input channels for a depthwise convolution).</summary>
+    public int Groups { get; set; } = 1;
+    /// <summary>Whether the layer has a bias (default true; false before a BatchNorm).</summary>
+    public bool Bias { get; set; } = true;
+    /// <summary>The expected input channels; checked against the previous node when set.</summary>
+    public int In { get; set; }
+    public Init Init { get; set; }
+}
+
+/// <summary>Max pooling (PyTorch's <c>nn.MaxPool2d</c>, floor mode) over windows of <paramref name="kernel"/> × <paramref name="kernel"/>.</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class MaxPool2dAttribute(int kernel) : LayerAttribute
+{
+    public int Kernel { get; } = kernel;
+    /// <summary>Step between windows (default: the kernel).</summary>
+    public int Stride { get; set; }
+    /// <summary>Implicit −∞ on every side, at most half the kernel (default 0).</summary>
+    public int Padding { get; set; }
+}
+
+/// <summary>Average pooling (PyTorch's <c>nn.AvgPool2d</c>, floor mode) over windows of <paramref name="kernel"/> × <paramref name="kernel"/>.</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class AvgPool2dAttribute(int kernel) : LayerAttribute
+{
+    public int Kernel { get; } = kernel;
+    /// <summary>Step between windows (default: the kernel).</summary>
+    public int Stride { get; set; }
+    /// <summary>Zeros on every side, at most half the kernel (default 0).</summary>
+    public int Padding { get; set; }
+    /// <summary>Divide by the whole window, padding included (PyTorch's default), rather than the positions inside the image.</summary>
+    public bool CountIncludePad { get; set; } = true;
+}
+
+/// <summary>Global average pooling: an image [C, H, W] to its channel means [C] (PyTorch's <c>AdaptiveAvgPool2d(1)</c> then flatten).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class GlobalAvgPoolAttribute : LayerAttribute { }
+
+/// <summary>
+/// Batch normalization: per channel of an image (PyTorch's <c>BatchNorm2d</c>) or per feature of a vector
+/// (<c>BatchNorm1d</c>). Training uses the batch's statistics and updates the running ones; evaluation
+/// (<c>Training = false</c>) uses the running ones. Parameters weight and bias, buffers running_mean, running_var and
+/// num_batches_tracked, under PyTorch's names.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class BatchNormAttribute : LayerAttribute
+{
+    /// <summary>How far the running statistics move towards each batch's (default 0.1).</summary>
+    public double Momentum { get; set; } = 0.1;
+    /// <summary>Added to the variance (default 1e−5).</summary>
+    public double Epsilon { get; set; } = 1e-5;
+    /// <summary>Whether the layer has a learned scale and shift (default true).</summary>
+    public bool Affine { get; set; } = true;
+}
+
+/// <summary>Flattens an image [C, H, W] to a vector [C·H·W] in PyTorch's order (channel, then row, then column).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class FlattenAttribute : LayerAttribute { }
+
+/// <summary>
+/// Concatenation along channels (features): [input of this node, value so far] — DenseNet's feature reuse — or, with
+/// <see cref="With"/>, [value so far, the named node]. Heights and widths must agree.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class ConcatAttribute : LayerAttribute
+{
+    /// <summary>The node appended after the value so far (use <c>nameof</c>); unset: the node's input goes first.</summary>
+    public string? With { get; set; }
+}
+
+/// <summary>A residual connection: adds the node's input to the value so far (ResNet's identity shortcut).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class ResidualAttribute : LayerAttribute { }
+
+/// <summary>
+/// Marks a partial class as a reusable block of nodes: used as a node of a model (or of another block) with
+/// <see cref="RepeatAttribute"/>. Its first node reads the block's input; <c>Residual</c> and <c>Concat</c> in a node
+/// refer to that node's input, and <c>From</c>/<c>With</c>/<c>Add</c> name nodes of the same block.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class BlockAttribute : Attribute { }
+
+/// <summary>
+/// The nodes of a <see cref="BlockAttribute"/> class applied <paramref name="count"/> times in sequence (PyTorch's
+/// <c>nn.Sequential</c> of the block). Parameters are named <c>Node.i.BlockNode...</c>; shapes are checked for each
+/// repetition, so a block whose channels grow (DenseNet) may be repeated.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class RepeatAttribute(Type block, int count = 1) : LayerAttribute
+{
+    public Type Block { get; } = block;
+    public int Count { get; } = count;
 }

@@ -31,6 +31,9 @@ public interface ITrainable<TInput, TTarget> : IDisposable where TInput : unmana
 
     ParameterSet Gradients { get; }
 
+    /// <summary>State saved with the parameters but not trained (batch norm's running statistics); may be empty.</summary>
+    ParameterSet Buffers { get; }
+
     int Threads { get; set; }
 
     /// <summary>Training mode (dropout and noise act) or evaluation.</summary>

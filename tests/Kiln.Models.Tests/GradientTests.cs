@@ -17,14 +17,14 @@ public class GradientTests
     private const double Step = 1e-5;
     private const double Tolerance = 1e-3;
 
-    private static float[] Inputs(int length, int seed, float scale = 1.5f)
+    internal static float[] Inputs(int length, int seed, float scale = 1.5f)
     {
         var random = new KilnRandom(seed);
         return Enumerable.Range(0, length).Select(_ => random.Uniform(-scale, scale)).ToArray();
     }
 
     /// <summary>Runs the model's backward, then compares each parameter's gradient with finite differences.</summary>
-    private static void Check(ParameterSet parameters, ParameterSet gradients, float modelLoss,
+    internal static void Check(ParameterSet parameters, ParameterSet gradients, float modelLoss,
         Func<IReadOnlyDictionary<string, double[]>, double> referenceLoss, int maxPerTensor = int.MaxValue)
     {
         var values = parameters.Tensors.ToDictionary(t => t.Name, t => ToDouble(parameters[t]));

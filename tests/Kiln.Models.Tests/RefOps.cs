@@ -116,4 +116,55 @@ internal static class RefOps
         for (int i = 0; i < values.Length; i++) result[i] = values[i];
         return result;
     }
+
+    // ---- images (channels-last inside, as the kernels keep them; the model's input and flatten are channels-first) ----
+
+    /// <summary>[n, C, H·W] → [n, H·W, C].</summary>
+    public static double[] ToChannelsLast(double[] nchw, int images, int channels, int pixels)
+    {
+        var y = new double[nchw.Length];
+        for (int n = 0; n < images; n++)
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < pixels; p++) y[(n * pixels + p) * channels + c] = nchw[(n * channels + c) * pixels + p];
+        return y;
+    }
+
+    /// <summary>[n, H·W, C] → [n, C, H·W] (PyTorch's flatten order).</summary>
+    public static double[] ToChannelsFirst(double[] nhwc, int images, int channels, int pixels)
+    {
+        var y = new double[nhwc.Length];
+        for (int n = 0; n < images; n++)
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < pixels; p++) y[(n * channels + c) * pixels + p] = nhwc[(n * pixels + p) * channels + c];
+        return y;
+    }
+
+    public static double[] Conv(double[] x, IReadOnlyDictionary<string, double[]> p, string name, Kiln.Kernels.ConvGeometry g, int images, bool bias = true) =>
+        Kiln.Testing.ReferenceConv.Forward(g, x, p[name + ".weight"], bias ? p[name + ".bias"] : null, images);
+
+    /// <summary>Batch norm with the batch's statistics over [rows, channels].</summary>
+    public static double[] BatchNorm(double[] x, IReadOnlyDictionary<string, double[]> p, string name, int channels, double epsilon = 1e-5) =>
+        Kiln.Testing.ReferenceConv.BatchNorm(x, p[name + ".weight"], p[name + ".bias"], x.Length / channels, channels, epsilon, out _, out _);
+
+    public static double[] GlobalAverage(double[] x, int images, int pixels, int channels)
+    {
+        var y = new double[images * channels];
+        for (int n = 0; n < images; n++)
+            for (int q = 0; q < pixels; q++)
+                for (int c = 0; c < channels; c++) y[n * channels + c] += x[(n * pixels + q) * channels + c] / pixels;
+        return y;
+    }
+
+    /// <summary>Rows of a and b side by side.</summary>
+    public static double[] Concat(double[] a, double[] b, int widthA, int widthB)
+    {
+        int rows = a.Length / widthA;
+        var y = new double[rows * (widthA + widthB)];
+        for (int r = 0; r < rows; r++)
+        {
+            Array.Copy(a, r * widthA, y, r * (widthA + widthB), widthA);
+            Array.Copy(b, r * widthB, y, r * (widthA + widthB) + widthA, widthB);
+        }
+        return y;
+    }
 }

@@ -41,8 +41,20 @@ public static class Differentiator
         OpKind.BinaryCrossEntropyWithLogits => new(true, false),          // σ(x) − t
         OpKind.FocalLoss => new(false, true),                             // from the saved probabilities
         OpKind.BinaryFocalLoss => new(true, false),                       // from the logits
+        OpKind.ChannelsLast => new(false, false),                         // transpose back
+        OpKind.ChannelsFirst => new(false, false),                        // transpose back
+        OpKind.Conv2d => new(NeedsInput: true, NeedsOutput: false),       // dW = dY ⊗ im2col(X)
+        OpKind.MaxPool2d => new(true, true),                              // to the first x == y of each window
+        OpKind.AvgPool2d => new(false, false),                            // spread over the window
+        OpKind.GlobalAvgPool => new(false, false),                        // dy / pixels everywhere
+        OpKind.BatchNorm => new(NeedsInput: true, NeedsOutput: false),    // x̂ from x and the saved statistics
+        OpKind.Flatten => new(false, false),                              // transpose back
+        OpKind.Concat => new(false, false),                               // split dy
         _ => new(true, true),
     };
+
+    /// <summary>An op with trainable parameters (a product, or an affine batch norm).</summary>
+    public static bool HasParameters(Op op) => op.IsProduct || (op.Kind == OpKind.BatchNorm && op.HasBias);
 
     public static BackwardGraph Differentiate(ModelGraph graph)
     {
@@ -50,7 +62,7 @@ public static class Differentiator
         var requires = new bool[n];
         foreach (Op op in graph.Ops)
         {
-            bool r = op.Kind == OpKind.Dense;
+            bool r = HasParameters(op);
             foreach (int input in op.Inputs) r |= requires[input];
             requires[op.Id] = r;
         }
@@ -74,7 +86,7 @@ public static class Differentiator
                 accumulates[i] = hasGradient[input];
                 hasGradient[input] = true;
             }
-            steps.Add(new BackwardStep(id, needs.ToEquatableArray(), accumulates.ToEquatableArray(), op.Kind == OpKind.Dense));
+            steps.Add(new BackwardStep(id, needs.ToEquatableArray(), accumulates.ToEquatableArray(), HasParameters(op)));
         }
         return new BackwardGraph(steps.ToEquatableArray(), requires.ToEquatableArray());
     }

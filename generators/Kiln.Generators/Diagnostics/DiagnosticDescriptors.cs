@@ -57,6 +57,18 @@ public static class DiagnosticDescriptors
         "Node declared twice",
         "Node '{0}' is declared more than once in model '{1}'; give each node its own name");
 
+    public static readonly DiagnosticDescriptor InvalidBlockReference = Error(DiagnosticIds.InvalidBlockReference, Usage,
+        "Repeat names no usable block",
+        "Repeat in '{0}' names '{1}', {2}");
+
+    public static readonly DiagnosticDescriptor BlockNotPartial = Error(DiagnosticIds.BlockNotPartial, Usage,
+        "Block class must be a non-generic partial class",
+        "Block '{0}' must be a non-generic 'partial' class inside partial types so that Kiln can implement its nodes; {1}");
+
+    public static readonly DiagnosticDescriptor LayerNotAllowedInBlock = Error(DiagnosticIds.LayerNotAllowedInBlock, Usage,
+        "Layer not allowed in a block",
+        "{0} in node '{1}' of block '{2}' is not allowed: a block transforms the value it is given, so declare inputs and losses in the model");
+
     public static readonly DiagnosticDescriptor InvalidSize = Error(DiagnosticIds.InvalidSize, Shape,
         "Invalid size",
         "{0} of '{1}' must be {2}; it is {3}");
@@ -75,7 +87,28 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor InputWidthMismatch = Error(DiagnosticIds.InputWidthMismatch, Shape,
         "Input width contradicts the previous node",
-        "{0} in '{1}' declares In = {2} but receives {3} from '{4}'; remove In = {2} or change '{4}' to width {2}");
+        "{0} in '{1}' declares In = {2} but receives {3} from '{4}'; remove In = {2} or make '{4}' produce {2} (features of a vector, channels of an image)");
+
+    public static readonly DiagnosticDescriptor EmptyMap = Error(DiagnosticIds.EmptyMap, Shape,
+        "Window does not fit the map",
+        "{0} in '{1}' would produce a {2} map: input {3}, {4}; {5}");
+
+    public static readonly DiagnosticDescriptor NeedsImage = Error(DiagnosticIds.NeedsImage, Shape,
+        "Layer needs an image",
+        "{0} in '{1}' needs {2} but receives {3} from '{4}'; {5}");
+
+    public static readonly DiagnosticDescriptor NeedsVector = Error(DiagnosticIds.NeedsVector, Shape,
+        "Layer needs a vector, not an image",
+        "{0} in '{1}' receives the image {2} from '{3}' but acts on vectors; add [Flatten] (or [GlobalAvgPool]) before it");
+
+    public static readonly DiagnosticDescriptor ConcatShapeMismatch = Error(DiagnosticIds.ConcatShapeMismatch, Shape,
+        "Concat of incompatible shapes",
+        "Concat in '{0}' joins {1} from '{2}' with {3} from '{4}'; {5}");
+
+    public static readonly DiagnosticDescriptor PoolingDropsEdge = new(DiagnosticIds.PoolingDropsEdge,
+        "Pooling drops the edge of the map",
+        "{0} in '{1}' drops the last {2} of the {3} map from '{4}' (floor mode skips windows that do not fit); pad the map, or change the kernel or stride, to use them",
+        Shape, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpBase + DiagnosticIds.PoolingDropsEdge + ".md");
 
     public static readonly DiagnosticDescriptor InvalidArgument = Error(DiagnosticIds.InvalidArgument, Usage,
         "Invalid layer argument",
@@ -110,12 +143,20 @@ public static class DiagnosticDescriptors
         [ContainingTypeNotPartial.Id] = ContainingTypeNotPartial,
         [ReservedNodeName.Id] = ReservedNodeName,
         [DuplicateNode.Id] = DuplicateNode,
+        [InvalidBlockReference.Id] = InvalidBlockReference,
+        [BlockNotPartial.Id] = BlockNotPartial,
+        [LayerNotAllowedInBlock.Id] = LayerNotAllowedInBlock,
         [InvalidSize.Id] = InvalidSize,
         [MissingSize.Id] = MissingSize,
         [AddShapeMismatch.Id] = AddShapeMismatch,
         [LossWidthMismatch.Id] = LossWidthMismatch,
         [InputWidthMismatch.Id] = InputWidthMismatch,
         [InvalidArgument.Id] = InvalidArgument,
+        [EmptyMap.Id] = EmptyMap,
+        [NeedsImage.Id] = NeedsImage,
+        [NeedsVector.Id] = NeedsVector,
+        [ConcatShapeMismatch.Id] = ConcatShapeMismatch,
+        [PoolingDropsEdge.Id] = PoolingDropsEdge,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,
         [TensorTooLarge.Id] = TensorTooLarge,

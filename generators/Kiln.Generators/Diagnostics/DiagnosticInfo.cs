@@ -25,6 +25,9 @@ public static class DiagnosticIds
     public const string ContainingTypeNotPartial = "KILN0009";
     public const string ReservedNodeName = "KILN0010";
     public const string DuplicateNode = "KILN0011";
+    public const string InvalidBlockReference = "KILN0012";
+    public const string BlockNotPartial = "KILN0013";
+    public const string LayerNotAllowedInBlock = "KILN0014";
 
     public const string InvalidSize = "KILN1001";
     public const string MissingSize = "KILN1002";
@@ -32,6 +35,14 @@ public static class DiagnosticIds
     public const string LossWidthMismatch = "KILN1004";
     public const string InvalidArgument = "KILN1006";
     public const string InputWidthMismatch = "KILN1005";
+    public const string EmptyMap = "KILN1007";
+    public const string NeedsImage = "KILN1008";
+    public const string NeedsVector = "KILN1009";
+    public const string ConcatShapeMismatch = "KILN1010";
+    public const string PoolingDropsEdge = "KILN1011";
+
+    /// <summary>IDs reported as warnings: the model is still generated.</summary>
+    public static bool IsWarning(string id) => id == PoolingDropsEdge;
 
     public const string UnsupportedInputType = "KILN2001";
     public const string UnsupportedModelClass = "KILN2002";

@@ -11,7 +11,8 @@ namespace Kiln.Generators.Graph;
 /// <summary>
 /// Stages 2 and 3: turns a declaration into a graph of ops with static shapes, checking every shape rule.
 /// A violation becomes a diagnostic at the attribute (or argument) that is wrong; the graph is returned only
-/// when there is none.
+/// when there is no error (warnings do not stop it). Blocks named by <c>Repeat</c> are expanded in place, each
+/// repetition checked with the shapes that reach it.
 /// </summary>
 public static class GraphBuilder
 {
@@ -22,29 +23,95 @@ public static class GraphBuilder
         "Gradients", "Forward", "Predict", "Evaluate", "ComputeGradients", "TrainStep", "Save", "Load", "Dispose",
         "InitializeParameters", "ParameterOffsets", "WorkspaceOffsets", "ParameterFloats", "WorkspaceFloats",
         "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward", "Threads",
-        "Training", "Random",
+        "Training", "Random", "Buffers", "BufferOffsets", "BufferFloats", "BufferStart", "CreateBufferSlices",
     };
 
     /// <summary>The largest tensor (values) a model may have: 2²⁸ floats, 1 GiB.</summary>
     public const long MaxTensorValues = 1L << 28;
 
-    public static (ModelGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics) Build(ModelDeclaration model)
+    /// <summary>How deep blocks may nest (a block repeating a block ...).</summary>
+    public const int MaxBlockDepth = 8;
+
+    public static (ModelGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics) Build(ModelDeclaration model) =>
+        Build(model, EquatableArray<BlockDeclaration>.Empty);
+
+    public static (ModelGraph? Graph, EquatableArray<DiagnosticInfo> Diagnostics) Build(ModelDeclaration model, EquatableArray<BlockDeclaration> blocks)
     {
-        var builder = new Builder(model);
+        var builder = new Builder(model, blocks);
         ModelGraph? graph = builder.Run();
-        return (builder.Errors.Count == 0 ? graph : null, builder.Errors.ToEquatableArray());
+        bool errors = builder.Reported.Any(d => !DiagnosticIds.IsWarning(d.Id));
+        return (errors ? null : graph, builder.Reported.ToEquatableArray());
     }
 
-    private sealed class Builder(ModelDeclaration model)
+    /// <summary>
+    /// The errors of a block's own declaration, checked once where it is declared (not per use): partial and
+    /// non-generic, nodes that are partial Node properties with at least one layer, no duplicates, no input or loss.
+    /// </summary>
+    public static EquatableArray<DiagnosticInfo> CheckBlock(BlockDeclaration block)
     {
-        public readonly List<DiagnosticInfo> Errors = new();
+        var found = new List<DiagnosticInfo>();
+        if (!block.IsPartial || block.IsGeneric || block.ContainingTypes.Any(t => !t.IsPartial))
+        {
+            string why = !block.IsPartial ? "add the 'partial' modifier"
+                : block.IsGeneric ? "remove its type parameters"
+                : "add 'partial' to '" + block.ContainingTypes.First(t => !t.IsPartial).Name + "'";
+            found.Add(DiagnosticInfo.Create(DiagnosticIds.BlockNotPartial, block.NameSpan, block.Name, why));
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (MemberDeclaration member in block.Members)
+        {
+            if (!seen.Add(member.Name))
+            {
+                found.Add(DiagnosticInfo.Create(DiagnosticIds.DuplicateNode, member.Span, member.Name, block.Name));
+                continue;
+            }
+            if (!member.IsPartialNodeProperty)
+            {
+                if (member.Attributes.Count > 0) found.Add(DiagnosticInfo.Create(DiagnosticIds.NodeNotPartialNodeProperty, member.Span, member.Name));
+                continue;
+            }
+            if (member.Attributes.Count == 0)
+            {
+                found.Add(DiagnosticInfo.Create(DiagnosticIds.NodeWithoutOps, member.Span, member.Name));
+                continue;
+            }
+            foreach (AttributeDeclaration attribute in member.Attributes)
+                if (attribute.Name == "Input" || IsLossName(attribute.Name))
+                    found.Add(DiagnosticInfo.Create(DiagnosticIds.LayerNotAllowedInBlock, attribute.Span ?? member.Span, attribute.Name, member.Name, block.Name));
+        }
+        return found.ToEquatableArray();
+    }
+
+    private static bool IsLossName(string name) => name is "SoftmaxCrossEntropy" or "MeanSquaredError" or "L1Loss" or "HuberLoss"
+        or "BinaryCrossEntropyWithLogits" or "FocalLoss" or "BinaryFocalLoss";
+
+    /// <summary>Where nodes are resolved: the model, or one repetition of a block (its own node names, its input).</summary>
+    private sealed class Scope(string prefix, string owner, int input, IReadOnlyCollection<string> declared, IReadOnlyList<string> chain)
+    {
+        /// <summary>Prepended to node names: "" in the model, "Blocks.0." in the first repetition of node Blocks.</summary>
+        public string Prefix { get; } = prefix;
+        /// <summary>"model 'M'" or "block 'B'", for messages.</summary>
+        public string Owner { get; } = owner;
+        /// <summary>The op the scope's first node reads: the block's input (−1 in the model, whose first node is the input).</summary>
+        public int Input { get; } = input;
+        public Dictionary<string, int> Outputs { get; } = new(StringComparer.Ordinal);
+        /// <summary>Nodes that failed (already reported): reading them reports nothing more.</summary>
+        public HashSet<string> Failed { get; } = new(StringComparer.Ordinal);
+        public IReadOnlyCollection<string> Declared { get; } = declared;
+        /// <summary>The blocks being expanded, outermost first (to refuse a block that contains itself).</summary>
+        public IReadOnlyList<string> Chain { get; } = chain;
+    }
+
+    private sealed class Builder(ModelDeclaration model, EquatableArray<BlockDeclaration> blocks)
+    {
+        public readonly List<DiagnosticInfo> Reported = new();
         private readonly List<Op> _ops = new();
         private readonly List<NodeInfo> _nodes = new();
-        private readonly Dictionary<string, int> _nodeOutput = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _declared = new(StringComparer.Ordinal);
         private bool _shapesValid = true;
 
-        private void Report(string id, SourceSpan? span, params string[] args) => Errors.Add(DiagnosticInfo.Create(id, span, args));
+        private bool HasErrors => Reported.Any(d => !DiagnosticIds.IsWarning(d.Id));
+
+        private void Report(string id, SourceSpan? span, params string[] args) => Reported.Add(DiagnosticInfo.Create(id, span, args));
 
         public ModelGraph? Run()
         {
@@ -59,7 +126,7 @@ public static class GraphBuilder
             }
             if (model.IsGeneric) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "generic");
             if (model.IsStatic) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "static");
-            if (Errors.Count > 0) return null;
+            if (HasErrors) return null;
 
             int batch = model.Batch ?? 0;
             if (model.Batch is null)
@@ -67,13 +134,15 @@ public static class GraphBuilder
             else if (batch <= 0)
                 Report(DiagnosticIds.InvalidSize, model.BatchSpan ?? model.ModelAttributeSpan, "Batch", model.Name, "a positive number of samples", Int(batch));
 
+            var declared = new HashSet<string>(StringComparer.Ordinal);
             foreach (MemberDeclaration member in model.Members)
             {
-                if (!_declared.Add(member.Name))
+                if (!declared.Add(member.Name))
                     Report(DiagnosticIds.DuplicateNode, member.Span, member.Name, model.Name);
             }
-            if (Errors.Count > 0) return null;
+            if (HasErrors) return null;
 
+            var scope = new Scope("", "model '" + model.Name + "'", -1, declared, Array.Empty<string>());
             int lossOp = -1;
             string? lossNode = null;
             bool reportedAfterLoss = false;
@@ -83,58 +152,47 @@ public static class GraphBuilder
                 if (!member.IsPartialNodeProperty)
                 {
                     if (member.Attributes.Count > 0) Report(DiagnosticIds.NodeNotPartialNodeProperty, member.Span, member.Name);
+                    scope.Failed.Add(member.Name);
                     continue;
                 }
                 if (member.Attributes.Count == 0)
                 {
                     Report(DiagnosticIds.NodeWithoutOps, member.Span, member.Name);
+                    scope.Failed.Add(member.Name);
                     continue;
                 }
                 if (ReservedNames.Contains(member.Name))
                 {
                     Report(DiagnosticIds.ReservedNodeName, member.Span, member.Name);
+                    scope.Failed.Add(member.Name);
                     continue;
                 }
                 if (lossNode is not null)
                 {
                     if (!reportedAfterLoss) Report(DiagnosticIds.NodeAfterLoss, member.Attributes[0].Span ?? member.Span, member.Name, lossNode);
                     reportedAfterLoss = true;
+                    scope.Failed.Add(member.Name);
                     continue;
                 }
 
                 int firstOp = _ops.Count;
-                int parametric = member.Attributes.Count(a => a.Name == "Dense");
-                for (int position = 0; position < member.Attributes.Count; position++)
+                var labels = new List<string>();
+                int? last = AddNode(member, scope, previous, batch, labels, stopAtLoss: true, out int? loss);
+                if (loss is int l)
                 {
-                    AttributeDeclaration attribute = member.Attributes[position];
-                    if (lossNode is not null)
+                    lossOp = l;
+                    lossNode = member.Name;
+                    int lossIndex = member.Attributes.ToList().FindIndex(a => IsLossName(a.Name));
+                    if (lossIndex >= 0 && lossIndex + 1 < member.Attributes.Count && !reportedAfterLoss)
                     {
-                        if (!reportedAfterLoss) Report(DiagnosticIds.NodeAfterLoss, attribute.Span, member.Name, lossNode);
+                        Report(DiagnosticIds.NodeAfterLoss, member.Attributes[lossIndex + 1].Span, member.Name, lossNode);
                         reportedAfterLoss = true;
-                        break;
-                    }
-                    int? op = AddOp(member, attribute, position, previous, parametric);
-                    if (op is not null && TooLarge(_ops[op.Value], attribute, Math.Max(1, batch)))
-                        op = null;
-                    if (op is null)
-                    {
-                        _shapesValid = false;
-                        continue;
-                    }
-                    previous = op.Value;
-                    if (_ops[op.Value].IsLoss)
-                    {
-                        lossOp = op.Value;
-                        lossNode = member.Name;
                     }
                 }
-                if (_ops.Count > firstOp)
+                if (last is int lastOp && _ops.Count > firstOp)
                 {
-                    int last = _ops.Count - 1;
-                    _ops[last] = _ops[last] with { IsNodeOutput = true };
-                    _nodeOutput[member.Name] = last;
-                    string label = string.Join(" -> ", _ops.Skip(firstOp).Select(o => o.Label));
-                    _nodes.Add(new NodeInfo(member.Name, member.Modifiers, firstOp, last, label));
+                    previous = lastOp;
+                    _nodes.Add(new NodeInfo(member.Name, member.Modifiers, firstOp, _ops.Count - 1, string.Join(" -> ", labels)));
                 }
                 else
                 {
@@ -144,23 +202,150 @@ public static class GraphBuilder
 
             if (_ops.Count == 0 || _ops[0].Kind != OpKind.Input)
             {
-                if (!Errors.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
+                if (!Reported.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
                     Report(DiagnosticIds.ModelHasNoInput, model.NameSpan, model.Name);
                 return null;
             }
-            if (Errors.Count > 0 || !_shapesValid) return null;
+            if (HasErrors || !_shapesValid) return null;
+
+            if (lossOp < 0 && _ops[_ops.Count - 1].Shape.IsImage)
+            {
+                // The output leaves the model as PyTorch lays an image out: channels first.
+                Op last = _ops[_ops.Count - 1];
+                _ops[last.Id] = last with { IsNodeOutput = false };
+                Add(new Op(_ops.Count, OpKind.ChannelsFirst, last.Node, last.Position, EquatableArray.Create(last.Id), last.Shape, "ChannelsFirst") { IsNodeOutput = true });
+                NodeInfo node = _nodes[_nodes.Count - 1];
+                _nodes[_nodes.Count - 1] = node with { LastOp = _ops.Count - 1 };
+            }
 
             AssignInitialisers();
             int outputOp = lossOp >= 0 ? _ops[lossOp].Inputs[0] : _ops.Count - 1;
             return new ModelGraph(model.Name, batch, _ops.ToEquatableArray(), _nodes.ToEquatableArray(), 0, outputOp, lossOp);
         }
 
-        private int? AddOp(MemberDeclaration member, AttributeDeclaration attribute, int position, int previous, int parametric)
+        /// <summary>
+        /// The ops of one node (a member of the model or of a block repetition), in attribute order: returns the node's
+        /// last op, or null when an attribute failed. <paramref name="loss"/> is the loss op if the node has one.
+        /// </summary>
+        private int? AddNode(MemberDeclaration member, Scope scope, int previous, int batch, List<string> labels, bool stopAtLoss, out int? loss)
         {
-            string node = member.Name;
+            loss = null;
+            string node = scope.Prefix + member.Name;
+            int firstOp = _ops.Count;
+            // The value the node starts from: what its first attribute reads (Residual and Concat come back to it).
+            int nodeInput = previous < 0 ? scope.Input : previous;
+            ArgumentDeclaration? firstFrom = member.Attributes[0].Find("From");
+            if (firstFrom?.Value is string fromName && scope.Outputs.TryGetValue(fromName, out int fromOp)) nodeInput = fromOp;
+            int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm");
+            int current = previous < 0 ? scope.Input : previous;
+            bool failed = false;
+            for (int position = 0; position < member.Attributes.Count; position++)
+            {
+                AttributeDeclaration attribute = member.Attributes[position];
+                int? op = attribute.Name == "Repeat"
+                    ? Repeat(member, attribute, node, scope, current, batch, labels)
+                    : AddOp(member, attribute, position, current, parametric, scope, node, nodeInput, batch, labels);
+                if (op is null)
+                {
+                    // Later attributes of the node are still read (an Input after another layer is reported as such),
+                    // but with the shapes invalid they add nothing and report no consequence of this failure.
+                    _shapesValid = false;
+                    failed = true;
+                    continue;
+                }
+                current = op.Value;
+                if (_ops[current].IsLoss)
+                {
+                    loss = current;
+                    if (stopAtLoss) break;
+                }
+            }
+            if (failed || _ops.Count == firstOp)
+            {
+                scope.Failed.Add(member.Name);
+                return null;
+            }
+            int last = _ops.Count - 1;
+            _ops[last] = _ops[last] with { IsNodeOutput = true };
+            scope.Outputs[member.Name] = last;
+            return last;
+        }
+
+        /// <summary>[Repeat(typeof(B), n)]: the block's nodes n times in sequence, each repetition its own scope.</summary>
+        private int? Repeat(MemberDeclaration member, AttributeDeclaration attribute, string node, Scope scope, int current, int batch, List<string> labels)
+        {
+            if (current < 0)
+            {
+                if (!Reported.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
+                    Report(DiagnosticIds.ModelHasNoInput, attribute.Span ?? member.Span, model.Name);
+                return null;
+            }
+            ArgumentDeclaration? blockArg = attribute.Find("Block");
+            string typeName = blockArg?.Value ?? "?";
+            int count = ParseInt(attribute.Find("Count")) ?? 1;
+            if (count < 1)
+            {
+                ArgumentDeclaration? countArg = attribute.Find("Count");
+                Report(DiagnosticIds.InvalidSize, countArg?.Span ?? attribute.Span, "Count", node, "at least 1 repetition", Int(count));
+                return null;
+            }
+            BlockDeclaration? block = blocks.FirstOrDefault(b => b.FullName == typeName);
+            if (block is null)
+            {
+                Report(DiagnosticIds.InvalidBlockReference, blockArg?.Span ?? attribute.Span, node, typeName, "which is not a [Block] class; mark it [Block] or name a block");
+                return null;
+            }
+            if (scope.Chain.Contains(block.FullName) || scope.Chain.Count >= MaxBlockDepth)
+            {
+                Report(DiagnosticIds.InvalidBlockReference, blockArg?.Span ?? attribute.Span, node, typeName,
+                    scope.Chain.Contains(block.FullName)
+                        ? "which repeats itself (through " + string.Join(" -> ", scope.Chain.Concat(new[] { block.FullName })) + "); a block cannot contain itself"
+                        : "nested more than " + Int(MaxBlockDepth) + " blocks deep");
+                return null;
+            }
+            if (CheckBlock(block).Count > 0)
+            {
+                Report(DiagnosticIds.InvalidBlockReference, blockArg?.Span ?? attribute.Span, node, typeName, "whose declaration has errors (see the diagnostics on it)");
+                return null;
+            }
+            labels.Add(count == 1 ? $"Repeat({block.Name})" : $"Repeat({block.Name}, {Int(count)})");
+            var chain = scope.Chain.Concat(new[] { block.FullName }).ToList();
+            var declared = new HashSet<string>(block.Members.Select(m => m.Name), StringComparer.Ordinal);
+            for (int i = 0; i < count; i++)
+            {
+                var inner = new Scope($"{node}.{Int(i)}.", "block '" + block.Name + "'", current, declared, chain);
+                int previous = -1;
+                foreach (MemberDeclaration blockMember in block.Members)
+                {
+                    if (!blockMember.IsPartialNodeProperty || blockMember.Attributes.Count == 0) continue;
+                    int? last = AddNode(blockMember, inner, previous, batch, new List<string>(), stopAtLoss: false, out _);
+                    if (last is null) return null;
+                    previous = last.Value;
+                }
+                if (previous < 0)
+                {
+                    Report(DiagnosticIds.InvalidBlockReference, blockArg?.Span ?? attribute.Span, node, typeName, "which declares no node");
+                    return null;
+                }
+                current = previous;
+            }
+            return current;
+        }
+
+        private int? AddOp(MemberDeclaration member, AttributeDeclaration attribute, int position, int previous, int parametric,
+            Scope scope, string node, int nodeInput, int batch, List<string> labels)
+        {
+            int? op = CreateOp(member, attribute, position, previous, parametric, scope, node, nodeInput, labels);
+            if (op is not null && TooLarge(_ops[op.Value], attribute, Math.Max(1, batch))) op = null;
+            return op;
+        }
+
+        private int? CreateOp(MemberDeclaration member, AttributeDeclaration attribute, int position, int previous, int parametric,
+            Scope scope, string node, int nodeInput, List<string> labels)
+        {
             if (attribute.Name == "Input")
             {
-                if (_ops.Count > 0 || position > 0)
+                if (_ops.Count > 0 || position > 0 || scope.Prefix.Length > 0)
                 {
                     Report(DiagnosticIds.InputMisplaced, attribute.Span, node,
                         _ops.Count > 0 ? "this model already reads its input at '" + _ops[0].Node + "' (models with two inputs are not supported yet)" : "move it before the other attributes");
@@ -174,28 +359,67 @@ public static class GraphBuilder
                 }
                 int? width = PositiveSize(attribute, "Width", node, "a positive number of features");
                 if (width is null) return null;
-                return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), $"Input({Int(width.Value)})"));
+                if (attribute.Find("Channels") is null)
+                {
+                    labels.Add($"Input({Int(width.Value)})");
+                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), $"Input({Int(width.Value)})"));
+                }
+                int? channels = PositiveSize(attribute, "Channels", node, "a positive number of channels");
+                int? height = PositiveSize(attribute, "Height", node, "a positive height");
+                if (channels is null || height is null) return null;
+                string text = $"Input({Int(channels.Value)}, {Int(height.Value)}, {Int(width.Value)})";
+                labels.Add(text);
+                Shape image = Shape.Of(channels.Value, height.Value, width.Value);
+                int inputOp = Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, image, text));
+                // Kiln computes on channels-last images: the caller's channels-first data is transposed once.
+                return Add(new Op(_ops.Count, OpKind.ChannelsLast, node, position, EquatableArray.Create(inputOp), image, "ChannelsLast"));
             }
 
             if (_ops.Count == 0)
             {
                 // Nothing to read yet: the model has no input before this node (reported once).
-                if (!Errors.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
+                if (!Reported.Any(e => e.Id is DiagnosticIds.ModelHasNoInput or DiagnosticIds.InputMisplaced))
                     Report(DiagnosticIds.ModelHasNoInput, attribute.Span ?? member.Span, model.Name);
                 return null;
             }
 
-            int? source = ResolveSource(attribute, "From", node, previous);
+            int? source = ResolveSource(attribute, "From", node, previous, scope);
             if (source is null) return null;
             if (!_shapesValid) return null; // an earlier shape error: do not cascade
             Op input = _ops[source.Value];
             Shape inShape = input.Shape;
             string From(string label) => source.Value == previous ? label : $"{label} from {input.Node}";
 
+            int? Elementwise(OpKind kind, string label) => Make(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), inShape, From(label)), label);
+
+            // The node's label lists each op as declared, with "from X" when it reads another node.
+            int? Make(Op op, string label)
+            {
+                labels.Add(op.Label);
+                return Add(op);
+            }
+
+            bool NeedsVector()
+            {
+                if (!inShape.IsImage) return true;
+                Report(DiagnosticIds.NeedsVector, attribute.Span, attribute.Name, node, inShape.WithBatch(), input.Node);
+                return false;
+            }
+
+            bool NeedsImage(string fix)
+            {
+                if (inShape.IsImage) return true;
+                Report(DiagnosticIds.NeedsImage, attribute.Span, attribute.Name, node, "an image [channels, height, width]", inShape.WithBatch(), input.Node, fix);
+                return false;
+            }
+
+            const string DeclareImage = "declare the input as an image, e.g. [Input(3, 32, 32)], or keep the image until this layer";
+
             switch (attribute.Name)
             {
                 case "Dense":
                 {
+                    if (!NeedsVector()) return null;
                     int? units = PositiveSize(attribute, "Units", node, "a positive number of output features");
                     if (units is null) return null;
                     ArgumentDeclaration? inArg = attribute.Find("In");
@@ -215,38 +439,178 @@ public static class GraphBuilder
                     bool bias = ParseBool(attribute.Find("Bias")) ?? true;
                     int init = ParseInt(attribute.Find("Init")) ?? 0;
                     string label = bias ? $"Dense({Int(units.Value)})" : $"Dense({Int(units.Value)}, Bias = false)";
-                    return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(source.Value), inShape.WithLast(units.Value), From(label))
+                    return Make(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(source.Value), inShape.WithLast(units.Value), From(label))
                     {
                         Units = units.Value,
                         HasBias = bias,
                         Init = (InitKind)Math.Max(0, Math.Min(3, init)),
                         ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
-                    });
+                    }, label);
+                }
+                case "Conv2d":
+                    return Convolution(attribute, position, parametric, node, source.Value, input, From, labels);
+                case "MaxPool2d":
+                case "AvgPool2d":
+                {
+                    if (!NeedsImage(DeclareImage)) return null;
+                    int? kernel = PositiveSize(attribute, "Kernel", node, "a positive window size");
+                    if (kernel is null) return null;
+                    ArgumentDeclaration? strideArg = attribute.Find("Stride"), padArg = attribute.Find("Padding");
+                    int stride = ParseInt(strideArg) ?? 0;
+                    if (stride < 0)
+                    {
+                        Report(DiagnosticIds.InvalidSize, strideArg?.Span ?? attribute.Span, "Stride", node, "a positive step (or left unset for the kernel)", Int(stride));
+                        return null;
+                    }
+                    if (stride == 0) stride = kernel.Value;
+                    int padding = ParseInt(padArg) ?? 0;
+                    if (padding < 0 || 2 * padding > kernel.Value)
+                    {
+                        Report(DiagnosticIds.InvalidArgument, padArg?.Span ?? attribute.Span, "Padding", node, $"between 0 and half the kernel ({Int(kernel.Value / 2)})", Int(padding),
+                            "PyTorch requires a pooling pad of at most half the window");
+                        return null;
+                    }
+                    bool max = attribute.Name == "MaxPool2d";
+                    int outH = WindowCount(inShape.Height, kernel.Value, stride, 2 * padding, 1), outW = WindowCount(inShape.Width, kernel.Value, stride, 2 * padding, 1);
+                    string what = $"kernel {Int(kernel.Value)}, stride {Int(stride)}, padding {Int(padding)}";
+                    if (outH < 1 || outW < 1)
+                    {
+                        Report(DiagnosticIds.EmptyMap, attribute.Span, attribute.Name + $"({Int(kernel.Value)})", node, $"{Int(Math.Max(0, outH))}x{Int(Math.Max(0, outW))}",
+                            $"{Int(inShape.Height)}x{Int(inShape.Width)} from '{input.Node}'", what, "use a smaller kernel or remove a pooling node before it");
+                        return null;
+                    }
+                    int droppedRows = (inShape.Height + 2 * padding - kernel.Value) % stride, droppedColumns = (inShape.Width + 2 * padding - kernel.Value) % stride;
+                    if (droppedRows > 0 || droppedColumns > 0)
+                    {
+                        var parts = new List<string>();
+                        if (droppedRows > 0) parts.Add(droppedRows == 1 ? "row" : Int(droppedRows) + " rows");
+                        if (droppedColumns > 0) parts.Add(droppedColumns == 1 ? "column" : Int(droppedColumns) + " columns");
+                        Report(DiagnosticIds.PoolingDropsEdge, attribute.Span, attribute.Name + $"({Int(kernel.Value)})", node, string.Join(" and ", parts),
+                            $"{Int(inShape.Height)}x{Int(inShape.Width)}", input.Node);
+                    }
+                    bool includePad = ParseBool(attribute.Find("CountIncludePad")) ?? true;
+                    var options = new List<string>();
+                    if (stride != kernel.Value) options.Add("Stride = " + Int(stride));
+                    if (padding != 0) options.Add("Padding = " + Int(padding));
+                    if (!max && !includePad) options.Add("CountIncludePad = false");
+                    string label = $"{attribute.Name}({string.Join(", ", new[] { Int(kernel.Value) }.Concat(options))})";
+                    return Make(new Op(_ops.Count, max ? OpKind.MaxPool2d : OpKind.AvgPool2d, node, position, EquatableArray.Create(source.Value),
+                        Shape.Of(inShape.Channels, outH, outW), From(label))
+                    {
+                        KernelHeight = kernel.Value, KernelWidth = kernel.Value, StrideHeight = stride, StrideWidth = stride,
+                        PadTop = padding, PadBottom = padding, PadLeft = padding, PadRight = padding, CountIncludePad = includePad,
+                    }, label);
+                }
+                case "GlobalAvgPool":
+                {
+                    if (!NeedsImage(DeclareImage)) return null;
+                    return Make(new Op(_ops.Count, OpKind.GlobalAvgPool, node, position, EquatableArray.Create(source.Value), Shape.Of(inShape.Channels), From("GlobalAvgPool")), "GlobalAvgPool");
+                }
+                case "BatchNorm":
+                {
+                    if (inShape.Rank == 2)
+                    {
+                        Report(DiagnosticIds.NeedsImage, attribute.Span, attribute.Name, node, "an image [channels, height, width] or a vector [features]", inShape.WithBatch(), input.Node,
+                            "batch norm normalizes an image's channels or a vector's features; flatten the value first");
+                        return null;
+                    }
+                    double? momentum = Hyper(attribute, "Momentum", 0.1, node, v => v >= 0 && v <= 1, "in [0, 1]", "the running statistics would move past the batch's");
+                    double? epsilon = Hyper(attribute, "Epsilon", 1e-5, node, v => v > 0 && !double.IsInfinity(v), "a finite number > 0", "a zero variance would divide by zero");
+                    if (momentum is null || epsilon is null) return null;
+                    bool affine = ParseBool(attribute.Find("Affine")) ?? true;
+                    var options = new List<string>();
+                    if (momentum.Value != 0.1) options.Add("Momentum = " + Real(momentum.Value));
+                    if (epsilon.Value != 1e-5) options.Add("Epsilon = " + Real(epsilon.Value));
+                    if (!affine) options.Add("Affine = false");
+                    string label = Labelled("BatchNorm", options);
+                    return Make(new Op(_ops.Count, OpKind.BatchNorm, node, position, EquatableArray.Create(source.Value), inShape, From(label))
+                    {
+                        Momentum = (float)momentum.Value, Epsilon = (float)epsilon.Value, HasBias = affine,
+                        ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
+                    }, label);
+                }
+                case "Flatten":
+                    return Make(new Op(_ops.Count, OpKind.Flatten, node, position, EquatableArray.Create(source.Value), Shape.Of(checked((int)inShape.Size)), From("Flatten")), "Flatten");
+                case "Concat":
+                {
+                    ArgumentDeclaration? withArg = attribute.Find("With");
+                    int first, second;
+                    if (withArg?.Value is null)
+                    {
+                        if (nodeInput < 0 || nodeInput == source.Value)
+                        {
+                            Report(DiagnosticIds.InvalidArgument, attribute.Span, "With", node, "a node to join (nameof(...))", "unset",
+                                "without it Concat joins the node's input with the value so far, and here they are the same");
+                            return null;
+                        }
+                        first = nodeInput;
+                        second = source.Value;
+                    }
+                    else
+                    {
+                        int? other = ResolveNamed(withArg, "With", attribute, node, scope);
+                        if (other is null) return null;
+                        first = source.Value;
+                        second = other.Value;
+                    }
+                    Shape a = _ops[first].Shape, b = _ops[second].Shape;
+                    string? problem = a.Rank != b.Rank ? "an image cannot be joined with a vector; flatten or pool one of them"
+                        : a.IsImage && (a.Height != b.Height || a.Width != b.Width) ? "both must be images of the same height and width; pool or pad one of them"
+                        : a.Rank == 2 && a.Dimensions[0] != b.Dimensions[0] ? "both must have the same leading dimension"
+                        : null;
+                    if (problem is not null)
+                    {
+                        Report(DiagnosticIds.ConcatShapeMismatch, withArg?.Span ?? attribute.Span, node, a.WithBatch(), _ops[first].Node, b.WithBatch(), _ops[second].Node, problem);
+                        return null;
+                    }
+                    Shape joined = a.IsImage ? Shape.Of(a.Channels + b.Channels, a.Height, a.Width) : a.WithLast(a.Last + b.Last);
+                    string label = withArg?.Value is null ? "Concat" : $"Concat({_ops[second].Node})";
+                    return Make(new Op(_ops.Count, OpKind.Concat, node, position, EquatableArray.Create(first, second), joined, label), label);
+                }
+                case "Residual":
+                {
+                    if (nodeInput < 0 || nodeInput == source.Value)
+                    {
+                        Report(DiagnosticIds.InvalidArgument, attribute.Span, "Residual", node, "after a layer of its node", "first",
+                            "it adds the node's input to the value so far, which here is that input itself");
+                        return null;
+                    }
+                    Op other = _ops[nodeInput];
+                    if (other.Shape != inShape)
+                    {
+                        Report(DiagnosticIds.AddShapeMismatch, attribute.Span, node, inShape.WithBatch(), input.Node, other.Shape.WithBatch(), other.Node);
+                        return null;
+                    }
+                    return Make(new Op(_ops.Count, OpKind.Add, node, position, EquatableArray.Create(source.Value, nodeInput), inShape, "Residual"), "Residual");
                 }
                 case "Relu":
-                    return Elementwise(OpKind.Relu, From("Relu"));
+                    return Elementwise(OpKind.Relu, "Relu");
                 case "Sigmoid":
-                    return Elementwise(OpKind.Sigmoid, From("Sigmoid"));
+                    return Elementwise(OpKind.Sigmoid, "Sigmoid");
                 case "Tanh":
-                    return Elementwise(OpKind.Tanh, From("Tanh"));
+                    return Elementwise(OpKind.Tanh, "Tanh");
                 case "Softmax":
-                    return Elementwise(OpKind.Softmax, From("Softmax"));
+                    if (!NeedsVector()) return null;
+                    return Elementwise(OpKind.Softmax, "Softmax");
                 case "Dropout":
                 {
                     double? p = Hyper(attribute, "Probability", 0.5, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would zero everything and scale by infinity");
                     if (p is null) return null;
-                    return Add(new Op(_ops.Count, OpKind.Dropout, node, position, EquatableArray.Create(source.Value), inShape, From($"Dropout({Real(p.Value)})")) { Probability = (float)p.Value });
+                    string label = $"Dropout({Real(p.Value)})";
+                    return Make(new Op(_ops.Count, OpKind.Dropout, node, position, EquatableArray.Create(source.Value), inShape, From(label)) { Probability = (float)p.Value }, label);
                 }
                 case "GaussianNoise":
                 {
                     double? std = Hyper(attribute, "StandardDeviation", 0, node, v => v >= 0 && !double.IsInfinity(v), "a finite number ≥ 0", "a noise level cannot be negative");
                     if (std is null) return null;
-                    return Add(new Op(_ops.Count, OpKind.GaussianNoise, node, position, EquatableArray.Create(source.Value), inShape, From($"GaussianNoise({Real(std.Value)})")) { Probability = (float)std.Value });
+                    string label = $"GaussianNoise({Real(std.Value)})";
+                    return Make(new Op(_ops.Count, OpKind.GaussianNoise, node, position, EquatableArray.Create(source.Value), inShape, From(label)) { Probability = (float)std.Value }, label);
                 }
                 case "Gelu":
                 {
                     bool approximate = ParseBool(attribute.Find("Approximate")) ?? false;
-                    return Add(new Op(_ops.Count, OpKind.Gelu, node, position, EquatableArray.Create(source.Value), inShape, From(approximate ? "Gelu(tanh)" : "Gelu")) { Approximate = approximate });
+                    string label = approximate ? "Gelu(tanh)" : "Gelu";
+                    return Make(new Op(_ops.Count, OpKind.Gelu, node, position, EquatableArray.Create(source.Value), inShape, From(label)) { Approximate = approximate }, label);
                 }
                 case "LeakyRelu":
                 {
@@ -257,13 +621,13 @@ public static class GraphBuilder
                         Report(DiagnosticIds.InvalidSize, alphaArg?.Span ?? attribute.Span, "Alpha", node, "a finite slope", alpha.ToString("R", CultureInfo.InvariantCulture));
                         return null;
                     }
-                    return Add(new Op(_ops.Count, OpKind.LeakyRelu, node, position, EquatableArray.Create(source.Value), inShape,
-                        From($"LeakyRelu({((float)alpha).ToString("R", CultureInfo.InvariantCulture)})")) { Alpha = (float)alpha });
+                    string label = $"LeakyRelu({((float)alpha).ToString("R", CultureInfo.InvariantCulture)})";
+                    return Make(new Op(_ops.Count, OpKind.LeakyRelu, node, position, EquatableArray.Create(source.Value), inShape, From(label)) { Alpha = (float)alpha }, label);
                 }
                 case "Add":
                 {
                     ArgumentDeclaration? skipArg = attribute.Find("Skip");
-                    int? skip = ResolveNamed(skipArg, "Skip", attribute, node);
+                    int? skip = ResolveNamed(skipArg, "Skip", attribute, node, scope);
                     if (skip is null) return null;
                     Op other = _ops[skip.Value];
                     if (other.Shape != inShape)
@@ -271,11 +635,12 @@ public static class GraphBuilder
                         Report(DiagnosticIds.AddShapeMismatch, skipArg?.Span ?? attribute.Span, node, inShape.WithBatch(), input.Node, other.Shape.WithBatch(), other.Node);
                         return null;
                     }
-                    return Add(new Op(_ops.Count, OpKind.Add, node, position, EquatableArray.Create(source.Value, skip.Value), inShape, From($"Add({other.Node})")));
+                    string label = $"Add({other.Node})";
+                    return Make(new Op(_ops.Count, OpKind.Add, node, position, EquatableArray.Create(source.Value, skip.Value), inShape, From(label)), label);
                 }
                 case "SoftmaxCrossEntropy":
                 {
-                    if (!CheckClasses(attribute, node, inShape, input)) return null;
+                    if (!NeedsVector() || !CheckClasses(attribute, node, inShape, input)) return null;
                     bool soft = ParseBool(attribute.Find("SoftTargets")) ?? false;
                     double? smoothing = Hyper(attribute, "LabelSmoothing", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "ε = 1 would make every target uniform");
                     if (smoothing is null || !Reduction(attribute, node, out bool sum)) return null;
@@ -283,63 +648,184 @@ public static class GraphBuilder
                     if (soft) options.Add("soft targets");
                     if (smoothing.Value != 0) options.Add("smoothing " + Real(smoothing.Value));
                     if (sum) options.Add("sum");
-                    return Add(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("SoftmaxCrossEntropy", options)))
-                    { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum });
+                    string label = Labelled("SoftmaxCrossEntropy", options);
+                    return Make(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(label))
+                    { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum }, label);
                 }
                 case "FocalLoss":
                 {
-                    if (!CheckClasses(attribute, node, inShape, input)) return null;
+                    if (!NeedsVector() || !CheckClasses(attribute, node, inShape, input)) return null;
                     double? gamma = Hyper(attribute, "Gamma", 2, node, v => v >= 0, "≥ 0", "a negative γ would weigh the easy samples up");
                     double? alpha = Hyper(attribute, "Alpha", 1, node, v => v > 0, "> 0", "the loss would vanish or change sign");
                     if (gamma is null || alpha is null || !Reduction(attribute, node, out bool sum)) return null;
                     var options = new List<string> { "γ " + Real(gamma.Value), "α " + Real(alpha.Value) };
                     if (sum) options.Add("sum");
-                    return Add(new Op(_ops.Count, OpKind.FocalLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("FocalLoss", options)))
-                    { Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum });
+                    string label = Labelled("FocalLoss", options);
+                    return Make(new Op(_ops.Count, OpKind.FocalLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(label))
+                    { Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum }, label);
                 }
                 case "MeanSquaredError":
                 case "L1Loss":
                 case "BinaryCrossEntropyWithLogits":
+                case "HuberLoss":
+                case "BinaryFocalLoss":
                 {
-                    if (!CheckWidth(attribute, node, inShape, input) || !Reduction(attribute, node, out bool sum)) return null;
+                    if (!CheckWidth(attribute, node, inShape, input)) return null;
+                    double? delta = attribute.Name == "HuberLoss" ? Hyper(attribute, "Delta", 1, node, v => v > 0 && !double.IsInfinity(v), "a finite number > 0", "the quadratic part would be empty") : 0;
+                    double? gamma = attribute.Name == "BinaryFocalLoss" ? Hyper(attribute, "Gamma", 2, node, v => v >= 0, "≥ 0", "a negative γ would weigh the easy samples up") : 0;
+                    double? alpha = attribute.Name == "BinaryFocalLoss" ? Hyper(attribute, "Alpha", 0.25, node, v => v <= 1, "in [0, 1] (or negative for no weighting)", "1 − α would weigh the negatives below 0") : 0;
+                    if (delta is null || gamma is null || alpha is null || !Reduction(attribute, node, out bool sum)) return null;
                     OpKind kind = attribute.Name switch
                     {
                         "MeanSquaredError" => OpKind.MeanSquaredError,
                         "L1Loss" => OpKind.L1Loss,
+                        "HuberLoss" => OpKind.HuberLoss,
+                        "BinaryFocalLoss" => OpKind.BinaryFocalLoss,
                         _ => OpKind.BinaryCrossEntropyWithLogits,
                     };
-                    return Add(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), Shape.Scalar,
-                        From(Labelled(attribute.Name, sum ? new List<string> { "sum" } : new List<string>()))) { SumReduction = sum });
-                }
-                case "HuberLoss":
-                {
-                    if (!CheckWidth(attribute, node, inShape, input)) return null;
-                    double? delta = Hyper(attribute, "Delta", 1, node, v => v > 0 && !double.IsInfinity(v), "a finite number > 0", "the quadratic part would be empty");
-                    if (delta is null || !Reduction(attribute, node, out bool sum)) return null;
-                    var options = new List<string> { "δ " + Real(delta.Value) };
+                    var options = new List<string>();
+                    if (kind == OpKind.HuberLoss) options.Add("δ " + Real(delta.Value));
+                    if (kind == OpKind.BinaryFocalLoss)
+                    {
+                        options.Add("γ " + Real(gamma.Value));
+                        options.Add(alpha.Value < 0 ? "no α" : "α " + Real(alpha.Value));
+                    }
                     if (sum) options.Add("sum");
-                    return Add(new Op(_ops.Count, OpKind.HuberLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("HuberLoss", options)))
-                    { Delta = (float)delta.Value, SumReduction = sum });
-                }
-                case "BinaryFocalLoss":
-                {
-                    if (!CheckWidth(attribute, node, inShape, input)) return null;
-                    double? gamma = Hyper(attribute, "Gamma", 2, node, v => v >= 0, "≥ 0", "a negative γ would weigh the easy samples up");
-                    double? alpha = Hyper(attribute, "Alpha", 0.25, node, v => v <= 1, "in [0, 1] (or negative for no weighting)", "1 − α would weigh the negatives below 0");
-                    if (gamma is null || alpha is null || !Reduction(attribute, node, out bool sum)) return null;
-                    var options = new List<string> { "γ " + Real(gamma.Value), alpha.Value < 0 ? "no α" : "α " + Real(alpha.Value) };
-                    if (sum) options.Add("sum");
-                    return Add(new Op(_ops.Count, OpKind.BinaryFocalLoss, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(Labelled("BinaryFocalLoss", options)))
-                    { Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum });
+                    int prediction = source.Value;
+                    if (inShape.IsImage)
+                    {
+                        // Targets come channels-first, as PyTorch lays an image out: compare the prediction in that layout.
+                        prediction = Add(new Op(_ops.Count, OpKind.ChannelsFirst, node, position, EquatableArray.Create(source.Value), inShape, "ChannelsFirst"));
+                    }
+                    string label = Labelled(attribute.Name, options);
+                    return Make(new Op(_ops.Count, kind, node, position, EquatableArray.Create(prediction), Shape.Scalar, From(label))
+                    { Delta = (float)delta.Value, Gamma = (float)gamma.Value, Alpha = (float)alpha.Value, SumReduction = sum }, label);
                 }
                 default:
                     // Every layer attribute of the runtime has a case above; one without is a compiler bug
                     // (reported as KILN9999 by Compile), never a silently missing model.
                     throw new InvalidOperationException($"No shape rule for layer '{attribute.Name}'.");
             }
+        }
 
-            int? Elementwise(OpKind kind, string label) =>
-                Add(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), inShape, label));
+        /// <summary>Conv2d(channels, kernel, Stride, Padding, Dilation, Groups, Bias, In, KernelWidth).</summary>
+        private int? Convolution(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, Func<string, string> from, List<string> labels)
+        {
+            Shape inShape = input.Shape;
+            if (!inShape.IsImage)
+            {
+                Report(DiagnosticIds.NeedsImage, attribute.Span, attribute.Name, node, "an image [channels, height, width]", inShape.WithBatch(), input.Node,
+                    "declare the input as an image, e.g. [Input(3, 32, 32)], or keep the image until this layer");
+                return null;
+            }
+            int? channels = PositiveSize(attribute, "Channels", node, "a positive number of output channels");
+            int? kernel = PositiveSize(attribute, "Kernel", node, "a positive kernel size");
+            if (channels is null || kernel is null) return null;
+            int? kernelWidth = OptionalPositive(attribute, "KernelWidth", node, kernel.Value, allowZero: true);
+            int? stride = OptionalPositive(attribute, "Stride", node, 1, allowZero: false);
+            int? dilation = OptionalPositive(attribute, "Dilation", node, 1, allowZero: false);
+            int? groups = OptionalPositive(attribute, "Groups", node, 1, allowZero: false);
+            if (kernelWidth is null || stride is null || dilation is null || groups is null) return null;
+            int kh = kernel.Value, kw = kernelWidth.Value, s = stride.Value, d = dilation.Value, g = groups.Value, cin = inShape.Channels;
+
+            ArgumentDeclaration? inArg = attribute.Find("In");
+            if (inArg is not null && ParseInt(inArg) is int declaredIn && declaredIn != 0)
+            {
+                if (declaredIn < 0)
+                {
+                    Report(DiagnosticIds.InvalidSize, inArg.Span ?? attribute.Span, "In", node, "a positive number of input channels (or left unset)", Int(declaredIn));
+                    return null;
+                }
+                if (declaredIn != cin)
+                {
+                    Report(DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"Conv2d({Int(channels.Value)}, {Int(kh)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
+                    return null;
+                }
+            }
+            if (cin % g != 0 || channels.Value % g != 0)
+            {
+                ArgumentDeclaration? groupsArg = attribute.Find("Groups");
+                Report(DiagnosticIds.InvalidArgument, groupsArg?.Span ?? attribute.Span, "Groups", node,
+                    $"a divisor of both the input channels ({Int(cin)}) and the output channels ({Int(channels.Value)})", Int(g), "each group convolves its own slice of the channels");
+                return null;
+            }
+
+            ArgumentDeclaration? padArg = attribute.Find("Padding");
+            int padding = ParseInt(padArg) ?? 0;
+            int top, bottom, left, right;
+            if (padding == -1)
+            {
+                if (s != 1)
+                {
+                    Report(DiagnosticIds.InvalidArgument, padArg?.Span ?? attribute.Span, "Padding", node, "a number of pixels when Stride > 1", "Padding.Same",
+                        "PyTorch defines 'same' padding for stride 1 only");
+                    return null;
+                }
+                // PyTorch's 'same': total d·(k − 1), the odd one at the bottom and right.
+                top = d * (kh - 1) / 2; bottom = d * (kh - 1) - top;
+                left = d * (kw - 1) / 2; right = d * (kw - 1) - left;
+            }
+            else if (padding < 0)
+            {
+                Report(DiagnosticIds.InvalidSize, padArg?.Span ?? attribute.Span, "Padding", node, "a number of pixels ≥ 0 or Padding.Same", Int(padding));
+                return null;
+            }
+            else
+            {
+                top = bottom = left = right = padding;
+            }
+            int outH = WindowCount(inShape.Height, kh, s, top + bottom, d), outW = WindowCount(inShape.Width, kw, s, left + right, d);
+            string kernelText = kh == kw ? Int(kh) : $"{Int(kh)}x{Int(kw)}";
+            if (outH < 1 || outW < 1)
+            {
+                // The padding that would make the window fit: size + 2p − d(k − 1) − 1 ≥ 0.
+                int need = Math.Max((d * (kh - 1) + 1 - inShape.Height + 1) / 2, (d * (kw - 1) + 1 - inShape.Width + 1) / 2);
+                Report(DiagnosticIds.EmptyMap, attribute.Span, $"Conv2d({Int(channels.Value)}, {kernelText})", node, $"{Int(Math.Max(0, outH))}x{Int(Math.Max(0, outW))}",
+                    $"{Int(inShape.Height)}x{Int(inShape.Width)} from '{input.Node}'",
+                    $"kernel {kernelText}, stride {Int(s)}, padding {(padding == -1 ? "same" : Int(padding))}" + (d > 1 ? $", dilation {Int(d)}" : ""),
+                    $"add Padding = {Int(Math.Max(need, padding + 1))} or remove a pooling node before it");
+                return null;
+            }
+            bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            int init = ParseInt(attribute.Find("Init")) ?? 0;
+            var options = new List<string> { Int(channels.Value), kernelText };
+            if (s != 1) options.Add("Stride = " + Int(s));
+            if (padding == -1) options.Add("Padding = Same");
+            else if (padding != 0) options.Add("Padding = " + Int(padding));
+            if (d != 1) options.Add("Dilation = " + Int(d));
+            if (g != 1) options.Add("Groups = " + Int(g));
+            if (!bias) options.Add("Bias = false");
+            string label = $"Conv2d({string.Join(", ", options)})";
+            labels.Add(from(label));
+            return Add(new Op(_ops.Count, OpKind.Conv2d, node, position, EquatableArray.Create(source), Shape.Of(channels.Value, outH, outW), from(label))
+            {
+                Units = channels.Value, HasBias = bias, Init = (InitKind)Math.Max(0, Math.Min(3, init)),
+                ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
+                KernelHeight = kh, KernelWidth = kw, StrideHeight = s, StrideWidth = s,
+                PadTop = top, PadBottom = bottom, PadLeft = left, PadRight = right,
+                DilationHeight = d, DilationWidth = d, Groups = g,
+            });
+        }
+
+        /// <summary>⌊(size + padding − dilation·(kernel − 1) − 1) / stride⌋ + 1 (≤ 0 when the window does not fit).</summary>
+        private static int WindowCount(int size, int kernel, int stride, int totalPadding, int dilation)
+        {
+            long span = (long)size + totalPadding - (long)dilation * (kernel - 1) - 1;
+            return span < 0 ? 0 : (int)Math.Min(int.MaxValue, span / stride + 1);
+        }
+
+        /// <summary>An optional integer argument: its default when unset, else at least 1 (or 0 meaning the default).</summary>
+        private int? OptionalPositive(AttributeDeclaration attribute, string name, string node, int fallback, bool allowZero)
+        {
+            ArgumentDeclaration? argument = attribute.Find(name);
+            int? value = ParseInt(argument);
+            if (value is null || (allowZero && value == 0)) return fallback;
+            if (value < 1)
+            {
+                Report(DiagnosticIds.InvalidSize, argument?.Span ?? attribute.Span, name, node, allowZero ? "a positive number (or 0 for the default)" : "a positive number", Int(value.Value));
+                return null;
+            }
+            return value;
         }
 
         /// <summary>Classes = n, when set, must be the width of the logits.</summary>
@@ -417,7 +903,7 @@ public static class GraphBuilder
                 if (size > MaxTensorValues)
                 {
                     Report(DiagnosticIds.TensorTooLarge, attribute.Span, what, op.Node, size.ToString("N0", CultureInfo.InvariantCulture), shape, MaxTensorValues.ToString("N0", CultureInfo.InvariantCulture));
-                    _ops.RemoveAt(_ops.Count - 1);
+                    _ops.RemoveRange(op.Id, _ops.Count - op.Id);
                     return true;
                 }
             }
@@ -431,31 +917,34 @@ public static class GraphBuilder
         }
 
         /// <summary>The op a layer reads: the previous one, or the node named by From.</summary>
-        private int? ResolveSource(AttributeDeclaration attribute, string argument, string node, int previous)
+        private int? ResolveSource(AttributeDeclaration attribute, string argument, string node, int previous, Scope scope)
         {
             ArgumentDeclaration? from = attribute.Find(argument);
             if (from is null || from.Value is null) return previous < 0 ? null : previous;
-            return ResolveNamed(from, argument, attribute, node);
+            return ResolveNamed(from, argument, attribute, node, scope);
         }
 
-        private int? ResolveNamed(ArgumentDeclaration? argument, string what, AttributeDeclaration attribute, string node)
+        private int? ResolveNamed(ArgumentDeclaration? argument, string what, AttributeDeclaration attribute, string node, Scope scope)
         {
             string? name = argument?.Value;
             if (string.IsNullOrEmpty(name))
             {
-                Report(DiagnosticIds.UnknownNode, argument?.Span ?? attribute.Span, "", node, model.Name, Candidates());
+                Report(DiagnosticIds.UnknownNode, argument?.Span ?? attribute.Span, "", node, OwnerName(scope), Candidates(scope));
                 return null;
             }
-            if (_nodeOutput.TryGetValue(name!, out int op)) return op;
-            if (_declared.Contains(name!))
+            if (scope.Outputs.TryGetValue(name!, out int op)) return op;
+            if (scope.Failed.Contains(name!)) return null;
+            if (scope.Declared.Contains(name!))
                 Report(DiagnosticIds.NodeReferencesLaterNode, argument?.Span ?? attribute.Span, node, name!);
             else
-                Report(DiagnosticIds.UnknownNode, argument?.Span ?? attribute.Span, name!, node, model.Name, Candidates());
+                Report(DiagnosticIds.UnknownNode, argument?.Span ?? attribute.Span, name!, node, OwnerName(scope), Candidates(scope));
             return null;
         }
 
-        private string Candidates() =>
-            _nodeOutput.Count == 0 ? "(no node is declared before this one)" : string.Join(", ", _nodeOutput.Keys.Select(n => "nameof(" + n + ")"));
+        private string OwnerName(Scope scope) => scope.Prefix.Length == 0 ? model.Name : scope.Owner.Substring(scope.Owner.IndexOf('\'') + 1).TrimEnd('\'');
+
+        private static string Candidates(Scope scope) =>
+            scope.Outputs.Count == 0 ? "(no node is declared before this one)" : string.Join(", ", scope.Outputs.Keys.Select(n => "nameof(" + n + ")"));
 
         private int? PositiveSize(AttributeDeclaration attribute, string argument, string node, string expectation)
         {
@@ -474,14 +963,17 @@ public static class GraphBuilder
             return value;
         }
 
-        /// <summary>He for the ReLU family, Xavier before sigmoid/tanh, PyTorch's default otherwise.</summary>
+        /// <summary>He for the ReLU family, Xavier before sigmoid/tanh, PyTorch's default otherwise; the activation is
+        /// looked for past a batch norm, dropout or pooling that follows the layer.</summary>
         private void AssignInitialisers()
         {
             for (int i = 0; i < _ops.Count; i++)
             {
                 Op op = _ops[i];
-                if (op.Kind != OpKind.Dense) continue;
-                Op? next = _ops.Skip(i + 1).FirstOrDefault(o => o.Inputs.Count > 0 && o.Inputs[0] == i);
+                if (!op.IsProduct) continue;
+                Op? next = Reader(i);
+                while (next is { Kind: OpKind.BatchNorm or OpKind.Dropout or OpKind.MaxPool2d or OpKind.AvgPool2d })
+                    next = Reader(next.Id);
                 InitKind init = op.Init;
                 float gain = 1f;
                 if (init == InitKind.None)
@@ -500,6 +992,8 @@ public static class GraphBuilder
                 }
                 _ops[i] = op with { Init = init, InitGain = gain };
             }
+
+            Op? Reader(int id) => _ops.Skip(id + 1).FirstOrDefault(o => o.Inputs.Count > 0 && o.Inputs[0] == id);
         }
 
         private static int? ParseInt(ArgumentDeclaration? argument) =>

@@ -28,6 +28,19 @@ public enum OpKind
     BinaryCrossEntropyWithLogits,
     FocalLoss,
     BinaryFocalLoss,
+    /// <summary>An image input [C, H, W] from the caller's channels-first layout to Kiln's channels-last one.</summary>
+    ChannelsLast,
+    /// <summary>An image back to channels-first [C, H, W] (what callers and losses see), same shape.</summary>
+    ChannelsFirst,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    GlobalAvgPool,
+    BatchNorm,
+    /// <summary>An image [C, H, W] to a vector [C·H·W] in PyTorch's order (a transpose from channels-last), or a plain copy.</summary>
+    Flatten,
+    /// <summary>Concatenation along the last (channel) dimension of its two inputs.</summary>
+    Concat,
 }
 
 public enum InitKind { None, PyTorchDefault, He, Xavier }
@@ -46,6 +59,22 @@ public sealed record Shape(EquatableArray<int> Dimensions)
 
     /// <summary>Values per sample.</summary>
     public long Size => Dimensions.Aggregate(1L, (a, d) => a * d);
+
+    /// <summary>An image [channels, height, width] (stored channels-last inside a model).</summary>
+    public bool IsImage => Rank == 3;
+
+    /// <summary>An image's channels (the first dimension).</summary>
+    public int Channels => Dimensions[0];
+    public int Height => Dimensions[1];
+    public int Width => Dimensions[2];
+    /// <summary>An image's height × width.</summary>
+    public int Pixels => Dimensions[1] * Dimensions[2];
+
+    /// <summary>The dimension operations act along: an image's channels, else the last dimension.</summary>
+    public int ChannelWidth => IsImage ? Channels : Last;
+
+    /// <summary>Rows per sample for an op acting along <see cref="ChannelWidth"/>: an image's pixels, else the leading dimensions.</summary>
+    public long RowsPerSample => IsImage ? Pixels : Rank <= 1 ? 1 : Size / Last;
 
     /// <summary>The same shape with a new last dimension.</summary>
     public Shape WithLast(int last) =>
@@ -100,6 +129,24 @@ public sealed record Op(
     public bool SoftTargets { get; init; }
     /// <summary>Dropout: the probability of zeroing a value; Gaussian noise: σ.</summary>
     public float Probability { get; init; }
+    /// <summary>Convolution and pooling windows: kernel size, stride, padding (top, bottom, left, right), dilation.</summary>
+    public int KernelHeight { get; init; }
+    public int KernelWidth { get; init; }
+    public int StrideHeight { get; init; } = 1;
+    public int StrideWidth { get; init; } = 1;
+    public int PadTop { get; init; }
+    public int PadBottom { get; init; }
+    public int PadLeft { get; init; }
+    public int PadRight { get; init; }
+    public int DilationHeight { get; init; } = 1;
+    public int DilationWidth { get; init; } = 1;
+    /// <summary>Convolution: channel groups.</summary>
+    public int Groups { get; init; } = 1;
+    /// <summary>Average pooling: divide by the whole window, padding included.</summary>
+    public bool CountIncludePad { get; init; } = true;
+    /// <summary>Batch norm: momentum of the running statistics and ε.</summary>
+    public float Momentum { get; init; }
+    public float Epsilon { get; init; }
 
     /// <summary>An op that draws from the model's random generator in training.</summary>
     public bool IsRandom => Kind is OpKind.Dropout or OpKind.GaussianNoise;
@@ -113,19 +160,44 @@ public sealed record Op(
     /// <summary>A loss that keeps the softmax probabilities of its logits for the backward.</summary>
     public bool KeepsProbabilities => Kind is OpKind.SoftmaxCrossEntropy or OpKind.FocalLoss;
 
-    public EquatableArray<ParameterInfo> Parameters(Shape input) => Kind switch
+    /// <summary>An op with a weight (and bias) multiplied into its input: its activation can be fused into the product's epilogue.</summary>
+    public bool IsProduct => Kind is OpKind.Dense or OpKind.Conv2d;
+
+    /// <summary>An op whose forward differs between training and evaluation.</summary>
+    public bool DependsOnMode => Kind is OpKind.Dropout or OpKind.GaussianNoise or OpKind.BatchNorm;
+
+    public EquatableArray<ParameterInfo> Parameters(Shape input)
     {
-        OpKind.Dense => HasBias
-            ? EquatableArray.Create(new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(Units, input.Last)), new ParameterInfo(ParameterPrefix + ".bias", "bias", Shape.Of(Units)))
-            : EquatableArray.Create(new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(Units, input.Last))),
-        _ => EquatableArray<ParameterInfo>.Empty,
-    };
+        Shape? weight = Kind switch
+        {
+            OpKind.Dense => Shape.Of(Units, input.Last),
+            OpKind.Conv2d => Shape.Of(Units, input.Channels / Groups, KernelHeight, KernelWidth),
+            OpKind.BatchNorm when HasBias => Shape.Of(input.ChannelWidth),
+            _ => null,
+        };
+        if (weight is null) return EquatableArray<ParameterInfo>.Empty;
+        var weightInfo = new ParameterInfo(ParameterPrefix + ".weight", "weight", weight);
+        return HasBias
+            ? EquatableArray.Create(weightInfo, new ParameterInfo(ParameterPrefix + ".bias", "bias", Shape.Of(Kind == OpKind.BatchNorm ? input.ChannelWidth : Units)))
+            : EquatableArray.Create(weightInfo);
+    }
+
+    /// <summary>State that is saved and loaded with the parameters but not trained (PyTorch's buffers): batch norm's
+    /// running statistics and its count of training batches.</summary>
+    public EquatableArray<ParameterInfo> Buffers(Shape input) => Kind == OpKind.BatchNorm
+        ? EquatableArray.Create(
+            new ParameterInfo(ParameterPrefix + ".running_mean", "running_mean", Shape.Of(input.ChannelWidth)),
+            new ParameterInfo(ParameterPrefix + ".running_var", "running_var", Shape.Of(input.ChannelWidth)),
+            new ParameterInfo(ParameterPrefix + ".num_batches_tracked", "num_batches_tracked", Shape.Scalar))
+        : EquatableArray<ParameterInfo>.Empty;
 
     /// <summary>Forward multiply-adds ×2 per sample (FLOPs), for the explanation table.</summary>
     public long Flops(Shape input) => Kind switch
     {
         OpKind.Dense => 2L * (input.Size / Math.Max(1, input.Last)) * input.Last * Units,
-        OpKind.Input => 0,
+        OpKind.Conv2d => 2L * Shape.Size * (input.Channels / Groups) * KernelHeight * KernelWidth,
+        OpKind.MaxPool2d or OpKind.AvgPool2d => Shape.Size * KernelHeight * KernelWidth,
+        OpKind.Input or OpKind.ChannelsLast or OpKind.ChannelsFirst or OpKind.Flatten or OpKind.Concat => 0,
         _ => input.Size,
     };
 }

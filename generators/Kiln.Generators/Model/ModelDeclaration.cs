@@ -49,3 +49,15 @@ public sealed record ModelDeclaration(
     SourceSpan? ModelAttributeSpan,
     SourceSpan? NameSpan,
     EquatableArray<MemberDeclaration> Members);
+
+/// <summary>A <c>[Block]</c> class as declared: a reusable sequence of nodes, expanded where a model (or another block)
+/// names it with <c>[Repeat(typeof(Block), n)]</c>.</summary>
+public sealed record BlockDeclaration(
+    string? Namespace,
+    string Name,
+    string FullName,
+    bool IsPartial,
+    bool IsGeneric,
+    EquatableArray<ContainingType> ContainingTypes,
+    SourceSpan? NameSpan,
+    EquatableArray<MemberDeclaration> Members);

@@ -5,8 +5,8 @@ using Kiln.Generators.Helpers;
 namespace Kiln.Generators.Optimize;
 
 /// <summary>
-/// Stage 5: fuses element-wise ops into their producer. An activation that is the only reader of a Dense's
-/// output runs in that Dense's GEMM epilogue (with the bias), while the tile is in registers, instead of as a
+/// Stage 5: fuses element-wise ops into their producer. An activation that is the only reader of a Dense's or a
+/// convolution's output runs in that product's epilogue (with the bias), while the tile is in registers, instead of as a
 /// second pass. The backward graph is unchanged: the activation keeps its own VJP step.
 /// </summary>
 public static class Fusion
@@ -23,7 +23,7 @@ public static class Fusion
             if (!IsFusable(activation.Kind)) continue;
             int producer = activation.Inputs[0];
             Op dense = ops[producer];
-            if (dense.Kind != OpKind.Dense || readers[producer] != 1 || producer == graph.OutputOp || dense.FusedActivation >= 0) continue;
+            if (!dense.IsProduct || readers[producer] != 1 || producer == graph.OutputOp || dense.FusedActivation >= 0) continue;
             ops[producer] = dense with { FusedActivation = activation.Id };
             ops[activation.Id] = activation with { FusedInto = producer };
         }

@@ -7,15 +7,16 @@ using Kiln.Generators.Helpers;
 
 namespace Kiln.Generators.Planner;
 
-/// <summary>An op's output, its gradient, or the dropout mask it keeps for the backward.</summary>
-public enum BufferKind { Activation, Gradient, Mask }
+/// <summary>An op's output, its gradient, the dropout mask it keeps for the backward, or the per-channel statistics
+/// a batch norm keeps (mean and 1/σ: one set per batch, not per sample).</summary>
+public enum BufferKind { Activation, Gradient, Mask, Statistics }
 
 /// <summary>A workspace buffer: an op's activation or gradient, [Batch, width], live over [Start, End] of the
 /// schedule (forward steps 0..n−1, then backward steps), placed at a static offset.</summary>
 public sealed record Buffer(BufferKind Kind, int Op, int Width, int Start, int End, int Offset)
 {
-    /// <summary>Floats reserved: width × Batch, rounded up to a 64-byte line.</summary>
-    public int Floats(int batch) => MemoryPlanner.Align(Width * batch);
+    /// <summary>Floats reserved: width × Batch (statistics: width), rounded up to a 64-byte line.</summary>
+    public int Floats(int batch) => MemoryPlanner.Align(Kind == BufferKind.Statistics ? Width : Width * batch);
 }
 
 /// <summary>A parameter tensor and its offset in the parameter buffer (the gradient buffer has the same layout).</summary>
@@ -28,6 +29,11 @@ public sealed record MemoryPlan(
     EquatableArray<Buffer> Buffers,
     int WorkspaceFloats)
 {
+    /// <summary>State saved with the parameters but not trained (PyTorch's buffers: batch norm's running statistics),
+    /// in its own aligned set after the gradients.</summary>
+    public EquatableArray<ParameterSlot> Persistent { get; init; } = EquatableArray<ParameterSlot>.Empty;
+    public int PersistentFloats { get; init; }
+
     public Buffer? Find(BufferKind kind, int op) => Buffers.FirstOrDefault(b => b.Kind == kind && b.Op == op);
 }
 
@@ -58,6 +64,19 @@ public static class MemoryPlanner
             }
         }
 
+        // Persistent state (batch norm's running statistics), in op order: PyTorch's buffer order.
+        var persistent = new List<ParameterSlot>();
+        int persistentOffset = 0;
+        foreach (Op op in graph.Ops)
+        {
+            foreach (ParameterInfo p in op.Buffers(graph.InputShape(op)))
+            {
+                int length = checked((int)p.Shape.Size);
+                persistent.Add(new ParameterSlot(p.Name, p.Shape, op.Id, p.Role, persistentOffset, length));
+                persistentOffset = checked(persistentOffset + Align(length));
+            }
+        }
+
         // Lifetimes. Forward step of op i is time i; backward step k is time n + k.
         int n = graph.Ops.Count;
         var start = new Dictionary<(BufferKind, int), int>();
@@ -83,6 +102,7 @@ public static class MemoryPlanner
             if (keepsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, op.Id);
             foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, op.Id);
+            if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, op.Id);
         }
         // The model's output is read after the forward pass (copied out, or read by the loss).
         Touch(BufferKind.Activation, graph.OutputOp, n - 1);
@@ -96,12 +116,13 @@ public static class MemoryPlanner
             if (rule.NeedsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, time);
             if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, time);
+            if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, time);
             for (int i = 0; i < op.Inputs.Count; i++)
                 if (step.InputNeedsGradient[i]) Touch(BufferKind.Gradient, op.Inputs[i], time);
         }
 
         var pending = start.Keys
-            .Select(key => new Buffer(key.Item1, key.Item2, key.Item1 == BufferKind.Activation ? ActivationWidth(graph.Ops[key.Item2], graph) : checked((int)graph.Ops[key.Item2].Shape.Size), start[key], end[key], 0))
+            .Select(key => new Buffer(key.Item1, key.Item2, Width(key.Item1, graph.Ops[key.Item2], graph), start[key], end[key], 0))
             .Where(b => b.Width > 0)
             .OrderByDescending(b => b.Floats(graph.Batch)).ThenBy(b => b.Start).ThenBy(b => b.Kind).ThenBy(b => b.Op)
             .ToList();
@@ -125,8 +146,19 @@ public static class MemoryPlanner
         }
 
         var ordered = placed.OrderBy(b => b.Kind).ThenBy(b => b.Op).ToEquatableArray();
-        return new MemoryPlan(parameters.ToEquatableArray(), count, offset, ordered, workspace);
+        return new MemoryPlan(parameters.ToEquatableArray(), count, offset, ordered, workspace)
+        {
+            Persistent = persistent.ToEquatableArray(),
+            PersistentFloats = persistentOffset,
+        };
     }
+
+    private static int Width(BufferKind kind, Op op, ModelGraph graph) => kind switch
+    {
+        BufferKind.Activation => ActivationWidth(op, graph),
+        BufferKind.Statistics => 2 * graph.InputShape(op).ChannelWidth,
+        _ => checked((int)op.Shape.Size),
+    };
 
     /// <summary>Values per sample an op keeps: its output; for softmax cross-entropy and focal loss the probabilities;
     /// for the other losses nothing.</summary>

@@ -21,9 +21,11 @@ public static class Checkpoint
 
     private const string OptimizerKey = "kiln.optimizer", StepKey = "kiln.step", RateKey = "kiln.learning_rate", RandomKey = "kiln.random", Reserved = "kiln.";
 
-    /// <summary>Writes the parameters and, when given, the optimizer's state, the state of the model's random generator
-    /// (dropout, noise) and <paramref name="metadata"/> (keys not starting with "kiln.") to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, ParameterSet parameters, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null, KilnRandom? random = null)
+    /// <summary>Writes the parameters and, when given, the model's buffers (batch norm's running statistics), the optimizer's
+    /// state, the state of the model's random generator (dropout, noise) and <paramref name="metadata"/> (keys not
+    /// starting with "kiln.") to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, ParameterSet parameters, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null, KilnRandom? random = null,
+        ParameterSet? buffers = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -37,6 +39,7 @@ public static class Checkpoint
             }
         }
         List<SafeTensors.TensorEntry> entries = SafeTensors.Entries(parameters, prefix: "");
+        if (buffers is not null) entries.AddRange(SafeTensors.Entries(buffers, prefix: ""));
         if (optimizer is not null)
         {
             if (optimizer.ParameterCount != parameters.Count)
@@ -68,7 +71,8 @@ public static class Checkpoint
     /// returns the caller's metadata. A file saved without optimizer state cannot resume an optimizer (a
     /// <see cref="CheckpointException"/> says so); nothing changes unless the whole file is valid.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Load(string path, ParameterSet parameters, Optimizer? optimizer = null, KilnRandom? random = null)
+    public static IReadOnlyDictionary<string, string> Load(string path, ParameterSet parameters, Optimizer? optimizer = null, KilnRandom? random = null,
+        ParameterSet? buffers = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         byte[] file = SafeTensors.ReadFile(path);
@@ -76,7 +80,8 @@ public static class Checkpoint
         ReadOnlySpan<byte> data = file.AsSpan(header.DataStart);
 
         var plan = SafeTensors.Plan(header, data.Length, parameters, prefix: "", path);
-        SafeTensors.RejectUnexpected(header, parameters, path);
+        var bufferPlan = buffers is null ? null : SafeTensors.Plan(header, data.Length, buffers, prefix: "", path, allowIntegers: true);
+        SafeTensors.RejectUnexpected(header, parameters, buffers, path);
 
         var statePlans = new List<List<(TensorSlice Slice, int Begin)>>();
         long step = 0;
@@ -121,6 +126,7 @@ public static class Checkpoint
 
         // Everything is valid: now change the model and the optimizer.
         SafeTensors.Copy(plan, data, parameters);
+        if (bufferPlan is not null) SafeTensors.Copy(bufferPlan, data, buffers!);
         if (optimizer is not null)
         {
             for (int i = 0; i < statePlans.Count; i++)

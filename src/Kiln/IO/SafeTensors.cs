@@ -2,6 +2,7 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -32,6 +33,17 @@ public static class SafeTensors
     {
         ArgumentNullException.ThrowIfNull(tensors);
         Write(path, Entries(tensors, prefix: ""), metadata);
+    }
+
+    /// <summary>Writes the parameters, then the buffers (state saved but not trained, e.g. batch norm's running
+    /// statistics), to <paramref name="path"/> atomically: together, a PyTorch <c>state_dict</c>.</summary>
+    public static void Save(string path, ParameterSet parameters, ParameterSet buffers, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(buffers);
+        List<TensorEntry> entries = Entries(parameters, prefix: "");
+        entries.AddRange(Entries(buffers, prefix: ""));
+        Write(path, entries, metadata);
     }
 
     /// <summary>The tensors of a set as entries named <paramref name="prefix"/> + name.</summary>
@@ -105,8 +117,27 @@ public static class SafeTensors
         Header header = ReadHeader(file, source);
         ReadOnlySpan<byte> data = file[header.DataStart..];
         var plan = Plan(header, data.Length, tensors, prefix: "", source);
-        RejectUnexpected(header, tensors, source);
+        RejectUnexpected(header, tensors, null, source);
         Copy(plan, data, tensors);
+    }
+
+    /// <summary>
+    /// Loads the parameters and the buffers (a PyTorch <c>state_dict</c>): every tensor of both sets must be in the file
+    /// with its shape, F32 — a buffer may also be I64, as PyTorch saves <c>num_batches_tracked</c> — and nothing else;
+    /// nothing changes unless the whole file is valid.
+    /// </summary>
+    public static void Load(string path, ParameterSet parameters, ParameterSet buffers)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(buffers);
+        byte[] file = ReadFile(path);
+        Header header = ReadHeader(file, path);
+        ReadOnlySpan<byte> data = file.AsSpan(header.DataStart);
+        var plan = Plan(header, data.Length, parameters, prefix: "", path);
+        var bufferPlan = Plan(header, data.Length, buffers, prefix: "", path, allowIntegers: true);
+        RejectUnexpected(header, parameters, buffers, path);
+        Copy(plan, data, parameters);
+        Copy(bufferPlan, data, buffers);
     }
 
     /// <summary>The names, dtypes and shapes in a file's header (for inspection tools and tests).</summary>
@@ -161,9 +192,10 @@ public static class SafeTensors
         catch (DirectoryNotFoundException e) { throw new CheckpointException($"Checkpoint '{path}' does not exist.", e); }
     }
 
-    /// <summary>Checks that the file holds every tensor of <paramref name="tensors"/> (named prefix + name), F32, with
-    /// the model's shape and offsets inside the data; returns where each one's bytes begin. Changes nothing.</summary>
-    internal static List<(TensorSlice Slice, int Begin)> Plan(Header header, int dataLength, ParameterSet tensors, string prefix, string source)
+    /// <summary>Checks that the file holds every tensor of <paramref name="tensors"/> (named prefix + name), F32 (or,
+    /// with <paramref name="allowIntegers"/>, I64), with the model's shape and offsets inside the data; returns where
+    /// each one's bytes begin. Changes nothing.</summary>
+    internal static List<(TensorSlice Slice, int Begin)> Plan(Header header, int dataLength, ParameterSet tensors, string prefix, string source, bool allowIntegers = false)
     {
         var plan = new List<(TensorSlice, int)>(tensors.Tensors.Count);
         foreach (TensorSlice slice in tensors.Tensors)
@@ -171,39 +203,53 @@ public static class SafeTensors
             string name = prefix + slice.Name;
             if (!header.Entries.TryGetValue(name, out Entry entry))
                 throw new CheckpointException($"{source}: tensor '{name}' [{Join(slice.Shape)}] is missing (the file has: {string.Join(", ", header.Entries.Keys)}).");
-            if (entry.DType != "F32")
-                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32.");
+            bool integer = allowIntegers && entry.DType == "I64";
+            if (entry.DType != "F32" && !integer)
+                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32{(allowIntegers ? " (or I64)" : "")}.");
             if (!SameShape(entry.Shape, slice.Shape))
                 throw new CheckpointException($"{source}: tensor '{name}' has shape [{Join(entry.Shape)}]; the model expects [{Join(slice.Shape)}].");
-            CheckEntry(name, entry, slice.Length, dataLength, source);
-            plan.Add((slice, (int)entry.Begin));
+            CheckEntry(name, entry, slice.Length, dataLength, source, integer ? sizeof(long) : sizeof(float));
+            // An I64 tensor is marked by a negative begin (−1 − begin), converted while copying.
+            plan.Add((slice, integer ? -1 - (int)entry.Begin : (int)entry.Begin));
         }
         return plan;
     }
 
     /// <summary>A model file may hold nothing but the model's tensors (and, in a checkpoint, optimizer state).</summary>
-    internal static void RejectUnexpected(Header header, ParameterSet tensors, string source)
+    internal static void RejectUnexpected(Header header, ParameterSet tensors, ParameterSet? buffers, string source)
     {
         foreach (string name in header.Entries.Keys)
         {
             if (name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)) continue;
-            if (!tensors.TryFind(name, out _))
-                throw new CheckpointException($"{source}: unexpected tensor '{name}'; the model has: {string.Join(", ", Names(tensors))}.");
+            if (!tensors.TryFind(name, out _) && (buffers is null || !buffers.TryFind(name, out _)))
+            {
+                IEnumerable<string> names = buffers is null ? Names(tensors) : Names(tensors).Concat(Names(buffers));
+                throw new CheckpointException($"{source}: unexpected tensor '{name}'; the model has: {string.Join(", ", names)}.");
+            }
         }
     }
 
     internal static void Copy(List<(TensorSlice Slice, int Begin)> plan, ReadOnlySpan<byte> data, ParameterSet target)
     {
         foreach ((TensorSlice slice, int begin) in plan)
-            MemoryMarshal.Cast<byte, float>(data.Slice(begin, slice.Length * sizeof(float))).CopyTo(target[slice]);
+        {
+            if (begin >= 0)
+            {
+                MemoryMarshal.Cast<byte, float>(data.Slice(begin, slice.Length * sizeof(float))).CopyTo(target[slice]);
+                continue;
+            }
+            ReadOnlySpan<byte> bytes = data.Slice(-1 - begin, slice.Length * sizeof(long));
+            Span<float> values = target[slice];
+            for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(i * sizeof(long)));
+        }
     }
 
-    private static void CheckEntry(string name, Entry entry, long count, int dataLength, string source)
+    private static void CheckEntry(string name, Entry entry, long count, int dataLength, string source, int elementBytes = sizeof(float))
     {
         if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > dataLength)
             throw new CheckpointException($"{source}: tensor '{name}' has data offsets [{entry.Begin}, {entry.End}] outside the {dataLength} data bytes.");
-        if (entry.End - entry.Begin != count * sizeof(float))
-            throw new CheckpointException($"{source}: tensor '{name}' spans {entry.End - entry.Begin} bytes; shape [{Join(entry.Shape)}] as F32 needs {count * sizeof(float)}.");
+        if (entry.End - entry.Begin != count * elementBytes)
+            throw new CheckpointException($"{source}: tensor '{name}' spans {entry.End - entry.Begin} bytes; shape [{Join(entry.Shape)}] as {(elementBytes == 8 ? "I64" : "F32")} needs {count * elementBytes}.");
     }
 
     /// <summary>The element count of a file's shape, saturating: a hostile shape must not overflow into a plausible size.</summary>

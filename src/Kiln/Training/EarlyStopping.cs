@@ -5,11 +5,11 @@ namespace Kiln.Training;
 /// <summary>
 /// Early stopping on a validation metric: training stops after <see cref="Patience"/> epochs without an improvement
 /// larger than <see cref="MinDelta"/>; the parameters of the best epoch are kept (one copy, made on each improvement)
-/// and <see cref="RestoreBest"/> puts them back.
+/// and <see cref="RestoreBest(ParameterSet, ParameterSet)"/> puts them back.
 /// </summary>
 public sealed class EarlyStopping
 {
-    private float[]? _best;
+    private float[]? _best, _bestBuffers;
 
     public EarlyStopping(int patience, float minDelta = 0f, bool higherIsBetter = false, bool restoreBestWeights = true)
     {
@@ -32,7 +32,7 @@ public sealed class EarlyStopping
     /// <summary>The best value seen.</summary>
     public float Best { get; private set; }
 
-    /// <summary>The epoch (the count of <see cref="Update"/> calls before it) of the best value, or −1.</summary>
+    /// <summary>The epoch (the count of <see cref="Update(float, ParameterSet, ParameterSet)"/> calls before it) of the best value, or −1.</summary>
     public int BestEpoch { get; private set; } = -1;
 
     /// <summary>Epochs since the last improvement.</summary>
@@ -43,7 +43,10 @@ public sealed class EarlyStopping
     private int _epochs;
 
     /// <summary>Records an epoch's metric; on an improvement, copies the parameters. Returns true when training should stop.</summary>
-    public bool Update(float value, ParameterSet parameters)
+    public bool Update(float value, ParameterSet parameters) => Update(value, parameters, null);
+
+    /// <summary>As <see cref="Update(float, ParameterSet)"/>, keeping the buffers (batch norm's running statistics) of the best epoch too.</summary>
+    public bool Update(float value, ParameterSet parameters, ParameterSet? buffers)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         bool improved = !float.IsNaN(value) && (HigherIsBetter ? value > Best + MinDelta : value < Best - MinDelta);
@@ -56,6 +59,11 @@ public sealed class EarlyStopping
             {
                 _best ??= new float[parameters.Count];
                 parameters.Span.CopyTo(_best);
+                if (buffers is not null)
+                {
+                    _bestBuffers ??= new float[buffers.Count];
+                    buffers.Span.CopyTo(_bestBuffers);
+                }
             }
         }
         else
@@ -67,12 +75,18 @@ public sealed class EarlyStopping
     }
 
     /// <summary>Puts back the parameters of the best epoch (nothing if none was kept).</summary>
-    public bool RestoreBest(ParameterSet parameters)
+    public bool RestoreBest(ParameterSet parameters) => RestoreBest(parameters, null);
+
+    /// <summary>Puts back the parameters, and the buffers if they were kept, of the best epoch (nothing if none was kept).</summary>
+    public bool RestoreBest(ParameterSet parameters, ParameterSet? buffers)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (_best is null) return false;
         if (_best.Length != parameters.Count) throw new ArgumentException($"The best parameters were {_best.Length} values; this set has {parameters.Count}.", nameof(parameters));
+        if (buffers is not null && _bestBuffers is not null && _bestBuffers.Length != buffers.Count)
+            throw new ArgumentException($"The best buffers were {_bestBuffers.Length} values; this set has {buffers.Count}.", nameof(buffers));
         _best.CopyTo(parameters.Span);
+        if (buffers is not null && _bestBuffers is not null) _bestBuffers.CopyTo(buffers.Span);
         return true;
     }
 }

@@ -146,7 +146,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             if (_options.EarlyStopping is { } early)
             {
                 float metric = early.HigherIsBetter ? validationAccuracy ?? float.NaN : validationLoss ?? trainLoss;
-                stopped = early.Update(metric, _model.Parameters);
+                stopped = early.Update(metric, _model.Parameters, _model.Buffers);
             }
             if (_options.CheckpointPath is not null) Checkpoint(batches, step);
         }
@@ -154,7 +154,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
         if (_options.EarlyStopping is { } stopping)
         {
             best = stopping.BestEpoch;
-            if (stopping.RestoreBestWeights) stopping.RestoreBest(_model.Parameters);
+            if (stopping.RestoreBestWeights) stopping.RestoreBest(_model.Parameters, _model.Buffers);
         }
         _model.Training = true;
         return new TrainingResult(history, stopped, best, resumed);

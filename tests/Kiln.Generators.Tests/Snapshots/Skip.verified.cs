@@ -85,6 +85,9 @@ namespace Tests
         /// <summary>The gradients of the last <c>ComputeGradients</c> or <c>TrainStep</c>, laid out as <see cref="Parameters"/>.</summary>
         public global::Kiln.ParameterSet Gradients { get; }
 
+        /// <summary>State saved with the parameters but not trained (PyTorch's buffers): none in this model.</summary>
+        public global::Kiln.ParameterSet Buffers { get; }
+
         /// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>
         public int Threads { get; set; } = 1;
 
@@ -112,6 +115,7 @@ namespace Tests
             _memory = new global::Kiln.AlignedBuffer(MemoryFloats);
             Parameters = new global::Kiln.ParameterSet(_memory, 0, ParameterFloats, CreateSlices());
             Gradients = new global::Kiln.ParameterSet(_memory, ParameterFloats, ParameterFloats, CreateSlices());
+            Buffers = new global::Kiln.ParameterSet(_memory, 0, 0, global::System.Array.Empty<global::Kiln.TensorSlice>());
             InitializeParameters(seed);
         }
 
