@@ -45,7 +45,8 @@ public sealed partial class ModelGenerator
                 _labels = _loss?.UsesLabels == true;
                 var used = new HashSet<string>(ReservedLocals);
                 _inputName = Unique(Naming.Camel(graph.Input.Node), "Input", used);
-                _outputName = Unique(Naming.Camel(graph.Output.Node), "Output", used);
+                // The output of a repeated block is named after the model's node that repeats it ("R", not "R.1.Body").
+                _outputName = Unique(Naming.Camel(graph.Output.Node.Split('.')[0]), "Output", used);
                 // Buffers are named by constants in WorkspaceOffsets: unique among themselves.
                 used = new HashSet<string>();
                 foreach (Buffer buffer in plan.Buffers.OrderBy(b => b.Op).ThenBy(b => b.Kind))

@@ -11,17 +11,21 @@ namespace Kiln.Generators.Tests;
 /// fixes the declaration and must not report.</summary>
 public class DiagnosticTests
 {
-    private static string Model(string members, string attribute = "[Model(Batch = 4)]", string head = "public partial class M") =>
+    internal static string Model(string members, string attribute = "[Model(Batch = 4)]", string head = "public partial class M") =>
         GeneratorHarness.Usings + $"{attribute}\n{head}\n{{\n{members}\n}}\n";
 
     private const string InputNode = "[Input(3)] public partial Node X { get; }\n";
 
     /// <summary>Asserts exactly one diagnostic with <paramref name="id"/>, located on <paramref name="at"/>.</summary>
-    private static Diagnostic AssertReports(string id, string source, string at, params string[] messageContains)
+    internal static Diagnostic AssertReports(string id, string source, string at, params string[] messageContains) =>
+        AssertReports(DiagnosticSeverity.Error, id, source, at, messageContains);
+
+    /// <summary>As <see cref="AssertReports(string, string, string, string[])"/>, for a diagnostic of the given severity.</summary>
+    internal static Diagnostic AssertReports(DiagnosticSeverity severity, string id, string source, string at, params string[] messageContains)
     {
         var (result, output) = GeneratorHarness.Run(source);
         Diagnostic diagnostic = Assert.Single(result.Diagnostics, d => d.Id == id);
-        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal(severity, diagnostic.Severity);
         // Cached diagnostics carry their location as data (path + span), so find the tree by path.
         SyntaxTree tree = output.SyntaxTrees.Single(t => t.FilePath == diagnostic.Location.GetLineSpan().Path);
         string located = tree.ToString().Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length);
@@ -34,7 +38,7 @@ public class DiagnosticTests
         return diagnostic;
     }
 
-    private static void AssertClean(string source)
+    internal static void AssertClean(string source)
     {
         var (result, output) = GeneratorHarness.Run(source);
         Assert.Empty(result.Diagnostics);

@@ -6,6 +6,10 @@ internal static class Models
     /// <summary>Zoo model Z1 exactly as the Mnist sample declares it.</summary>
     public static readonly string Z1 = System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Mnist", "MnistMlp.cs"));
 
+    /// <summary>A CNN sample's declarations (Z2, the small ResNet and its blocks, the small DenseNet and its block).</summary>
+    public static string Cifar(string file) =>
+        System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Cifar", file + ".cs"));
+
     public const string Skip = GeneratorHarness.Usings + """
         /// A residual MLP: the second block adds its input back (a ResNet-style skip).
         [Model(Batch = 32)]

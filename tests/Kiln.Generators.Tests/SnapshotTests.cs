@@ -21,6 +21,26 @@ public class SnapshotTests
         Snapshot.Verify(generated.ToString(), name);
     }
 
+    /// <summary>The CNN sample's models: Z2, and the ResNet and DenseNet with their blocks — every generated file
+    /// (the model's, and each block's Node properties) is a snapshot of its own, named after the file.</summary>
+    [Theory]
+    [InlineData("CifarCnn", 1)]
+    [InlineData("CifarResNet", 3)]
+    [InlineData("CifarDenseNet", 2)]
+    public void GeneratedCnn_MatchesSnapshots_AndCompilesClean(string file, int generatedFiles)
+    {
+        var (result, output) = GeneratorHarness.Run(Models.Cifar(file));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(generatedFiles, result.GeneratedTrees.Length);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        foreach (var tree in result.GeneratedTrees)
+        {
+            string name = System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.Cifar.", "").Replace(".g.cs", "");
+            Snapshot.Verify(tree.ToString(), name);
+        }
+    }
+
     [Fact]
     public void GeneratedModel_IsDeterministic()
     {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using Kiln.Data;
 using Kiln.Optimizers;
+using Kiln.Samples.Cifar;
 using Kiln.Samples.Mnist;
 
 namespace Kiln.Zoo;
@@ -43,6 +44,11 @@ public static class ZooModels
         // again) and the input gradients of the upper two layers, 2·(256·128 + 128·10).
         new ZooEntry("Z1", "MLP 784-256-128-10, ReLU, softmax cross-entropy", MnistMlp.Batch, MnistMlp.ParameterCount, MnistMlp.WorkspaceBytes,
             469_888, 1_006_144, seed => new Z1Model(seed)),
+        // Z2: multiply-adds per sample — conv1 32·32·32·27, conv2 32·32·32·288, conv3 16·16·64·288, conv4 16·16·64·576,
+        // dense 4096·256 + 256·10 — 25,528,832, so 51,057,664 FLOPs forward; training adds every weight gradient (the
+        // same again) and every input gradient but conv1's (the same less 2·884,736).
+        new ZooEntry("Z2", "CNN 3x32x32: conv3x3 32-32, maxpool, conv3x3 64-64, maxpool, dense 256-10, ReLU, softmax cross-entropy", CifarCnn.Batch,
+            CifarCnn.ParameterCount, CifarCnn.WorkspaceBytes, 51_057_664, 151_403_520, seed => new Z2Model(seed)),
     };
 
     public static ZooEntry Find(string id)
@@ -82,6 +88,38 @@ internal sealed class Z1Model : IZooModel
 
     public void Infer(int rows) =>
         _model.Forward(_pixels.AsSpan(0, rows * MnistMlp.InputSize), _logits.AsSpan(0, rows * MnistMlp.OutputSize));
+
+    public void Dispose()
+    {
+        _adam.Dispose();
+        _model.Dispose();
+    }
+}
+
+/// <summary>Z2 on a batch of the built-in drawn shapes.</summary>
+internal sealed class Z2Model : IZooModel
+{
+    private readonly CifarCnn _model;
+    private readonly Adam _adam;
+    private readonly float[] _pixels;
+    private readonly int[] _labels;
+    private readonly float[] _logits = new float[CifarCnn.Batch * CifarCnn.OutputSize];
+
+    public Z2Model(int seed)
+    {
+        Dataset data = SyntheticShapes.Generate(CifarCnn.Batch, seed);
+        _pixels = data.Features;
+        _labels = data.Labels;
+        _model = new CifarCnn(seed);
+        _adam = new Adam(_model.Parameters, lr: 1e-3f);
+    }
+
+    public int Threads { get => _model.Threads; set => _model.Threads = value; }
+
+    public float TrainStep() => _model.TrainStep(_pixels, _labels, _adam);
+
+    public void Infer(int rows) =>
+        _model.Forward(_pixels.AsSpan(0, rows * CifarCnn.InputSize), _logits.AsSpan(0, rows * CifarCnn.OutputSize));
 
     public void Dispose()
     {

@@ -26,7 +26,11 @@ public sealed class TrainerOptions
     /// <summary>Stops on the validation loss (or accuracy, if it is set to higher-is-better) and restores the best weights.</summary>
     public EarlyStopping? EarlyStopping { get; init; }
 
-    /// <summary>Applied to each training batch (mixup, cutmix; float targets only).</summary>
+    /// <summary>Applied to the features of each training batch first (augmentation: random crop, flip, cutout);
+    /// works with any targets. Validation batches are not augmented.</summary>
+    public IFeatureTransform? Augmentation { get; init; }
+
+    /// <summary>Applied to each training batch after <see cref="Augmentation"/> (mixup, cutmix; float targets only).</summary>
     public IBatchTransform? BatchTransform { get; init; }
 
     /// <summary>A checkpoint (parameters, optimizer, data position, generators) is written here every
@@ -101,6 +105,8 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             batches.Restore(startEpoch, Int(meta, "position"));
             step = Int(meta, "step");
             if (_options.BatchTransform?.Random is { } random && meta.TryGetValue("trainer.random", out string? state)) random.State = ParseState(state);
+            if (_options.Augmentation?.Random is { } augmentation && meta.TryGetValue("trainer.augmentation.random", out string? augmentationState))
+                augmentation.State = ParseState(augmentationState);
             resumed = true;
         }
 
@@ -118,6 +124,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
                 if (indices.IsEmpty) break;
                 int rows = indices.Length;
                 train.Gather(indices, x, y);
+                _options.Augmentation?.Apply(x, rows);
                 if (_options.BatchTransform is { } transform)
                     transform.Apply(x, System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, float>(y.AsSpan()), rows);
                 _options.Schedule?.Apply(_optimizer);
@@ -206,6 +213,11 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
         {
             var (a, b, c, d) = random.State;
             meta["trainer.random"] = string.Join(",", a, b, c, d);
+        }
+        if (_options.Augmentation?.Random is { } augmentation)
+        {
+            var (a, b, c, d) = augmentation.State;
+            meta["trainer.augmentation.random"] = string.Join(",", a, b, c, d);
         }
         _model.Save(_options.CheckpointPath, _optimizer, meta);
     }
