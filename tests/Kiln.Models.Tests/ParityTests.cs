@@ -24,7 +24,34 @@ public class ParityTests
 
     /// <summary>What the test needs from a generated model (the generated classes share no interface).</summary>
     private sealed record Case(string Name, ParameterSet Parameters, ParameterSet Gradients, Action<string> Load,
-        Func<float[], float[], float> ComputeGradients, Func<float[], float[], Optimizer, float> TrainStep, Func<float[], float[], float> Evaluate);
+        Func<float[], float[], float> ComputeGradients, Func<float[], float[], Optimizer, float> TrainStep, Func<float[], float[], float> Evaluate)
+    {
+        /// <summary>Batch norm's running statistics (empty without batch norm), compared after the gradient pass and
+        /// after the Adam steps, and the mode switch for the evaluation-mode loss at the end.</summary>
+        public ParameterSet? Buffers { get; init; }
+        public Action<bool>? SetTraining { get; init; }
+
+        /// <summary>The relative tolerance of the losses after Adam steps: an Adam step divides by √v, so on a large
+        /// model the float32 summation-order differences of tiny gradients grow through the steps.</summary>
+        public double TrajectoryTolerance { get; init; } = LossTolerance;
+
+        /// <summary>The absolute tolerance of the parameters after the Adam steps (each step moves one by up to 1e−3).</summary>
+        public double AfterTolerance { get; init; } = ParameterTolerance;
+
+        /// <summary>The fraction of the compared parameters after the Adam steps that may be off by more than
+        /// <see cref="AfterTolerance"/> (but by no more than the 3 steps can move one, 3e−3).</summary>
+        public double OutlierFraction { get; init; }
+    }
+
+    /// <summary>The case of any generated model (every one implements <see cref="ITrainable{TInput, TTarget}"/>).</summary>
+    private static Case Of<TTarget>(string name, ITrainable<float, TTarget> m, Func<float[], TTarget[]> targets) where TTarget : unmanaged =>
+        new(name, m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, targets(t)), (x, t, o) => m.TrainStep(x, targets(t), o),
+            (x, t) => m.Evaluate(x, targets(t)))
+        { Buffers = m.Buffers, SetTraining = training => m.Training = training };
+
+    private static Case Of(string name, ITrainable<float, float> m) => Of(name, m, t => t);
+
+    private static Case Of(string name, ITrainable<float, int> m) => Of(name, m, Labels);
 
     private static int[] Labels(float[] values) => Array.ConvertAll(values, v => checked((int)v));
 
@@ -158,6 +185,56 @@ public class ParityTests
         Check(new Case("soft_ce", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
     }
 
+    // ---- convolutional networks (CnnParityModels.cs, CnnModels.cs, samples/Cifar) ----
+
+    [Fact]
+    public void Conv2d_Plain_Strided_Dilated_Grouped_Depthwise_Same_Rectangular_Pointwise_MatchPyTorch()
+    {
+        using var m = new ConvParityNet(seed: 5);
+        Check(Of("conv_variants", m));
+    }
+
+    [Fact]
+    public void MaxPool_AvgPool_WithStridePaddingAndCountIncludePad_GlobalAveragePool_MatchPyTorch()
+    {
+        using var m = new PoolParityNet(seed: 5);
+        Check(Of("pooling", m));
+    }
+
+    [Fact]
+    public void BatchNorm2d_And1d_TrainingRunningStatisticsAndEvaluation_MatchPyTorch()
+    {
+        using var m = new BatchNormNet(seed: 5);
+        Check(Of("batchnorm", m));
+    }
+
+    [Fact]
+    public void ResNetBasicBlocks_MatchPyTorch()
+    {
+        using var m = new ResidualNet(seed: 5);
+        Check(Of("resnet_blocks", m));
+    }
+
+    [Fact]
+    public void DenseNetLayers_WithConcat_MatchPyTorch()
+    {
+        using var m = new DenseNet(seed: 5);
+        Check(Of("densenet_blocks", m));
+    }
+
+    [Fact]
+    public void Z2_MatchesPyTorch()
+    {
+        // Z2's 1.1M parameters: the gradient pass holds the common tolerances, but Adam's 1/√v turns summation-order
+        // differences of near-zero gradients into visible steps. PyTorch float32 against PyTorch float64 on this very
+        // case, after the 3 steps, of the 13,290 parameters stored: 3,814 differ by more than 1e−6, 729 (5.5%) by more
+        // than 1e−5, the largest by 1.1e−3 (a whole step). Kiln against PyTorch float32 is no further apart
+        // (2026-11-22): 3,813 by more than 1e−6, 730 by more than 1e−5; the losses by 6e−6 relative. So: losses within 3e−5, at most 10% of
+        // the parameters off by more than 1e−5, none by more than 3e−3.
+        using var m = new Kiln.Samples.Cifar.CifarCnn(seed: 5);
+        Check(Of("z2", m) with { TrajectoryTolerance = 3e-5, AfterTolerance = 1e-5, OutlierFraction = 0.10 });
+    }
+
     /// <summary>
     /// The other direction: Kiln writes the PyTorch weights back out, byte for byte the committed
     /// <c>z1.kiln-written.safetensors</c>, which <c>Parity/export.py</c> reads into PyTorch tensors and compares with
@@ -207,44 +284,80 @@ public class ParityTests
         AssertRelative(expected["loss"].Values[0], loss, LossTolerance, $"{c.Name}: loss");
         foreach (TensorSlice slice in c.Gradients.Tensors)
         {
-            Assert.True(expected.TryGetValue($"grad.{slice.Name}", out var grad), $"{c.Name}: no PyTorch gradient for {slice.Name}");
-            Assert.Equal(slice.Length, grad.Values.Length);
+            // Large tensors (Z2's) keep every 97th gradient value.
+            int stride = expected.ContainsKey($"grad_every97.{slice.Name}") ? 97 : 1;
+            Assert.True(expected.TryGetValue(stride == 1 ? $"grad.{slice.Name}" : $"grad_every97.{slice.Name}", out var grad), $"{c.Name}: no PyTorch gradient for {slice.Name}");
+            Assert.Equal((slice.Length + stride - 1) / stride, grad.Values.Length);
             ReadOnlySpan<float> actual = c.Gradients[slice];
             double scale = 0, error = 0;
-            for (int i = 0; i < actual.Length; i++)
+            for (int i = 0; i < grad.Values.Length; i++)
             {
                 scale = Math.Max(scale, Math.Abs(grad.Values[i]));
-                error = Math.Max(error, Math.Abs(actual[i] - grad.Values[i]));
+                error = Math.Max(error, Math.Abs(actual[i * stride] - grad.Values[i]));
             }
             Assert.True(error <= GradientTolerance * scale + 1e-9,
                 $"{c.Name}: gradient of {slice.Name}: max error {error:E2} against a largest magnitude of {scale:E2} (relative {error / scale:E2}, allowed {GradientTolerance:E0})");
         }
 
+        CheckBuffers(c, expected, "buffer", "after the gradient pass");
+
         float[] trajectory = expected["trajectory"].Values;
         using var adam = new Adam(c.Parameters, lr: 1e-3f);
         for (int step = 0; step < 3; step++)
-            AssertRelative(trajectory[step], c.TrainStep(x, target, adam), LossTolerance, $"{c.Name}: loss of Adam step {step + 1}");
-        AssertRelative(trajectory[3], c.Evaluate(x, target), LossTolerance, $"{c.Name}: loss after 3 Adam steps");
+            AssertRelative(trajectory[step], c.TrainStep(x, target, adam), c.TrajectoryTolerance, $"{c.Name}: loss of Adam step {step + 1}");
+        AssertRelative(trajectory[3], c.Evaluate(x, target), c.TrajectoryTolerance, $"{c.Name}: loss after 3 Adam steps");
+        CheckBuffers(c, expected, "after_buffer", "after 3 Adam steps");
+        if (expected.TryGetValue("eval_loss", out var evalLoss) && c.SetTraining is { } setTraining)
+        {
+            setTraining(false);
+            AssertRelative(evalLoss.Values[0], c.Evaluate(x, target), c.TrajectoryTolerance, $"{c.Name}: loss in evaluation mode");
+            setTraining(true);
+        }
 
+        int compared = 0, outliers = 0;
         foreach (TensorSlice slice in c.Parameters.Tensors)
         {
             ReadOnlySpan<float> actual = c.Parameters[slice];
-            if (expected.TryGetValue($"after.{slice.Name}", out var after))
+            bool whole = expected.TryGetValue($"after.{slice.Name}", out var after);
+            float[] reference = whole ? after.Values : expected[$"after_head.{slice.Name}"].Values;
+            for (int i = 0; i < reference.Length; i++)
             {
-                for (int i = 0; i < actual.Length; i++)
-                    Assert.True(Math.Abs(actual[i] - after.Values[i]) <= ParameterTolerance,
-                        $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {after.Values[i]:R}");
+                double error = Math.Abs(actual[i] - reference[i]);
+                compared++;
+                if (error <= c.AfterTolerance) continue;
+                // Outside the tolerance: allowed only for the chaotic few (see OutlierFraction), and never by more than
+                // the three steps could move a parameter at all.
+                outliers++;
+                Assert.True(c.OutlierFraction > 0 && error <= 3e-3,
+                    $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {reference[i]:R}");
             }
-            else
+            if (!whole)
             {
-                float[] head = expected[$"after_head.{slice.Name}"].Values;
-                for (int i = 0; i < head.Length; i++)
-                    Assert.True(Math.Abs(actual[i] - head[i]) <= ParameterTolerance,
-                        $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {head[i]:R}");
                 double norm = 0;
                 foreach (float v in actual) norm += (double)v * v;
-                AssertRelative(expected[$"after_norm.{slice.Name}"].Values[0], Math.Sqrt(norm), LossTolerance, $"{c.Name}: L2 norm of {slice.Name} after 3 Adam steps");
+                AssertRelative(expected[$"after_norm.{slice.Name}"].Values[0], Math.Sqrt(norm), c.TrajectoryTolerance, $"{c.Name}: L2 norm of {slice.Name} after 3 Adam steps");
             }
+        }
+        Assert.True(outliers <= c.OutlierFraction * compared,
+            $"{c.Name}: {outliers} of {compared} parameters after 3 Adam steps are off PyTorch's by more than {c.AfterTolerance:E0} (allowed {c.OutlierFraction:P1})");
+    }
+
+    /// <summary>Every buffer (running mean and variance, num_batches_tracked) against PyTorch's at the same point;
+    /// a model without buffers must have a reference without them.</summary>
+    private static void CheckBuffers(Case c, IReadOnlyDictionary<string, (long[] Shape, float[] Values)> expected, string prefix, string when)
+    {
+        int references = 0;
+        foreach (string key in expected.Keys) if (key.StartsWith(prefix + ".", StringComparison.Ordinal)) references++;
+        Assert.Equal(references, c.Buffers?.Tensors.Count ?? 0);
+        if (c.Buffers is null) return;
+        foreach (TensorSlice slice in c.Buffers.Tensors)
+        {
+            Assert.True(expected.TryGetValue($"{prefix}.{slice.Name}", out var reference), $"{c.Name}: no PyTorch value for buffer {slice.Name}");
+            ReadOnlySpan<float> actual = c.Buffers[slice];
+            Assert.Equal(reference.Values.Length, actual.Length);
+            for (int i = 0; i < actual.Length; i++)
+                Assert.True(Math.Abs(actual[i] - reference.Values[i]) <= 2e-6 * Math.Max(1, Math.Abs(reference.Values[i])),
+                    $"{c.Name}: {slice.Name}[{i}] {when} is {actual[i]:R}, PyTorch {reference.Values[i]:R}");
         }
     }
 

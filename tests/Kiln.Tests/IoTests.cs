@@ -231,8 +231,25 @@ public sealed class IoTests : IDisposable
         }
     }
 
+    [Fact]
+    public void SafeTensors_ReadAll_ConvertsI64Tensors()
+    {
+        byte[] json = Encoding.UTF8.GetBytes("""{"n":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"f":{"dtype":"F32","shape":[],"data_offsets":[16,20]}}""");
+        byte[] file = new byte[8 + json.Length + 20];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
+        json.CopyTo(file, 8);
+        BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(8 + json.Length), 3);
+        BinaryPrimitives.WriteInt64LittleEndian(file.AsSpan(8 + json.Length + 8), -5);
+        BinaryPrimitives.WriteSingleLittleEndian(file.AsSpan(8 + json.Length + 16), 1.5f);
+        var all = SafeTensors.ReadAll(file);
+        Assert.Equal(new[] { 3f, -5f }, all["n"].Values);
+        Assert.Equal(new long[] { 2 }, all["n"].Shape);
+        Assert.Equal(new[] { 1.5f }, all["f"].Values);
+    }
+
     [Theory]
-    [InlineData("""{"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}""", "dtype I64")]
+    [InlineData("""{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}""", "dtype F16")]
+    [InlineData("""{"a":{"dtype":"I64","shape":[3],"data_offsets":[0,16]}}""", "spans 16 bytes")]
     [InlineData("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", "spans 8 bytes")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,200]}}""", "outside the")]
     [InlineData("""{"a":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,16]}}""", "more values than")]

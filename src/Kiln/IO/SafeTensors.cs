@@ -155,8 +155,9 @@ public static class SafeTensors
 
     /// <summary>
     /// Every tensor of a safetensors file, as F32 values with its shape: for reading files that are not one model's
-    /// parameters (reference values, exports, inspection). The whole file is validated first: dtype F32, offsets
-    /// inside the data, byte length matching the shape; a violation is a <see cref="CheckpointException"/> naming the tensor.
+    /// parameters (reference values, exports, inspection). The whole file is validated first: dtype F32 or I64 (an
+    /// integer tensor such as batch norm's <c>num_batches_tracked</c>, converted to float), offsets inside the data,
+    /// byte length matching the shape; a violation is a <see cref="CheckpointException"/> naming the tensor.
     /// </summary>
     public static IReadOnlyDictionary<string, (long[] Shape, float[] Values)> ReadAll(ReadOnlySpan<byte> file, string source = "safetensors file")
     {
@@ -164,13 +165,19 @@ public static class SafeTensors
         ReadOnlySpan<byte> data = file[header.DataStart..];
         foreach (var (name, entry) in header.Entries)
         {
-            if (entry.DType != "F32")
-                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32.");
-            CheckEntry(name, entry, ElementCount(name, entry.Shape, data.Length, source), data.Length, source);
+            if (entry.DType is not ("F32" or "I64"))
+                throw new CheckpointException($"{source}: tensor '{name}' has dtype {entry.DType}; expected F32 (or I64).");
+            CheckEntry(name, entry, ElementCount(name, entry.Shape, data.Length, source), data.Length, source, entry.DType == "I64" ? 8 : 4);
         }
         var result = new Dictionary<string, (long[], float[])>(StringComparer.Ordinal);
         foreach (var (name, entry) in header.Entries)
-            result[name] = (entry.Shape, MemoryMarshal.Cast<byte, float>(data.Slice((int)entry.Begin, (int)(entry.End - entry.Begin))).ToArray());
+        {
+            ReadOnlySpan<byte> bytes = data.Slice((int)entry.Begin, (int)(entry.End - entry.Begin));
+            float[] values = entry.DType == "I64"
+                ? Array.ConvertAll(MemoryMarshal.Cast<byte, long>(bytes).ToArray(), v => (float)v)
+                : MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+            result[name] = (entry.Shape, values);
+        }
         return result;
     }
 

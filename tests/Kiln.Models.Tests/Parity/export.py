@@ -8,6 +8,10 @@ declaration — this writes two small safetensors files next to this script:
                                for tensors over 10,000 values after_norm.<parameter> and after_head.<parameter>, the
                                L2 norm and the first 64 values, to keep the files small)
 Targets and labels are stored as F32 (labels are small integers). Everything is float32 on the CPU, seeded.
+Models with batch norm also store buffer.<name> (the running statistics after the gradient pass), after_buffer.<name>
+(after the trajectory) and eval_loss (the loss in evaluation mode at the end); the weights file holds the buffers
+too, num_batches_tracked as I64 as PyTorch keeps it. Gradients of tensors over 10,000 values are stored as
+grad_every97.<parameter> (every 97th value) to keep the files small.
 
 Run with Debian's python3-torch (installed when missing):  tests/Kiln.Models.Tests/Parity/export.sh
 """
@@ -24,8 +28,10 @@ def save_safetensors(path, tensors):
     """The safetensors format by hand (Debian has no python3-safetensors): 8-byte header length, JSON header, data."""
     header, chunks, offset = {"__metadata__": {"format": "pt", "made_by": "tests/Kiln.Models.Tests/Parity/export.py"}}, [], 0
     for name, tensor in tensors.items():
-        data = tensor.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        # int64 tensors (batch norm's num_batches_tracked) stay I64, as torch's own safetensors writer keeps them.
+        dtype = "I64" if tensor.dtype == torch.int64 else "F32"
+        data = tensor.detach().to(torch.int64 if dtype == "I64" else torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": dtype, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -151,6 +157,73 @@ def cases():
                       lambda o, t: F.cross_entropy(o, t, label_smoothing=0.1))
 
 
+def cnn_cases():
+    """The CNN cases (tests/Kiln.Models.Tests/CnnParityModels.cs and CnnModels.cs; Z2 from samples/Cifar)."""
+    # Every convolution variant, batch 2, [4, 7, 7].
+    m = Named(Plain=nn.Conv2d(4, 6, 3, padding=1), Strided=nn.Conv2d(6, 6, 3, stride=2, padding=1),
+              Dilated=nn.Conv2d(6, 4, 3, dilation=2, padding=2, bias=False), Grouped=nn.Conv2d(4, 6, 3, groups=2, padding=1),
+              Depthwise=nn.Conv2d(6, 6, 3, groups=6, padding="same"), Tall=nn.Conv2d(6, 5, (3, 1), padding="same"),
+              Pointwise=nn.Conv2d(5, 3, 1), Out=nn.Linear(48, 2))
+
+    def conv(m, x):
+        h = torch.tanh(m.Dilated(m.Strided(F.relu(m.Plain(x)))))
+        h = m.Pointwise(m.Tall(F.leaky_relu(m.Depthwise(m.Grouped(h)), 0.1)))
+        return m.Out(h.flatten(1))
+    yield "conv_variants", (m, conv, torch.randn(2, 4, 7, 7), torch.randn(2, 2), lambda o, t: F.mse_loss(o, t))
+
+    # Pooling, batch 3, [2, 10, 10].
+    m = Named(A=nn.Conv2d(2, 3, 3, padding=1), B=nn.Conv2d(3, 4, 3, padding=1), C=nn.Conv2d(4, 4, 1), Out=nn.Linear(4, 3))
+
+    def pool(m, x):
+        h = F.max_pool2d(m.A(x), 2)
+        h = F.avg_pool2d(m.B(h), 3, stride=2, padding=1)
+        h = F.avg_pool2d(m.C(h), 2, stride=1, padding=1, count_include_pad=False)
+        h = F.max_pool2d(h, 2, stride=2, padding=1)
+        return m.Out(h.mean(dim=(2, 3)))
+    yield "pooling", (m, pool, torch.randn(3, 2, 10, 10), torch.randint(0, 3, (3,)), lambda o, t: F.cross_entropy(o, t))
+
+    # Batch norm 2d and 1d (BatchNormNet), batch 4, [3, 5, 5].
+    m = Named(C1=nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU()),
+              Features=nn.BatchNorm1d(100, eps=1e-3, momentum=0.2), Out=nn.Linear(100, 3))
+    yield "batchnorm", (m, lambda m, x: m.Out(m.Features(m.C1(x).flatten(1))), torch.randn(4, 3, 5, 5) * 2 + 0.5, torch.randn(4, 3),
+                        lambda o, t: F.mse_loss(o, t))
+
+    # ResNet basic blocks (ResidualNet), batch 3, [2, 4, 4]; index 5 of a body is the residual (no parameters).
+    def basic_block():
+        return Named(Body=nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                                        nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.Identity(), nn.ReLU()))
+    m = Named(Stem=nn.Conv2d(2, 4, 3, padding=1), Blocks=nn.ModuleList([basic_block(), basic_block()]), Logits=nn.Linear(4, 3))
+
+    def residual(m, x):
+        h = m.Stem(x)
+        for block in m.Blocks:
+            h = F.relu(block.Body[:5](h) + h)
+        return m.Logits(h.mean(dim=(2, 3)))
+    yield "resnet_blocks", (m, residual, torch.randn(3, 2, 4, 4), torch.randint(0, 3, (3,)), lambda o, t: F.cross_entropy(o, t))
+
+    # DenseNet layers (DenseNet), batch 2, [2, 4, 4]: 4 -> 7 -> 10 -> 13 channels.
+    def dense_layer(c):
+        return Named(Layer=nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, 3, 3, padding=1)))
+    m = Named(Stem=nn.Conv2d(2, 4, 3, padding=1), Dense=nn.ModuleList([dense_layer(4), dense_layer(7), dense_layer(10)]), Out=nn.Linear(52, 3))
+
+    def dense(m, x):
+        h = m.Stem(x)
+        for layer in m.Dense:
+            h = torch.cat([h, layer.Layer(h)], dim=1)
+        return m.Out(F.avg_pool2d(h, 2).flatten(1))
+    yield "densenet_blocks", (m, dense, torch.randn(2, 2, 4, 4), torch.randn(2, 3), lambda o, t: F.mse_loss(o, t))
+
+    # Z2 (samples/Cifar/CifarCnn.cs), 4 rows of pixels in [0, 1).
+    m = Named(Conv1=nn.Conv2d(3, 32, 3, padding=1), Conv2=nn.Conv2d(32, 32, 3, padding=1), Conv3=nn.Conv2d(32, 64, 3, padding=1),
+              Conv4=nn.Conv2d(64, 64, 3, padding=1), Hidden=nn.Linear(4096, 256), Logits=nn.Linear(256, 10))
+
+    def z2(m, x):
+        h = F.max_pool2d(F.relu(m.Conv2(F.relu(m.Conv1(x)))), 2)
+        h = F.max_pool2d(F.relu(m.Conv4(F.relu(m.Conv3(h)))), 2)
+        return m.Logits(F.relu(m.Hidden(h.flatten(1))))
+    yield "z2", (m, z2, torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,)), lambda o, t: F.cross_entropy(o, t))
+
+
 def sigmoid_focal_loss(inputs, targets, alpha, gamma):
     """torchvision.ops.sigmoid_focal_loss (torchvision is not in Debian's python3-torch), mean reduction."""
     p = torch.sigmoid(inputs)
@@ -170,13 +243,21 @@ def softmax_focal_loss(logits, labels, gamma, alpha):
 def export(name, model, forward, x, target, loss_fn):
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     save_safetensors(os.path.join(HERE, f"{name}.weights.safetensors"), weights)
+    buffers = [k for k, _ in model.named_buffers()]
 
+    model.train()
     model.zero_grad()
     loss = loss_fn(forward(model, x), target)
     loss.backward()
     expected = {"input": x, "target": target.to(torch.float32), "loss": loss.detach().reshape(1)}
     for k, p in model.named_parameters():
-        expected[f"grad.{k}"] = p.grad.clone()
+        if p.numel() <= 10_000:
+            expected[f"grad.{k}"] = p.grad.clone()
+        else:
+            expected[f"grad_every97.{k}"] = p.grad.flatten()[::97].clone()
+    state = model.state_dict()
+    for k in buffers:
+        expected[f"buffer.{k}"] = state[k].clone()
 
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
     trajectory = []
@@ -189,6 +270,12 @@ def export(name, model, forward, x, target, loss_fn):
     with torch.no_grad():
         trajectory.append(loss_fn(forward(model, x), target).item())
     expected["trajectory"] = torch.tensor(trajectory)
+    state = model.state_dict()
+    for k in buffers:
+        expected[f"after_buffer.{k}"] = state[k].clone()
+    model.eval()
+    with torch.no_grad():
+        expected["eval_loss"] = loss_fn(forward(model, x), target).reshape(1)
     for k, p in model.named_parameters():
         flat = p.detach().flatten()
         if flat.numel() <= 10_000:
@@ -269,6 +356,10 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     only = set(sys.argv[1:])
     for name, case in cases():
+        if not only or name in only:
+            export(name, *case)
+    torch.manual_seed(20261122)
+    for name, case in cnn_cases():
         if not only or name in only:
             export(name, *case)
     if not only or "optimizers" in only:
