@@ -83,13 +83,48 @@ public class CachingTests
         Assert.Contains("Dense(96)", result.GeneratedSources.Single().SourceText.ToString());
     }
 
+    private static readonly string[] BlockSteps = { TrackingNames.Blocks, TrackingNames.BlockList, TrackingNames.CompiledBlocks };
+
+    [Fact]
+    public void RunningTwice_WithBlocks_CachesEveryTrackedStep()
+    {
+        var compilation = GeneratorHarness.Compilation(Models.Cifar("CifarResNet"), Models.Cifar("CifarDenseNet"));
+        GeneratorRunResult result = RunTwice(compilation, compilation.Clone());
+        foreach (string step in Steps.Concat(BlockSteps))
+        {
+            Assert.NotEmpty(Reasons(result, step));
+            AssertReused(result, step);
+        }
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void EditingABlock_ReEmitsTheModelThatRepeatsIt_AndNoOther()
+    {
+        string resnet = Models.Cifar("CifarResNet");
+        var compilation = GeneratorHarness.Compilation(resnet, Models.Cifar("CifarCnn"));
+        SyntaxTree tree = compilation.SyntaxTrees.First();
+        // The first block (BasicBlock16) gets a leaky ReLU in place of its first ReLU.
+        int at = resnet.IndexOf("BatchNorm, Relu,", StringComparison.Ordinal);
+        string edited = resnet[..at] + "BatchNorm, LeakyRelu(0.1)," + resnet[(at + "BatchNorm, Relu,".Length)..];
+        GeneratorRunResult result = RunTwice(compilation, compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(edited))));
+
+        string model = result.GeneratedSources.Single(s => s.HintName.Contains("CifarResNet", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.Contains("LeakyRelu", model);
+        var sources = result.TrackedSteps[TrackingNames.Sources].SelectMany(s => s.Outputs).ToList();
+        Assert.Contains(sources, o => o.Reason == IncrementalStepRunReason.Modified);
+        // Z2 is compiled again (the block list changed) but its source is equal, so nothing downstream re-runs for it.
+        Assert.Contains(sources, o => o.Reason is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached);
+    }
+
     [Fact]
     public void PipelineModels_HoldNoSymbolsSyntaxLocationsOrCompilations()
     {
-        var compilation = GeneratorHarness.Compilation(Models.Z1, Models.Skip, Models.Regression);
+        var compilation = GeneratorHarness.Compilation(Models.Z1, Models.Skip, Models.Regression, Models.Cifar("CifarResNet"));
         GeneratorRunResult result = RunTwice(compilation, compilation.Clone());
         var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        foreach (string step in Steps)
+        foreach (string step in Steps.Concat(BlockSteps))
             foreach (var run in result.TrackedSteps[step])
                 foreach (var (value, _) in run.Outputs)
                     AssertNoRoslynObjects(value, step, visited);

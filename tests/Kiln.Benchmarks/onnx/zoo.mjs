@@ -10,7 +10,7 @@ import ort from "onnxruntime-node";
 
 const directory = process.argv[2];
 const threads = Number(process.env.KILN_THREADS ?? "1");
-const zoo = { Z1: { batch: 64, inputs: 784 } };
+const zoo = { Z1: { batch: 64, shape: [784] }, Z2: { batch: 32, shape: [3, 32, 32] } };
 const sessions = new Map();
 const inputs = new Map();
 
@@ -26,11 +26,12 @@ async function session(model) {
 function input(model, rows) {
   const key = `${model}/${rows}`;
   if (!inputs.has(key)) {
-    const { inputs: width } = zoo[model];
+    const { shape } = zoo[model];
+    const width = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(rows * width);
     let state = 12345;
     for (let i = 0; i < data.length; i++) { state = (state * 1103515245 + 12345) >>> 0; data[i] = state / 4294967296; }
-    inputs.set(key, { input: new ort.Tensor("float32", data, [rows, width]) });
+    inputs.set(key, { input: new ort.Tensor("float32", data, [rows, ...shape]) });
   }
   return inputs.get(key);
 }

@@ -38,7 +38,32 @@ class Z1(nn.Module):
         return F.cross_entropy(out, target)
 
 
-ZOO = {"Z1": Z1}
+class Z2(nn.Module):
+    """CNN on 3x32x32: conv3x3 32-32, maxpool 2, conv3x3 64-64, maxpool 2, dense 256-10, ReLU, padding 1, softmax
+    cross-entropy (samples/Cifar/CifarCnn.cs)."""
+    batch, classes = 32, 10
+
+    def __init__(self):
+        super().__init__()
+        self.Conv1, self.Conv2 = nn.Conv2d(3, 32, 3, padding=1), nn.Conv2d(32, 32, 3, padding=1)
+        self.Conv3, self.Conv4 = nn.Conv2d(32, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)
+        self.Hidden, self.Logits = nn.Linear(4096, 256), nn.Linear(256, 10)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.Conv2(F.relu(self.Conv1(x)))), 2)
+        h = F.max_pool2d(F.relu(self.Conv4(F.relu(self.Conv3(h)))), 2)
+        return self.Logits(F.relu(self.Hidden(h.flatten(1))))
+
+    @staticmethod
+    def data(batch):
+        return torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+
+    @staticmethod
+    def loss(out, target):
+        return F.cross_entropy(out, target)
+
+
+ZOO = {"Z1": Z1, "Z2": Z2}
 
 
 class Runner:
