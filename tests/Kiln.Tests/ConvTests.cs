@@ -29,6 +29,8 @@ public class ConvTests
         ["7x7 stride 2 pad 3, 3 -> 64 (ResNet stem)"] = ConvGeometry.Square(3, 12, 12, 64, 7, stride: 2, padding: 3),
         ["kernel larger than the input, padded"] = ConvGeometry.Square(3, 2, 2, 5, 5, padding: 2),
         ["1x1 map"] = ConvGeometry.Square(40, 1, 1, 33, 1),
+        // Large enough that 2 threads split it (the weight gradient by images, 3 images over 2 parts).
+        ["3x3 pad 1, 32 -> 32 at 16x16 (threaded)"] = ConvGeometry.Square(32, 16, 16, 32, 3, padding: 1),
     };
 
     public static IEnumerable<object[]> Cases() =>

@@ -237,24 +237,30 @@ public sealed unsafe class Conv2d
             BackwardParametersScalar(x, dy, dweight, images, accumulate);
             return;
         }
-        float[] gradient = _weightGradient ??= Pinned(g.WeightSize);
         int depth = g.Taps * g.GroupInChannels;
+        // Threads split the images: each part sums its own images into its own dW' (reading only its share of x and
+        // dy), then the parts are added. One part per image at most.
+        int parts = Math.Min(Parts(threads, images * g.MultiplyAdds, int.MaxValue), images);
+        if (_weightGradient is null || _weightGradient.Length < parts * g.WeightSize)
+            _weightGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * g.WeightSize);
+        float[] gradient = _weightGradient;
         fixed (float* px = x, pdy = dy, pg = gradient)
         fixed (int* table = _forwardTable)
         {
-            var work = new WeightWork(this, px, pdy, pg, table, images * g.OutPixels);
-            int parts = Math.Min(Parts(threads, images * g.MultiplyAdds, int.MaxValue), Math.Max(1, depth / 32));
+            var work = new WeightWork(this, px, pdy, pg, table, images, parts);
             if (parts == 1)
             {
-                work.Rows(0, depth);
+                work.Rows(0, 1);
             }
             else
             {
-                // Columns of dW' (tap, in) in whole 32-wide panels per part; each part gathers its own.
                 RowJob<WeightWork> job = RowJob<WeightWork>.ForThisThread;
-                job.Set(work, depth, align: 32);
+                job.Set(work, parts, align: 1);
                 KernelThreads.Run(job, parts);
                 job.Clear();
+                Span<float> sum = gradient.AsSpan(0, g.WeightSize);
+                for (int part = 1; part < parts; part++)
+                    System.Numerics.Tensors.TensorPrimitives.Add(sum, gradient.AsSpan(part * g.WeightSize, g.WeightSize), sum);
             }
         }
         // dW'[group][out][tap, in] → dW[out][in][tap].
@@ -275,19 +281,26 @@ public sealed unsafe class Conv2d
             }
     }
 
-    /// <summary>Columns (tap, in) [begin, end) of dW' for every group: dW'[out, ·] = dYᵀ·im2col(X) over every pixel.</summary>
-    private readonly struct WeightWork(Conv2d conv, float* x, float* dy, float* gradient, int* table, int pixels) : IRowWork
+    /// <summary>Parts [begin, end) of dW' for every group: part p sums dW'[out, ·] = dYᵀ·im2col(X) over its share of
+    /// the images into its own slice of <c>gradient</c>.</summary>
+    private readonly struct WeightWork(Conv2d conv, float* x, float* dy, float* gradient, int* table, int images, int parts) : IRowWork
     {
         public void Rows(int begin, int end)
         {
             ConvGeometry g = conv.Geometry;
             int cin = g.GroupInChannels, cout = g.GroupOutChannels, depth = g.Taps * cin;
-            for (int group = 0; group < g.Groups; group++)
+            for (int part = begin; part < end; part++)
             {
-                var a = new KMajorA(dy + group * cout, g.OutChannels);
-                var b = new ImageColumnsB(x, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin);
-                GemmPacked.RunSources(conv.Isa, a, b, gradient + (nint)group * cout * depth, depth, cout, depth, pixels,
-                    false, null, default(IdentityOp), null, begin, end);
+                int first = (int)((long)images * part / parts), last = (int)((long)images * (part + 1) / parts);
+                if (first == last) continue;
+                float* partX = x + (nint)first * g.InputSize, partDy = dy + (nint)first * g.OutputSize, partGradient = gradient + (nint)part * g.WeightSize;
+                for (int group = 0; group < g.Groups; group++)
+                {
+                    var a = new KMajorA(partDy + group * cout, g.OutChannels);
+                    var b = new ImageColumnsB(partX, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin);
+                    GemmPacked.RunSources(conv.Isa, a, b, partGradient + (nint)group * cout * depth, depth, cout, depth, (last - first) * g.OutPixels,
+                        false, null, default(IdentityOp), null, 0, depth);
+                }
             }
         }
     }
