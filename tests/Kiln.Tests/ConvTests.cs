@@ -31,6 +31,10 @@ public class ConvTests
         ["1x1 map"] = ConvGeometry.Square(40, 1, 1, 33, 1),
         // Large enough that 2 threads split it (the weight gradient by images, 3 images over 2 parts).
         ["3x3 pad 1, 32 -> 32 at 16x16 (threaded)"] = ConvGeometry.Square(32, 16, 16, 32, 3, padding: 1),
+        // Winograd F(2x2, 3x3): odd map sizes (clipped tiles), a map smaller than a tile block, more tiles than a block.
+        ["3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)"] = ConvGeometry.Square(8, 7, 9, 16, 3, padding: 1),
+        ["3x3 pad 1, 24 -> 8 at 2x2 (Winograd, tiny map)"] = ConvGeometry.Square(24, 2, 2, 8, 3, padding: 1),
+        ["3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)"] = ConvGeometry.Square(16, 20, 22, 16, 3, padding: 1),
     };
 
     public static IEnumerable<object[]> Cases() =>
@@ -42,6 +46,45 @@ public class ConvTests
     private static float[] Random(int length, int seed) => Reference.Random(length, seed);
 
     private static Conv2d Create(KernelIsa isa, string name) => new(Geometries[name]) { Isa = isa };
+
+    [Fact]
+    public void Winograd_RunsWhereItApplies_AndIm2colCanBeForced()
+    {
+        Assert.True(new Conv2d(Geometries["3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)"]).UsesWinograd == (KernelInfo.Best != KernelIsa.Portable));
+        Assert.False(new Conv2d(Geometries["3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)"]) { Algorithm = ConvAlgorithm.Im2col }.UsesWinograd);
+        Assert.False(new Conv2d(Geometries["3x3 pad 1, 3 -> 8 (first layer)"]).UsesWinograd);   // channels not a multiple of 8
+        Assert.False(new Conv2d(Geometries["3x3 stride 2 pad 1, 16 -> 24"]).UsesWinograd);  // strided
+        Assert.False(new Conv2d(Geometries["3x3 dilation 2 pad 2, 6 -> 7"]).UsesWinograd);
+    }
+
+    /// <summary>Winograd against the im2col path on the same data: both within the float32 tolerance of each other.</summary>
+    [Theory]
+    [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1)]
+    [InlineData("3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)", 2)]
+    [InlineData("3x3 pad 1, 32 -> 32 at 16x16 (threaded)", 2)]
+    public void Winograd_MatchesIm2col_ForwardAndInputGradient(string name, int threads)
+    {
+        foreach (KernelIsa isa in KernelInfo.Supported)
+        {
+            if (isa == KernelIsa.Portable) continue;
+            ConvGeometry g = Geometries[name];
+            var winograd = new Conv2d(g) { Isa = isa };
+            var im2col = new Conv2d(g) { Isa = isa, Algorithm = ConvAlgorithm.Im2col };
+            Assert.True(winograd.UsesWinograd);
+            const int images = 3;
+            float[] x = Random(images * g.InputSize, 21), w = Random(g.WeightSize, 22), b = Random(g.OutChannels, 23), dy = Random(images * g.OutputSize, 24);
+            float[] y1 = new float[images * g.OutputSize], y2 = new float[y1.Length], z1 = new float[y1.Length], z2 = new float[y1.Length];
+            winograd.Forward(x, w, b, y1, images, new Activations.LeakyReluOp(0.1f), z1, threads);
+            im2col.Forward(x, w, b, y2, images, new Activations.LeakyReluOp(0.1f), z2, threads);
+            double tolerance = 1e-5 * Math.Sqrt(9 * g.InChannels);
+            Reference.AssertClose(z2.Select(v => (double)v).ToArray(), z1, tolerance, tolerance, $"{isa} {name}: pre-activation");
+            Reference.AssertClose(y2.Select(v => (double)v).ToArray(), y1, tolerance, tolerance, $"{isa} {name}: output");
+            float[] dx1 = Random(images * g.InputSize, 25), dx2 = (float[])dx1.Clone();
+            winograd.BackwardInput(dy, w, dx1, images, accumulate: true, threads);
+            im2col.BackwardInput(dy, w, dx2, images, accumulate: true, threads);
+            Reference.AssertClose(dx2.Select(v => (double)v).ToArray(), dx1, tolerance, tolerance, $"{isa} {name}: input gradient accumulated");
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

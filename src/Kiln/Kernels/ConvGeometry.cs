@@ -103,3 +103,12 @@ public sealed record ConvGeometry
         if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1.");
     }
 }
+
+/// <summary>How a convolution's forward and input gradient compute.</summary>
+public enum ConvAlgorithm
+{
+    /// <summary>Winograd F(2×2, 3×3) for 3×3, stride 1, padding 1, channel counts that are multiples of 8; im2col otherwise.</summary>
+    Auto = 0,
+    /// <summary>im2col gathered per micro-panel on the packed GEMM, always.</summary>
+    Im2col = 1,
+}

@@ -38,6 +38,15 @@ public sealed unsafe class Conv2d
     /// <summary>The instruction set the kernels use (the machine's best by default; tests set each supported one).</summary>
     public KernelIsa Isa { get; init; } = KernelInfo.Best;
 
+    /// <summary>How the forward and the input gradient compute (<see cref="ConvAlgorithm.Auto"/>: Winograd where it
+    /// applies, else im2col). The weight gradient is always im2col.</summary>
+    public ConvAlgorithm Algorithm { get; init; } = ConvAlgorithm.Auto;
+
+    /// <summary>Whether the forward and the input gradient run as Winograd F(2×2, 3×3).</summary>
+    public bool UsesWinograd => Algorithm != ConvAlgorithm.Im2col && Isa != KernelIsa.Portable && Winograd3x3.Applies(Geometry);
+
+    private Winograd3x3? _winograd, _winogradBackward;
+
     // ---- tables ----
 
     /// <summary>[out pixel, tap] → the input pixel's offset (pixel · InChannels) in its image, or −1 in the padding.</summary>
@@ -108,6 +117,14 @@ public sealed unsafe class Conv2d
             ForwardScalar(x, weight, bias, y, images, activation, preActivation);
             return;
         }
+        if (UsesWinograd)
+        {
+            Winograd3x3 winograd = _winograd ??= new Winograd3x3(g.InChannels, g.OutChannels, g.InHeight, g.InWidth);
+            winograd.Prepare(weight, transposed: false);
+            fixed (float* px = x, pb = bias, py = y, pz = preActivation)
+                RunWinograd(winograd, px, py, bias.IsEmpty ? null : pb, preActivation.IsEmpty ? null : pz, activation, false, images, threads);
+            return;
+        }
         float[] permuted = _forwardWeights ??= Pinned(g.WeightSize);
         PermuteWeights(weight, permuted, outerIsOut: false);
         fixed (float* px = x, pw = permuted, pb = bias, py = y, pz = preActivation)
@@ -149,6 +166,30 @@ public sealed unsafe class Conv2d
         }
     }
 
+    /// <summary>Winograd over every tile block, the blocks split between the threads.</summary>
+    private void RunWinograd<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int threads)
+        where TAct : struct, IUnaryOperator
+    {
+        int blocks = winograd.Blocks(images);
+        int parts = Math.Min(Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue), blocks);
+        var work = new WinogradWork<TAct>(winograd, Isa, x, y, bias, z, act, accumulate, images);
+        if (parts == 1)
+        {
+            work.Rows(0, blocks);
+            return;
+        }
+        RowJob<WinogradWork<TAct>> job = RowJob<WinogradWork<TAct>>.ForThisThread;
+        job.Set(work, blocks, align: 1);
+        KernelThreads.Run(job, parts);
+        job.Clear();
+    }
+
+    private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images)
+        : IRowWork where TAct : struct, IUnaryOperator
+    {
+        public void Rows(int begin, int end) => winograd.Run(isa, x, y, bias, z, act, accumulate, images, begin, end);
+    }
+
     // ---- input gradient ----
 
     /// <summary>dx[images, InH, InW, In] (+)= the transposed convolution of dy[images, OutH, OutW, Out] with W.</summary>
@@ -163,6 +204,14 @@ public sealed unsafe class Conv2d
         if (g.IsPointwise)
         {
             Gemm.Run(Isa, GemmKernel.Auto, GemmForm.Nn, dy, weight, dx, images * g.InPixels, g.InChannels, g.OutChannels, accumulate, default, default(IdentityOp), default, threads);
+            return;
+        }
+        if (UsesWinograd)
+        {
+            Winograd3x3 winograd = _winogradBackward ??= new Winograd3x3(g.OutChannels, g.InChannels, g.InHeight, g.InWidth);
+            winograd.Prepare(weight, transposed: true);
+            fixed (float* pdy = dy, pdx = dx)
+                RunWinograd(winograd, pdy, pdx, null, null, default(IdentityOp), accumulate, images, threads);
             return;
         }
         int[] backwardTable = _backwardTable ??= BackwardTable(g);
