@@ -57,6 +57,21 @@ public class ConvTests
         Assert.False(new Conv2d(Geometries["3x3 dilation 2 pad 2, 6 -> 7"]).UsesWinograd);
     }
 
+    [Fact]
+    public void Winograd_SeesAWeightChangedInPlace()
+    {
+        ConvGeometry g = Geometries["3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)"];
+        var conv = new Conv2d(g);
+        var im2col = new Conv2d(g) { Algorithm = ConvAlgorithm.Im2col };
+        float[] x = Random(g.InputSize, 31), w = Random(g.WeightSize, 32), y = new float[g.OutputSize], expected = new float[g.OutputSize];
+        conv.Forward(x, w, default, y, 1);
+        conv.Forward(x, w, default, y, 1); // the same weight again: the transformed copy is reused
+        w[5] += 1f;                        // an optimizer step, in place
+        conv.Forward(x, w, default, y, 1);
+        im2col.Forward(x, w, default, expected, 1);
+        Reference.AssertClose(expected.Select(v => (double)v).ToArray(), y, 1e-4, 1e-4, "after the weight changed");
+    }
+
     /// <summary>Winograd against the im2col path on the same data: both within the float32 tolerance of each other.</summary>
     [Theory]
     [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1)]

@@ -33,7 +33,6 @@ internal sealed unsafe class Winograd3x3
         (_in, _out, _height, _width) = (inChannels, outChannels, height, width);
         (_tileRows, _tileColumns) = ((height + 1) / 2, (width + 1) / 2);
         _u = GC.AllocateUninitializedArray<float>(Positions * inChannels * outChannels, pinned: true);
-        TilesPerBlock = Math.Max(6, 96 / 6 * 6);
     }
 
     /// <summary>Whether a layer's geometry runs this way (and its input gradient, which has the same geometry).</summary>
@@ -42,14 +41,23 @@ internal sealed unsafe class Winograd3x3
         && g.Groups == 1 && g.PadTop == 1 && g.PadBottom == 1 && g.PadLeft == 1 && g.PadRight == 1
         && g.InChannels % 8 == 0 && g.OutChannels % 8 == 0 && g.InHeight >= 2 && g.InWidth >= 2;
 
-    /// <summary>Tiles per block (a multiple of the 6-row register tile).</summary>
-    public int TilesPerBlock { get; }
+    /// <summary>The most tiles per block (a multiple of the 6-row register tile).</summary>
+    public const int MaxTilesPerBlock = 96;
 
     public int Tiles(int images) => images * _tileRows * _tileColumns;
 
-    public int Blocks(int images) => (Tiles(images) + TilesPerBlock - 1) / TilesPerBlock;
+    /// <summary>Tiles per block for a call: at most <see cref="MaxTilesPerBlock"/>, fewer when that leaves a thread
+    /// without a block (a small batch); a multiple of 6.</summary>
+    public int TilesPerBlock(int images, int parts)
+    {
+        int perPart = (Tiles(images) + parts - 1) / parts;
+        return Math.Clamp((perPart + 5) / 6 * 6, 6, MaxTilesPerBlock);
+    }
 
-    private int ScratchFloats => Positions * TilesPerBlock * (_in + _out);
+    private int ScratchFloats => Positions * MaxTilesPerBlock * (_in + _out);
+
+    private float[]? _preparedFrom;
+    private bool _preparedTransposed;
 
     /// <summary>
     /// U[ξ][in, out] = G g Gᵀ for each channel pair of the PyTorch weight [out, in, 3, 3], or with
@@ -58,6 +66,11 @@ internal sealed unsafe class Winograd3x3
     /// </summary>
     public void Prepare(ReadOnlySpan<float> weight, bool transposed)
     {
+        // Inference calls again and again with the same weight: transform only when it changed.
+        if (_preparedFrom is { } previous && _preparedTransposed == transposed && weight.SequenceEqual(previous)) return;
+        _preparedFrom ??= GC.AllocateUninitializedArray<float>(weight.Length);
+        weight.CopyTo(_preparedFrom);
+        _preparedTransposed = transposed;
         Span<float> g = stackalloc float[9];
         Span<float> t = stackalloc float[12];
         for (int i = 0; i < _in; i++)
@@ -91,25 +104,27 @@ internal sealed unsafe class Winograd3x3
     /// y[images, H, W, out] = act(conv + bias) (or y += conv with <paramref name="accumulate"/>, no bias or activation),
     /// for blocks [firstBlock, lastBlock) of tiles; <paramref name="z"/>, when not null, receives conv + bias.
     /// </summary>
-    public void Run<TAct>(KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int firstBlock, int lastBlock)
+    public void Run<TAct>(KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
+        int firstBlock, int lastBlock)
         where TAct : struct, IUnaryOperator
     {
         float[] scratch = t_scratch is { } s && s.Length >= ScratchFloats ? s : (t_scratch = GC.AllocateUninitializedArray<float>(ScratchFloats + 16, pinned: true));
         int tiles = Tiles(images);
         fixed (float* ps = scratch, pu = _u)
         {
-            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + Positions * TilesPerBlock * _in;
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + Positions * tilesPerBlock * _in;
             for (int block = firstBlock; block < lastBlock; block++)
             {
-                int first = block * TilesPerBlock, count = Math.Min(TilesPerBlock, tiles - first);
-                TransformInput(x, v, first, count);
+                int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
+                if (count <= 0) break;
+                TransformInput(x, v, first, count, tilesPerBlock);
                 for (int xi = 0; xi < Positions; xi++)
                 {
-                    var a = new RowMajorA(v + (nint)xi * TilesPerBlock * _in, _in);
+                    var a = new RowMajorA(v + (nint)xi * tilesPerBlock * _in, _in);
                     var b = new MatrixB(GemmForm.Nn, pu + (nint)xi * _in * _out, _out, _in);
-                    GemmPacked.RunSources(isa, a, b, m + (nint)xi * TilesPerBlock * _out, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
+                    GemmPacked.RunSources(isa, a, b, m + (nint)xi * tilesPerBlock * _out, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
                 }
-                TransformOutput(m, y, bias, z, act, accumulate, first, count);
+                TransformOutput(m, y, bias, z, act, accumulate, first, count, tilesPerBlock);
             }
         }
     }
@@ -117,9 +132,9 @@ internal sealed unsafe class Winograd3x3
     /// <summary>V[ξ][t, c] = (Bᵀ d B)[ξ] for tiles [first, first + count), d the 4×4 input block at (2·row − 1, 2·column − 1),
     /// zero outside the image; Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Tiles inside the image
     /// read their 16 vectors directly; border tiles copy theirs, zero-padded, into a 4×4 block first.</summary>
-    private void TransformInput(float* x, float* v, int first, int count)
+    private void TransformInput(float* x, float* v, int first, int count, int tilesPerBlock)
     {
-        int perImage = _tileRows * _tileColumns, stride = TilesPerBlock * _in, rowStride = _width * _in;
+        int perImage = _tileRows * _tileColumns, stride = tilesPerBlock * _in, rowStride = _width * _in;
         float* padded = stackalloc float[16 * 8];
         for (int t = 0; t < count; t++)
         {
@@ -191,10 +206,10 @@ internal sealed unsafe class Winograd3x3
     }
 
     /// <summary>The 2×2 outputs of each tile, Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], clipped at the map's edge.</summary>
-    private void TransformOutput<TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count)
+    private void TransformOutput<TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int tilesPerBlock)
         where TAct : struct, IUnaryOperator
     {
-        int perImage = _tileRows * _tileColumns, stride = TilesPerBlock * _out;
+        int perImage = _tileRows * _tileColumns, stride = tilesPerBlock * _out;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;

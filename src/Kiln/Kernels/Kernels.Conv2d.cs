@@ -170,9 +170,11 @@ public sealed unsafe class Conv2d
     private void RunWinograd<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int threads)
         where TAct : struct, IUnaryOperator
     {
-        int blocks = winograd.Blocks(images);
-        int parts = Math.Min(Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue), blocks);
-        var work = new WinogradWork<TAct>(winograd, Isa, x, y, bias, z, act, accumulate, images);
+        int parts = Math.Min(Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue), (winograd.Tiles(images) + 5) / 6);
+        int tilesPerBlock = winograd.TilesPerBlock(images, parts);
+        int blocks = (winograd.Tiles(images) + tilesPerBlock - 1) / tilesPerBlock;
+        parts = Math.Min(parts, blocks);
+        var work = new WinogradWork<TAct>(winograd, Isa, x, y, bias, z, act, accumulate, images, tilesPerBlock);
         if (parts == 1)
         {
             work.Rows(0, blocks);
@@ -184,10 +186,10 @@ public sealed unsafe class Conv2d
         job.Clear();
     }
 
-    private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images)
-        : IRowWork where TAct : struct, IUnaryOperator
+    private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate,
+        int images, int tilesPerBlock) : IRowWork where TAct : struct, IUnaryOperator
     {
-        public void Rows(int begin, int end) => winograd.Run(isa, x, y, bias, z, act, accumulate, images, begin, end);
+        public void Rows(int begin, int end) => winograd.Run(isa, x, y, bias, z, act, accumulate, images, tilesPerBlock, begin, end);
     }
 
     // ---- input gradient ----
