@@ -77,7 +77,7 @@ public class ConvTests
     [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1)]
     [InlineData("3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)", 2)]
     [InlineData("3x3 pad 1, 32 -> 32 at 16x16 (threaded)", 2)]
-    public void Winograd_MatchesIm2col_ForwardAndInputGradient(string name, int threads)
+    public void Winograd_MatchesIm2col_ForwardInputAndWeightGradients(string name, int threads)
     {
         foreach (KernelIsa isa in KernelInfo.Supported)
         {
@@ -98,6 +98,11 @@ public class ConvTests
             winograd.BackwardInput(dy, w, dx1, images, accumulate: true, threads);
             im2col.BackwardInput(dy, w, dx2, images, accumulate: true, threads);
             Reference.AssertClose(dx2.Select(v => (double)v).ToArray(), dx1, tolerance, tolerance, $"{isa} {name}: input gradient accumulated");
+            float[] dw1 = Random(g.WeightSize, 26), dw2 = (float[])dw1.Clone(), db1 = new float[g.OutChannels], db2 = new float[g.OutChannels];
+            winograd.BackwardParameters(x, dy, dw1, db1, images, accumulate: true, threads);
+            im2col.BackwardParameters(x, dy, dw2, db2, images, accumulate: true, threads);
+            double sumTolerance = 2e-5 * Math.Sqrt(images * g.OutPixels);
+            Reference.AssertClose(dw2.Select(v => (double)v).ToArray(), dw1, sumTolerance, sumTolerance, $"{isa} {name}: weight gradient accumulated");
         }
     }
 

@@ -48,13 +48,22 @@ internal sealed unsafe class Winograd3x3
 
     /// <summary>Tiles per block for a call: at most <see cref="MaxTilesPerBlock"/>, fewer when that leaves a thread
     /// without a block (a small batch); a multiple of 6.</summary>
-    public int TilesPerBlock(int images, int parts)
+    public int TilesPerBlock(int images, int parts, int most = MaxTilesPerBlock)
     {
         int perPart = (Tiles(images) + parts - 1) / parts;
-        return Math.Clamp((perPart + 5) / 6 * 6, 6, MaxTilesPerBlock);
+        return Math.Clamp((perPart + 5) / 6 * 6, 6, most);
     }
 
-    private int ScratchFloats => Positions * MaxTilesPerBlock * (_in + _out);
+    /// <summary>The most tiles per block of the weight gradient, whose products run along the tiles (measured: 384
+    /// tiles per block, a longer depth per product call, was no faster than 96 on Z2).</summary>
+    public const int MaxGradientTilesPerBlock = 96;
+
+    /// <summary>This thread's scratch for V and M (or D) of a block of <paramref name="tilesPerBlock"/> tiles.</summary>
+    private float[] Scratch(int tilesPerBlock)
+    {
+        int floats = Positions * tilesPerBlock * (_in + _out) + 16;
+        return t_scratch is { } s && s.Length >= floats ? s : (t_scratch = GC.AllocateUninitializedArray<float>(floats, pinned: true));
+    }
 
     private float[]? _preparedFrom;
     private bool _preparedTransposed;
@@ -108,7 +117,7 @@ internal sealed unsafe class Winograd3x3
         int firstBlock, int lastBlock)
         where TAct : struct, IUnaryOperator
     {
-        float[] scratch = t_scratch is { } s && s.Length >= ScratchFloats ? s : (t_scratch = GC.AllocateUninitializedArray<float>(ScratchFloats + 16, pinned: true));
+        float[] scratch = Scratch(tilesPerBlock);
         int tiles = Tiles(images);
         fixed (float* ps = scratch, pu = _u)
         {
@@ -127,6 +136,100 @@ internal sealed unsafe class Winograd3x3
                 TransformOutput(m, y, bias, z, act, accumulate, first, count, tilesPerBlock);
             }
         }
+    }
+
+    /// <summary>
+    /// The weight gradient's transformed sums over tiles [first block, last block): Ũ[ξ][in, out] += Σ_t V[ξ][t, in] ·
+    /// D[ξ][t, out], V the transformed input tiles (as the forward's), D = A dY Aᵀ the output gradient's 2×2 blocks
+    /// (zero past the map's edge) taken to 4×4, A = [[1, 0], [1, 1], [1, −1], [0, −1]]. <see cref="FinishWeightGradient"/>
+    /// turns Ũ into dW = Gᵀ Ũ G. This object is the forward's (in = the layer's in).
+    /// </summary>
+    public void WeightGradient(KernelIsa isa, float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+    {
+        float[] scratch = Scratch(tilesPerBlock);
+        int tiles = Tiles(images);
+        fixed (float* ps = scratch)
+        {
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + Positions * tilesPerBlock * _in;
+            for (int block = firstBlock; block < lastBlock; block++)
+            {
+                int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
+                if (count <= 0) break;
+                TransformInput(x, v, first, count, tilesPerBlock);
+                TransformOutputGradient(dy, d, first, count, tilesPerBlock);
+                for (int xi = 0; xi < Positions; xi++)
+                {
+                    var a = new KMajorA(v + (nint)xi * tilesPerBlock * _in, _in);
+                    var b = new MatrixB(GemmForm.Tn, d + (nint)xi * tilesPerBlock * _out, _out, count);
+                    GemmPacked.RunSources(isa, a, b, accumulator + (nint)xi * _in * _out, _out, _in, _out, count, true, null, default(IdentityOp), null, 0, _out);
+                }
+            }
+        }
+    }
+
+    /// <summary>D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 2×2 output-gradient block (zeros past the map's edge).</summary>
+    private void TransformOutputGradient(float* dy, float* d, int first, int count, int tilesPerBlock)
+    {
+        int perImage = _tileRows * _tileColumns;
+        nint stride = (nint)tilesPerBlock * _out;
+        for (int t = 0; t < count; t++)
+        {
+            int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
+            int row = inImage / _tileColumns * 2, column = inImage % _tileColumns * 2;
+            bool right = column + 1 < _width, below = row + 1 < _height;
+            float* source = dy + (nint)image * _height * _width * _out + ((nint)row * _width + column) * _out;
+            nint down = (nint)_width * _out;
+            float* target = d + (nint)t * _out;
+            for (int o = 0; o < _out; o += 8)
+            {
+                Vector256<float> y00 = Vector256.Load(source + o);
+                Vector256<float> y01 = right ? Vector256.Load(source + _out + o) : Vector256<float>.Zero;
+                Vector256<float> y10 = below ? Vector256.Load(source + down + o) : Vector256<float>.Zero;
+                Vector256<float> y11 = right && below ? Vector256.Load(source + down + _out + o) : Vector256<float>.Zero;
+                // Rows: A y (4×2): (y0, y0 + y1, y0 − y1, −y1) down each column.
+                Vector256<float> a0 = y00, a1 = y01;
+                Vector256<float> b0 = y00 + y10, b1 = y01 + y11;
+                Vector256<float> c0 = y00 - y10, c1 = y01 - y11;
+                Vector256<float> e0 = -y10, e1 = -y11;
+                // Columns: (A y) Aᵀ, each row (r0, r1) → (r0, r0 + r1, r0 − r1, −r1).
+                float* q = target + o;
+                a0.Store(q); (a0 + a1).Store(q + stride); (a0 - a1).Store(q + 2 * stride); (-a1).Store(q + 3 * stride);
+                q += 4 * stride;
+                b0.Store(q); (b0 + b1).Store(q + stride); (b0 - b1).Store(q + 2 * stride); (-b1).Store(q + 3 * stride);
+                q += 4 * stride;
+                c0.Store(q); (c0 + c1).Store(q + stride); (c0 - c1).Store(q + 2 * stride); (-c1).Store(q + 3 * stride);
+                q += 4 * stride;
+                e0.Store(q); (e0 + e1).Store(q + stride); (e0 - e1).Store(q + 2 * stride); (-e1).Store(q + 3 * stride);
+            }
+        }
+    }
+
+    /// <summary>dW[out, in, 3, 3] (+)= Gᵀ Ũ[·][in, out] G, Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].</summary>
+    public void FinishWeightGradient(ReadOnlySpan<float> accumulator, Span<float> dweight, bool accumulate)
+    {
+        Span<float> u = stackalloc float[16];
+        Span<float> t = stackalloc float[12];
+        int pairs = _in * _out;
+        for (int i = 0; i < _in; i++)
+            for (int o = 0; o < _out; o++)
+            {
+                for (int xi = 0; xi < 16; xi++) u[xi] = accumulator[xi * pairs + i * _out + o];
+                for (int j = 0; j < 4; j++)
+                {
+                    float u0 = u[j], u1 = u[4 + j], u2 = u[8 + j], u3 = u[12 + j];
+                    t[j] = u0 + 0.5f * (u1 + u2);
+                    t[4 + j] = 0.5f * (u1 - u2);
+                    t[8 + j] = 0.5f * (u1 + u2) + u3;
+                }
+                Span<float> target = dweight.Slice((o * _in + i) * 9, 9);
+                for (int r = 0; r < 3; r++)
+                {
+                    float t0 = t[4 * r], t1 = t[4 * r + 1], t2 = t[4 * r + 2], t3 = t[4 * r + 3];
+                    float w0 = t0 + 0.5f * (t1 + t2), w1 = 0.5f * (t1 - t2), w2 = 0.5f * (t1 + t2) + t3;
+                    if (accumulate) { target[3 * r] += w0; target[3 * r + 1] += w1; target[3 * r + 2] += w2; }
+                    else { target[3 * r] = w0; target[3 * r + 1] = w1; target[3 * r + 2] = w2; }
+                }
+            }
     }
 
     /// <summary>V[ξ][t, c] = (Bᵀ d B)[ξ] for tiles [first, first + count), d the 4×4 input block at (2·row − 1, 2·column − 1),

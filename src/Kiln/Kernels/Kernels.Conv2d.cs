@@ -38,14 +38,14 @@ public sealed unsafe class Conv2d
     /// <summary>The instruction set the kernels use (the machine's best by default; tests set each supported one).</summary>
     public KernelIsa Isa { get; init; } = KernelInfo.Best;
 
-    /// <summary>How the forward and the input gradient compute (<see cref="ConvAlgorithm.Auto"/>: Winograd where it
-    /// applies, else im2col). The weight gradient is always im2col.</summary>
+    /// <summary>How the passes compute (<see cref="ConvAlgorithm.Auto"/>: Winograd where it applies, else im2col).</summary>
     public ConvAlgorithm Algorithm { get; init; } = ConvAlgorithm.Auto;
 
-    /// <summary>Whether the forward and the input gradient run as Winograd F(2×2, 3×3).</summary>
+    /// <summary>Whether the forward, the input gradient and the weight gradient run as Winograd F(2×2, 3×3).</summary>
     public bool UsesWinograd => Algorithm != ConvAlgorithm.Im2col && Isa != KernelIsa.Portable && Winograd3x3.Applies(Geometry);
 
     private Winograd3x3? _winograd, _winogradBackward;
+    private float[]? _winogradGradient;
 
     // ---- tables ----
 
@@ -288,6 +288,11 @@ public sealed unsafe class Conv2d
             BackwardParametersScalar(x, dy, dweight, images, accumulate);
             return;
         }
+        if (UsesWinograd)
+        {
+            BackwardParametersWinograd(x, dy, dweight, images, accumulate, threads);
+            return;
+        }
         int depth = g.Taps * g.GroupInChannels;
         // Threads split the images: each part sums its own images into its own dW' (reading only its share of x and
         // dy), then the parts are added. One part per image at most.
@@ -330,6 +335,54 @@ public sealed unsafe class Conv2d
                         else target[i * taps + t] = v;
                     }
             }
+    }
+
+    /// <summary>The weight gradient as Winograd F(2×2, 3×3): each thread sums its blocks of tiles into its own Ũ, then
+    /// the parts are added and transformed back to 3×3.</summary>
+    private void BackwardParametersWinograd(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, int images, bool accumulate, int threads)
+    {
+        ConvGeometry g = Geometry;
+        Winograd3x3 winograd = _winograd ??= new Winograd3x3(g.InChannels, g.OutChannels, g.InHeight, g.InWidth);
+        int size = 16 * g.InChannels * g.OutChannels;
+        int parts = Math.Min(Parts(threads, images * g.MultiplyAdds, int.MaxValue), (winograd.Tiles(images) + 5) / 6);
+        int tilesPerBlock = winograd.TilesPerBlock(images, parts, Winograd3x3.MaxGradientTilesPerBlock);
+        int blocks = (winograd.Tiles(images) + tilesPerBlock - 1) / tilesPerBlock;
+        parts = Math.Min(parts, blocks);
+        if (_winogradGradient is null || _winogradGradient.Length < parts * size)
+            _winogradGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * size);
+        float[] sums = _winogradGradient;
+        sums.AsSpan(0, parts * size).Clear();
+        fixed (float* px = x, pdy = dy, ps = sums)
+        {
+            var work = new WinogradWeightWork(winograd, Isa, px, pdy, ps, size, images, tilesPerBlock, blocks, parts);
+            if (parts == 1)
+            {
+                work.Rows(0, 1);
+            }
+            else
+            {
+                RowJob<WinogradWeightWork> job = RowJob<WinogradWeightWork>.ForThisThread;
+                job.Set(work, parts, align: 1);
+                KernelThreads.Run(job, parts);
+                job.Clear();
+            }
+        }
+        Span<float> total = sums.AsSpan(0, size);
+        for (int part = 1; part < parts; part++)
+            System.Numerics.Tensors.TensorPrimitives.Add(total, sums.AsSpan(part * size, size), total);
+        winograd.FinishWeightGradient(total, dweight, accumulate);
+    }
+
+    /// <summary>Part p of the Winograd weight gradient: its share of the tile blocks into its own Ũ.</summary>
+    private readonly struct WinogradWeightWork(Winograd3x3 winograd, KernelIsa isa, float* x, float* dy, float* sums, int size, int images,
+        int tilesPerBlock, int blocks, int parts) : IRowWork
+    {
+        public void Rows(int begin, int end)
+        {
+            for (int part = begin; part < end; part++)
+                winograd.WeightGradient(isa, x, dy, sums + (nint)part * size, images, tilesPerBlock,
+                    (int)((long)blocks * part / parts), (int)((long)blocks * (part + 1) / parts));
+        }
     }
 
     /// <summary>Parts [begin, end) of dW' for every group: part p sums dW'[out, ·] = dYᵀ·im2col(X) over its share of
