@@ -231,6 +231,8 @@ public sealed class ImageDataTests : IDisposable
         var batch = new float[32 * 3 * 32 * 32];
         var e = Assert.Throws<ArgumentException>(() => augmentation.Apply(batch, 33));
         Assert.Contains("[3, 32, 32]", e.Message);
+        // Warm up past tiered compilation's re-JIT of Apply (its counting and on-stack replacement may allocate on this thread).
+        for (int i = 0; i < 200; i++) augmentation.Apply(batch, 2);
         augmentation.Apply(batch, 32);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++) augmentation.Apply(batch, 32);

@@ -58,10 +58,15 @@ internal sealed unsafe class Winograd3x3
     /// tiles per block, a longer depth per product call, was no faster than 96 on Z2).</summary>
     public const int MaxGradientTilesPerBlock = 96;
 
+    /// <summary>Floats between the 16 positions' matrices of a block: the matrix, plus one cache line, so that the 16
+    /// do not all fall on the same L1 sets (a block of 96 tiles × 32 channels is 12 KB, a multiple of 4 KB: the
+    /// transforms, which touch all 16 at once, measured twice as slow without the pad).</summary>
+    private static int PositionStride(int tilesPerBlock, int channels) => tilesPerBlock * channels + 16;
+
     /// <summary>This thread's scratch for V and M (or D) of a block of <paramref name="tilesPerBlock"/> tiles.</summary>
     private float[] Scratch(int tilesPerBlock)
     {
-        int floats = Positions * tilesPerBlock * (_in + _out) + 16;
+        int floats = Positions * (PositionStride(tilesPerBlock, _in) + PositionStride(tilesPerBlock, _out)) + 16;
         return t_scratch is { } s && s.Length >= floats ? s : (t_scratch = GC.AllocateUninitializedArray<float>(floats, pinned: true));
     }
 
@@ -121,19 +126,20 @@ internal sealed unsafe class Winograd3x3
         int tiles = Tiles(images);
         fixed (float* ps = scratch, pu = _u)
         {
-            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + Positions * tilesPerBlock * _in;
+            int vStride = PositionStride(tilesPerBlock, _in), mStride = PositionStride(tilesPerBlock, _out);
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + Positions * vStride;
             for (int block = firstBlock; block < lastBlock; block++)
             {
                 int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
                 if (count <= 0) break;
-                TransformInput(x, v, first, count, tilesPerBlock);
+                TransformInput(x, v, first, count, vStride);
                 for (int xi = 0; xi < Positions; xi++)
                 {
-                    var a = new RowMajorA(v + (nint)xi * tilesPerBlock * _in, _in);
+                    var a = new RowMajorA(v + (nint)xi * vStride, _in);
                     var b = new MatrixB(GemmForm.Nn, pu + (nint)xi * _in * _out, _out, _in);
-                    GemmPacked.RunSources(isa, a, b, m + (nint)xi * tilesPerBlock * _out, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
+                    GemmPacked.RunSources(isa, a, b, m + (nint)xi * mStride, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
                 }
-                TransformOutput(m, y, bias, z, act, accumulate, first, count, tilesPerBlock);
+                TransformOutput(m, y, bias, z, act, accumulate, first, count, mStride);
             }
         }
     }
@@ -150,17 +156,18 @@ internal sealed unsafe class Winograd3x3
         int tiles = Tiles(images);
         fixed (float* ps = scratch)
         {
-            float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + Positions * tilesPerBlock * _in;
+            int vStride = PositionStride(tilesPerBlock, _in), dStride = PositionStride(tilesPerBlock, _out);
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + Positions * vStride;
             for (int block = firstBlock; block < lastBlock; block++)
             {
                 int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
                 if (count <= 0) break;
-                TransformInput(x, v, first, count, tilesPerBlock);
-                TransformOutputGradient(dy, d, first, count, tilesPerBlock);
+                TransformInput(x, v, first, count, vStride);
+                TransformOutputGradient(dy, d, first, count, dStride);
                 for (int xi = 0; xi < Positions; xi++)
                 {
-                    var a = new KMajorA(v + (nint)xi * tilesPerBlock * _in, _in);
-                    var b = new MatrixB(GemmForm.Tn, d + (nint)xi * tilesPerBlock * _out, _out, count);
+                    var a = new KMajorA(v + (nint)xi * vStride, _in);
+                    var b = new MatrixB(GemmForm.Tn, d + (nint)xi * dStride, _out, count);
                     GemmPacked.RunSources(isa, a, b, accumulator + (nint)xi * _in * _out, _out, _in, _out, count, true, null, default(IdentityOp), null, 0, _out);
                 }
             }
@@ -168,10 +175,9 @@ internal sealed unsafe class Winograd3x3
     }
 
     /// <summary>D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 2×2 output-gradient block (zeros past the map's edge).</summary>
-    private void TransformOutputGradient(float* dy, float* d, int first, int count, int tilesPerBlock)
+    private void TransformOutputGradient(float* dy, float* d, int first, int count, nint stride)
     {
         int perImage = _tileRows * _tileColumns;
-        nint stride = (nint)tilesPerBlock * _out;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
@@ -235,9 +241,9 @@ internal sealed unsafe class Winograd3x3
     /// <summary>V[ξ][t, c] = (Bᵀ d B)[ξ] for tiles [first, first + count), d the 4×4 input block at (2·row − 1, 2·column − 1),
     /// zero outside the image; Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Tiles inside the image
     /// read their 16 vectors directly; border tiles copy theirs, zero-padded, into a 4×4 block first.</summary>
-    private void TransformInput(float* x, float* v, int first, int count, int tilesPerBlock)
+    private void TransformInput(float* x, float* v, int first, int count, int stride)
     {
-        int perImage = _tileRows * _tileColumns, stride = tilesPerBlock * _in, rowStride = _width * _in;
+        int perImage = _tileRows * _tileColumns, rowStride = _width * _in;
         float* padded = stackalloc float[16 * 8];
         for (int t = 0; t < count; t++)
         {
@@ -309,10 +315,10 @@ internal sealed unsafe class Winograd3x3
     }
 
     /// <summary>The 2×2 outputs of each tile, Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], clipped at the map's edge.</summary>
-    private void TransformOutput<TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int tilesPerBlock)
+    private void TransformOutput<TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int stride)
         where TAct : struct, IUnaryOperator
     {
-        int perImage = _tileRows * _tileColumns, stride = tilesPerBlock * _out;
+        int perImage = _tileRows * _tileColumns;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;

@@ -387,27 +387,66 @@ internal static unsafe class GemmPacked
         TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
         TVec c60 = TSimd.Zero, c61 = TSimd.Zero, c70 = TSimd.Zero, c71 = TSimd.Zero, c80 = TSimd.Zero, c81 = TSimd.Zero;
         TVec c90 = TSimd.Zero, c91 = TSimd.Zero, ca0 = TSimd.Zero, ca1 = TSimd.Zero, cb0 = TSimd.Zero, cb1 = TSimd.Zero;
-        for (int p = 0; p < kc; p++)
+        // Two depths per iteration (fewer pointer updates and loop branches per FMA), then the odd one.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
         {
-            TVec b0 = TSimd.Load(ref b[0]);
-            TVec b1 = two ? TSimd.Load(ref b[w]) : default;
-            TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
-            if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
-            if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
-            if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
-            if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
-            if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
-            if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
-            if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
-            if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
-            if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
-            if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
-            if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
-            a += ps;
-            if (rows > 3) a3 += ps;
-            if (rows > 6) a6 += ps;
-            if (rows > 9) a9 += ps;
-            b += ldb;
+            {
+                TVec b0 = TSimd.Load(ref b[0]);
+                TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
+            }
+            {
+                TVec b0 = TSimd.Load(ref b[ldb]);
+                TVec b1 = two ? TSimd.Load(ref b[ldb + w]) : default;
+                TVec x = TSimd.Broadcast(a[ps]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                if (rows > 1) { x = TSimd.Broadcast(a[rs + ps]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs + ps]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                if (rows > 3) { x = TSimd.Broadcast(a3[ps]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                if (rows > 4) { x = TSimd.Broadcast(a3[rs + ps]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs + ps]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                if (rows > 6) { x = TSimd.Broadcast(a6[ps]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                if (rows > 7) { x = TSimd.Broadcast(a6[rs + ps]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs + ps]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                if (rows > 9) { x = TSimd.Broadcast(a9[ps]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                if (rows > 10) { x = TSimd.Broadcast(a9[rs + ps]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs + ps]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
+            }
+            a += 2 * ps;
+            if (rows > 3) a3 += 2 * ps;
+            if (rows > 6) a6 += 2 * ps;
+            if (rows > 9) a9 += 2 * ps;
+            b += 2 * ldb;
+        }
+        if (p < kc)
+        {
+            {
+                TVec b0 = TSimd.Load(ref b[0]);
+                TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
+            }
         }
         if (cols == TCols.Value * w && !store.Transposed)
         {
