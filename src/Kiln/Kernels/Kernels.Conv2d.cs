@@ -16,6 +16,8 @@ namespace Kiln.Kernels;
 /// <item>weight gradient: dW'[out, (tap, in)] = dYᵀ·im2col(X), the gathered im2col as B, then permuted back to
 /// PyTorch's layout; bias gradient: column sums of dY.</item>
 /// </list>
+/// A 3×3 convolution with stride 1, padding 1 and channel counts that are multiples of 8 runs all three passes as
+/// Winograd F(2×2, 3×3) instead (<see cref="Winograd3x3"/>, 2.25× fewer multiplies; <see cref="Algorithm"/> forces im2col).
 /// A 1×1 convolution with stride 1 and no padding is a plain matrix product over pixels (the dense layer's kernels).
 /// Groups run one product each on their slice of channels. The portable variant is a direct scalar loop over the
 /// same tables.
