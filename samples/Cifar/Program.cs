@@ -43,12 +43,7 @@ else
 }
 string[] classNames = options.DataDirectory is null ? SyntheticShapes.Names : Cifar10.Names;
 
-using ITrainable<float, int> model = options.Model switch
-{
-    "resnet" => new CifarResNet(seed: options.Seed),
-    "densenet" => new CifarDenseNet(seed: options.Seed),
-    _ => new CifarCnn(seed: options.Seed),
-};
+using ITrainable<float, int> model = Create(options.Model, options.Seed);
 string summary = options.Model switch { "resnet" => CifarResNet.Summary, "densenet" => CifarDenseNet.Summary, _ => CifarCnn.Summary };
 model.Threads = options.Threads;
 
@@ -89,6 +84,8 @@ var scores = new float[test.Count * 10];
 model.Forward(test.Features, scores);
 float accuracy = Metrics.Accuracy(scores, test.Labels, 10);
 AnsiConsole.MarkupLine($"test accuracy: [bold]{accuracy:P2}[/] after {optimizer.StepCount:N0} steps in {clock.Elapsed.TotalSeconds:F1} s; test loss {model.Evaluate(test.Features, test.Labels):F4}; log: {Markup.Escape(options.Log)}");
+var predicted = new int[test.Count];
+Reductions.ArgMaxRows(scores, predicted, 10);
 var table = new Table().AddColumn("class").AddColumn(new TableColumn("accuracy").RightAligned());
 for (int c = 0; c < 10; c++)
 {
@@ -97,14 +94,14 @@ for (int c = 0; c < 10; c++)
     {
         if (test.Labels[i] != c) continue;
         seen++;
-        if (ArgMax(scores.AsSpan(i * 10, 10)) == c) right++;
+        if (predicted[i] == c) right++;
     }
     table.AddRow(classNames[c], seen == 0 ? "-" : ((float)right / seen).ToString("P1", CultureInfo.InvariantCulture));
 }
 AnsiConsole.Write(table);
 
 model.Save(options.Checkpoint);
-using (ITrainable<float, int> reloaded = options.Model switch { "resnet" => new CifarResNet(seed: 12345), "densenet" => new CifarDenseNet(seed: 12345), _ => new CifarCnn(seed: 12345) })
+using (ITrainable<float, int> reloaded = Create(options.Model, seed: 12345))
 {
     reloaded.Load(options.Checkpoint);
     reloaded.Training = false;
@@ -115,12 +112,12 @@ using (ITrainable<float, int> reloaded = options.Model switch { "resnet" => new 
 }
 return 0;
 
-static int ArgMax(ReadOnlySpan<float> values)
+static ITrainable<float, int> Create(string model, int seed) => model switch
 {
-    int best = 0;
-    for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-    return best;
-}
+    "resnet" => new CifarResNet(seed),
+    "densenet" => new CifarDenseNet(seed),
+    _ => new CifarCnn(seed),
+};
 
 /// <summary>One progress bar per epoch, fed by the trainer (on the training thread).</summary>
 internal sealed class EpochBars(ProgressContext context) : IProgress<TrainingProgress>

@@ -22,7 +22,7 @@ public class ParityTests
 {
     private const double LossTolerance = 2e-6, GradientTolerance = 5e-6, ParameterTolerance = 1e-6;
 
-    /// <summary>What the test needs from a generated model (the generated classes share no interface).</summary>
+    /// <summary>What the test needs from a generated model.</summary>
     private sealed record Case(string Name, ParameterSet Parameters, ParameterSet Gradients, Action<string> Load,
         Func<float[], float[], float> ComputeGradients, Func<float[], float[], Optimizer, float> TrainStep, Func<float[], float[], float> Evaluate)
     {
@@ -31,16 +31,9 @@ public class ParityTests
         public ParameterSet? Buffers { get; init; }
         public Action<bool>? SetTraining { get; init; }
 
-        /// <summary>The relative tolerance of the losses after Adam steps: an Adam step divides by √v, so on a large
-        /// model the float32 summation-order differences of tiny gradients grow through the steps.</summary>
-        public double TrajectoryTolerance { get; init; } = LossTolerance;
-
-        /// <summary>The absolute tolerance of the parameters after the Adam steps (each step moves one by up to 1e−3).</summary>
-        public double AfterTolerance { get; init; } = ParameterTolerance;
-
-        /// <summary>The fraction of the compared parameters after the Adam steps that may be off by more than
-        /// <see cref="AfterTolerance"/> (but by no more than the 3 steps can move one, 3e−3).</summary>
-        public double OutlierFraction { get; init; }
+        /// <summary>The optimizer of the 3-step trajectory, as Parity/export.py ran it: Adam (lr 1e−3) unless a case
+        /// says otherwise.</summary>
+        public Func<ParameterSet, Optimizer> Optimizer { get; init; } = parameters => new Adam(parameters, lr: 1e-3f);
     }
 
     /// <summary>The case of any generated model (every one implements <see cref="ITrainable{TInput, TTarget}"/>).</summary>
@@ -59,130 +52,126 @@ public class ParityTests
     public void Z1_MatchesPyTorch()
     {
         using var m = new MnistMlp(seed: 5);
-        Check(new Case("z1", m.Parameters, m.Gradients, m.Load,
-            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+        Check(Of("z1", m));
     }
 
     [Fact]
     public void Dense_WithMeanSquaredError_MatchesPyTorch()
     {
         using var m = new DenseMse(seed: 5);
-        Check(new Case("dense_mse", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("dense_mse", m));
     }
 
     [Fact]
     public void Relu_AndDenseWithoutBias_MatchPyTorch()
     {
         using var m = new ReluNet(seed: 5);
-        Check(new Case("relu_nobias", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("relu_nobias", m));
     }
 
     [Fact]
     public void LeakyRelu_MatchesPyTorch()
     {
         using var m = new LeakyReluNet(seed: 5);
-        Check(new Case("leaky_relu", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("leaky_relu", m));
     }
 
     [Fact]
     public void Sigmoid_MatchesPyTorch()
     {
         using var m = new SigmoidNet(seed: 5);
-        Check(new Case("sigmoid", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("sigmoid", m));
     }
 
     [Fact]
     public void Tanh_MatchesPyTorch()
     {
         using var m = new TanhNet(seed: 5);
-        Check(new Case("tanh", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("tanh", m));
     }
 
     [Fact]
     public void Gelu_ExactAndTanh_MatchPyTorch()
     {
         using var m = new GeluNet(seed: 5);
-        Check(new Case("gelu", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("gelu", m));
     }
 
     [Fact]
     public void Softmax_MatchesPyTorch()
     {
         using var m = new SoftmaxNet(seed: 5);
-        Check(new Case("softmax", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("softmax", m));
     }
 
     [Fact]
     public void SkipConnection_AndFanOut_MatchPyTorch()
     {
         using var m = new SkipNet(seed: 5);
-        Check(new Case("skip", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("skip", m));
     }
 
     [Fact]
     public void SoftmaxCrossEntropy_MatchesPyTorch()
     {
         using var m = new Classifier(seed: 5);
-        Check(new Case("classifier", m.Parameters, m.Gradients, m.Load,
-            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+        Check(Of("classifier", m));
     }
 
     [Fact]
     public void L1Loss_MatchesPyTorch()
     {
         using var m = new L1Net(seed: 5);
-        Check(new Case("l1", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("l1", m));
     }
 
     [Fact]
     public void HuberLoss_MatchesPyTorch()
     {
         using var m = new HuberNet(seed: 5);
-        Check(new Case("huber", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("huber", m));
     }
 
     [Fact]
     public void MeanSquaredError_Summed_MatchesPyTorch()
     {
         using var m = new MseSumNet(seed: 5);
-        Check(new Case("mse_sum", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("mse_sum", m));
     }
 
     [Fact]
     public void BinaryCrossEntropyWithLogits_MatchesPyTorch()
     {
         using var m = new BceNet(seed: 5);
-        Check(new Case("bce_logits", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("bce_logits", m));
     }
 
     [Fact]
     public void BinaryFocalLoss_MatchesTorchvisionsDefinition()
     {
         using var m = new BinaryFocalNet(seed: 5);
-        Check(new Case("binary_focal", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("binary_focal", m));
     }
 
     [Fact]
     public void FocalLoss_MatchesTheDefinitionInPyTorch()
     {
         using var m = new FocalNet(seed: 5);
-        Check(new Case("focal", m.Parameters, m.Gradients, m.Load,
-            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+        Check(Of("focal", m));
     }
 
     [Fact]
     public void CrossEntropy_LabelSmoothing_Summed_MatchesPyTorch()
     {
         using var m = new SmoothedClassifier(seed: 5);
-        Check(new Case("smoothed_ce_sum", m.Parameters, m.Gradients, m.Load,
-            (x, t) => m.ComputeGradients(x, Labels(t)), (x, t, o) => m.TrainStep(x, Labels(t), o), (x, t) => m.Evaluate(x, Labels(t))));
+        Check(Of("smoothed_ce_sum", m));
     }
 
     [Fact]
     public void CrossEntropy_SoftTargets_MatchesPyTorch()
     {
         using var m = new SoftTargetClassifier(seed: 5);
-        Check(new Case("soft_ce", m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(x, t), (x, t, o) => m.TrainStep(x, t, o), (x, t) => m.Evaluate(x, t)));
+        Check(Of("soft_ce", m));
     }
 
     // ---- convolutional networks (CnnParityModels.cs, CnnModels.cs, samples/Cifar) ----
@@ -225,14 +214,12 @@ public class ParityTests
     [Fact]
     public void Z2_MatchesPyTorch()
     {
-        // Z2's 1.1M parameters: the gradient pass holds the common tolerances, but Adam's 1/√v turns summation-order
-        // differences of near-zero gradients into visible steps. PyTorch float32 against PyTorch float64 on this very
-        // case, after the 3 steps, of the 13,290 parameters stored: 3,814 differ by more than 1e−6, 729 (5.5%) by more
-        // than 1e−5, the largest by 1.1e−3 (a whole step). Kiln against PyTorch float32 is no further apart
-        // (2026-11-22): 3,813 by more than 1e−6, 730 by more than 1e−5; the losses by 6e−6 relative. So: losses within 3e−5, at most 10% of
-        // the parameters off by more than 1e−5, none by more than 3e−3.
+        // The trajectory is SGD with momentum (lr 0.1, 0.9), not Adam: Adam's 1/√v turns the float32 rounding of Z2's
+        // near-zero gradients into whole steps — PyTorch float32 against PyTorch float64 differ by up to 1.1e−3 in a
+        // parameter after 3 Adam steps on this case — where SGD moves each parameter by its gradient, so the common
+        // tolerances hold.
         using var m = new Kiln.Samples.Cifar.CifarCnn(seed: 5);
-        Check(Of("z2", m) with { TrajectoryTolerance = 3e-5, AfterTolerance = 1e-5, OutlierFraction = 0.10 });
+        Check(Of("z2", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) });
     }
 
     /// <summary>
@@ -302,44 +289,33 @@ public class ParityTests
         CheckBuffers(c, expected, "buffer", "after the gradient pass");
 
         float[] trajectory = expected["trajectory"].Values;
-        using var adam = new Adam(c.Parameters, lr: 1e-3f);
+        using Optimizer optimizer = c.Optimizer(c.Parameters);
         for (int step = 0; step < 3; step++)
-            AssertRelative(trajectory[step], c.TrainStep(x, target, adam), c.TrajectoryTolerance, $"{c.Name}: loss of Adam step {step + 1}");
-        AssertRelative(trajectory[3], c.Evaluate(x, target), c.TrajectoryTolerance, $"{c.Name}: loss after 3 Adam steps");
+            AssertRelative(trajectory[step], c.TrainStep(x, target, optimizer), LossTolerance, $"{c.Name}: loss of optimizer step {step + 1}");
+        AssertRelative(trajectory[3], c.Evaluate(x, target), LossTolerance, $"{c.Name}: loss after 3 optimizer steps");
         CheckBuffers(c, expected, "after_buffer", "after 3 Adam steps");
         if (expected.TryGetValue("eval_loss", out var evalLoss) && c.SetTraining is { } setTraining)
         {
             setTraining(false);
-            AssertRelative(evalLoss.Values[0], c.Evaluate(x, target), c.TrajectoryTolerance, $"{c.Name}: loss in evaluation mode");
+            AssertRelative(evalLoss.Values[0], c.Evaluate(x, target), LossTolerance, $"{c.Name}: loss in evaluation mode");
             setTraining(true);
         }
 
-        int compared = 0, outliers = 0;
         foreach (TensorSlice slice in c.Parameters.Tensors)
         {
             ReadOnlySpan<float> actual = c.Parameters[slice];
             bool whole = expected.TryGetValue($"after.{slice.Name}", out var after);
             float[] reference = whole ? after.Values : expected[$"after_head.{slice.Name}"].Values;
             for (int i = 0; i < reference.Length; i++)
-            {
-                double error = Math.Abs(actual[i] - reference[i]);
-                compared++;
-                if (error <= c.AfterTolerance) continue;
-                // Outside the tolerance: allowed only for the chaotic few (see OutlierFraction), and never by more than
-                // the three steps could move a parameter at all.
-                outliers++;
-                Assert.True(c.OutlierFraction > 0 && error <= 3e-3,
-                    $"{c.Name}: {slice.Name}[{i}] after 3 Adam steps is {actual[i]:R}, PyTorch {reference[i]:R}");
-            }
+                Assert.True(Math.Abs(actual[i] - reference[i]) <= ParameterTolerance,
+                    $"{c.Name}: {slice.Name}[{i}] after 3 optimizer steps is {actual[i]:R}, PyTorch {reference[i]:R}");
             if (!whole)
             {
                 double norm = 0;
                 foreach (float v in actual) norm += (double)v * v;
-                AssertRelative(expected[$"after_norm.{slice.Name}"].Values[0], Math.Sqrt(norm), c.TrajectoryTolerance, $"{c.Name}: L2 norm of {slice.Name} after 3 Adam steps");
+                AssertRelative(expected[$"after_norm.{slice.Name}"].Values[0], Math.Sqrt(norm), LossTolerance, $"{c.Name}: L2 norm of {slice.Name} after 3 optimizer steps");
             }
         }
-        Assert.True(outliers <= c.OutlierFraction * compared,
-            $"{c.Name}: {outliers} of {compared} parameters after 3 Adam steps are off PyTorch's by more than {c.AfterTolerance:E0} (allowed {c.OutlierFraction:P1})");
     }
 
     /// <summary>Every buffer (running mean and variance, num_batches_tracked) against PyTorch's at the same point;

@@ -13,7 +13,8 @@ namespace Kiln.Kernels;
 /// weight, run on the packed GEMM's register tiles. Tiles go in blocks small enough that V and M stay in L2; threads
 /// take whole blocks. The transforms run on 8-lane vectors along the channels, so both channel counts must be
 /// multiples of 8. The input gradient of such a layer is the same computation on dY with the weight turned by 180°
-/// and its in/out swapped (<see cref="Prepare"/> with <c>transposed</c>).
+/// and its in/out swapped (<see cref="Prepare"/> with <c>transposed</c>); the weight gradient sums V ⊙ (A dY Aᵀ) over
+/// the tiles, 16 products along the tiles, and turns the sums back with Gᵀ·G (<see cref="WeightGradient"/>).
 /// </summary>
 internal sealed unsafe class Winograd3x3
 {
@@ -41,22 +42,24 @@ internal sealed unsafe class Winograd3x3
         && g.Groups == 1 && g.PadTop == 1 && g.PadBottom == 1 && g.PadLeft == 1 && g.PadRight == 1
         && g.InChannels % 8 == 0 && g.OutChannels % 8 == 0 && g.InHeight >= 2 && g.InWidth >= 2;
 
-    /// <summary>The most tiles per block (a multiple of the 6-row register tile).</summary>
+    /// <summary>The most tiles per block (a multiple of the 6-row register tile). For the weight gradient, whose
+    /// products run along the tiles, 384 (a longer depth per product call) measured no faster on Z2.</summary>
     public const int MaxTilesPerBlock = 96;
 
     public int Tiles(int images) => images * _tileRows * _tileColumns;
 
-    /// <summary>Tiles per block for a call: at most <see cref="MaxTilesPerBlock"/>, fewer when that leaves a thread
-    /// without a block (a small batch); a multiple of 6.</summary>
-    public int TilesPerBlock(int images, int parts, int most = MaxTilesPerBlock)
+    /// <summary>How a call splits: tiles per block (at most <see cref="MaxTilesPerBlock"/>, a multiple of 6, fewer
+    /// when that would leave one of <paramref name="wantedParts"/> threads without a block — a small batch), the block
+    /// count and the parts (threads) actually used.</summary>
+    public (int Parts, int TilesPerBlock, int Blocks) Plan(int images, int wantedParts)
     {
-        int perPart = (Tiles(images) + parts - 1) / parts;
-        return Math.Clamp((perPart + 5) / 6 * 6, 6, most);
+        int tiles = Tiles(images);
+        int parts = Math.Max(1, Math.Min(wantedParts, (tiles + 5) / 6));
+        int perPart = (tiles + parts - 1) / parts;
+        int tilesPerBlock = Math.Clamp((perPart + 5) / 6 * 6, 6, MaxTilesPerBlock);
+        int blocks = (tiles + tilesPerBlock - 1) / tilesPerBlock;
+        return (Math.Min(parts, blocks), tilesPerBlock, blocks);
     }
-
-    /// <summary>The most tiles per block of the weight gradient, whose products run along the tiles (measured: 384
-    /// tiles per block, a longer depth per product call, was no faster than 96 on Z2).</summary>
-    public const int MaxGradientTilesPerBlock = 96;
 
     /// <summary>Floats between the 16 positions' matrices of a block: the matrix, plus one cache line, so that the 16
     /// do not all fall on the same L1 sets (a block of 96 tiles × 32 channels is 12 KB, a multiple of 4 KB: the

@@ -172,10 +172,7 @@ public sealed unsafe class Conv2d
     private void RunWinograd<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int threads)
         where TAct : struct, IUnaryOperator
     {
-        int parts = Math.Min(Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue), (winograd.Tiles(images) + 5) / 6);
-        int tilesPerBlock = winograd.TilesPerBlock(images, parts);
-        int blocks = (winograd.Tiles(images) + tilesPerBlock - 1) / tilesPerBlock;
-        parts = Math.Min(parts, blocks);
+        var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue));
         var work = new WinogradWork<TAct>(winograd, Isa, x, y, bias, z, act, accumulate, images, tilesPerBlock);
         if (parts == 1)
         {
@@ -346,10 +343,7 @@ public sealed unsafe class Conv2d
         ConvGeometry g = Geometry;
         Winograd3x3 winograd = _winograd ??= new Winograd3x3(g.InChannels, g.OutChannels, g.InHeight, g.InWidth);
         int size = 16 * g.InChannels * g.OutChannels;
-        int parts = Math.Min(Parts(threads, images * g.MultiplyAdds, int.MaxValue), (winograd.Tiles(images) + 5) / 6);
-        int tilesPerBlock = winograd.TilesPerBlock(images, parts, Winograd3x3.MaxGradientTilesPerBlock);
-        int blocks = (winograd.Tiles(images) + tilesPerBlock - 1) / tilesPerBlock;
-        parts = Math.Min(parts, blocks);
+        var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue));
         if (_winogradGradient is null || _winogradGradient.Length < parts * size)
             _winogradGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * size);
         float[] sums = _winogradGradient;

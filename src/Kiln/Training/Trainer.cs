@@ -104,9 +104,8 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             startEpoch = Int(meta, "epoch");
             batches.Restore(startEpoch, Int(meta, "position"));
             step = Int(meta, "step");
-            if (_options.BatchTransform?.Random is { } random && meta.TryGetValue("trainer.random", out string? state)) random.State = ParseState(state);
-            if (_options.Augmentation?.Random is { } augmentation && meta.TryGetValue("trainer.augmentation.random", out string? augmentationState))
-                augmentation.State = ParseState(augmentationState);
+            RestoreState(meta, BatchTransformKey, _options.BatchTransform?.Random);
+            RestoreState(meta, AugmentationKey, _options.Augmentation?.Random);
             resumed = true;
         }
 
@@ -209,16 +208,8 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             ["position"] = batches.Position.ToString(CultureInfo.InvariantCulture),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
-        if (_options.BatchTransform?.Random is { } random)
-        {
-            var (a, b, c, d) = random.State;
-            meta["trainer.random"] = string.Join(",", a, b, c, d);
-        }
-        if (_options.Augmentation?.Random is { } augmentation)
-        {
-            var (a, b, c, d) = augmentation.State;
-            meta["trainer.augmentation.random"] = string.Join(",", a, b, c, d);
-        }
+        SaveState(meta, BatchTransformKey, _options.BatchTransform?.Random);
+        SaveState(meta, AugmentationKey, _options.Augmentation?.Random);
         _model.Save(_options.CheckpointPath, _optimizer, meta);
     }
 
@@ -244,10 +235,21 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             ? value
             : throw new IO.CheckpointException($"The checkpoint has no '{key}' a trainer can resume from.");
 
-    private static (uint, uint, uint, uint) ParseState(string text)
+    // Checkpoint metadata keys of the transforms' generators.
+    private const string BatchTransformKey = "trainer.random", AugmentationKey = "trainer.augmentation.random";
+
+    private static void SaveState(Dictionary<string, string> meta, string key, KilnRandom? random)
     {
+        if (random is null) return;
+        var (a, b, c, d) = random.State;
+        meta[key] = string.Join(",", a, b, c, d);
+    }
+
+    private static void RestoreState(IReadOnlyDictionary<string, string> meta, string key, KilnRandom? random)
+    {
+        if (random is null || !meta.TryGetValue(key, out string? text)) return;
         string[] parts = text.Split(',');
-        return (uint.Parse(parts[0], CultureInfo.InvariantCulture), uint.Parse(parts[1], CultureInfo.InvariantCulture),
+        random.State = (uint.Parse(parts[0], CultureInfo.InvariantCulture), uint.Parse(parts[1], CultureInfo.InvariantCulture),
             uint.Parse(parts[2], CultureInfo.InvariantCulture), uint.Parse(parts[3], CultureInfo.InvariantCulture));
     }
 
