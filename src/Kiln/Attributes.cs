@@ -334,3 +334,70 @@ public sealed class RepeatAttribute(Type block, int count = 1) : LayerAttribute
     public Type Block { get; } = block;
     public int Count { get; } = count;
 }
+
+/// <summary>
+/// A lookup table (PyTorch's <c>nn.Embedding</c>): each integer token of a sequence [T] becomes row <c>token</c> of a
+/// learned weight [<paramref name="count"/>, <paramref name="dimension"/>], giving [T, dimension]. It reads the
+/// model's integer input, declared <c>[Input(T, Of = typeof(int))]</c>. Weights start N(0, 1), as PyTorch's.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class EmbeddingAttribute(int count, int dimension) : LayerAttribute
+{
+    /// <summary>The number of distinct tokens (rows of the table).</summary>
+    public int Count { get; } = count;
+    /// <summary>The width of each token's vector.</summary>
+    public int Dimension { get; } = dimension;
+    /// <summary>A token whose row stays zero and gets no gradient (PyTorch's <c>padding_idx</c>); −1 for none.</summary>
+    public int PaddingIndex { get; set; } = -1;
+}
+
+/// <summary>The non-linearity of a vanilla RNN (PyTorch's <c>nonlinearity</c>).</summary>
+public enum RnnNonlinearity
+{
+    Tanh = 0,
+    Relu = 1,
+}
+
+/// <summary>
+/// Base of the recurrent layers: a sequence [T, features] to every step's hidden state [T, hidden] (or, with
+/// <see cref="ReturnSequences"/> = false, the last step's [hidden]). Weights and biases are named and laid out as
+/// PyTorch's (<c>weight_ih_l0</c> [gates·hidden, in], <c>weight_hh_l0</c>, <c>bias_ih_l0</c>, <c>bias_hh_l0</c>, then
+/// <c>_l1</c> … for stacked layers), initialised U(±1/√hidden) as PyTorch's. Each batch starts from a zero state,
+/// or, with the model's <c>CarryState</c>, from the state the previous batch ended in (truncated backpropagation
+/// through time: the carried state is a constant, as a detached tensor in PyTorch); the final state is in the
+/// model's <c>States</c> after every pass.
+/// </summary>
+public abstract class RecurrentAttribute : LayerAttribute
+{
+    private protected RecurrentAttribute(int hidden) => Hidden = hidden;
+
+    /// <summary>The hidden state's width.</summary>
+    public int Hidden { get; }
+    /// <summary>Stacked layers (PyTorch's <c>num_layers</c>, default 1): each reads the sequence of the one before.</summary>
+    public int Layers { get; set; } = 1;
+    /// <summary>Whether the layers have biases (default true).</summary>
+    public bool Bias { get; set; } = true;
+    /// <summary>Output every step (default, as PyTorch's output) or only the last step's hidden state (many-to-one).</summary>
+    public bool ReturnSequences { get; set; } = true;
+    /// <summary>Dropout on the outputs of every layer but the last, in training (PyTorch's <c>dropout</c>).</summary>
+    public double Dropout { get; set; }
+    /// <summary>The expected input features per step, checked against what arrives (0: not checked).</summary>
+    public int In { get; set; }
+    /// <summary>The expected sequence length, checked against what arrives (0: not checked).</summary>
+    public int Steps { get; set; }
+}
+
+/// <summary>A vanilla (Elman) RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or ReLU (PyTorch's <c>nn.RNN</c>).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class RnnAttribute(int hidden) : RecurrentAttribute(hidden)
+{
+    public RnnNonlinearity Nonlinearity { get; set; }
+}
+
+/// <summary>A long short-term memory layer (PyTorch's <c>nn.LSTM</c>; gates i, f, g, o; a cell state beside the hidden one).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class LstmAttribute(int hidden) : RecurrentAttribute(hidden) { }
+
+/// <summary>A gated recurrent unit layer (PyTorch's <c>nn.GRU</c>; gates r, z, n).</summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class GruAttribute(int hidden) : RecurrentAttribute(hidden) { }

@@ -26,6 +26,13 @@ public static class Initializers
         random.FillUniform(values, -bound, bound);
     }
 
+    /// <summary>N(0, σ²) (PyTorch's <c>nn.Embedding</c> default with σ = 1).</summary>
+    public static void Normal(Span<float> values, float standardDeviation, KilnRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        for (int i = 0; i < values.Length; i++) values[i] = standardDeviation * random.Gaussian();
+    }
+
     /// <summary>The ReLU-family gain: √(2/(1+α²)) (α = 0 for ReLU).</summary>
     public static float ReluGain(float negativeSlope = 0f) => MathF.Sqrt(2f / (1f + negativeSlope * negativeSlope));
 }

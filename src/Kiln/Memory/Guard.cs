@@ -30,6 +30,14 @@ public static class Guard
             throw new ArgumentException($"'{argument}' holds {rows} samples but this model trains on at most {batch} at a time (its declared Batch).", argument);
     }
 
+    /// <summary>Throws when a model carrying its recurrent state across calls is given more rows than one pass takes:
+    /// the rows would run in chunks, and each chunk would start from the state the previous chunk (other sequences) ended in.</summary>
+    public static void CarriedRows(int rows, int batch, string argument)
+    {
+        if (rows > batch)
+            throw new InvalidOperationException($"'{argument}' holds {rows} sequences but CarryState is on and one pass takes at most {batch} (the model's Batch): give at most {batch} rows per call, or set CarryState = false.");
+    }
+
     /// <summary>Throws unless every label lies in [0, classes).</summary>
     public static void Labels(ReadOnlySpan<int> labels, int classes, string argument)
     {
