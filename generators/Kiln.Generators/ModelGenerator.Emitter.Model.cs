@@ -52,7 +52,15 @@ public sealed partial class ModelGenerator
                 foreach (Buffer buffer in plan.Buffers.OrderBy(b => b.Op).ThenBy(b => b.Kind))
                 {
                     string baseName = BaseName(graph.Ops[buffer.Op]);
-                    string name = buffer.Kind switch { BufferKind.Activation => baseName, BufferKind.Mask => baseName + "Mask", BufferKind.Statistics => baseName + "Statistics", _ => "D" + baseName };
+                    string name = buffer.Kind switch
+                    {
+                        BufferKind.Activation => baseName,
+                        BufferKind.Mask => baseName + "Mask",
+                        BufferKind.Statistics => baseName + "Statistics",
+                        BufferKind.Saved => baseName + "Saved",
+                        BufferKind.Scratch => baseName + "Scratch",
+                        _ => "D" + baseName,
+                    };
                     _names[(buffer.Kind, buffer.Op)] = Unique(Naming.Pascal(name), "_", used);
                 }
             }
@@ -73,7 +81,10 @@ public sealed partial class ModelGenerator
                 if (op.KeepsProbabilities) return node + "Probabilities";
                 if (op.IsNodeOutput) return node;
                 bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
-                return node + op.Kind + (repeated ? I(op.Position) : "");
+                string name = node + op.Kind + (repeated ? I(op.Position) : "");
+                // Ops of one attribute (a recurrent stack: its layers and the dropouts between them) by their order.
+                var same = _graph.Ops.Where(o => o.Node == op.Node && o.Kind == op.Kind && o.Position == op.Position).ToList();
+                return same.Count > 1 ? name + "L" + I(same.IndexOf(op)) : name;
             }
 
             /// <summary>A node path as an identifier part: "Blocks.0.Conv1" → "Blocks0Conv1".</summary>
@@ -205,7 +216,15 @@ public sealed partial class ModelGenerator
                 _w.Open("private static class WorkspaceOffsets");
                 foreach (Buffer b in _plan.Buffers)
                 {
-                    string what = b.Kind switch { BufferKind.Activation => "activation", BufferKind.Mask => "dropout mask", BufferKind.Statistics => "batch statistics", _ => "gradient" };
+                    string what = b.Kind switch
+                    {
+                        BufferKind.Activation => "activation",
+                        BufferKind.Mask => "dropout mask",
+                        BufferKind.Statistics => "batch statistics",
+                        BufferKind.Saved => "states and gates of every step",
+                        BufferKind.Scratch => "backward scratch",
+                        _ => "gradient",
+                    };
                     _w.Line($"public const int {Name(b.Kind, b.Op)} = {I(b.Offset)}; // {what} {ShapeOf(b)}, live {I(b.Start)}..{I(b.End)}");
                 }
                 _w.Close();
@@ -216,6 +235,7 @@ public sealed partial class ModelGenerator
             {
                 Op op = _graph.Ops[b.Op];
                 if (b.Kind == BufferKind.Statistics) return $"[2, {I(_graph.InputShape(op).ChannelWidth)}] (mean, 1/σ)";
+                if (b.Kind is BufferKind.Saved or BufferKind.Scratch) return $"[B, {I(b.Width)}]";
                 if (op.KeepsProbabilities) return _graph.Ops[op.Inputs[0]].Shape.WithBatch();
                 return op.Shape.WithBatch();
             }
@@ -276,6 +296,31 @@ public sealed partial class ModelGenerator
                         $"{I(op.KernelHeight)}, {I(op.KernelWidth)}, {I(op.StrideHeight)}, {I(op.StrideWidth)}, {I(op.PadTop)}, {I(op.PadLeft)});");
                     _w.Line();
                 }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Recurrent))
+                {
+                    Shape input = _graph.InputShape(op);
+                    _w.Line($"/// <summary>{Naming.Xml(op.Node)}: {Naming.Xml(op.Label)}, {Naming.Xml(input.ToString())} -> {Naming.Xml(op.Shape.ToString())}: the step loop over {I(input.Dimensions[0])} steps.</summary>");
+                    _w.Line($"private readonly {K}.RecurrentLayer {LayerField(op)} = new({K}.RecurrentCell.{op.Cell}, {I(input.Dimensions[0])}, {I(input.Last)}, {I(op.Units)}, returnSequences: {Bool(op.ReturnSequences)});");
+                    _w.Line();
+                }
+                if (HasRecurrent)
+                {
+                    foreach (var stack in RecurrentStacks)
+                    {
+                        Op first = stack.First();
+                        _w.Line($"/// <summary>{Naming.Xml(first.Node)}: the state its {I(stack.Count)} layer(s) ended the last pass in (and start the next from, with CarryState).</summary>");
+                        _w.Line($"private readonly {Rt}.RecurrentState {StateField(first)};");
+                        _w.Line();
+                    }
+                    _w.Line("/// <summary>Each recurrent node's final state after every pass: PyTorch's h_n (and c_n), [layers, Batch, hidden].</summary>");
+                    _w.Line($"public {Rt}.RecurrentStates States {{ get; }}");
+                    _w.Line();
+                    _w.Line("/// <summary>Whether each pass starts from <see cref=\"States\"/> (the state the previous one ended in, or one written there) instead of");
+                    _w.Line("/// zeros: truncated backpropagation through time over a long sequence given in consecutive chunks. No gradient flows into");
+                    _w.Line("/// the carried state (it is detached, as in PyTorch). Default false.</summary>");
+                    _w.Line("public bool CarryState { get; set; }");
+                    _w.Line();
+                }
                 _w.Line("/// <summary>The most threads one kernel call may use (default 1). Only the products large enough to gain are split.</summary>");
                 _w.Line("public int Threads { get; set; } = 1;");
                 _w.Line();
@@ -312,6 +357,15 @@ public sealed partial class ModelGenerator
                 _w.Line(HasPersistent
                     ? $"Buffers = new {Rt}.ParameterSet(_memory, BufferStart, BufferFloats, CreateBufferSlices());"
                     : $"Buffers = new {Rt}.ParameterSet(_memory, 0, 0, global::System.Array.Empty<{Rt}.TensorSlice>());");
+                if (HasRecurrent)
+                {
+                    foreach (var stack in RecurrentStacks)
+                    {
+                        Op first = stack.First();
+                        _w.Line($"{StateField(first)} = new {Rt}.RecurrentState({Naming.String(first.Node)}, {I(stack.Count)}, Batch, {I(first.Units)}, hasCell: {Bool(first.Cell == RecurrentKind.Lstm)});");
+                    }
+                    _w.Line($"States = new {Rt}.RecurrentStates({string.Join(", ", RecurrentStacks.Select(st => StateField(st.First())))});");
+                }
                 _w.Line("InitializeParameters(seed);");
                 if (HasRandomOps) _w.Line($"Random = new {Rt}.KilnRandom(seed * 1_000_003L + 7); // a stream apart from the initialisation's");
                 _w.Close();
@@ -354,6 +408,19 @@ public sealed partial class ModelGenerator
                 _w.Line($"var random = new {Rt}.KilnRandom(seed);");
                 _w.Line($"{Span}<float> parameters = Parameters.Span;");
                 _w.Line("parameters.Clear();");
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Embedding))
+                {
+                    string W = Slice("parameters", Param(op, "weight"));
+                    _w.Line($"// {op.Node}: {op.Label}: N(0, 1), PyTorch's nn.Embedding default" + (op.PaddingIndex >= 0 ? $"; the padding row {I(op.PaddingIndex)} zero" : ""));
+                    _w.Line($"{Rt}.Initializers.Normal({W}, 1f, random);");
+                    if (op.PaddingIndex >= 0) _w.Line($"{W}.Slice({I(op.PaddingIndex * op.Shape.Last)}, {I(op.Shape.Last)}).Clear();");
+                }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Recurrent))
+                {
+                    _w.Line($"// {op.Node}: {op.Label}: PyTorch's default, U(±1/√{I(op.Units)}) for every weight and bias");
+                    foreach (ParameterSlot p in _plan.Parameters.Where(p => p.Op == op.Id))
+                        _w.Line($"{Rt}.Initializers.PyTorchLinear({Slice("parameters", p)}, {I(op.Units)}, random);");
+                }
                 foreach (Op op in _graph.Ops.Where(o => o.IsProduct || (o.Kind == OpKind.BatchNorm && o.HasBias)))
                 {
                     ParameterSlot weight = _plan.Parameters.First(p => p.Op == op.Id && p.Role == "weight");
@@ -405,9 +472,10 @@ public sealed partial class ModelGenerator
                 string inShape = _graph.Input.Shape.WithBatch("rows");
                 string outShape = _graph.Output.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Inference: <paramref name=\"{_outputName.TrimStart('@')}\"/> {Naming.Xml(outShape)} from <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)}, for any number of rows (run in chunks of at most <see cref=\"Batch\"/>).</summary>");
-                _w.Open($"public void Forward({ReadOnlySpan}<float> {_inputName}, {Span}<float> {_outputName})");
+                _w.Open($"public void Forward({ReadOnlySpan}<{InputType}> {_inputName}, {Span}<float> {_outputName})");
                 _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
                 _w.Line($"{Rt}.Guard.Length({_outputName}.Length, rows, OutputSize, nameof({_outputName}));");
+                if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
@@ -419,14 +487,15 @@ public sealed partial class ModelGenerator
                 if (_classifier)
                 {
                     _w.Line($"/// <summary>The most likely class of each row of <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)} (the arg-max of the logits).</summary>");
-                    _w.Open($"public void Predict({ReadOnlySpan}<float> {_inputName}, {Span}<int> classes)");
+                    _w.Open($"public void Predict({ReadOnlySpan}<{InputType}> {_inputName}, {Span}<int> classes)");
                     _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
-                    _w.Line($"{Rt}.Guard.Length(classes.Length, rows, 1, nameof(classes));");
+                    _w.Line($"{Rt}.Guard.Length(classes.Length, rows, {ClassesPerRow}, nameof(classes));");
+                    if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                     _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
                     _w.Open("for (int start = 0; start < rows; start += Batch)");
                     _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
                     _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
-                    _w.Line($"{K}.Reductions.ArgMaxRows(output.Slice({OutputStart}, count * OutputSize), classes.Slice(start, count), OutputSize);");
+                    _w.Line($"{K}.Reductions.ArgMaxRows(output.Slice({OutputStart}, count * OutputSize), classes.Slice({Times("start", ClassesPerRow)}, {Times("count", ClassesPerRow)}), {(ClassesPerRow == "1" ? "OutputSize" : I(_graph.Output.Shape.Last))});");
                     _w.Close();
                     _w.Close();
                     _w.Line();
@@ -448,9 +517,10 @@ public sealed partial class ModelGenerator
                 _w.Line(_loss!.SumReduction
                     ? "/// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>"
                     : "/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
-                _w.Open($"public float Evaluate({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Open($"public float Evaluate({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
                 _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
+                if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                 _w.Line("double total = 0;");
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
@@ -464,7 +534,14 @@ public sealed partial class ModelGenerator
                 _w.Line();
             }
 
-            private string TargetWidth => _labels ? "1" : "OutputSize";
+            /// <summary>Targets per sample: one label per row of the logits (a sequence has one per step), else the output's values.</summary>
+            /// <summary>Classes Predict gives per sample: one per row of the logits (per step of a sequence).</summary>
+            private string ClassesPerRow => I(_graph.Output.Shape.RowsPerSample);
+
+            private string TargetWidth => _labels ? I(_graph.Output.Shape.RowsPerSample) : "OutputSize";
+
+            /// <summary>The element type of the input: float values, or int tokens.</summary>
+            private string InputType => _graph.Input.IntegerInput ? "int" : "float";
 
             /// <summary>"mean" or "summed", as the loss reduces.</summary>
             private string LossWord => _loss?.SumReduction == true ? "summed" : "mean";
@@ -473,7 +550,7 @@ public sealed partial class ModelGenerator
             {
                 string inShape = _graph.Input.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the {LossWord} loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
-                _w.Open($"public float ComputeGradients({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Open($"public float ComputeGradients({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
                 _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
                 _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
@@ -484,7 +561,7 @@ public sealed partial class ModelGenerator
                 _w.Close();
                 _w.Line();
                 _w.Line($"/// <summary>One training step: forward, backward and the optimizer's update. Returns the {LossWord} loss of the batch.</summary>");
-                _w.Open($"public float TrainStep({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
+                _w.Open($"public float TrainStep({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
                 _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
                 _w.Line($"float loss = ComputeGradients({_inputName}, {TargetName});");
                 _w.Line("optimizer.Step(Parameters.Span, Gradients.Span);");
@@ -523,7 +600,7 @@ public sealed partial class ModelGenerator
             }
 
             /// <summary>The interface generic code trains through (ITrainable&lt;float, TTarget&gt;).</summary>
-            private string Trainable => $"{Rt}.ITrainable<float, {TargetType}>";
+            private string Trainable => $"{Rt}.ITrainable<{InputType}, {TargetType}>";
 
             private void EmitTrainable()
             {
@@ -541,7 +618,7 @@ public sealed partial class ModelGenerator
             private void EmitRunForward()
             {
                 _w.Line($"/// <summary>The forward pass over <paramref name=\"rows\"/> ≤ <see cref=\"Batch\"/> rows; activations stay in the workspace.</summary>");
-                _w.Open($"private void RunForward({ReadOnlySpan}<float> {_inputName}, int rows)");
+                _w.Open($"private void RunForward({ReadOnlySpan}<{InputType}> {_inputName}, int rows)");
                 _w.Line($"{Span}<float> memory = _memory.Span;");
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
@@ -621,6 +698,19 @@ public sealed partial class ModelGenerator
                             _w.Line($"{K}.Concat.Forward({x}, {Act(op.Inputs[1])}, {y}, {RowsOf(op.Shape)}, {I(a.ChannelWidth)}, {I(b.ChannelWidth)});");
                             break;
                         }
+                        case OpKind.Embedding:
+                            _w.Line($"{K}.Embedding.Forward({x}, {Slice("parameters", Param(op, "weight"))}, {y}, {I(op.Units)}, {I(op.Shape.Last)});");
+                            break;
+                        case OpKind.Recurrent:
+                        {
+                            string state = StateField(op), layer = I(op.Layer);
+                            bool cell = op.Cell == RecurrentKind.Lstm;
+                            string bih = op.HasBias ? Slice("parameters", Param(op, "bias_ih")) : "default", bhh = op.HasBias ? Slice("parameters", Param(op, "bias_hh")) : "default";
+                            _w.Line($"{LayerField(op)}.Forward({x}, {Slice("parameters", Param(op, "weight_ih"))}, {Slice("parameters", Param(op, "weight_hh"))}, {bih}, {bhh}, {y}, {SavedOf(op.Id)},");
+                            _w.Line($"    CarryState ? {state}.HiddenOf({layer}, rows) : default, {(cell ? $"CarryState ? {state}.CellOf({layer}, rows) : default" : "default")},");
+                            _w.Line($"    {state}.HiddenOf({layer}, rows), {(cell ? $"{state}.CellOf({layer}, rows)" : "default")}, rows, threads: Threads);");
+                            break;
+                        }
                         default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
                     }
                 }
@@ -633,7 +723,7 @@ public sealed partial class ModelGenerator
                 Op loss = _loss!;
                 Op prediction = _graph.Ops[loss.Inputs[0]];
                 _w.Line($"/// <summary>{Naming.Xml(loss.Node)}: {Naming.Xml(loss.Label)} over the last forward pass.</summary>");
-                _w.Open($"private float RunLoss({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Open($"private float RunLoss({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 _w.Line($"// {loss.Node}: {loss.Label}   {prediction.Shape.WithBatch()} -> []");
                 string p = Act(prediction.Id), rows = RowsOf(prediction.Shape), classes = I(prediction.Shape.Last), reduction = ReductionOf(loss);
@@ -661,7 +751,7 @@ public sealed partial class ModelGenerator
             {
                 _w.Line("/// <summary>The backward pass, in reverse: each step is the vector-Jacobian product of one forward op;");
                 _w.Line("/// a gradient read by several ops is assigned by the first step and accumulated (+=) by the others.</summary>");
-                _w.Open($"private void RunBackward({ReadOnlySpan}<float> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Open($"private void RunBackward({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> memory = _memory.Span;");
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> gradients = memory.Slice(ParameterFloats, ParameterFloats);");
@@ -762,6 +852,17 @@ public sealed partial class ModelGenerator
                             for (int i = 0; i < op.Inputs.Count; i++)
                                 if (step.InputNeedsGradient[i]) _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(i)}, accumulate: {Acc(i)});");
                             break;
+                        case OpKind.Embedding:
+                            _w.Line($"{K}.Embedding.Backward({Act(op.Inputs[0])}, {Grad(op.Id)}, {Slice("gradients", Param(op, "weight"))}, {I(op.Units)}, {I(op.Shape.Last)}, {I(op.PaddingIndex)}, accumulate: false);");
+                            break;
+                        case OpKind.Recurrent:
+                        {
+                            string dx = step.InputNeedsGradient[0] ? Dx(0) : "default";
+                            string dbih = op.HasBias ? Slice("gradients", Param(op, "bias_ih")) : "default", dbhh = op.HasBias ? Slice("gradients", Param(op, "bias_hh")) : "default";
+                            _w.Line($"{LayerField(op)}.Backward({Grad(op.Id)}, {Slice("parameters", Param(op, "weight_ih"))}, {Slice("parameters", Param(op, "weight_hh"))}, {SavedOf(op.Id)}, {ScratchOf(op.Id)},");
+                            _w.Line($"    {dx}, {Slice("gradients", Param(op, "weight_ih"))}, {Slice("gradients", Param(op, "weight_hh"))}, {dbih}, {dbhh}, rows, accumulateInput: {(step.InputNeedsGradient[0] ? Acc(0) : "false")}, threads: Threads);");
+                            break;
+                        }
                         default: throw new System.InvalidOperationException("No backward emission for " + op.Kind);
                     }
                 }
@@ -822,6 +923,35 @@ public sealed partial class ModelGenerator
             }
 
             private bool HasRandomOps => _graph.Ops.Any(o => o.IsRandom);
+
+            private bool HasRecurrent => _graph.Ops.Any(o => o.Kind == OpKind.Recurrent);
+
+            /// <summary>The recurrent ops grouped by the attribute that declared them (a stack of layers), in order.</summary>
+            private List<List<Op>> RecurrentStacks => _graph.Ops.Where(o => o.Kind == OpKind.Recurrent)
+                .GroupBy(o => (o.Node, o.Position)).Select(g => g.OrderBy(o => o.Layer).ToList()).ToList();
+
+            /// <summary>The instance field holding a recurrent layer's step loop.</summary>
+            private string LayerField(Op op) => "_" + Naming.Camel(BaseName(op)) + "Layer";
+
+            /// <summary>The instance field holding a recurrent stack's state (one per attribute).</summary>
+            private string StateField(Op op)
+            {
+                bool several = _graph.Ops.Where(o => o.Kind == OpKind.Recurrent && o.Node == op.Node).Select(o => o.Position).Distinct().Count() > 1;
+                return "_" + Naming.Camel(NodeIdentifier(op.Node)) + (several ? "At" + I(op.Position) : "") + "State";
+            }
+
+            /// <summary>A recurrent layer's states and gates kept for its backward.</summary>
+            private string SavedOf(int op)
+            {
+                Buffer b = _plan.Find(BufferKind.Saved, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
+            }
+
+            private string ScratchOf(int op)
+            {
+                Buffer b = _plan.Find(BufferKind.Scratch, op)!;
+                return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
+            }
 
             /// <summary>A batch norm's saved mean and 1/σ (one per channel, not per sample).</summary>
             private string Statistics(int op)

@@ -40,7 +40,8 @@ public abstract class LayerAttribute : Attribute
 }
 
 /// <summary>
-/// The model's input: <c>width</c> features per sample, or an image of <c>channels</c> × <c>height</c> × <c>width</c>
+/// The model's input: <c>width</c> features per sample (or, with <c>Of = typeof(int)</c>, <c>width</c> integer tokens for
+/// an <see cref="EmbeddingAttribute"/>), a sequence of <c>steps</c> × <c>features</c>, or an image of <c>channels</c> × <c>height</c> × <c>width</c>
 /// passed channels-first as PyTorch does ([batch, C, H, W], each channel's rows in turn).
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
@@ -48,6 +49,14 @@ public sealed class InputAttribute : LayerAttribute
 {
     /// <summary>A vector of <paramref name="width"/> features per sample.</summary>
     public InputAttribute(int width) => Width = width;
+
+    /// <summary>A sequence of <paramref name="steps"/> steps of <paramref name="features"/> values per sample ([batch, T, F],
+    /// batch first as PyTorch's <c>batch_first=True</c>).</summary>
+    public InputAttribute(int steps, int features)
+    {
+        Steps = steps;
+        Features = features;
+    }
 
     /// <summary>An image of <paramref name="channels"/> × <paramref name="height"/> × <paramref name="width"/> per sample.</summary>
     public InputAttribute(int channels, int height, int width)
@@ -60,6 +69,8 @@ public sealed class InputAttribute : LayerAttribute
     public int Channels { get; }
     public int Height { get; }
     public int Width { get; }
+    public int Steps { get; }
+    public int Features { get; }
     /// <summary>The element type of the input (float by default).</summary>
     public Type? Of { get; set; }
 }

@@ -61,7 +61,7 @@ public static class ZooRunner
         foreach (Row r in rows)
         {
             double gflops = r.Flops / (r.Kiln * 1e-6) / 1e9;
-            table.AppendLine($"| {r.Model} | {Describe(r.Mode, ZooModels.Find(r.Model).Batch)} | {r.Threads} | {r.Kiln / 1000:F3} | " +
+            table.AppendLine($"| {r.Model} | {Describe(r.Mode, ZooModels.Find(r.Model))} | {r.Threads} | {r.Kiln / 1000:F3} | " +
                 $"{Cell(r, "eager")} | {Cell(r, "jit")} | {Cell(r, "ort")} | {r.Samples / (r.Kiln * 1e-6):N0} | {gflops:F1} | {gflops / (peak * r.Threads):P0} |");
         }
         Console.WriteLine();
@@ -74,11 +74,11 @@ public static class ZooRunner
         if (markdown is not null) File.WriteAllText(markdown, table + "\n" + memory);
     }
 
-    private static string Describe(string mode, int batch) => mode switch
+    private static string Describe(string mode, ZooEntry entry) => mode switch
     {
-        "train" => $"train step, batch {batch}",
-        "infer" => $"inference, batch {batch}",
-        _ => "inference, batch 1",
+        "train" => $"train step, batch {entry.Batch}",
+        "infer" => $"inference, batch {entry.Batch}",
+        _ => entry.SingleRowFlops is null ? "inference, batch 1" : "generation step, batch 1",
     };
 
     private static string Cell(Row r, string side)
@@ -90,7 +90,8 @@ public static class ZooRunner
     private static Row Measure(ZooEntry entry, IZooModel kiln, string mode, int threads, int rounds, Worker torch, Worker ort)
     {
         int samples = mode == "infer1" ? 1 : entry.Batch;
-        double flops = samples * (mode == "train" ? entry.TrainingFlopsPerSample : entry.InferenceFlopsPerSample);
+        double flops = mode == "infer1" && entry.SingleRowFlops is double single ? single
+            : samples * (mode == "train" ? entry.TrainingFlopsPerSample : entry.InferenceFlopsPerSample);
         Action step = mode == "train" ? () => kiln.TrainStep() : () => kiln.Infer(samples);
 
         // Warm-up: every side once (JIT, tracing, thread pools), and an estimate that sizes the rounds to about 100 ms.
@@ -127,7 +128,7 @@ public static class ZooRunner
             double[] ratios = values.Select((v, i) => v / kilnRounds[i]).ToArray();
             summary[name] = (Median(values), ratios.Min(), ratios.Max());
         }
-        Console.WriteLine($"  {entry.Id} {Describe(mode, entry.Batch)}, {threads} thread(s): Kiln {kilnMedian:F1} µs" +
+        Console.WriteLine($"  {entry.Id} {Describe(mode, entry)}, {threads} thread(s): Kiln {kilnMedian:F1} µs" +
             string.Concat(summary.Select(s => $", {s.Key} {s.Value.Item1:F1} µs")));
         return new Row(entry.Id, mode, threads, kilnMedian, kilnRounds, summary, flops, samples);
     }

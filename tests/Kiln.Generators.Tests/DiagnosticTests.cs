@@ -238,11 +238,16 @@ public class DiagnosticTests
     public void InputWidthContradiction_Twin() => AssertClean(Model(InputNode + "[Dense(4, In = 3)] public partial Node H { get; }"));
 
     [Fact]
-    public void IntegerInput_ReportsKILN2001() =>
-        AssertReports(DiagnosticIds.UnsupportedInputType, Model("[Input(3, Of = typeof(int))] public partial Node X { get; }"), "Of = typeof(int)", "int");
+    public void DoubleInput_ReportsKILN2001() =>
+        AssertReports(DiagnosticIds.UnsupportedInputType, Model("[Input(3, Of = typeof(double))] public partial Node X { get; }"), "Of = typeof(double)", "double", "int tokens");
 
     [Fact]
-    public void IntegerInput_Twin() => AssertClean(Model("[Input(3, Of = typeof(float))] public partial Node X { get; }"));
+    public void IntegerImage_ReportsKILN2001() =>
+        AssertReports(DiagnosticIds.UnsupportedInputType, Model("[Input(3, 8, 8, Of = typeof(int))] public partial Node X { get; }\n[Flatten] public partial Node F { get; }"),
+            "Of = typeof(int)", "int (as an image)");
+
+    [Fact]
+    public void DoubleInput_Twin() => AssertClean(Model("[Input(3, Of = typeof(float))] public partial Node X { get; }"));
 
     [Fact]
     public void GenericModel_ReportsKILN2002() =>

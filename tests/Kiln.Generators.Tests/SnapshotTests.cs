@@ -41,6 +41,21 @@ public class SnapshotTests
         }
     }
 
+    /// <summary>Z3 (LSTM) and Z4 (GRU) with their one-character generators: each generated file a snapshot.</summary>
+    [Theory]
+    [InlineData("CharLstm")]
+    [InlineData("CharGru")]
+    public void GeneratedRnn_MatchesSnapshots_AndCompilesClean(string file)
+    {
+        var (result, output) = GeneratorHarness.Run(Models.CharRnn(file));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(2, result.GeneratedTrees.Length);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        foreach (var tree in result.GeneratedTrees)
+            Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.CharRnn.", "").Replace(".g.cs", ""));
+    }
+
     [Fact]
     public void GeneratedModel_IsDeterministic()
     {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using Kiln.Data;
 using Kiln.Optimizers;
+using Kiln.Samples.CharRnn;
 using Kiln.Samples.Cifar;
 using Kiln.Samples.Mnist;
 
@@ -32,8 +33,11 @@ public interface IZooModel : IDisposable
 /// <param name="InferenceFlopsPerSample">Multiply-adds × 2 of the forward pass, per sample.</param>
 /// <param name="TrainingFlopsPerSample">Forward, every weight gradient and the input gradients that are needed, per sample.</param>
 /// <param name="Create">Builds the model with a seed, its Adam (lr 1e−3) and its batch of built-in data.</param>
+/// <param name="SingleRowFlops">When set, inference at batch 1 is something else than a batch of one: for the
+/// recurrent models one step of generation (one character in, the next one's logits out, the state carried), and these
+/// are its FLOPs.</param>
 public sealed record ZooEntry(string Id, string Description, int Batch, long ParameterCount, long WorkspaceBytes,
-    double InferenceFlopsPerSample, double TrainingFlopsPerSample, Func<int, IZooModel> Create);
+    double InferenceFlopsPerSample, double TrainingFlopsPerSample, Func<int, IZooModel> Create, double? SingleRowFlops = null);
 
 /// <summary>The zoo models that exist so far.</summary>
 public static class ZooModels
@@ -49,6 +53,15 @@ public static class ZooModels
         // same again) and every input gradient but conv1's (the same less 2·884,736).
         new ZooEntry("Z2", "CNN 3x32x32: conv3x3 32-32, maxpool, conv3x3 64-64, maxpool, dense 256-10, ReLU, softmax cross-entropy", CifarCnn.Batch,
             CifarCnn.ParameterCount, CifarCnn.WorkspaceBytes, 51_057_664, 151_403_520, seed => new Z2Model(seed)),
+        // Z3: per sample (64 steps) forward — the LSTM's input products 64·2·64·512, its recurrent products 64·2·128·512,
+        // the Dense at every step 64·2·128·65 — 13,647,872 FLOPs; training adds the weight gradients (the same again)
+        // and the input gradients (the same again: dX of the Dense, dh through W_hh, dX through W_ih). Generation: one
+        // step, 2·(64 + 128)·512 + 2·128·65.
+        new ZooEntry("Z3", "char LSTM: vocab 65, embedding 64, LSTM 128, 64 steps, dense to vocab every step", CharLstm.Batch,
+            CharLstm.ParameterCount, CharLstm.WorkspaceBytes, 13_647_872, 40_943_616, seed => new RecurrentZooModel(lstm: true, seed), SingleRowFlops: 213_248),
+        // Z4: as Z3 with 3 gates instead of 4.
+        new ZooEntry("Z4", "char GRU: as Z3 with a GRU", CharGru.Batch,
+            CharGru.ParameterCount, CharGru.WorkspaceBytes, 10_502_144, 31_506_432, seed => new RecurrentZooModel(lstm: false, seed), SingleRowFlops: 164_096),
     };
 
     public static ZooEntry Find(string id)
@@ -125,5 +138,76 @@ internal sealed class Z2Model : IZooModel
     {
         _adam.Dispose();
         _model.Dispose();
+    }
+}
+
+/// <summary>Z3 (LSTM) or Z4 (GRU) on a batch of random characters; inference at batch 1 is one step of generation with
+/// the one-character model (the same layers at batch 1, its state carried from call to call).</summary>
+internal sealed class RecurrentZooModel : IZooModel
+{
+    private readonly CharLstm? _lstm;
+    private readonly CharGru? _gru;
+    private readonly CharLstmStep? _lstmStep;
+    private readonly CharGruStep? _gruStep;
+    private readonly Adam _adam;
+    private readonly int[] _tokens;
+    private readonly int[] _labels;
+    private readonly int[] _token = { 7 };
+    private readonly float[] _logits = new float[CharLstm.Batch * CharLstm.OutputSize];
+
+    public RecurrentZooModel(bool lstm, int seed)
+    {
+        var random = new KilnRandom(seed);
+        _tokens = new int[CharLstm.Batch * CharLstm.InputSize];
+        _labels = new int[_tokens.Length];
+        for (int i = 0; i < _tokens.Length; i++)
+        {
+            _tokens[i] = random.Next(65);
+            _labels[i] = random.Next(65);
+        }
+        if (lstm)
+        {
+            _lstm = new CharLstm(seed);
+            _lstmStep = new CharLstmStep(seed) { CarryState = true };
+        }
+        else
+        {
+            _gru = new CharGru(seed);
+            _gruStep = new CharGruStep(seed) { CarryState = true };
+        }
+        _adam = new Adam(_lstm?.Parameters ?? _gru!.Parameters, lr: 1e-3f);
+    }
+
+    public int Threads
+    {
+        get => _lstm?.Threads ?? _gru!.Threads;
+        set
+        {
+            if (_lstm is not null) { _lstm.Threads = value; _lstmStep!.Threads = value; }
+            else { _gru!.Threads = value; _gruStep!.Threads = value; }
+        }
+    }
+
+    public float TrainStep() => _lstm?.TrainStep(_tokens, _labels, _adam) ?? _gru!.TrainStep(_tokens, _labels, _adam);
+
+    public void Infer(int rows)
+    {
+        if (rows == 1)
+        {
+            if (_lstmStep is not null) _lstmStep.Forward(_token, _logits.AsSpan(0, CharLstmStep.OutputSize));
+            else _gruStep!.Forward(_token, _logits.AsSpan(0, CharGruStep.OutputSize));
+            return;
+        }
+        if (_lstm is not null) _lstm.Forward(_tokens.AsSpan(0, rows * CharLstm.InputSize), _logits.AsSpan(0, rows * CharLstm.OutputSize));
+        else _gru!.Forward(_tokens.AsSpan(0, rows * CharGru.InputSize), _logits.AsSpan(0, rows * CharGru.OutputSize));
+    }
+
+    public void Dispose()
+    {
+        _adam.Dispose();
+        _lstm?.Dispose();
+        _gru?.Dispose();
+        _lstmStep?.Dispose();
+        _gruStep?.Dispose();
     }
 }

@@ -50,11 +50,13 @@ public static class Differentiator
         OpKind.BatchNorm => new(NeedsInput: true, NeedsOutput: false),    // x̂ from x and the saved statistics
         OpKind.Flatten => new(false, false),                              // transpose back
         OpKind.Concat => new(false, false),                               // split dy
+        OpKind.Embedding => new(NeedsInput: true, NeedsOutput: false),    // scatter-add dy into the tokens' rows
+        OpKind.Recurrent => new(false, false),                            // from its own saved states (time-major x, h, c, gates)
         _ => new(true, true),
     };
 
     /// <summary>An op with trainable parameters (a product, or an affine batch norm).</summary>
-    public static bool HasParameters(Op op) => op.IsProduct || (op.Kind == OpKind.BatchNorm && op.HasBias);
+    public static bool HasParameters(Op op) => op.IsProduct || op.Kind is OpKind.Embedding or OpKind.Recurrent || (op.Kind == OpKind.BatchNorm && op.HasBias);
 
     public static BackwardGraph Differentiate(ModelGraph graph)
     {

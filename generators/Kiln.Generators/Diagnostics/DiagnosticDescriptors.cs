@@ -110,13 +110,25 @@ public static class DiagnosticDescriptors
         "{0} in '{1}' drops the last {2} of the {3} map from '{4}' (floor mode skips windows that do not fit); pad the map, or change the kernel or stride, to use them",
         Shape, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpBase + DiagnosticIds.PoolingDropsEdge + ".md");
 
+    public static readonly DiagnosticDescriptor NeedsSequence = Error(DiagnosticIds.NeedsSequence, Shape,
+        "Layer needs a sequence",
+        "{0} in '{1}' needs a sequence [steps, features] but receives {2} from '{3}'; {4}");
+
+    public static readonly DiagnosticDescriptor TokensMismatch = Error(DiagnosticIds.TokensMismatch, Shape,
+        "Integer tokens and float values mixed up",
+        "{0} in '{1}' {2}; {3}");
+
+    public static readonly DiagnosticDescriptor SequenceLengthMismatch = Error(DiagnosticIds.SequenceLengthMismatch, Shape,
+        "Sequence length contradicts the previous node",
+        "{0} in '{1}' declares Steps = {2} but receives {3} steps from '{4}'; remove Steps = {2} or make '{4}' produce {2} steps");
+
     public static readonly DiagnosticDescriptor InvalidArgument = Error(DiagnosticIds.InvalidArgument, Usage,
         "Invalid layer argument",
         "{0} of '{1}' must be {2}; it is {3}: {4}");
 
     public static readonly DiagnosticDescriptor UnsupportedInputType = Error(DiagnosticIds.UnsupportedInputType, Unsupported,
         "Input type not supported",
-        "Input '{0}' is of type '{1}'; only float inputs are supported so far (integer tokens need an Embedding node, which is not available yet)");
+        "Input '{0}' is of type '{1}'; inputs are float values (any shape) or int tokens (a vector of steps, read by an Embedding)");
 
     public static readonly DiagnosticDescriptor UnsupportedModelClass = Error(DiagnosticIds.UnsupportedModelClass, Unsupported,
         "Model class shape not supported",
@@ -157,6 +169,9 @@ public static class DiagnosticDescriptors
         [NeedsVector.Id] = NeedsVector,
         [ConcatShapeMismatch.Id] = ConcatShapeMismatch,
         [PoolingDropsEdge.Id] = PoolingDropsEdge,
+        [NeedsSequence.Id] = NeedsSequence,
+        [TokensMismatch.Id] = TokensMismatch,
+        [SequenceLengthMismatch.Id] = SequenceLengthMismatch,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,
         [TensorTooLarge.Id] = TensorTooLarge,

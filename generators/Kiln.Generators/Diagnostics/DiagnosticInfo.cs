@@ -40,6 +40,9 @@ public static class DiagnosticIds
     public const string NeedsVector = "KILN1009";
     public const string ConcatShapeMismatch = "KILN1010";
     public const string PoolingDropsEdge = "KILN1011";
+    public const string NeedsSequence = "KILN1012";
+    public const string TokensMismatch = "KILN1013";
+    public const string SequenceLengthMismatch = "KILN1014";
 
     /// <summary>IDs reported as warnings: the model is still generated.</summary>
     public static bool IsWarning(string id) => id == PoolingDropsEdge;

@@ -23,7 +23,7 @@ public static class GraphBuilder
         "Gradients", "Forward", "Predict", "Evaluate", "ComputeGradients", "TrainStep", "Save", "Load", "Dispose",
         "InitializeParameters", "ParameterOffsets", "WorkspaceOffsets", "ParameterFloats", "WorkspaceFloats",
         "WorkspaceStart", "MemoryFloats", "CreateSlices", "RunForward", "RunLoss", "RunBackward", "Threads",
-        "Training", "Random", "Buffers", "BufferOffsets", "BufferFloats", "BufferStart", "CreateBufferSlices",
+        "Training", "Random", "Buffers", "BufferOffsets", "BufferFloats", "BufferStart", "CreateBufferSlices", "States", "CarryState",
     };
 
     /// <summary>The largest tensor (values) a model may have: 2²⁸ floats, 1 GiB.</summary>
@@ -208,6 +208,12 @@ public static class GraphBuilder
             }
             if (HasErrors || !_shapesValid) return null;
 
+            if (lossOp < 0 && _ops[_ops.Count - 1].IntegerInput)
+            {
+                Report(DiagnosticIds.TokensMismatch, model.NameSpan, "The output", model.Name, $"would be the integer tokens of '{_ops[0].Node}'",
+                    "add an [Embedding] (and the layers after it) to compute something from them");
+                return null;
+            }
             if (lossOp < 0 && _ops[_ops.Count - 1].Shape.IsImage)
             {
                 // The output leaves the model as PyTorch lays an image out: channels first.
@@ -236,7 +242,7 @@ public static class GraphBuilder
             int nodeInput = previous < 0 ? scope.Input : previous;
             ArgumentDeclaration? firstFrom = member.Attributes[0].Find("From");
             if (firstFrom?.Value is string fromName && scope.Outputs.TryGetValue(fromName, out int fromOp)) nodeInput = fromOp;
-            int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm");
+            int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm" or "Embedding" or "Rnn" or "Lstm" or "Gru");
             int current = previous < 0 ? scope.Input : previous;
             bool failed = false;
             for (int position = 0; position < member.Attributes.Count; position++)
@@ -352,17 +358,34 @@ public static class GraphBuilder
                     return null;
                 }
                 ArgumentDeclaration? of = attribute.Find("Of");
-                if (of is { Kind: ArgumentKind.Type } && of.Value is not ("float" or "System.Single"))
+                bool tokens = of is { Kind: ArgumentKind.Type } && of.Value is "int" or "System.Int32";
+                if (of is { Kind: ArgumentKind.Type } && !tokens && of.Value is not ("float" or "System.Single")
+                    || tokens && attribute.Find("Channels") is not null)
                 {
-                    Report(DiagnosticIds.UnsupportedInputType, of.Span ?? attribute.Span, node, of.Value ?? "?");
+                    Report(DiagnosticIds.UnsupportedInputType, of!.Span ?? attribute.Span, node, (of.Value ?? "?") + (tokens ? " (as an image)" : ""));
                     return null;
                 }
-                int? width = PositiveSize(attribute, "Width", node, "a positive number of features");
+                if (attribute.Find("Steps") is not null)
+                {
+                    int? steps = PositiveSize(attribute, "Steps", node, "a positive number of steps");
+                    int? features = PositiveSize(attribute, "Features", node, "a positive number of features per step");
+                    if (steps is null || features is null) return null;
+                    if (tokens)
+                    {
+                        Report(DiagnosticIds.UnsupportedInputType, of!.Span ?? attribute.Span, node, "int (as a sequence of vectors; tokens are a vector [steps])");
+                        return null;
+                    }
+                    string sequenceLabel = $"Input({Int(steps.Value)}, {Int(features.Value)})";
+                    labels.Add(sequenceLabel);
+                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(steps.Value, features.Value), sequenceLabel));
+                }
+                int? width = PositiveSize(attribute, "Width", node, tokens ? "a positive number of tokens (steps)" : "a positive number of features");
                 if (width is null) return null;
                 if (attribute.Find("Channels") is null)
                 {
-                    labels.Add($"Input({Int(width.Value)})");
-                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), $"Input({Int(width.Value)})"));
+                    string inputLabel = tokens ? $"Input({Int(width.Value)}, int)" : $"Input({Int(width.Value)})";
+                    labels.Add(inputLabel);
+                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), inputLabel) { IntegerInput = tokens });
                 }
                 int? channels = PositiveSize(attribute, "Channels", node, "a positive number of channels");
                 int? height = PositiveSize(attribute, "Height", node, "a positive height");
@@ -389,6 +412,12 @@ public static class GraphBuilder
             Op input = _ops[source.Value];
             Shape inShape = input.Shape;
             string From(string label) => source.Value == previous ? label : $"{label} from {input.Node}";
+            if (input.IntegerInput && attribute.Name != "Embedding")
+            {
+                Report(DiagnosticIds.TokensMismatch, attribute.Span, attribute.Name, node, $"receives the integer tokens {inShape.WithBatch()} of '{input.Node}'",
+                    "tokens are indices, not values: pass them through an [Embedding(count, dimension)] first");
+                return null;
+            }
 
             int? Elementwise(OpKind kind, string label) => Make(new Op(_ops.Count, kind, node, position, EquatableArray.Create(source.Value), inShape, From(label)), label);
 
@@ -447,6 +476,36 @@ public static class GraphBuilder
                         ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
                     }, label);
                 }
+                case "Embedding":
+                {
+                    if (!input.IntegerInput)
+                    {
+                        Report(DiagnosticIds.TokensMismatch, attribute.Span, "Embedding", node, $"needs integer tokens but receives float values {inShape.WithBatch()} from '{input.Node}'",
+                            "declare the model's input as tokens, e.g. [Input(64, Of = typeof(int))], and read it with the Embedding");
+                        return null;
+                    }
+                    int? count = PositiveSize(attribute, "Count", node, "a positive number of distinct tokens");
+                    int? dimension = PositiveSize(attribute, "Dimension", node, "a positive vector width");
+                    if (count is null || dimension is null) return null;
+                    ArgumentDeclaration? padArg = attribute.Find("PaddingIndex");
+                    int pad = ParseInt(padArg) ?? -1;
+                    if (pad < -1 || pad >= count.Value)
+                    {
+                        Report(DiagnosticIds.InvalidArgument, padArg?.Span ?? attribute.Span, "PaddingIndex", node, $"a token in [0, {Int(count.Value)}) or -1 for none", Int(pad),
+                            "the padding row must be a row of the table");
+                        return null;
+                    }
+                    string label = pad >= 0 ? $"Embedding({Int(count.Value)}, {Int(dimension.Value)}, PaddingIndex = {Int(pad)})" : $"Embedding({Int(count.Value)}, {Int(dimension.Value)})";
+                    return Make(new Op(_ops.Count, OpKind.Embedding, node, position, EquatableArray.Create(source.Value), Shape.Of(inShape.Last, dimension.Value), From(label))
+                    {
+                        Units = count.Value, PaddingIndex = pad,
+                        ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
+                    }, label);
+                }
+                case "Rnn":
+                case "Lstm":
+                case "Gru":
+                    return Recurrent(attribute, position, parametric, node, source.Value, input, From, labels);
                 case "Conv2d":
                     return Convolution(attribute, position, parametric, node, source.Value, input, From, labels);
                 case "MaxPool2d":
@@ -706,6 +765,102 @@ public static class GraphBuilder
                     // (reported as KILN9999 by Compile), never a silently missing model.
                     throw new InvalidOperationException($"No shape rule for layer '{attribute.Name}'.");
             }
+        }
+
+        /// <summary>Rnn/Lstm/Gru(hidden, Layers, Bias, ReturnSequences, Dropout, In, Steps): one op per stacked layer, with
+        /// a dropout between layers when asked; every layer but the last returns its whole sequence.</summary>
+        private int? Recurrent(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, Func<string, string> from, List<string> labels)
+        {
+            Shape inShape = input.Shape;
+            string name = attribute.Name;
+            if (inShape.Rank != 2)
+            {
+                string fix = input.Kind == OpKind.Recurrent && !input.ReturnSequences
+                    ? $"'{input.Node}' returns only its last step (ReturnSequences = false): set ReturnSequences = true on it to pass every step on"
+                    : inShape.IsImage
+                        ? "an image is not a sequence: flatten its rows into steps with a Dense per row, or pool it to a vector first"
+                        : "declare the input as a sequence, e.g. [Input(64, 32)] (64 steps of 32 features), or embed integer tokens with [Embedding]";
+                Report(DiagnosticIds.NeedsSequence, attribute.Span, name, node, inShape.WithBatch(), input.Node, fix);
+                return null;
+            }
+            int steps = inShape.Dimensions[0], features = inShape.Last;
+            int? hidden = PositiveSize(attribute, "Hidden", node, "a positive hidden-state width");
+            int? layers = OptionalPositive(attribute, "Layers", node, 1, allowZero: false);
+            if (hidden is null || layers is null) return null;
+            ArgumentDeclaration? inArg = attribute.Find("In");
+            if (inArg is not null && ParseInt(inArg) is int declaredIn && declaredIn != 0)
+            {
+                if (declaredIn < 0)
+                {
+                    Report(DiagnosticIds.InvalidSize, inArg.Span ?? attribute.Span, "In", node, "a positive number of input features (or left unset)", Int(declaredIn));
+                    return null;
+                }
+                if (declaredIn != features)
+                {
+                    Report(DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"{name}({Int(hidden.Value)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
+                    return null;
+                }
+            }
+            ArgumentDeclaration? stepsArg = attribute.Find("Steps");
+            if (stepsArg is not null && ParseInt(stepsArg) is int declaredSteps && declaredSteps != 0)
+            {
+                if (declaredSteps < 0)
+                {
+                    Report(DiagnosticIds.InvalidSize, stepsArg.Span ?? attribute.Span, "Steps", node, "a positive sequence length (or left unset)", Int(declaredSteps));
+                    return null;
+                }
+                if (declaredSteps != steps)
+                {
+                    Report(DiagnosticIds.SequenceLengthMismatch, stepsArg.Span ?? attribute.Span, $"{name}({Int(hidden.Value)})", node, Int(declaredSteps), Int(steps), input.Node);
+                    return null;
+                }
+            }
+            double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would zero everything and scale by infinity");
+            if (dropout is null) return null;
+            bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            bool sequences = ParseBool(attribute.Find("ReturnSequences")) ?? true;
+            RecurrentKind cell = name switch
+            {
+                "Lstm" => RecurrentKind.Lstm,
+                "Gru" => RecurrentKind.Gru,
+                _ => ParseInt(attribute.Find("Nonlinearity")) == 1 ? RecurrentKind.RnnRelu : RecurrentKind.RnnTanh,
+            };
+            if (name == "Rnn" && ParseInt(attribute.Find("Nonlinearity")) is int nl && nl is not (0 or 1))
+            {
+                Report(DiagnosticIds.InvalidArgument, attribute.Find("Nonlinearity")?.Span ?? attribute.Span, "Nonlinearity", node, "RnnNonlinearity.Tanh or RnnNonlinearity.Relu", Int(nl), "no other non-linearity exists");
+                return null;
+            }
+            if (dropout.Value > 0 && layers.Value == 1)
+            {
+                // As PyTorch (which warns): dropout acts between stacked layers only.
+                Report(DiagnosticIds.InvalidArgument, attribute.Find("Dropout")?.Span ?? attribute.Span, "Dropout", node, "0 with a single layer", Real(dropout.Value),
+                    "dropout acts between stacked layers; add a [Dropout] node after this one instead");
+                return null;
+            }
+            var options = new List<string> { Int(hidden.Value) };
+            if (cell == RecurrentKind.RnnRelu) options.Add("Relu");
+            if (layers.Value != 1) options.Add("Layers = " + Int(layers.Value));
+            if (!bias) options.Add("Bias = false");
+            if (dropout.Value > 0) options.Add("Dropout = " + Real(dropout.Value));
+            if (!sequences) options.Add("ReturnSequences = false");
+            string label = $"{name}({string.Join(", ", options)})";
+            labels.Add(from(label));
+            string prefix = parametric > 1 ? $"{node}.{Int(position)}" : node;
+            int current = source;
+            for (int layer = 0; layer < layers.Value; layer++)
+            {
+                bool last = layer == layers.Value - 1;
+                bool returns = !last || sequences;
+                Shape outShape = returns ? Shape.Of(steps, hidden.Value) : Shape.Of(hidden.Value);
+                string opLabel = layers.Value == 1 ? from(label) : $"{name}({Int(hidden.Value)}) layer {Int(layer)}";
+                current = Add(new Op(_ops.Count, OpKind.Recurrent, node, position, EquatableArray.Create(current), outShape, opLabel)
+                {
+                    Units = hidden.Value, HasBias = bias, Cell = cell, Layer = layer, ReturnSequences = returns, ParameterPrefix = prefix,
+                });
+                if (!last && dropout.Value > 0)
+                    current = Add(new Op(_ops.Count, OpKind.Dropout, node, position, EquatableArray.Create(current), outShape, $"Dropout({Real(dropout.Value)})") { Probability = (float)dropout.Value });
+            }
+            return current;
         }
 
         /// <summary>Conv2d(channels, kernel, Stride, Padding, Dilation, Groups, Bias, In, KernelWidth).</summary>

@@ -41,9 +41,16 @@ public enum OpKind
     Flatten,
     /// <summary>Concatenation along the last (channel) dimension of its two inputs.</summary>
     Concat,
+    /// <summary>Integer tokens [T] to rows of a learned table [T, dimension].</summary>
+    Embedding,
+    /// <summary>One layer of an RNN, LSTM or GRU over a sequence [T, F]: [T, H] or the last step's [H].</summary>
+    Recurrent,
 }
 
 public enum InitKind { None, PyTorchDefault, He, Xavier }
+
+/// <summary>The cell of a recurrent layer (the runtime's RecurrentCell, by the same numbers).</summary>
+public enum RecurrentKind { RnnTanh = 0, RnnRelu = 1, Lstm = 2, Gru = 3 }
 
 /// <summary>A per-sample shape, e.g. [784] or [64, 128].</summary>
 public sealed record Shape(EquatableArray<int> Dimensions)
@@ -147,6 +154,17 @@ public sealed record Op(
     /// <summary>Batch norm: momentum of the running statistics and ε.</summary>
     public float Momentum { get; init; }
     public float Epsilon { get; init; }
+    /// <summary>Input: the model reads integer tokens instead of floats.</summary>
+    public bool IntegerInput { get; init; }
+    /// <summary>Embedding: the row that stays zero and gets no gradient, or −1.</summary>
+    public int PaddingIndex { get; init; } = -1;
+    /// <summary>Recurrent: the cell, the layer's index in its stack (PyTorch's _l0, _l1 …) and whether every step is output.</summary>
+    public RecurrentKind Cell { get; init; }
+    public int Layer { get; init; }
+    public bool ReturnSequences { get; init; }
+
+    /// <summary>Recurrent: gates per cell (RNN 1, LSTM 4, GRU 3).</summary>
+    public int Gates => Cell switch { RecurrentKind.Lstm => 4, RecurrentKind.Gru => 3, _ => 1 };
 
     /// <summary>An op that draws from the model's random generator in training.</summary>
     public bool IsRandom => Kind is OpKind.Dropout or OpKind.GaussianNoise;
@@ -168,11 +186,23 @@ public sealed record Op(
 
     public EquatableArray<ParameterInfo> Parameters(Shape input)
     {
+        if (Kind == OpKind.Recurrent)
+        {
+            // PyTorch's order and names: weight_ih_l0 [G·H, F], weight_hh_l0 [G·H, H], bias_ih_l0, bias_hh_l0.
+            int gh = Gates * Units;
+            string l = "_l" + Layer.ToString(CultureInfo.InvariantCulture);
+            var ih = new ParameterInfo(ParameterPrefix + ".weight_ih" + l, "weight_ih", Shape.Of(gh, input.Last));
+            var hh = new ParameterInfo(ParameterPrefix + ".weight_hh" + l, "weight_hh", Shape.Of(gh, Units));
+            return HasBias
+                ? EquatableArray.Create(ih, hh, new ParameterInfo(ParameterPrefix + ".bias_ih" + l, "bias_ih", Shape.Of(gh)), new ParameterInfo(ParameterPrefix + ".bias_hh" + l, "bias_hh", Shape.Of(gh)))
+                : EquatableArray.Create(ih, hh);
+        }
         Shape? weight = Kind switch
         {
             OpKind.Dense => Shape.Of(Units, input.Last),
             OpKind.Conv2d => Shape.Of(Units, input.Channels / Groups, KernelHeight, KernelWidth),
             OpKind.BatchNorm when HasBias => Shape.Of(input.ChannelWidth),
+            OpKind.Embedding => Shape.Of(Units, Shape.Last),
             _ => null,
         };
         if (weight is null) return EquatableArray<ParameterInfo>.Empty;
@@ -197,7 +227,9 @@ public sealed record Op(
         OpKind.Dense => 2L * (input.Size / Math.Max(1, input.Last)) * input.Last * Units,
         OpKind.Conv2d => 2L * Shape.Size * (input.Channels / Groups) * KernelHeight * KernelWidth,
         OpKind.MaxPool2d or OpKind.AvgPool2d => Shape.Size * KernelHeight * KernelWidth,
-        OpKind.Input or OpKind.ChannelsLast or OpKind.ChannelsFirst or OpKind.Flatten or OpKind.Concat => 0,
+        OpKind.Input or OpKind.ChannelsLast or OpKind.ChannelsFirst or OpKind.Flatten or OpKind.Concat or OpKind.Embedding => 0,
+        // Per step: the input and recurrent products of every gate.
+        OpKind.Recurrent => 2L * input.Dimensions[0] * (input.Last + Units) * Gates * Units,
         _ => input.Size,
     };
 }

@@ -7,9 +7,10 @@ using Kiln.Generators.Helpers;
 
 namespace Kiln.Generators.Planner;
 
-/// <summary>An op's output, its gradient, the dropout mask it keeps for the backward, or the per-channel statistics
-/// a batch norm keeps (mean and 1/σ: one set per batch, not per sample).</summary>
-public enum BufferKind { Activation, Gradient, Mask, Statistics }
+/// <summary>An op's output, its gradient, the dropout mask it keeps for the backward, the per-channel statistics
+/// a batch norm keeps (mean and 1/σ: one set per batch, not per sample), what a recurrent layer keeps for its
+/// backward (its states and gates over every step), or the scratch its backward works in.</summary>
+public enum BufferKind { Activation, Gradient, Mask, Statistics, Saved, Scratch }
 
 /// <summary>A workspace buffer: an op's activation or gradient, [Batch, width], live over [Start, End] of the
 /// schedule (forward steps 0..n−1, then backward steps), placed at a static offset.</summary>
@@ -103,6 +104,7 @@ public static class MemoryPlanner
             foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, op.Id);
             if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, op.Id);
+            if (op.Kind == OpKind.Recurrent) Touch(BufferKind.Saved, op.Id, op.Id);
         }
         // The model's output is read after the forward pass (copied out, or read by the loss).
         Touch(BufferKind.Activation, graph.OutputOp, n - 1);
@@ -117,6 +119,11 @@ public static class MemoryPlanner
             if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, time);
             if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, time);
+            if (op.Kind == OpKind.Recurrent)
+            {
+                Touch(BufferKind.Saved, op.Id, time);
+                Touch(BufferKind.Scratch, op.Id, time);
+            }
             for (int i = 0; i < op.Inputs.Count; i++)
                 if (step.InputNeedsGradient[i]) Touch(BufferKind.Gradient, op.Inputs[i], time);
         }
@@ -157,8 +164,26 @@ public static class MemoryPlanner
     {
         BufferKind.Activation => ActivationWidth(op, graph),
         BufferKind.Statistics => 2 * graph.InputShape(op).ChannelWidth,
+        BufferKind.Saved => RecurrentSaved(op, graph.InputShape(op)),
+        BufferKind.Scratch => RecurrentScratch(op, graph.InputShape(op)),
         _ => checked((int)op.Shape.Size),
     };
+
+    /// <summary>Floats per sample a recurrent layer keeps for its backward: the runtime's
+    /// <c>RecurrentLayer.SavedFloatsPerSample</c> (the runtime checks the length it is given against it).</summary>
+    public static int RecurrentSaved(Op op, Shape input)
+    {
+        long t = input.Dimensions[0], f = input.Last, h = op.Units, g = op.Gates;
+        long extra = op.Cell == RecurrentKind.Lstm ? (t + 1) * h : op.Cell == RecurrentKind.Gru ? t * h + 3 * h : 0;
+        return checked((int)(t * f + (t + 1) * h + t * g * h + extra));
+    }
+
+    /// <summary>Floats per sample a recurrent layer's backward works in: the runtime's <c>RecurrentLayer.ScratchFloatsPerSample</c>.</summary>
+    public static int RecurrentScratch(Op op, Shape input)
+    {
+        long t = input.Dimensions[0], f = input.Last, h = op.Units, g = op.Gates;
+        return checked((int)(t * g * h * (op.Cell == RecurrentKind.Gru ? 2 : 1) + 2 * h + t * f));
+    }
 
     /// <summary>Values per sample an op keeps: its output; for softmax cross-entropy and focal loss the probabilities;
     /// for the other losses nothing.</summary>

@@ -63,7 +63,40 @@ class Z2(nn.Module):
         return F.cross_entropy(out, target)
 
 
-ZOO = {"Z1": Z1, "Z2": Z2}
+class Z3(nn.Module):
+    """Char LSTM: vocab 65, embedding 64, LSTM 128, 64 steps, a Linear to the vocabulary at every step, cross-entropy
+    over every step (samples/CharRnn/CharLstm.cs). generate() is one step of generation at batch 1 with its state."""
+    batch, steps, vocab = 32, 64, 65
+    onnx = False
+
+    def __init__(self):
+        super().__init__()
+        self.Embed, self.Logits = nn.Embedding(65, 64), nn.Linear(128, 65)
+        self.Lstm = nn.LSTM(64, 128, batch_first=True)
+
+    def forward(self, x, state=None):
+        h, state = self.Lstm(self.Embed(x), state)
+        return self.Logits(h), state
+
+    @staticmethod
+    def data(batch):
+        return torch.randint(0, 65, (batch, 64)), torch.randint(0, 65, (batch, 64))
+
+    @staticmethod
+    def loss(out, target):
+        return F.cross_entropy(out[0].reshape(-1, 65), target.reshape(-1))
+
+
+class Z4(Z3):
+    """Char GRU: Z3 with a GRU (samples/CharRnn/CharGru.cs)."""
+
+    def __init__(self):
+        super().__init__()
+        del self.Lstm
+        self.Lstm = nn.GRU(64, 128, batch_first=True)
+
+
+ZOO = {"Z1": Z1, "Z2": Z2, "Z3": Z3, "Z4": Z4}
 
 
 class Runner:
@@ -76,6 +109,8 @@ class Runner:
         self.adam = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.x, self.y = self.cls.data(self.cls.batch)
         self.frozen = {}
+        self.state = None
+        self.token = torch.tensor([[7]])
 
     def train(self):
         self.adam.zero_grad(set_to_none=True)
@@ -84,6 +119,21 @@ class Runner:
         self.adam.step()
 
     def infer(self, rows, variant):
+        recurrent = hasattr(self.model, "Lstm")
+        if recurrent and rows == 1:
+            # One step of generation: one character in, the next one's logits out, the state carried.
+            with torch.no_grad():
+                if self.state is None:
+                    self.state = self.model(self.token)[1]
+                if variant == "jit":
+                    if "step" not in self.frozen:
+                        self.model.eval()
+                        self.frozen["step"] = torch.jit.freeze(torch.jit.trace(self.model, (self.token, self.state)))
+                        self.model.train()
+                    _, self.state = self.frozen["step"](self.token, self.state)
+                else:
+                    _, self.state = self.model(self.token, self.state)
+            return
         x = self.x[:rows]
         with torch.no_grad():
             if variant == "jit":
@@ -121,6 +171,8 @@ def serve():
 def export(directory):
     os.makedirs(directory, exist_ok=True)
     for name, cls in ZOO.items():
+        if not getattr(cls, "onnx", True):
+            continue  # the recurrent models: no ONNX Runtime figure (their generation step needs state inputs)
         torch.manual_seed(1)
         model = cls().eval()
         x, _ = cls.data(cls.batch)
