@@ -52,7 +52,7 @@ public sealed class NativeAotTests : IDisposable
         return output.Replace("\r", "");
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         string? directory = AppContext.BaseDirectory;
         while (directory is not null && !File.Exists(Path.Combine(directory, "Compiler.sln")))

@@ -46,6 +46,12 @@ public class ParityTests
 
     private static Case Of(string name, ITrainable<float, int> m) => Of(name, m, Labels);
 
+    /// <summary>A model of integer tokens (the reference files store them as float32, exactly).</summary>
+    private static Case Of(string name, ITrainable<int, int> m) =>
+        new(name, m.Parameters, m.Gradients, m.Load, (x, t) => m.ComputeGradients(Labels(x), Labels(t)), (x, t, o) => m.TrainStep(Labels(x), Labels(t), o),
+            (x, t) => m.Evaluate(Labels(x), Labels(t)))
+        { Buffers = m.Buffers, SetTraining = training => m.Training = training };
+
     private static int[] Labels(float[] values) => Array.ConvertAll(values, v => checked((int)v));
 
     [Fact]
@@ -220,6 +226,107 @@ public class ParityTests
         // tolerances hold.
         using var m = new Kiln.Samples.Cifar.CifarCnn(seed: 5);
         Check(Of("z2", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) });
+    }
+
+    // ---- recurrent networks (RnnParityModels.cs, samples/CharRnn) ----
+
+    [Fact]
+    public void Embedding_WithPaddingRow_AndTanhRnn_OverEveryStep_MatchPyTorch()
+    {
+        using var m = new EmbeddingRnnParityNet(seed: 5);
+        Check(Of("embedding_rnn", m));
+    }
+
+    [Fact]
+    public void Rnn_Relu_TwoLayers_WithoutBias_LastStep_MatchesPyTorch()
+    {
+        using var m = new RnnReluParityNet(seed: 5);
+        Check(Of("rnn_relu_2layers_last", m));
+    }
+
+    [Fact]
+    public void Lstm_TwoLayers_EveryStep_MatchesPyTorch()
+    {
+        using var m = new Lstm2ParityNet(seed: 5);
+        Check(Of("lstm_2layers", m));
+    }
+
+    [Fact]
+    public void Lstm_LastStep_MatchesPyTorch()
+    {
+        using var m = new LstmLastParityNet(seed: 5);
+        Check(Of("lstm_last", m));
+    }
+
+    [Fact]
+    public void Gru_TwoLayers_LastStep_MatchesPyTorch()
+    {
+        using var m = new Gru2ParityNet(seed: 5);
+        Check(Of("gru_2layers_last", m));
+    }
+
+    [Fact]
+    public void Gru_WithoutBias_EveryStep_MatchesPyTorch()
+    {
+        using var m = new GruSequenceParityNet(seed: 5);
+        Check(Of("gru_sequence", m));
+    }
+
+    [Fact]
+    public void Z3_MatchesPyTorch()
+    {
+        using var m = new Kiln.Samples.CharRnn.CharLstm(seed: 5);
+        Check(Of("z3", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) }); // as Z2: see Parity/export.py
+    }
+
+    [Fact]
+    public void Z4_MatchesPyTorch()
+    {
+        using var m = new Kiln.Samples.CharRnn.CharGru(seed: 5);
+        Check(Of("z4", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) }); // as Z2: see Parity/export.py
+    }
+
+    /// <summary>Truncated BPTT: chunk 1 from a zero state, chunk 2 from chunk 1's final state (carried, detached): the
+    /// state after each chunk, chunk 2's loss and every gradient of chunk 2, against PyTorch doing the same.</summary>
+    [Theory]
+    [InlineData("z3")]
+    [InlineData("z4")]
+    public void TruncatedBptt_ASecondChunkFromTheCarriedState_MatchesPyTorch(string name)
+    {
+        using var lstm = new Kiln.Samples.CharRnn.CharLstm(seed: 5) { CarryState = true };
+        using var gru = new Kiln.Samples.CharRnn.CharGru(seed: 5) { CarryState = true };
+        ITrainable<int, int> m = name == "z3" ? lstm : gru;
+        RecurrentState state = name == "z3" ? lstm.States[0] : gru.States[0];
+        m.Load(PathOf($"{name}_tbptt.weights.safetensors"));
+        var expected = SafeTensors.ReadAll(PathOf($"{name}_tbptt.expected.safetensors"));
+        int[] Ints(string key) => Labels(expected[key].Values);
+
+        AssertRelative(expected["loss1"].Values[0], m.ComputeGradients(Ints("input1"), Ints("target1")), LossTolerance, $"{name}: chunk 1 loss");
+        AssertState(expected["hidden1"].Values, state.HiddenOf(0, 4), "hidden state after chunk 1");
+        if (state.HasCell) AssertState(expected["cell1"].Values, state.CellOf(0, 4), "cell state after chunk 1");
+
+        AssertRelative(expected["loss2"].Values[0], m.ComputeGradients(Ints("input2"), Ints("target2")), LossTolerance, $"{name}: chunk 2 loss, from the carried state");
+        AssertState(expected["hidden2"].Values, state.HiddenOf(0, 4), "hidden state after chunk 2");
+        if (state.HasCell) AssertState(expected["cell2"].Values, state.CellOf(0, 4), "cell state after chunk 2");
+        foreach (TensorSlice slice in m.Gradients.Tensors)
+        {
+            float[] reference = expected[$"grad.{slice.Name}"].Values;
+            ReadOnlySpan<float> actual = m.Gradients[slice];
+            double scale = 0, error = 0;
+            for (int i = 0; i < reference.Length; i++)
+            {
+                scale = Math.Max(scale, Math.Abs(reference[i]));
+                error = Math.Max(error, Math.Abs(actual[i] - reference[i]));
+            }
+            Assert.True(error <= GradientTolerance * scale + 1e-9, $"{name}: chunk 2 gradient of {slice.Name}: max error {error:E2} against {scale:E2}");
+        }
+
+        void AssertState(float[] reference, ReadOnlySpan<float> actual, string what)
+        {
+            Assert.Equal(reference.Length, actual.Length);
+            for (int i = 0; i < reference.Length; i++)
+                Assert.True(Math.Abs(actual[i] - reference[i]) <= 2e-6, $"{name}: {what}[{i}] is {actual[i]:R}, PyTorch {reference[i]:R}");
+        }
     }
 
     /// <summary>

@@ -228,6 +228,80 @@ def cnn_cases():
     yield "z2", (m, z2, torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,)), lambda o, t: F.cross_entropy(o, t), "sgd")
 
 
+def seq_ce(classes):
+    """Cross-entropy over every step of a [batch, steps, classes] output against [batch, steps] labels."""
+    return lambda o, t: F.cross_entropy(o.reshape(-1, classes), t.reshape(-1))
+
+
+def rnn_cases():
+    """The recurrent cases (tests/Kiln.Models.Tests/RnnParityModels.cs; Z3 and Z4 from samples/CharRnn), batch first.
+    Module attributes carry the Kiln node names, so nn.LSTM's weight_ih_l0 ... appear as Lstm.weight_ih_l0."""
+    # Embedding with a padding row, a tanh RNN over every step, a Linear at every step, cross-entropy per step.
+    m = Named(Embed=nn.Embedding(9, 4, padding_idx=0), Rnn=nn.RNN(4, 6, batch_first=True), Logits=nn.Linear(6, 5))
+    tokens = torch.randint(0, 9, (3, 5))
+    tokens[0, 1] = 0
+    yield "embedding_rnn", (m, lambda m, x: m.Logits(m.Rnn(m.Embed(x))[0]), tokens, torch.randint(0, 5, (3, 5)), seq_ce(5))
+
+    # A 2-layer ReLU RNN without biases, its last step only (many-to-one), MSE.
+    m = Named(Rnn=nn.RNN(3, 5, num_layers=2, nonlinearity="relu", bias=False, batch_first=True), Out=nn.Linear(5, 2))
+    yield "rnn_relu_2layers_last", (m, lambda m, x: m.Out(m.Rnn(x)[0][:, -1]), torch.randn(3, 4, 3), torch.randn(3, 2), lambda o, t: F.mse_loss(o, t))
+
+    # A 2-layer LSTM over every step, a Linear at every step, MSE.
+    m = Named(Lstm=nn.LSTM(3, 5, num_layers=2, batch_first=True), Out=nn.Linear(5, 2))
+    yield "lstm_2layers", (m, lambda m, x: m.Out(m.Lstm(x)[0]), torch.randn(2, 6, 3), torch.randn(2, 6, 2), lambda o, t: F.mse_loss(o, t))
+
+    # A 1-layer LSTM, its last step, cross-entropy.
+    m = Named(Lstm=nn.LSTM(4, 6, batch_first=True), Logits=nn.Linear(6, 3))
+    yield "lstm_last", (m, lambda m, x: m.Logits(m.Lstm(x)[0][:, -1]), torch.randn(4, 5, 4), torch.randint(0, 3, (4,)), lambda o, t: F.cross_entropy(o, t))
+
+    # A 2-layer GRU, its last step, MSE.
+    m = Named(Gru=nn.GRU(3, 5, num_layers=2, batch_first=True), Out=nn.Linear(5, 2))
+    yield "gru_2layers_last", (m, lambda m, x: m.Out(m.Gru(x)[0][:, -1]), torch.randn(3, 4, 3), torch.randn(3, 2), lambda o, t: F.mse_loss(o, t))
+
+    # A 1-layer GRU without biases over every step, a Linear at every step, cross-entropy per step.
+    m = Named(Gru=nn.GRU(4, 6, bias=False, batch_first=True), Logits=nn.Linear(6, 3))
+    yield "gru_sequence", (m, lambda m, x: m.Logits(m.Gru(x)[0]), torch.randn(2, 5, 4), torch.randint(0, 3, (2, 5)), seq_ce(3))
+
+    # Z3 and Z4 (samples/CharRnn), 4 rows of 64 characters, the next character at every step.
+    for name, cell in (("z3", nn.LSTM), ("z4", nn.GRU)):
+        layer = "Lstm" if cell is nn.LSTM else "Gru"
+        m = Named(Embed=nn.Embedding(65, 64), **{layer: cell(64, 128, batch_first=True)}, Logits=nn.Linear(128, 65))
+        # SGD with momentum, as Z2: Adam's 1/sqrt(v) turns the float32 rounding of the embedding's near-zero gradients
+        # into whole steps (1.04e-6 apart in a weight after 3 Adam steps, at the common tolerance of 1e-6).
+        yield name, (m, lambda m, x, layer=layer: m.Logits(getattr(m, layer)(m.Embed(x))[0]), torch.randint(0, 65, (4, 64)),
+                     torch.randint(0, 65, (4, 64)), seq_ce(65), "sgd")
+
+
+def export_truncated_bptt():
+    """Truncated BPTT on Z3 and Z4: chunk 1 runs from a zero state, chunk 2 from chunk 1's final state, detached; the
+    loss and gradients of chunk 2 and the state after each chunk (ParityTests replays it with CarryState)."""
+    for name, cell in (("z3", nn.LSTM), ("z4", nn.GRU)):
+        layer = "Lstm" if cell is nn.LSTM else "Gru"
+        m = Named(Embed=nn.Embedding(65, 64), **{layer: cell(64, 128, batch_first=True)}, Logits=nn.Linear(128, 65))
+        save_safetensors(os.path.join(HERE, f"{name}_tbptt.weights.safetensors"), {k: v.clone() for k, v in m.state_dict().items()})
+        x1, x2 = torch.randint(0, 65, (4, 64)), torch.randint(0, 65, (4, 64))
+        y1, y2 = torch.randint(0, 65, (4, 64)), torch.randint(0, 65, (4, 64))
+        rnn = getattr(m, layer)
+        expected = {"input1": x1.float(), "target1": y1.float(), "input2": x2.float(), "target2": y2.float()}
+        out, state = rnn(m.Embed(x1))
+        expected["loss1"] = seq_ce(65)(m.Logits(out), y1).detach().reshape(1)
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        expected["hidden1"] = (state[0] if isinstance(state, tuple) else state).clone()
+        m.zero_grad()
+        out, state2 = rnn(m.Embed(x2), state)
+        loss = seq_ce(65)(m.Logits(out), y2)
+        loss.backward()
+        expected["loss2"] = loss.detach().reshape(1)
+        expected["hidden2"] = (state2[0] if isinstance(state2, tuple) else state2).detach().clone()
+        if isinstance(state2, tuple):
+            expected["cell1"] = state[1].clone()
+            expected["cell2"] = state2[1].detach().clone()
+        for k, p in m.named_parameters():
+            expected[f"grad.{k}"] = p.grad.clone()
+        save_safetensors(os.path.join(HERE, f"{name}_tbptt.expected.safetensors"), expected)
+        print(f"{name}_tbptt    loss chunk 1 {expected['loss1'].item():.6f}, chunk 2 from its state {loss.item():.6f}")
+
+
 def sigmoid_focal_loss(inputs, targets, alpha, gamma):
     """torchvision.ops.sigmoid_focal_loss (torchvision is not in Debian's python3-torch), mean reduction."""
     p = torch.sigmoid(inputs)
@@ -253,7 +327,7 @@ def export(name, model, forward, x, target, loss_fn, optimizer="adam"):
     model.zero_grad()
     loss = loss_fn(forward(model, x), target)
     loss.backward()
-    expected = {"input": x, "target": target.to(torch.float32), "loss": loss.detach().reshape(1)}
+    expected = {"input": x.to(torch.float32), "target": target.to(torch.float32), "loss": loss.detach().reshape(1)}
     for k, p in model.named_parameters():
         if p.numel() <= 10_000:
             expected[f"grad.{k}"] = p.grad.clone()
@@ -367,6 +441,13 @@ if __name__ == "__main__":
     for name, case in cnn_cases():
         if not only or name in only:
             export(name, *case)
+    torch.manual_seed(20261123)
+    for name, case in rnn_cases():
+        if not only or name in only:
+            export(name, *case)
+    if not only or "tbptt" in only:
+        torch.manual_seed(20261124)
+        export_truncated_bptt()
     if not only or "optimizers" in only:
         torch.manual_seed(7)
         export_optimizers()
