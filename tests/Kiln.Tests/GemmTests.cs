@@ -136,6 +136,45 @@ public class GemmTests
         }
     }
 
+    public static IEnumerable<object[]> PackedCases() =>
+        from isa in KernelInfo.Supported
+        from form in new[] { GemmForm.Nt, GemmForm.Nn }
+        // (m, n, k): a recurrent step's shapes, a depth beyond one block (AVX2 KC 384, AVX-512 256), columns that end in a
+        // 1-vector panel, a single row, more columns than one block (NC), and products split over 2 threads.
+        from shape in new[] { (32, 512, 128), (32, 128, 512), (7, 65, 400), (1, 24, 9), (13, 600, 33), (64, 384, 256) }
+        from threads in new[] { 1, 2 }
+        select new object[] { isa, form, shape.Item1, shape.Item2, shape.Item3, threads };
+
+    /// <summary>B packed once and reused: the same product as the double reference, with bias and accumulate, and
+    /// the same product twice from the same packing.</summary>
+    [Theory]
+    [MemberData(nameof(PackedCases))]
+    public void PackedB_ReusedAcrossProducts_MatchesTheReference(KernelIsa isa, GemmForm form, int m, int n, int k, int threads)
+    {
+        float[] a = Reference.Random(m * k, 1), b = Reference.Random(n * k, 2), bias = Reference.Random(n, 3);
+        var packed = new float[Gemm.PackedSize(isa, n, k)];
+        Gemm.Pack(isa, form, b, n, k, packed);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] c = Reference.Random(m * n, 4);
+            double[] expected = Product(form, accumulate, a, b, c, m, n, k, out double[] magnitude);
+            for (int j = 0; j < expected.Length; j++) expected[j] += bias[j % n];
+            Gemm.RunPacked(isa, a, packed, c, m, n, k, accumulate, bias, default(IdentityOp), threads);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - c[i]) <= 1e-6 * magnitude[i] + 1e-5,
+                    $"{isa} {form} m={m} n={n} k={k} accumulate={accumulate} threads={threads}: C[{i}] = {c[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
+    [Fact]
+    public void PackedB_RejectsTooSmallBuffers()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Gemm.Pack(KernelInfo.Best, GemmForm.Nt, new float[12], 3, 4, new float[5]));
+        Assert.Equal("packed", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => Gemm.RunPacked(KernelInfo.Best, new float[8], new float[3], new float[6], 2, 3, 4, false, default, default(IdentityOp)));
+        Assert.Equal("packedB", e.ParamName);
+    }
+
     [Fact]
     public void Gemm_RejectsTooShortSpans_NamingTheShape()
     {

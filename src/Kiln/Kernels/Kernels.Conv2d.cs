@@ -619,6 +619,12 @@ internal readonly unsafe struct ImageColumnsB(float* source, int* table, int pix
     public int Ld => 0;
     public float* At(int pc, int jc) => null;
 
+    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
+    {
+        Pack(pc, kc, jc, nc, w, scratch);
+        return scratch;
+    }
+
     public void Pack(int pc, int kc, int jc, int nc, int w, float* packed)
     {
         int nr = 2 * w;

@@ -44,6 +44,9 @@ internal unsafe interface IBSource
     /// <summary>B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
     /// its width); the last panel <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded.</summary>
     void Pack(int pc, int kc, int jc, int nc, int w, float* packed);
+    /// <summary>The packed block B[pc..pc+kc, jc..jc+nc] (as <see cref="Pack"/> lays it out): packed into
+    /// <paramref name="scratch"/>, or where it already lies.</summary>
+    float* Block(int pc, int kc, int jc, int nc, int w, float* scratch);
 }
 
 /// <summary>Row-major A[m, k] read where it lies (Nt, Nn).</summary>
@@ -79,6 +82,24 @@ internal readonly unsafe struct MatrixB(GemmForm form, float* b, int n, int k) :
     public int Ld => n;
     public float* At(int pc, int jc) => b + (nint)pc * n + jc;
     public void Pack(int pc, int kc, int jc, int nc, int w, float* packed) => GemmPacked.PackB(form, b, n, k, pc, kc, jc, nc, w, packed);
+
+    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
+    {
+        Pack(pc, kc, jc, nc, w, scratch);
+        return scratch;
+    }
+}
+
+/// <summary>B packed once ahead of many products with it (a recurrent layer's W_hh, used by every step): for each depth
+/// block in turn, the panels of every column (<see cref="GemmPacked.Prepack"/>), so a block is found, not packed.</summary>
+internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : IBSource
+{
+    public bool InPlace => false;
+    public int Ld => 0;
+    public float* At(int pc, int jc) => null;
+    public void Pack(int pc, int kc, int jc, int nc, int w, float* into) => throw new InvalidOperationException("A prepacked B is not packed again.");
+    // Depth blocks before pc hold pc rows of every padded column; inside a block, panel j starts at j·kc.
+    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch) => packed + (nint)pc * paddedColumns + (nint)jc * kc;
 }
 
 /// <summary>
@@ -183,6 +204,48 @@ internal static unsafe class GemmPacked
             Sources(isa, geometry, new RowMajorA(a, k), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
     }
 
+    /// <summary>Columns of B padded as its packed panels lie: whole 2-vector panels, the last one 1 or 2 vectors wide.</summary>
+    internal static int PaddedColumns(int n, int w)
+    {
+        int nr = 2 * w, rest = n % nr;
+        return n - rest + (rest == 0 ? 0 : rest <= w ? w : nr);
+    }
+
+    private static Geometry GeometryOf(KernelIsa isa) => isa == KernelIsa.Avx512 ? Avx512 : Avx2;
+
+    private static int Width(KernelIsa isa) => isa == KernelIsa.Avx512 ? 16 : 8;
+
+    /// <summary>Floats of B[k, n] packed by <see cref="Prepack"/>.</summary>
+    public static int PrepackedFloats(KernelIsa isa, int n, int k) => checked(k * PaddedColumns(n, Width(isa)));
+
+    /// <summary>Packs B ([n, k] for Nt, [k, n] for Nn) once, every depth block as <see cref="Blocks"/> will ask for it
+    /// (the same equal depth blocks), so that products with it skip the packing (<see cref="RunPrepacked"/>).</summary>
+    public static void Prepack(KernelIsa isa, GemmForm form, float* b, int n, int k, float* packed)
+    {
+        if (form == GemmForm.Tn) throw new ArgumentException("Tn's B is read as Nn's: pack it as Nn.", nameof(form));
+        Geometry g = GeometryOf(isa);
+        int w = Width(isa), padded = PaddedColumns(n, w);
+        int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
+        for (int pc = 0; pc < k; pc += kStep)
+            PackB(form, b, n, k, pc, Math.Min(kStep, k - pc), 0, n, w, packed + (nint)pc * padded);
+    }
+
+    /// <summary>Columns [jBegin, jEnd) (whole 2-vector panels apart from the end) of C[m, n] = act((accumulate ? C : 0) +
+    /// A·B + bias), A row-major [m, k], B prepacked.</summary>
+    public static void RunPrepacked<TAct>(KernelIsa isa, float* a, float* packedB, float* c, int m, int n, int k,
+        bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
+        where TAct : struct, IUnaryOperator
+    {
+        if (m == 0 || jBegin >= jEnd) return;
+        if (k == 0)
+        {
+            EpilogueOnly(c, m, n, accumulate, bias, act, z, jBegin, jEnd);
+            return;
+        }
+        Sources(isa, GeometryOf(isa), new RowMajorA(a, k), new PrepackedB(packedB, PaddedColumns(n, Width(isa))), c, n, m, n, k,
+            accumulate, bias, act, z, jBegin, jEnd, t_scratch ??= new Scratch());
+    }
+
     /// <summary>
     /// Columns [jBegin, jEnd) of C[m, n] (row stride <paramref name="ldc"/>) = act((accumulate ? C : 0) + A·B + bias), with
     /// A and B read through sources: how a convolution runs on the GEMM's tiles, its im2col gathered one micro-panel
@@ -269,11 +332,8 @@ internal static unsafe class GemmPacked
                     int full = nc / nr * nr;
                     if (full < nc) bSource.Pack(pc, kc, jc + full, nc - full, w, scratch.EdgeB);
                 }
-                else
-                {
-                    bSource.Pack(pc, kc, jc, nc, w, scratch.PackB);
-                }
-                var blockB = new BlockB(bInPlace, bInPlace ? bSource.At(pc, jc) : scratch.PackB, scratch.EdgeB, bSource.Ld, nc);
+                float* packedBlock = bInPlace ? bSource.At(pc, jc) : bSource.Block(pc, kc, jc, nc, w, scratch.PackB);
+                var blockB = new BlockB(bInPlace, packedBlock, scratch.EdgeB, bSource.Ld, nc);
                 var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed);
                 for (int ir = 0; ir < m;)
                 {

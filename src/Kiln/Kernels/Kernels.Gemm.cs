@@ -139,6 +139,57 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>Floats a B of <paramref name="n"/> columns and depth <paramref name="k"/> takes packed by <see cref="Pack"/>.</summary>
+    public static int PackedSize(KernelIsa isa, int n, int k) => isa == KernelIsa.Portable ? n * k : GemmPacked.PrepackedFloats(isa, n, k);
+
+    /// <summary>
+    /// Packs B once — [n, k] for the Nt form (a weight in PyTorch's layout), [k, n] for Nn — for many products with it
+    /// (<see cref="RunPacked"/>): what a recurrent layer does with W_hh, which every step multiplies. On the portable
+    /// ISA the "packed" B is B as the Nt form wants it, [n, k].
+    /// </summary>
+    public static void Pack(KernelIsa isa, GemmForm form, ReadOnlySpan<float> b, int n, int k, Span<float> packed)
+    {
+        GemmRegisterBlocked.CheckSizes(0, b.Length, 0, 0, n, k, "A", form == GemmForm.Nt ? "B[n,k]" : "B[k,n]");
+        if (packed.Length < PackedSize(isa, n, k)) throw new ArgumentException($"packed has {packed.Length} values; {PackedSize(isa, n, k)} needed.", nameof(packed));
+        if (isa == KernelIsa.Portable)
+        {
+            if (form == GemmForm.Nt) b.Slice(0, n * k).CopyTo(packed);
+            else Transpose.Run(isa, b.Slice(0, n * k), k, n, packed);
+            return;
+        }
+        fixed (float* pb = b, pp = packed) GemmPacked.Prepack(isa, form, pb, n, k, pp);
+    }
+
+    /// <summary>C[m, n] = act((accumulate ? C : 0) + A[m, k]·B + bias) with B packed by <see cref="Pack"/> on the same ISA.</summary>
+    public static void RunPacked<TAct>(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, Span<float> c, int m, int n, int k,
+        bool accumulate, ReadOnlySpan<float> bias, TAct activation, int threads = 1) where TAct : struct, IUnaryOperator
+    {
+        GemmRegisterBlocked.CheckSizes(a.Length, 0, c.Length, m, 0, k, "A[m,k]", "B");
+        if (packedB.Length < PackedSize(isa, n, k)) throw new ArgumentException($"packedB has {packedB.Length} values; {PackedSize(isa, n, k)} needed.", nameof(packedB));
+        if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"bias has {bias.Length} values; C[m,n] with n={n} needs {n}.", nameof(bias));
+        if (c.Length < (long)m * n) throw new ArgumentException($"C has {c.Length} values; C[m,n] needs {(long)m * n}.", nameof(c));
+        if (m == 0 || n == 0) return;
+        if (isa == KernelIsa.Portable)
+        {
+            Run(isa, GemmKernel.RegisterBlocked, GemmForm.Nt, a, packedB, c, m, n, k, accumulate, bias, activation, default);
+            return;
+        }
+        int parts = Partitions(threads, m, n, k, isa);
+        fixed (float* pa = a, pb = packedB, pc = c, pbias = bias)
+        {
+            float* biasPointer = bias.IsEmpty ? null : pbias;
+            if (parts == 1)
+            {
+                GemmPacked.RunPrepacked(isa, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, null, 0, n);
+                return;
+            }
+            GemmJob<TAct> job = GemmJob<TAct>.ForThisThread;
+            job.Set(isa, GemmForm.Nn, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, null, prepacked: true);
+            KernelThreads.Run(job, parts);
+            job.Clear();
+        }
+    }
+
     /// <summary>
     /// One thread, the packed kernel, the sizes as type constants (<typeparamref name="TShape"/>): the way generated
     /// code could call a layer with its static shape. Spans are checked against the shape; without vector hardware
@@ -173,13 +224,14 @@ public static unsafe class Gemm
         private GemmForm _form;
         private float* _a, _b, _c, _bias, _z;
         private int _m, _n, _k;
-        private bool _accumulate;
+        private bool _accumulate, _prepacked;
         private TAct _activation;
 
-        public void Set(KernelIsa isa, GemmForm form, float* a, float* b, float* c, int m, int n, int k, bool accumulate, float* bias, TAct activation, float* z)
+        public void Set(KernelIsa isa, GemmForm form, float* a, float* b, float* c, int m, int n, int k, bool accumulate, float* bias, TAct activation, float* z,
+            bool prepacked = false)
         {
             _isa = isa; _form = form; _a = a; _b = b; _c = c; _bias = bias; _z = z;
-            _m = m; _n = n; _k = k; _accumulate = accumulate; _activation = activation;
+            _m = m; _n = n; _k = k; _accumulate = accumulate; _activation = activation; _prepacked = prepacked;
         }
 
         public void Clear() => _a = _b = _c = _bias = _z = null;
@@ -190,8 +242,9 @@ public static unsafe class Gemm
             int panels = (_n + 31) / 32;
             int begin = Math.Min(_n, panels * part / parts * 32);
             int end = part == parts - 1 ? _n : Math.Min(_n, panels * (part + 1) / parts * 32);
-            if (begin < end)
-                GemmPacked.Run(_isa, _form, _a, _b, _c, _m, _n, _k, _accumulate, _bias, _activation, _z, begin, end);
+            if (begin >= end) return;
+            if (_prepacked) GemmPacked.RunPrepacked(_isa, _a, _b, _c, _m, _n, _k, _accumulate, _bias, _activation, _z, begin, end);
+            else GemmPacked.Run(_isa, _form, _a, _b, _c, _m, _n, _k, _accumulate, _bias, _activation, _z, begin, end);
         }
     }
 }

@@ -38,6 +38,8 @@ public enum RecurrentCell
 public sealed class RecurrentLayer
 {
     private readonly float[] _bias;
+    // W_hh packed once per pass for the per-step products: as the forward's Nt operand, and as the backward's Nn one.
+    private readonly float[] _packedHh, _packedHhBackward;
 
     public RecurrentLayer(RecurrentCell cell, int steps, int inputSize, int hiddenSize, bool returnSequences)
     {
@@ -50,7 +52,14 @@ public sealed class RecurrentLayer
         HiddenSize = hiddenSize;
         ReturnSequences = returnSequences;
         _bias = new float[GateCount(cell) * hiddenSize];
+        int gh = GateCount(cell) * hiddenSize;
+        _packedHh = new float[PackedFloats(gh, hiddenSize)];
+        _packedHhBackward = new float[PackedFloats(hiddenSize, gh)];
     }
+
+    /// <summary>Room for B of n columns and depth k packed on any ISA (the ISA may be switched after construction).</summary>
+    private static int PackedFloats(int n, int k) =>
+        Math.Max(Gemm.PackedSize(KernelIsa.Avx512, n, k), Math.Max(Gemm.PackedSize(KernelIsa.Avx2, n, k), Gemm.PackedSize(KernelIsa.Portable, n, k)));
 
     public RecurrentCell Cell { get; }
     /// <summary>T: the sequence length.</summary>
@@ -147,6 +156,7 @@ public sealed class RecurrentLayer
         ReadOnlySpan<float> bias = CombinedBias(biasIh, biasHh);
         Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, xt, weightIh, gates, T * rows, gh, F, accumulate: false, bias, default(IdentityOp), default, threads);
 
+        Gemm.Pack(Isa, GemmForm.Nt, weightHh, gh, H, _packedHh);
         Span<float> h0 = hs.Slice(0, rh);
         if (initialHidden.IsEmpty) h0.Clear(); else initialHidden.CopyTo(h0);
         if (Cell == RecurrentCell.Lstm)
@@ -162,12 +172,12 @@ public sealed class RecurrentLayer
             Span<float> g = gates.Slice(t * rows * gh, rows * gh);
             if (Cell == RecurrentCell.Gru)
             {
-                Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, hPrev, weightHh, hh, rows, gh, H, accumulate: false, biasHh, default(IdentityOp), default, threads);
+                Gemm.RunPacked(Isa, hPrev, _packedHh, hh, rows, gh, H, accumulate: false, biasHh, default(IdentityOp), threads);
                 GruStep(g, hh, hPrev, hNext, hn.Slice(t * rh, rh), rows);
             }
             else
             {
-                Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, hPrev, weightHh, g, rows, gh, H, accumulate: true, default, default(IdentityOp), default, threads);
+                Gemm.RunPacked(Isa, hPrev, _packedHh, g, rows, gh, H, accumulate: true, default, default(IdentityOp), threads);
                 if (Cell == RecurrentCell.Lstm) LstmStep(g, cs.Slice(t * rh, rh), cs.Slice((t + 1) * rh, rh), hNext, rows);
                 else RnnStep(g, hNext);
             }
@@ -217,6 +227,7 @@ public sealed class RecurrentLayer
         Span<float> dc = scratch.Slice(at, rh); at += rh;
         Span<float> dxt = scratch.Slice(at, T * rows * F);
 
+        Gemm.Pack(Isa, GemmForm.Nn, weightHh, H, gh, _packedHhBackward);
         dh.Clear();
         dc.Clear();
         for (int t = T - 1; t >= 0; t--)
@@ -232,19 +243,19 @@ public sealed class RecurrentLayer
             {
                 case RecurrentCell.Lstm:
                     LstmStepBackward(g, cs.Slice(t * rh, rh), cs.Slice((t + 1) * rh, rh), dh, dc, dg, rows);
-                    if (t > 0) Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nn, dg, weightHh, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), default, threads);
+                    if (t > 0) Gemm.RunPacked(Isa, dg, _packedHhBackward, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), threads);
                     break;
                 case RecurrentCell.Gru:
                 {
                     Span<float> dgh = dGatesHh.Slice(t * rows * gh, rows * gh);
                     GruStepBackward(g, hn.Slice(t * rh, rh), hPrev, dh, dg, dgh, rows);
                     // dh now holds dh ⊙ z (the direct path); the gates' path adds to it.
-                    if (t > 0) Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nn, dgh, weightHh, dh, rows, H, gh, accumulate: true, default, default(IdentityOp), default, threads);
+                    if (t > 0) Gemm.RunPacked(Isa, dgh, _packedHhBackward, dh, rows, H, gh, accumulate: true, default, default(IdentityOp), threads);
                     break;
                 }
                 default:
                     RnnStepBackward(hs.Slice((t + 1) * rh, rh), dh, dg);
-                    if (t > 0) Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nn, dg, weightHh, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), default, threads);
+                    if (t > 0) Gemm.RunPacked(Isa, dg, _packedHhBackward, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), threads);
                     break;
             }
         }
