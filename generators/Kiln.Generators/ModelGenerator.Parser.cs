@@ -53,8 +53,12 @@ public sealed partial class ModelGenerator
                 batchSpan,
                 Span(modelAttribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation()),
                 Span(syntax.Identifier.GetLocation()),
-                members);
+                members)
+            { IsBlock = HasKilnAttribute(symbol, "BlockAttribute") };
         }
+
+        private static bool HasKilnAttribute(INamedTypeSymbol symbol, string name) =>
+            symbol.GetAttributes().Any(a => a.AttributeClass is { } c && c.Name == name && c.ContainingNamespace?.ToDisplayString() == KilnNamespace);
 
         /// <summary>Stage 1 for a [Block] class: its nodes, parsed as a model's are.</summary>
         public static BlockDeclaration ParseBlock(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
@@ -70,7 +74,8 @@ public sealed partial class ModelGenerator
                 symbol.IsGenericType,
                 Containing(syntax),
                 Span(syntax.Identifier.GetLocation()),
-                Members(syntax, context.SemanticModel, cancellationToken));
+                Members(syntax, context.SemanticModel, cancellationToken))
+            { IsModel = HasKilnAttribute(symbol, "ModelAttribute") };
         }
 
         private static EquatableArray<ContainingType> Containing(ClassDeclarationSyntax syntax)

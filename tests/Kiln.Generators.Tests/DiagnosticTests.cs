@@ -254,6 +254,10 @@ public class DiagnosticTests
         AssertReports(DiagnosticIds.UnsupportedModelClass, Model(InputNode, head: "public partial class M<T>"), "M", "generic");
 
     [Fact]
+    public void ModelThatIsAlsoABlock_ReportsKILN2002() =>
+        AssertReports(DiagnosticIds.UnsupportedModelClass, Model(InputNode, attribute: "[Block]\n[Model(Batch = 4)]"), "M", "also marked [Block]");
+
+    [Fact]
     public void GenericModel_Twin() => AssertClean(Model(InputNode, head: "public partial class M"));
 
     [Fact]

@@ -15,7 +15,8 @@ namespace Kiln.Generators.Tests;
 public class FuzzTests
 {
     private static readonly string[] Seeds =
-        { Models.Z1, Models.Skip, Models.Regression, Models.Cifar("CifarCnn"), Models.Cifar("CifarResNet"), Models.Cifar("CifarDenseNet") };
+        { Models.Z1, Models.Skip, Models.Regression, Models.Cifar("CifarCnn"), Models.Cifar("CifarResNet"), Models.Cifar("CifarDenseNet"),
+          Models.CharRnn("CharLstm"), Models.CharRnn("CharGru") };
 
     private static readonly string[] Attributes =
     {
@@ -33,11 +34,17 @@ public class FuzzTests
         "[BatchNorm(Momentum = 2)]", "[BatchNorm(Epsilon = -1)]", "[BatchNorm(Affine = false)]", "[Flatten]", "[Flatten, Flatten]",
         "[Residual]", "[Concat]", "[Concat(With = nameof(Image))]", "[Concat(With = \"Nope\")]", "[Repeat(typeof(BasicBlock16), 0)]",
         "[Repeat(typeof(DenseLayer12), 3)]", "[Repeat(typeof(string))]", "[Repeat(typeof(CifarCnn))]", "[Block]",
+        // Sequences.
+        "[Input(6, 4)]", "[Input(0, 4)]", "[Input(6, 4, Of = typeof(int))]", "[Input(2, 2, 2, Of = typeof(int))]", "[Input(3, Of = typeof(double))]",
+        "[Embedding(65, 8)]", "[Embedding(0, 8)]", "[Embedding(5, -1)]", "[Embedding(5, 4, PaddingIndex = 9)]", "[Lstm(8)]", "[Lstm(0)]",
+        "[Lstm(4, Layers = 3, Dropout = 0.5)]", "[Lstm(4, Layers = 0)]", "[Lstm(4, Dropout = 1)]", "[Gru(8, ReturnSequences = false)]",
+        "[Gru(4, Steps = 999)]", "[Gru(4, In = -3)]", "[Rnn(5, Nonlinearity = RnnNonlinearity.Relu, Bias = false)]",
+        "[Rnn(5, Nonlinearity = (RnnNonlinearity)7)]", "[Lstm(4), Lstm(4)]", "[Lstm(100000)]",
     };
 
     private static readonly string[] Numbers = { "0", "-1", "1", "3", "100000", "2147483647", "-2147483648" };
 
-    public static IEnumerable<object[]> Cases() => Enumerable.Range(0, 480).Select(i => new object[] { i });
+    public static IEnumerable<object[]> Cases() => Enumerable.Range(0, 640).Select(i => new object[] { i });
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -126,6 +126,7 @@ public static class GraphBuilder
             }
             if (model.IsGeneric) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "generic");
             if (model.IsStatic) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "static");
+            if (model.IsBlock) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "also marked [Block] (a class is a model or a block: remove one attribute)");
             if (HasErrors) return null;
 
             int batch = model.Batch ?? 0;

@@ -48,7 +48,11 @@ public sealed record ModelDeclaration(
     SourceSpan? BatchSpan,
     SourceSpan? ModelAttributeSpan,
     SourceSpan? NameSpan,
-    EquatableArray<MemberDeclaration> Members);
+    EquatableArray<MemberDeclaration> Members)
+{
+    /// <summary>The class is marked <c>[Block]</c> too (an error: a class is a model or a block).</summary>
+    public bool IsBlock { get; init; }
+}
 
 /// <summary>A <c>[Block]</c> class as declared: a reusable sequence of nodes, expanded where a model (or another block)
 /// names it with <c>[Repeat(typeof(Block), n)]</c>.</summary>
@@ -60,4 +64,8 @@ public sealed record BlockDeclaration(
     bool IsGeneric,
     EquatableArray<ContainingType> ContainingTypes,
     SourceSpan? NameSpan,
-    EquatableArray<MemberDeclaration> Members);
+    EquatableArray<MemberDeclaration> Members)
+{
+    /// <summary>The class is marked <c>[Model]</c> too: the model's code implements its nodes, not the block's.</summary>
+    public bool IsModel { get; init; }
+}

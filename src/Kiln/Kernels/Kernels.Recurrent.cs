@@ -156,7 +156,10 @@ public sealed class RecurrentLayer
         ReadOnlySpan<float> bias = CombinedBias(biasIh, biasHh);
         Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, xt, weightIh, gates, T * rows, gh, F, accumulate: false, bias, default(IdentityOp), default, threads);
 
-        Gemm.Pack(Isa, GemmForm.Nt, weightHh, gh, H, _packedHh);
+        // Packing W_hh once pays over several steps of a product the packed kernel runs (not one step, not a
+        // matrix-vector product of one or two rows: generation at batch 1).
+        bool packed = T > 1 && Isa != KernelIsa.Portable && Gemm.PackingPays(GemmForm.Nt, rows, gh, H);
+        if (packed) Gemm.Pack(Isa, GemmForm.Nt, weightHh, gh, H, _packedHh);
         Span<float> h0 = hs.Slice(0, rh);
         if (initialHidden.IsEmpty) h0.Clear(); else initialHidden.CopyTo(h0);
         if (Cell == RecurrentCell.Lstm)
@@ -172,12 +175,14 @@ public sealed class RecurrentLayer
             Span<float> g = gates.Slice(t * rows * gh, rows * gh);
             if (Cell == RecurrentCell.Gru)
             {
-                Gemm.RunPacked(Isa, hPrev, _packedHh, hh, rows, gh, H, accumulate: false, biasHh, default(IdentityOp), threads);
+                if (packed) Gemm.RunPacked(Isa, hPrev, _packedHh, hh, rows, gh, H, accumulate: false, biasHh, default(IdentityOp), threads);
+                else Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, hPrev, weightHh, hh, rows, gh, H, accumulate: false, biasHh, default(IdentityOp), default, threads);
                 GruStep(g, hh, hPrev, hNext, hn.Slice(t * rh, rh), rows);
             }
             else
             {
-                Gemm.RunPacked(Isa, hPrev, _packedHh, g, rows, gh, H, accumulate: true, default, default(IdentityOp), threads);
+                if (packed) Gemm.RunPacked(Isa, hPrev, _packedHh, g, rows, gh, H, accumulate: true, default, default(IdentityOp), threads);
+                else Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nt, hPrev, weightHh, g, rows, gh, H, accumulate: true, default, default(IdentityOp), default, threads);
                 if (Cell == RecurrentCell.Lstm) LstmStep(g, cs.Slice(t * rh, rh), cs.Slice((t + 1) * rh, rh), hNext, rows);
                 else RnnStep(g, hNext);
             }
@@ -227,7 +232,8 @@ public sealed class RecurrentLayer
         Span<float> dc = scratch.Slice(at, rh); at += rh;
         Span<float> dxt = scratch.Slice(at, T * rows * F);
 
-        Gemm.Pack(Isa, GemmForm.Nn, weightHh, H, gh, _packedHhBackward);
+        bool packed = T > 2 && Isa != KernelIsa.Portable && Gemm.PackingPays(GemmForm.Nn, rows, H, gh);
+        if (packed) Gemm.Pack(Isa, GemmForm.Nn, weightHh, H, gh, _packedHhBackward);
         dh.Clear();
         dc.Clear();
         for (int t = T - 1; t >= 0; t--)
@@ -243,19 +249,19 @@ public sealed class RecurrentLayer
             {
                 case RecurrentCell.Lstm:
                     LstmStepBackward(g, cs.Slice(t * rh, rh), cs.Slice((t + 1) * rh, rh), dh, dc, dg, rows);
-                    if (t > 0) Gemm.RunPacked(Isa, dg, _packedHhBackward, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), threads);
+                    if (t > 0) StepBackward(dg, weightHh, dh, rows, accumulate: false, packed, threads);
                     break;
                 case RecurrentCell.Gru:
                 {
                     Span<float> dgh = dGatesHh.Slice(t * rows * gh, rows * gh);
                     GruStepBackward(g, hn.Slice(t * rh, rh), hPrev, dh, dg, dgh, rows);
                     // dh now holds dh ⊙ z (the direct path); the gates' path adds to it.
-                    if (t > 0) Gemm.RunPacked(Isa, dgh, _packedHhBackward, dh, rows, H, gh, accumulate: true, default, default(IdentityOp), threads);
+                    if (t > 0) StepBackward(dgh, weightHh, dh, rows, accumulate: true, packed, threads);
                     break;
                 }
                 default:
                     RnnStepBackward(hs.Slice((t + 1) * rh, rh), dh, dg);
-                    if (t > 0) Gemm.RunPacked(Isa, dg, _packedHhBackward, dh, rows, H, gh, accumulate: false, default, default(IdentityOp), threads);
+                    if (t > 0) StepBackward(dg, weightHh, dh, rows, accumulate: false, packed, threads);
                     break;
             }
         }
@@ -271,6 +277,13 @@ public sealed class RecurrentLayer
             Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nn, dGates, weightIh, dxt, k, F, gh, accumulate: false, default, default(IdentityOp), default, threads);
             SwapBatchTime(dxt, dx, T, rows, F, accumulate: accumulateInput);
         }
+    }
+
+    /// <summary>dh (+)= dG·W_hh, one step back: with W_hh packed for the pass, or as it lies.</summary>
+    private void StepBackward(ReadOnlySpan<float> dGates, ReadOnlySpan<float> weightHh, Span<float> dh, int rows, bool accumulate, bool packed, int threads)
+    {
+        if (packed) Gemm.RunPacked(Isa, dGates, _packedHhBackward, dh, rows, HiddenSize, GH, accumulate, default, default(IdentityOp), threads);
+        else Gemm.Run(Isa, Gemm.Kernel, GemmForm.Nn, dGates, weightHh, dh, rows, HiddenSize, GH, accumulate, default, default(IdentityOp), default, threads);
     }
 
     private void CheckState(ReadOnlySpan<float> state, int rows, string name)
