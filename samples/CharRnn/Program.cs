@@ -100,10 +100,11 @@ static string Indent(string sample) => "    | " + sample.Replace("\n", "\n    | 
 /// <summary>Z3 or Z4 with its one-character generator: the flag picks which pair of generated models runs.</summary>
 internal sealed class CharModel : IDisposable
 {
-    private readonly CharLstm? _lstm;
-    private readonly CharGru? _gru;
-    private readonly CharLstmStep? _lstmStep;
-    private readonly CharGruStep? _gruStep;
+    private readonly ITrainable<int, int> _model;
+    private readonly RecurrentStates _states, _generatorStates;
+    private readonly ParameterSet _generatorParameters;
+    private readonly IDisposable _generator;
+    private readonly Action<int[], float[]> _generatorForward;
     private readonly int[] _token = new int[1];
     private readonly float[] _logits = new float[65];
     private readonly float[] _probabilities = new float[65];
@@ -112,47 +113,41 @@ internal sealed class CharModel : IDisposable
     {
         if (kind == "gru")
         {
-            _gru = new CharGru(seed) { CarryState = true };
-            _gruStep = new CharGruStep(seed) { CarryState = true };
+            var model = new CharGru(seed) { CarryState = true };
+            var step = new CharGruStep(seed) { CarryState = true };
+            (_model, _states, Summary) = (model, model.States, CharGru.Summary);
+            (_generator, _generatorStates, _generatorParameters, _generatorForward) = (step, step.States, step.Parameters, (t, l) => step.Forward(t, l));
         }
         else
         {
-            _lstm = new CharLstm(seed) { CarryState = true };
-            _lstmStep = new CharLstmStep(seed) { CarryState = true };
+            var model = new CharLstm(seed) { CarryState = true };
+            var step = new CharLstmStep(seed) { CarryState = true };
+            (_model, _states, Summary) = (model, model.States, CharLstm.Summary);
+            (_generator, _generatorStates, _generatorParameters, _generatorForward) = (step, step.States, step.Parameters, (t, l) => step.Forward(t, l));
         }
     }
 
-    public ParameterSet Parameters => _lstm?.Parameters ?? _gru!.Parameters;
-    public ParameterSet Gradients => _lstm?.Gradients ?? _gru!.Gradients;
-    public string Summary => _lstm is not null ? CharLstm.Summary : CharGru.Summary;
+    public ParameterSet Parameters => _model.Parameters;
+    public ParameterSet Gradients => _model.Gradients;
+    public string Summary { get; }
 
     public int Threads
     {
-        get => _lstm?.Threads ?? _gru!.Threads;
-        set
-        {
-            if (_lstm is not null) _lstm.Threads = value;
-            else _gru!.Threads = value;
-        }
+        get => _model.Threads;
+        set => _model.Threads = value;
     }
 
-    public void ResetState()
-    {
-        if (_lstm is not null) _lstm.States.Reset();
-        else _gru!.States.Reset();
-    }
+    /// <summary>A new pass over the text: every stream starts again from zeros.</summary>
+    public void ResetState() => _states.Reset();
 
-    public float ComputeGradients(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets) =>
-        _lstm?.ComputeGradients(inputs, targets) ?? _gru!.ComputeGradients(inputs, targets);
+    public float ComputeGradients(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets) => _model.ComputeGradients(inputs, targets);
 
     /// <summary>Copies the trained weights into the generator (same names, same layouts), primes it with the prompt,
     /// then samples <paramref name="length"/> characters, each from softmax(logits / temperature).</summary>
     public string Generate(string prompt, int length, float temperature, CharVocabulary vocabulary, KilnRandom random)
     {
-        ParameterSet source = Parameters, target = _lstmStep?.Parameters ?? _gruStep!.Parameters;
-        foreach (TensorSlice tensor in source.Tensors) source[tensor].CopyTo(target[tensor.Name]);
-        if (_lstmStep is not null) _lstmStep.States.Reset();
-        else _gruStep!.States.Reset();
+        foreach (TensorSlice tensor in Parameters.Tensors) Parameters[tensor].CopyTo(_generatorParameters[tensor.Name]);
+        _generatorStates.Reset();
 
         var output = new StringBuilder(prompt);
         int[] primed = vocabulary.Encode(prompt.Length == 0 ? "\n" : prompt, ' ', out _);
@@ -170,8 +165,7 @@ internal sealed class CharModel : IDisposable
     private void Step(int token)
     {
         _token[0] = token;
-        if (_lstmStep is not null) _lstmStep.Forward(_token, _logits);
-        else _gruStep!.Forward(_token, _logits);
+        _generatorForward(_token, _logits);
     }
 
     private int Sample(float temperature, KilnRandom random)
@@ -189,10 +183,8 @@ internal sealed class CharModel : IDisposable
 
     public void Dispose()
     {
-        _lstm?.Dispose();
-        _gru?.Dispose();
-        _lstmStep?.Dispose();
-        _gruStep?.Dispose();
+        _model.Dispose();
+        _generator.Dispose();
     }
 }
 

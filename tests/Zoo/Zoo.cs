@@ -145,15 +145,16 @@ internal sealed class Z2Model : IZooModel
 /// the one-character model (the same layers at batch 1, its state carried from call to call).</summary>
 internal sealed class RecurrentZooModel : IZooModel
 {
-    private readonly CharLstm? _lstm;
-    private readonly CharGru? _gru;
-    private readonly CharLstmStep? _lstmStep;
-    private readonly CharGruStep? _gruStep;
+    private readonly ITrainable<int, int> _model;
+    private readonly IDisposable _generator;
+    private readonly Action<int[], float[]> _generate;
+    private readonly Action<int> _generatorThreads;
     private readonly Adam _adam;
     private readonly int[] _tokens;
     private readonly int[] _labels;
     private readonly int[] _token = { 7 };
     private readonly float[] _logits = new float[CharLstm.Batch * CharLstm.OutputSize];
+    private readonly float[] _stepLogits = new float[CharLstmStep.OutputSize];
 
     public RecurrentZooModel(bool lstm, int seed)
     {
@@ -167,47 +168,39 @@ internal sealed class RecurrentZooModel : IZooModel
         }
         if (lstm)
         {
-            _lstm = new CharLstm(seed);
-            _lstmStep = new CharLstmStep(seed) { CarryState = true };
+            var step = new CharLstmStep(seed) { CarryState = true };
+            (_model, _generator, _generate, _generatorThreads) = (new CharLstm(seed), step, (t, l) => step.Forward(t, l), n => step.Threads = n);
         }
         else
         {
-            _gru = new CharGru(seed);
-            _gruStep = new CharGruStep(seed) { CarryState = true };
+            var step = new CharGruStep(seed) { CarryState = true };
+            (_model, _generator, _generate, _generatorThreads) = (new CharGru(seed), step, (t, l) => step.Forward(t, l), n => step.Threads = n);
         }
-        _adam = new Adam(_lstm?.Parameters ?? _gru!.Parameters, lr: 1e-3f);
+        _adam = new Adam(_model.Parameters, lr: 1e-3f);
     }
 
     public int Threads
     {
-        get => _lstm?.Threads ?? _gru!.Threads;
+        get => _model.Threads;
         set
         {
-            if (_lstm is not null) { _lstm.Threads = value; _lstmStep!.Threads = value; }
-            else { _gru!.Threads = value; _gruStep!.Threads = value; }
+            _model.Threads = value;
+            _generatorThreads(value);
         }
     }
 
-    public float TrainStep() => _lstm?.TrainStep(_tokens, _labels, _adam) ?? _gru!.TrainStep(_tokens, _labels, _adam);
+    public float TrainStep() => _model.TrainStep(_tokens, _labels, _adam);
 
     public void Infer(int rows)
     {
-        if (rows == 1)
-        {
-            if (_lstmStep is not null) _lstmStep.Forward(_token, _logits.AsSpan(0, CharLstmStep.OutputSize));
-            else _gruStep!.Forward(_token, _logits.AsSpan(0, CharGruStep.OutputSize));
-            return;
-        }
-        if (_lstm is not null) _lstm.Forward(_tokens.AsSpan(0, rows * CharLstm.InputSize), _logits.AsSpan(0, rows * CharLstm.OutputSize));
-        else _gru!.Forward(_tokens.AsSpan(0, rows * CharGru.InputSize), _logits.AsSpan(0, rows * CharGru.OutputSize));
+        if (rows == 1) _generate(_token, _stepLogits);
+        else _model.Forward(_tokens.AsSpan(0, rows * CharLstm.InputSize), _logits.AsSpan(0, rows * CharLstm.OutputSize));
     }
 
     public void Dispose()
     {
         _adam.Dispose();
-        _lstm?.Dispose();
-        _gru?.Dispose();
-        _lstmStep?.Dispose();
-        _gruStep?.Dispose();
+        _model.Dispose();
+        _generator.Dispose();
     }
 }

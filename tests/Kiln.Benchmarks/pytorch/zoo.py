@@ -68,14 +68,16 @@ class Z3(nn.Module):
     over every step (samples/CharRnn/CharLstm.cs). generate() is one step of generation at batch 1 with its state."""
     batch, steps, vocab = 32, 64, 65
     onnx = False
+    recurrent = True
+    cell = nn.LSTM
 
     def __init__(self):
         super().__init__()
         self.Embed, self.Logits = nn.Embedding(65, 64), nn.Linear(128, 65)
-        self.Lstm = nn.LSTM(64, 128, batch_first=True)
+        self.Rnn = self.cell(64, 128, batch_first=True)
 
     def forward(self, x, state=None):
-        h, state = self.Lstm(self.Embed(x), state)
+        h, state = self.Rnn(self.Embed(x), state)
         return self.Logits(h), state
 
     @staticmethod
@@ -89,11 +91,7 @@ class Z3(nn.Module):
 
 class Z4(Z3):
     """Char GRU: Z3 with a GRU (samples/CharRnn/CharGru.cs)."""
-
-    def __init__(self):
-        super().__init__()
-        del self.Lstm
-        self.Lstm = nn.GRU(64, 128, batch_first=True)
+    cell = nn.GRU
 
 
 ZOO = {"Z1": Z1, "Z2": Z2, "Z3": Z3, "Z4": Z4}
@@ -119,8 +117,7 @@ class Runner:
         self.adam.step()
 
     def infer(self, rows, variant):
-        recurrent = hasattr(self.model, "Lstm")
-        if recurrent and rows == 1:
+        if getattr(self.cls, "recurrent", False) and rows == 1:
             # One step of generation: one character in, the next one's logits out, the state carried.
             with torch.no_grad():
                 if self.state is None:
