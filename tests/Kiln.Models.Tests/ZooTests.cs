@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Kiln.Testing;
 using Kiln.Zoo;
 using Xunit;
 
@@ -27,15 +28,17 @@ public class ZooTests
             model.Infer(entry.Batch);
             model.Infer(1);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
         float loss = 0;
-        for (int i = 0; i < 20; i++)
+        long bytes = Allocations.SteadyState(() =>
         {
-            loss = model.TrainStep();
-            model.Infer(entry.Batch);
-            model.Infer(1);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 10; i++)
+            {
+                loss = model.TrainStep();
+                model.Infer(entry.Batch);
+                model.Infer(1);
+            }
+        }, out string rounds);
+        Assert.True(bytes == 0, $"{id} at {threads} threads, bytes per round of 10 steps: {rounds}");
         Assert.True(float.IsFinite(loss) && loss > 0, $"{id}: loss {loss}");
     }
 
