@@ -80,12 +80,18 @@ public sealed partial class ModelGenerator
                 string node = NodeIdentifier(op.Node);
                 if (op.KeepsProbabilities) return node + "Probabilities";
                 if (op.IsNodeOutput) return node;
+                // Self-attention's projections, by their PyTorch names (a node holds at most one self-attention per position).
+                if (op.Kind == OpKind.Dense && op.WeightName == "in_proj_weight") return node + "Qkv" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
+                if (op.Kind == OpKind.Dense && op.ParameterPrefix.EndsWith(".out_proj", System.StringComparison.Ordinal))
+                    return node + "OutProj" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
                 bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
                 string name = node + op.Kind + (repeated ? I(op.Position) : "");
                 // Ops of one attribute (a recurrent stack: its layers and the dropouts between them) by their order.
                 var same = _graph.Ops.Where(o => o.Node == op.Node && o.Kind == op.Kind && o.Position == op.Position).ToList();
                 return same.Count > 1 ? name + "L" + I(same.IndexOf(op)) : name;
             }
+
+            private int AttentionsIn(string node) => _graph.Ops.Count(o => o.Node == node && o.Kind == OpKind.Attention);
 
             /// <summary>A node path as an identifier part: "Blocks.0.Conv1" → "Blocks0Conv1".</summary>
             private static string NodeIdentifier(string node) => string.Concat(node.Split('.').Select(Naming.Pascal));
@@ -221,7 +227,13 @@ public sealed partial class ModelGenerator
                         BufferKind.Activation => "activation",
                         BufferKind.Mask => "dropout mask",
                         BufferKind.Statistics => "batch statistics",
-                        BufferKind.Saved => "states and gates of every step",
+                        BufferKind.Saved => _graph.Ops[b.Op].Kind switch
+                        {
+                            OpKind.Recurrent => "states and gates of every step",
+                            OpKind.LayerNorm => "mean and 1/σ of every row",
+                            OpKind.RmsNorm => "1/rms of every row",
+                            _ => _graph.Ops[b.Op].Probability > 0 ? "attention weights, and the dropped-out ones" : "attention weights",
+                        },
                         BufferKind.Scratch => "backward scratch",
                         _ => "gradient",
                     };
@@ -301,6 +313,21 @@ public sealed partial class ModelGenerator
                     Shape input = _graph.InputShape(op);
                     _w.Line($"/// <summary>{Naming.Xml(op.Node)}: {Naming.Xml(op.Label)}, {Naming.Xml(input.ToString())} -> {Naming.Xml(op.Shape.ToString())}: the step loop over {I(input.Dimensions[0])} steps.</summary>");
                     _w.Line($"private readonly {K}.RecurrentLayer {LayerField(op)} = new({K}.RecurrentCell.{op.Cell}, {I(input.Dimensions[0])}, {I(input.Last)}, {I(op.Units)}, returnSequences: {Bool(op.ReturnSequences)});");
+                    _w.Line();
+                }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Attention))
+                {
+                    Shape input = _graph.InputShape(op);
+                    int dk = op.Shape.Last / op.Heads;
+                    _w.Line($"/// <summary>{Naming.Xml(op.Node)}: {Naming.Xml(op.Label)}, {I(op.Heads)} heads over {I(op.Shape.Dimensions[0])} queries and {I(op.Units)} keys.</summary>");
+                    _w.Line($"private readonly {K}.MultiHeadAttention {LayerField(op)} = new({I(op.Heads)}, {I(dk)}, {I(op.Shape.Dimensions[0])}, {I(op.Units)}, causal: {Bool(op.Causal)}" +
+                        (op.Probability > 0 ? $", dropout: {Naming.Float(op.Probability)});" : ");"));
+                    _w.Line();
+                }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Positions && !o.Learned))
+                {
+                    _w.Line($"/// <summary>{Naming.Xml(op.Node)}: the sinusoidal positions {Naming.Xml(op.Shape.ToString())} added to every sample.</summary>");
+                    _w.Line($"private static readonly float[] {TableField(op)} = {K}.Positions.Sinusoidal({I(op.Shape.Dimensions[0])}, {I(op.Shape.Last)});");
                     _w.Line();
                 }
                 if (HasRecurrent)
@@ -421,6 +448,16 @@ public sealed partial class ModelGenerator
                     foreach (ParameterSlot p in _plan.Parameters.Where(p => p.Op == op.Id))
                         _w.Line($"{Rt}.Initializers.PyTorchLinear({Slice("parameters", p)}, {I(op.Units)}, random);");
                 }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind is OpKind.LayerNorm or OpKind.RmsNorm && o.HasBias))
+                {
+                    _w.Line($"// {op.Node}: {op.Label}: weight one{(op.Kind == OpKind.LayerNorm ? ", bias zero" : "")}");
+                    _w.Line($"{Slice("parameters", Param(op, "weight"))}.Fill(1f);");
+                }
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Positions && o.Learned))
+                {
+                    _w.Line($"// {op.Node}: {op.Label}: N(0, 1), as an nn.Embedding over the positions");
+                    _w.Line($"{Rt}.Initializers.Normal({Slice("parameters", Param(op, "weight"))}, 1f, random);");
+                }
                 foreach (Op op in _graph.Ops.Where(o => o.IsProduct || (o.Kind == OpKind.BatchNorm && o.HasBias)))
                 {
                     ParameterSlot weight = _plan.Parameters.First(p => p.Op == op.Id && p.Role == "weight");
@@ -442,6 +479,10 @@ public sealed partial class ModelGenerator
                         case InitKind.He:
                             _w.Line($"// {op.Node}: {op.Label}: He uniform, gain {Naming.Float(op.InitGain)}; bias zero");
                             _w.Line($"{Rt}.Initializers.KaimingUniform({W}, {I(fanIn)}, {Naming.Float(op.InitGain)}, random);");
+                            break;
+                        case InitKind.LinearZeroBias:
+                            _w.Line($"// {op.Node}: {op.Label}: PyTorch's {layer} default, U(±1/√{I(fanIn)}); bias zero (as nn.MultiheadAttention's out_proj)");
+                            _w.Line($"{Rt}.Initializers.PyTorchLinear({W}, {I(fanIn)}, random);");
                             break;
                         case InitKind.Xavier:
                             _w.Line($"// {op.Node}: {op.Label}: Xavier uniform; bias zero");
@@ -711,6 +752,29 @@ public sealed partial class ModelGenerator
                             _w.Line($"    {state}.HiddenOf({layer}, rows), {(cell ? $"{state}.CellOf({layer}, rows)" : "default")}, rows, threads: Threads);");
                             break;
                         }
+                        case OpKind.LayerNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default", bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
+                            _w.Line($"{K}.LayerNorm.Forward({x}, {weight}, {bias}, {y}, {SavedOf(op.Id)}, {RowsOf(input)}, {I(input.Last)}, {Naming.Float(op.Epsilon)});");
+                            break;
+                        }
+                        case OpKind.RmsNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                            _w.Line($"{K}.RmsNorm.Forward({x}, {weight}, {y}, {SavedOf(op.Id)}, {RowsOf(input)}, {I(input.Last)}, {Naming.Float(op.Epsilon)});");
+                            break;
+                        }
+                        case OpKind.Attention:
+                        {
+                            // Q, K and V are views of the fused projection's rows [Q | K | V] (stride 3·D).
+                            int d = op.Shape.Last;
+                            string random = op.Probability > 0 ? "Training, Random" : "false, null";
+                            _w.Line($"{LayerField(op)}.Forward({x}, {I(3 * d)}, {x}.Slice({I(d)}), {x}.Slice({I(2 * d)}), {I(3 * d)}, {y}, {SavedOf(op.Id)}, rows, default, {random}, threads: Threads);");
+                            break;
+                        }
+                        case OpKind.Positions:
+                            _w.Line($"{K}.Positions.Forward({x}, {(op.Learned ? PositionTable(op, "parameters") : TableField(op))}, {y}, rows);");
+                            break;
                         default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
                     }
                 }
@@ -863,6 +927,34 @@ public sealed partial class ModelGenerator
                             _w.Line($"    {dx}, {Slice("gradients", Param(op, "weight_ih"))}, {Slice("gradients", Param(op, "weight_hh"))}, {dbih}, {dbhh}, rows, accumulateInput: {(step.InputNeedsGradient[0] ? Acc(0) : "false")}, threads: Threads);");
                             break;
                         }
+                        case OpKind.LayerNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                            string dweight = op.HasBias ? Slice("gradients", Param(op, "weight")) : "default", dbias = op.HasBias ? Slice("gradients", Param(op, "bias")) : "default";
+                            string dx = step.InputNeedsGradient[0] ? Dx(0) : "default";
+                            _w.Line($"{K}.LayerNorm.Backward({Act(op.Inputs[0])}, {Grad(op.Id)}, {weight}, {SavedOf(op.Id)}, {dx}, {dweight}, {dbias}, {RowsOf(input)}, {I(input.Last)}, accumulate: {(step.InputNeedsGradient[0] ? Acc(0) : "false")});");
+                            break;
+                        }
+                        case OpKind.RmsNorm:
+                        {
+                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                            string dweight = op.HasBias ? Slice("gradients", Param(op, "weight")) : "default";
+                            string dx = step.InputNeedsGradient[0] ? Dx(0) : "default";
+                            _w.Line($"{K}.RmsNorm.Backward({Act(op.Inputs[0])}, {Grad(op.Id)}, {weight}, {SavedOf(op.Id)}, {dx}, {dweight}, {RowsOf(input)}, {I(input.Last)}, accumulate: {(step.InputNeedsGradient[0] ? Acc(0) : "false")});");
+                            break;
+                        }
+                        case OpKind.Attention:
+                        {
+                            int d = op.Shape.Last;
+                            string x = Act(op.Inputs[0]), dx = Dx(0);
+                            _w.Line($"{LayerField(op)}.Backward({Grad(op.Id)}, {x}, {I(3 * d)}, {x}.Slice({I(d)}), {x}.Slice({I(2 * d)}), {I(3 * d)}, {SavedOf(op.Id)},");
+                            _w.Line($"    {dx}, {dx}.Slice({I(d)}), {dx}.Slice({I(2 * d)}), rows, accumulate: {Acc(0)}, default, {(op.Probability > 0 ? "Training" : "false")}, threads: Threads);");
+                            break;
+                        }
+                        case OpKind.Positions:
+                            if (op.Learned) _w.Line($"{K}.Positions.BackwardTable({Grad(op.Id)}, {PositionTable(op, "gradients")}, rows, accumulate: false);");
+                            if (step.InputNeedsGradient[0]) _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});");
+                            break;
                         default: throw new System.InvalidOperationException("No backward emission for " + op.Kind);
                     }
                 }
@@ -932,6 +1024,13 @@ public sealed partial class ModelGenerator
 
             /// <summary>The instance field holding a recurrent layer's step loop.</summary>
             private string LayerField(Op op) => "_" + Naming.Camel(BaseName(op)) + "Layer";
+
+            /// <summary>The static field holding a sinusoidal positions table.</summary>
+            private string TableField(Op op) => "s_" + Naming.Camel(BaseName(op)) + "Table";
+
+            /// <summary>The rows of a learned positions table the sequence uses (the first T of its Length).</summary>
+            private string PositionTable(Op op, string buffer) =>
+                $"{buffer}.Slice(ParameterOffsets.{ParameterConst(Param(op, "weight"))}, {I(op.Shape.Size)})";
 
             /// <summary>The instance field holding a recurrent stack's state (one per attribute).</summary>
             private string StateField(Op op)

@@ -412,3 +412,79 @@ public sealed class LstmAttribute(int hidden) : RecurrentAttribute(hidden) { }
 /// <summary>A gated recurrent unit layer (PyTorch's <c>nn.GRU</c>; gates r, z, n).</summary>
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
 public sealed class GruAttribute(int hidden) : RecurrentAttribute(hidden) { }
+
+/// <summary>
+/// Layer normalization over the last dimension (PyTorch's <c>nn.LayerNorm(features)</c>): each row (each step of a
+/// sequence) is centred and scaled to unit variance, then scaled and shifted by the learned <c>weight</c> (ones) and
+/// <c>bias</c> (zeros). The same in training and evaluation.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class LayerNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the variance (default 1e−5, PyTorch's).</summary>
+    public double Epsilon { get; set; } = 1e-5;
+    /// <summary>Whether the layer has a learned weight and bias (PyTorch's <c>elementwise_affine</c>, default true).</summary>
+    public bool Affine { get; set; } = true;
+}
+
+/// <summary>
+/// Root-mean-square normalization over the last dimension (LLaMA's RMSNorm; PyTorch's <c>nn.RMSNorm</c> from 2.4):
+/// y = x / √(mean(x²) + ε) · weight, no centring and no bias.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class RmsNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the mean square (default 1e−6).</summary>
+    public double Epsilon { get; set; } = 1e-6;
+    /// <summary>Whether the layer has a learned weight (default true).</summary>
+    public bool Affine { get; set; } = true;
+}
+
+/// <summary>
+/// Multi-head self-attention over a sequence [T, d_model] (PyTorch's <c>nn.MultiheadAttention(d_model, heads,
+/// batch_first=True)</c> called with the same sequence as query, key and value): one fused projection to Q, K and V
+/// (<c>in_proj_weight</c> [3·d_model, d_model], <c>in_proj_bias</c>), per head softmax(Q·Kᵀ/√d_k)·V with
+/// d_k = d_model / heads, the heads side by side, and the output projection (<c>out_proj.weight</c>, <c>out_proj.bias</c>).
+/// Initialised as PyTorch's: Xavier-uniform input projection, zero biases.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class SelfAttentionAttribute : LayerAttribute
+{
+    public SelfAttentionAttribute() { }
+
+    public SelfAttentionAttribute(int heads) => Heads = heads;
+
+    /// <summary>Attention heads; d_model must be a multiple of it.</summary>
+    public int Heads { get; set; }
+    /// <summary>Each step attends only to itself and the steps before it (a decoder's causal mask).</summary>
+    public bool Causal { get; set; }
+    /// <summary>Dropout on the attention weights in training (PyTorch's <c>dropout</c>, default 0).</summary>
+    public double Dropout { get; set; }
+    /// <summary>Whether the projections have biases (default true).</summary>
+    public bool Bias { get; set; } = true;
+    /// <summary>The expected sequence length, checked against what arrives (0: not checked).</summary>
+    public int Steps { get; set; }
+}
+
+/// <summary>
+/// Learned positional encodings: a trained table [length, d_model] whose first T rows are added to a sequence
+/// [T, d_model] (GPT's <c>wpe</c>, an <c>nn.Embedding(length, d_model)</c> over the positions 0..T−1). Starts N(0, 1)
+/// as PyTorch's embedding.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class LearnedPositionsAttribute : LayerAttribute
+{
+    public LearnedPositionsAttribute() { }
+
+    public LearnedPositionsAttribute(int length) => Length = length;
+
+    /// <summary>Rows of the table, the longest sequence it encodes (0: the sequence length that arrives).</summary>
+    public int Length { get; set; }
+}
+
+/// <summary>
+/// Fixed sinusoidal positional encodings (Vaswani et al.): PE(t, 2i) = sin(t / 10000^(2i/d)), PE(t, 2i + 1) =
+/// cos(t / 10000^(2i/d)), added to a sequence [T, d]. No parameters.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class SinusoidalPositionsAttribute : LayerAttribute { }

@@ -286,6 +286,37 @@ public class ParityTests
         Check(Of("z4", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) }); // as Z2: see Parity/export.py
     }
 
+    // ---- Transformers (TransformerParityModels.cs, samples/Gpt) ----
+
+    [Fact]
+    public void LayerNorm_WithEpsilonAndWithoutAffine_AndRmsNorm_MatchPyTorch()
+    {
+        using var m = new NormsParityNet(seed: 5);
+        Check(Of("norms", m));
+    }
+
+    [Fact]
+    public void SelfAttention_WithBiases_MatchesNnMultiheadAttention()
+    {
+        // SGD with momentum (see Parity/export.py): the key bias's gradient is zero up to rounding, which Adam would amplify.
+        using var m = new AttentionParityNet(seed: 5);
+        Check(Of("attention", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) });
+    }
+
+    [Fact]
+    public void SinusoidalPositions_AndCausalSelfAttention_WithoutBiases_MatchNnMultiheadAttention()
+    {
+        using var m = new CausalAttentionParityNet(seed: 5);
+        Check(Of("attention_causal", m));
+    }
+
+    [Fact]
+    public void Z5_MatchesPyTorch()
+    {
+        using var m = new Kiln.Samples.Gpt.GptMini(seed: 5);
+        Check(Of("z5", m) with { Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f) }); // as "attention"
+    }
+
     /// <summary>Truncated BPTT: chunk 1 from a zero state, chunk 2 from chunk 1's final state (carried, detached): the
     /// state after each chunk, chunk 2's loss and every gradient of chunk 2, against PyTorch doing the same.</summary>
     [Theory]

@@ -52,11 +52,16 @@ public static class Differentiator
         OpKind.Concat => new(false, false),                               // split dy
         OpKind.Embedding => new(NeedsInput: true, NeedsOutput: false),    // scatter-add dy into the tokens' rows
         OpKind.Recurrent => new(false, false),                            // from its own saved states (time-major x, h, c, gates)
+        OpKind.LayerNorm => new(NeedsInput: true, NeedsOutput: false),    // x̂ from x and the saved mean and 1/σ
+        OpKind.RmsNorm => new(NeedsInput: true, NeedsOutput: false),      // x̂ from x and the saved 1/rms
+        OpKind.Attention => new(NeedsInput: true, NeedsOutput: false),    // Q, K, V and the saved weights
+        OpKind.Positions => new(false, false),                            // dy to the input; Σ over samples to the table
         _ => new(true, true),
     };
 
     /// <summary>An op with trainable parameters (a product, or an affine batch norm).</summary>
-    public static bool HasParameters(Op op) => op.IsProduct || op.Kind is OpKind.Embedding or OpKind.Recurrent || (op.Kind == OpKind.BatchNorm && op.HasBias);
+    public static bool HasParameters(Op op) => op.IsProduct || op.Kind is OpKind.Embedding or OpKind.Recurrent
+        || (op.Kind is OpKind.BatchNorm or OpKind.LayerNorm or OpKind.RmsNorm && op.HasBias) || (op.Kind == OpKind.Positions && op.Learned);
 
     public static BackwardGraph Differentiate(ModelGraph graph)
     {

@@ -122,6 +122,14 @@ public static class DiagnosticDescriptors
         "Sequence length contradicts the previous node",
         "{0} in '{1}' declares Steps = {2} but receives {3} steps from '{4}'; remove Steps = {2} or make '{4}' produce {2} steps");
 
+    public static readonly DiagnosticDescriptor HeadsDoNotDivide = Error(DiagnosticIds.HeadsDoNotDivide, Shape,
+        "Model width not divisible by the number of heads",
+        "SelfAttention in '{0}' splits the width {1} of '{2}' into {3} heads, but {1} is not a multiple of {3}; each head takes an equal slice: use {4} heads, or make the width a multiple of {3}");
+
+    public static readonly DiagnosticDescriptor PositionsTooShort = Error(DiagnosticIds.PositionsTooShort, Shape,
+        "Sequence longer than the positional table",
+        "{0} in '{1}' has a table of {2} positions but receives {3} steps from '{4}'; set Length to at least {3}, or leave it unset for the sequence length");
+
     public static readonly DiagnosticDescriptor InvalidArgument = Error(DiagnosticIds.InvalidArgument, Usage,
         "Invalid layer argument",
         "{0} of '{1}' must be {2}; it is {3}: {4}");
@@ -172,6 +180,8 @@ public static class DiagnosticDescriptors
         [NeedsSequence.Id] = NeedsSequence,
         [TokensMismatch.Id] = TokensMismatch,
         [SequenceLengthMismatch.Id] = SequenceLengthMismatch,
+        [HeadsDoNotDivide.Id] = HeadsDoNotDivide,
+        [PositionsTooShort.Id] = PositionsTooShort,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,
         [TensorTooLarge.Id] = TensorTooLarge,

@@ -43,6 +43,8 @@ public static class DiagnosticIds
     public const string NeedsSequence = "KILN1012";
     public const string TokensMismatch = "KILN1013";
     public const string SequenceLengthMismatch = "KILN1014";
+    public const string HeadsDoNotDivide = "KILN1015";
+    public const string PositionsTooShort = "KILN1016";
 
     /// <summary>IDs reported as warnings: the model is still generated.</summary>
     public static bool IsWarning(string id) => id == PoolingDropsEdge;

@@ -243,7 +243,8 @@ public static class GraphBuilder
             int nodeInput = previous < 0 ? scope.Input : previous;
             ArgumentDeclaration? firstFrom = member.Attributes[0].Find("From");
             if (firstFrom?.Value is string fromName && scope.Outputs.TryGetValue(fromName, out int fromOp)) nodeInput = fromOp;
-            int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm" or "Embedding" or "Rnn" or "Lstm" or "Gru");
+            int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm" or "Embedding" or "Rnn" or "Lstm" or "Gru"
+                or "LayerNorm" or "RmsNorm" or "SelfAttention" or "LearnedPositions");
             int current = previous < 0 ? scope.Input : previous;
             bool failed = false;
             for (int position = 0; position < member.Attributes.Count; position++)
@@ -509,6 +510,61 @@ public static class GraphBuilder
                     return Recurrent(attribute, position, parametric, node, source.Value, input, From, labels);
                 case "Conv2d":
                     return Convolution(attribute, position, parametric, node, source.Value, input, From, labels);
+                case "LayerNorm":
+                case "RmsNorm":
+                {
+                    if (!NeedsVector()) return null;
+                    bool rms = attribute.Name == "RmsNorm";
+                    double fallback = rms ? 1e-6 : 1e-5;
+                    double? epsilon = Hyper(attribute, "Epsilon", fallback, node, v => v > 0 && !double.IsInfinity(v), "a finite number > 0", "a zero variance would divide by zero");
+                    if (epsilon is null) return null;
+                    bool affine = ParseBool(attribute.Find("Affine")) ?? true;
+                    var options = new List<string>();
+                    if (epsilon.Value != fallback) options.Add("Epsilon = " + Real(epsilon.Value));
+                    if (!affine) options.Add("Affine = false");
+                    string label = Labelled(attribute.Name, options);
+                    return Make(new Op(_ops.Count, rms ? OpKind.RmsNorm : OpKind.LayerNorm, node, position, EquatableArray.Create(source.Value), inShape, From(label))
+                    {
+                        Epsilon = (float)epsilon.Value, HasBias = affine,
+                        ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
+                    }, label);
+                }
+                case "SelfAttention":
+                    return SelfAttention(attribute, position, parametric, node, source.Value, input, From, labels);
+                case "LearnedPositions":
+                case "SinusoidalPositions":
+                {
+                    bool learned = attribute.Name == "LearnedPositions";
+                    if (inShape.Rank != 2)
+                    {
+                        Report(DiagnosticIds.NeedsSequence, attribute.Span, attribute.Name, node, inShape.WithBatch(), input.Node,
+                            "positions are added to each step of a sequence: embed tokens first, e.g. [Embedding(65, 128), " + attribute.Name + "]");
+                        return null;
+                    }
+                    int steps = inShape.Dimensions[0];
+                    int length = steps;
+                    ArgumentDeclaration? lengthArg = attribute.Find("Length");
+                    if (learned && ParseInt(lengthArg) is int declared && declared != 0)
+                    {
+                        if (declared < 0)
+                        {
+                            Report(DiagnosticIds.InvalidSize, lengthArg!.Span ?? attribute.Span, "Length", node, "a positive number of positions (or left unset for the sequence length)", Int(declared));
+                            return null;
+                        }
+                        if (declared < steps)
+                        {
+                            Report(DiagnosticIds.PositionsTooShort, lengthArg!.Span ?? attribute.Span, attribute.Name, node, Int(declared), Int(steps), input.Node);
+                            return null;
+                        }
+                        length = declared;
+                    }
+                    string label = learned && length != steps ? $"LearnedPositions({Int(length)})" : attribute.Name;
+                    return Make(new Op(_ops.Count, OpKind.Positions, node, position, EquatableArray.Create(source.Value), inShape, From(label))
+                    {
+                        Learned = learned, Units = length,
+                        ParameterPrefix = parametric > 1 ? $"{node}.{Int(position)}" : node,
+                    }, label);
+                }
                 case "MaxPool2d":
                 case "AvgPool2d":
                 {
@@ -960,6 +1016,71 @@ public static class GraphBuilder
                 KernelHeight = kh, KernelWidth = kw, StrideHeight = s, StrideWidth = s,
                 PadTop = top, PadBottom = bottom, PadLeft = left, PadRight = right,
                 DilationHeight = d, DilationWidth = d, Groups = g,
+            });
+        }
+
+        /// <summary>SelfAttention(heads, Causal, Dropout, Bias, Steps): three ops — the fused Q/K/V projection (a Dense named as
+        /// nn.MultiheadAttention's in_proj), the attention core, and the output projection (out_proj).</summary>
+        private int? SelfAttention(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, Func<string, string> from, List<string> labels)
+        {
+            Shape inShape = input.Shape;
+            if (inShape.Rank != 2)
+            {
+                string fix = input.Kind == OpKind.Recurrent && !input.ReturnSequences
+                    ? $"'{input.Node}' returns only its last step (ReturnSequences = false): set ReturnSequences = true on it"
+                    : inShape.IsImage
+                        ? "an image is not a sequence: flatten it or give its pixels as steps"
+                        : "attention relates the steps of a sequence: declare one, e.g. [Input(64, 32)], or embed tokens with [Embedding]";
+                Report(DiagnosticIds.NeedsSequence, attribute.Span, "SelfAttention", node, inShape.WithBatch(), input.Node, fix);
+                return null;
+            }
+            int steps = inShape.Dimensions[0], width = inShape.Last;
+            int? heads = PositiveSize(attribute, "Heads", node, "a positive number of attention heads, e.g. [SelfAttention(4)]");
+            if (heads is null) return null;
+            if (width % heads.Value != 0)
+            {
+                var divisors = Enumerable.Range(1, Math.Min(width, 64)).Where(d => width % d == 0).ToList();
+                int nearest = divisors.OrderBy(d => Math.Abs(d - heads.Value)).ThenByDescending(d => d).First();
+                Report(DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest));
+                return null;
+            }
+            ArgumentDeclaration? stepsArg = attribute.Find("Steps");
+            if (stepsArg is not null && ParseInt(stepsArg) is int declaredSteps && declaredSteps != 0)
+            {
+                if (declaredSteps < 0)
+                {
+                    Report(DiagnosticIds.InvalidSize, stepsArg.Span ?? attribute.Span, "Steps", node, "a positive sequence length (or left unset)", Int(declaredSteps));
+                    return null;
+                }
+                if (declaredSteps != steps)
+                {
+                    Report(DiagnosticIds.SequenceLengthMismatch, stepsArg.Span ?? attribute.Span, $"SelfAttention({Int(heads.Value)})", node, Int(declaredSteps), Int(steps), input.Node);
+                    return null;
+                }
+            }
+            double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would drop every attention weight");
+            if (dropout is null) return null;
+            bool causal = ParseBool(attribute.Find("Causal")) ?? false;
+            bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            var options = new List<string> { Int(heads.Value) };
+            if (causal) options.Add("Causal = true");
+            if (dropout.Value > 0) options.Add("Dropout = " + Real(dropout.Value));
+            if (!bias) options.Add("Bias = false");
+            string label = $"SelfAttention({string.Join(", ", options)})";
+            labels.Add(from(label));
+            string prefix = parametric > 1 ? $"{node}.{Int(position)}" : node;
+            int qkv = Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(source), inShape.WithLast(3 * width), from(label) + ": Q, K, V projection")
+            {
+                Units = 3 * width, HasBias = bias, Init = InitKind.Xavier, ParameterPrefix = prefix, WeightName = "in_proj_weight", BiasName = "in_proj_bias",
+            });
+            int core = Add(new Op(_ops.Count, OpKind.Attention, node, position, EquatableArray.Create(qkv), inShape,
+                $"{Int(heads.Value)} heads of {Int(width / heads.Value)}: softmax(Q·Kᵀ/√{Int(width / heads.Value)}{(causal ? ", causal" : "")})·V")
+            {
+                Heads = heads.Value, Causal = causal, Probability = (float)dropout.Value, Units = steps,
+            });
+            return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(core), inShape, "output projection")
+            {
+                Units = width, HasBias = bias, Init = InitKind.LinearZeroBias, ParameterPrefix = prefix + ".out_proj",
             });
         }
 

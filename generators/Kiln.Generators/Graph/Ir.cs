@@ -45,9 +45,19 @@ public enum OpKind
     Embedding,
     /// <summary>One layer of an RNN, LSTM or GRU over a sequence [T, F]: [T, H] or the last step's [H].</summary>
     Recurrent,
+    /// <summary>Layer normalization over the last dimension (weight and bias when affine).</summary>
+    LayerNorm,
+    /// <summary>RMS normalization over the last dimension (weight when affine).</summary>
+    RmsNorm,
+    /// <summary>The attention core: a fused Q/K/V projection [T, 3·D] to the heads' outputs [T, D] (the projections are Dense ops).</summary>
+    Attention,
+    /// <summary>Positional encodings added to a sequence [T, D]: a learned table or fixed sinusoids.</summary>
+    Positions,
 }
 
-public enum InitKind { None, PyTorchDefault, He, Xavier }
+/// <summary>How a product's parameters start. The first four are what a user may ask for (Init = 0..3);
+/// <see cref="LinearZeroBias"/> is PyTorch's linear default with a zero bias (nn.MultiheadAttention's out_proj).</summary>
+public enum InitKind { None, PyTorchDefault, He, Xavier, LinearZeroBias }
 
 /// <summary>The cell of a recurrent layer (the runtime's RecurrentCell, by the same numbers).</summary>
 public enum RecurrentKind { RnnTanh = 0, RnnRelu = 1, Lstm = 2, Gru = 3 }
@@ -107,7 +117,7 @@ public sealed record Op(
     Shape Shape,
     string Label)
 {
-    /// <summary>Dense: output features.</summary>
+    /// <summary>Dense: output features; embedding: tokens; learned positions: rows of the table; attention: keys per sample (T_k).</summary>
     public int Units { get; init; }
     public bool HasBias { get; init; }
     /// <summary>LeakyReLU slope.</summary>
@@ -162,12 +172,21 @@ public sealed record Op(
     public RecurrentKind Cell { get; init; }
     public int Layer { get; init; }
     public bool ReturnSequences { get; init; }
+    /// <summary>Attention: heads (d_k = width / heads) and whether each step sees only itself and the steps before it.</summary>
+    public int Heads { get; init; }
+    public bool Causal { get; init; }
+    /// <summary>Positions: a learned table (of <see cref="Units"/> rows) instead of fixed sinusoids.</summary>
+    public bool Learned { get; init; }
+    /// <summary>Dense: the names of its weight and bias after the prefix (PyTorch's "weight" and "bias", or
+    /// nn.MultiheadAttention's "in_proj_weight" and "in_proj_bias").</summary>
+    public string WeightName { get; init; } = "weight";
+    public string BiasName { get; init; } = "bias";
 
     /// <summary>Recurrent: gates per cell (RNN 1, LSTM 4, GRU 3).</summary>
     public int Gates => Cell switch { RecurrentKind.Lstm => 4, RecurrentKind.Gru => 3, _ => 1 };
 
     /// <summary>An op that draws from the model's random generator in training.</summary>
-    public bool IsRandom => Kind is OpKind.Dropout or OpKind.GaussianNoise;
+    public bool IsRandom => Kind is OpKind.Dropout or OpKind.GaussianNoise || (Kind == OpKind.Attention && Probability > 0);
 
     public bool IsLoss => Kind is OpKind.SoftmaxCrossEntropy or OpKind.MeanSquaredError or OpKind.L1Loss or OpKind.HuberLoss
         or OpKind.BinaryCrossEntropyWithLogits or OpKind.FocalLoss or OpKind.BinaryFocalLoss;
@@ -182,7 +201,7 @@ public sealed record Op(
     public bool IsProduct => Kind is OpKind.Dense or OpKind.Conv2d;
 
     /// <summary>An op whose forward differs between training and evaluation.</summary>
-    public bool DependsOnMode => Kind is OpKind.Dropout or OpKind.GaussianNoise or OpKind.BatchNorm;
+    public bool DependsOnMode => Kind is OpKind.Dropout or OpKind.GaussianNoise or OpKind.BatchNorm || (Kind == OpKind.Attention && Probability > 0);
 
     public EquatableArray<ParameterInfo> Parameters(Shape input)
     {
@@ -197,6 +216,16 @@ public sealed record Op(
                 ? EquatableArray.Create(ih, hh, new ParameterInfo(ParameterPrefix + ".bias_ih" + l, "bias_ih", Shape.Of(gh)), new ParameterInfo(ParameterPrefix + ".bias_hh" + l, "bias_hh", Shape.Of(gh)))
                 : EquatableArray.Create(ih, hh);
         }
+        if (Kind is OpKind.LayerNorm or OpKind.RmsNorm)
+        {
+            if (!HasBias) return EquatableArray<ParameterInfo>.Empty; // HasBias: affine
+            var scale = new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(input.Last));
+            return Kind == OpKind.LayerNorm
+                ? EquatableArray.Create(scale, new ParameterInfo(ParameterPrefix + ".bias", "bias", Shape.Of(input.Last)))
+                : EquatableArray.Create(scale);
+        }
+        if (Kind == OpKind.Positions)
+            return Learned ? EquatableArray.Create(new ParameterInfo(ParameterPrefix + ".weight", "weight", Shape.Of(Units, input.Last))) : EquatableArray<ParameterInfo>.Empty;
         Shape? weight = Kind switch
         {
             OpKind.Dense => Shape.Of(Units, input.Last),
@@ -206,9 +235,9 @@ public sealed record Op(
             _ => null,
         };
         if (weight is null) return EquatableArray<ParameterInfo>.Empty;
-        var weightInfo = new ParameterInfo(ParameterPrefix + ".weight", "weight", weight);
+        var weightInfo = new ParameterInfo(ParameterPrefix + "." + WeightName, "weight", weight);
         return HasBias
-            ? EquatableArray.Create(weightInfo, new ParameterInfo(ParameterPrefix + ".bias", "bias", Shape.Of(Kind == OpKind.BatchNorm ? input.ChannelWidth : Units)))
+            ? EquatableArray.Create(weightInfo, new ParameterInfo(ParameterPrefix + "." + BiasName, "bias", Shape.Of(Kind == OpKind.BatchNorm ? input.ChannelWidth : Units)))
             : EquatableArray.Create(weightInfo);
     }
 
@@ -230,6 +259,9 @@ public sealed record Op(
         OpKind.Input or OpKind.ChannelsLast or OpKind.ChannelsFirst or OpKind.Flatten or OpKind.Concat or OpKind.Embedding => 0,
         // Per step: the input and recurrent products of every gate.
         OpKind.Recurrent => 2L * input.Dimensions[0] * (input.Last + Units) * Gates * Units,
+        // Q·Kᵀ and P·V per head: 2 · 2·T_q·T_k·d_k, over the heads 4·T_q·T_k·D (a causal mask does not skip the hidden half).
+        OpKind.Attention => 4L * Shape.Dimensions[0] * Units * Shape.Last,
+        OpKind.LayerNorm or OpKind.RmsNorm => 5 * input.Size,
         _ => input.Size,
     };
 }

@@ -104,7 +104,7 @@ public static class MemoryPlanner
             foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, op.Id);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, op.Id);
             if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, op.Id);
-            if (op.Kind == OpKind.Recurrent) Touch(BufferKind.Saved, op.Id, op.Id);
+            if (KeepsSaved(op)) Touch(BufferKind.Saved, op.Id, op.Id);
         }
         // The model's output is read after the forward pass (copied out, or read by the loss).
         Touch(BufferKind.Activation, graph.OutputOp, n - 1);
@@ -119,11 +119,8 @@ public static class MemoryPlanner
             if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, time);
             if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, time);
-            if (op.Kind == OpKind.Recurrent)
-            {
-                Touch(BufferKind.Saved, op.Id, time);
-                Touch(BufferKind.Scratch, op.Id, time);
-            }
+            if (KeepsSaved(op)) Touch(BufferKind.Saved, op.Id, time);
+            if (op.Kind == OpKind.Recurrent) Touch(BufferKind.Scratch, op.Id, time);
             for (int i = 0; i < op.Inputs.Count; i++)
                 if (step.InputNeedsGradient[i]) Touch(BufferKind.Gradient, op.Inputs[i], time);
         }
@@ -164,10 +161,22 @@ public static class MemoryPlanner
     {
         BufferKind.Activation => ActivationWidth(op, graph),
         BufferKind.Statistics => 2 * graph.InputShape(op).ChannelWidth,
-        BufferKind.Saved => RecurrentSaved(op, graph.InputShape(op)),
+        BufferKind.Saved => op.Kind switch
+        {
+            OpKind.Recurrent => RecurrentSaved(op, graph.InputShape(op)),
+            // The mean and 1/σ of each row (the runtime's LayerNorm.SavedPerRow), or 1/rms.
+            OpKind.LayerNorm => checked((int)(2 * op.Shape.RowsPerSample)),
+            OpKind.RmsNorm => checked((int)op.Shape.RowsPerSample),
+            // The weights [H, T_q, T_k], and the dropped-out ones (the runtime's MultiHeadAttention.SavedFloatsPerSample).
+            OpKind.Attention => checked(op.Heads * op.Shape.Dimensions[0] * op.Units * (op.Probability > 0 ? 2 : 1)),
+            _ => 0,
+        },
         BufferKind.Scratch => RecurrentScratch(op, graph.InputShape(op)),
         _ => checked((int)op.Shape.Size),
     };
+
+    /// <summary>Ops that keep state of their own from the forward for the backward (a Saved buffer).</summary>
+    public static bool KeepsSaved(Op op) => op.Kind is OpKind.Recurrent or OpKind.LayerNorm or OpKind.RmsNorm or OpKind.Attention;
 
     /// <summary>Floats per sample a recurrent layer keeps for its backward: the runtime's
     /// <c>RecurrentLayer.SavedFloatsPerSample</c> (the runtime checks the length it is given against it).</summary>

@@ -302,6 +302,92 @@ def export_truncated_bptt():
         print(f"{name}_tbptt    loss chunk 1 {expected['loss1'].item():.6f}, chunk 2 from its state {loss.item():.6f}")
 
 
+class RMSNorm(nn.Module):
+    """RMSNorm as Kiln's (and PyTorch 2.4's nn.RMSNorm): x / sqrt(mean(x^2) + eps) * weight. Debian's 1.13 has none."""
+
+    def __init__(self, width, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class LearnedPositions(nn.Module):
+    """A learned [length, d] table added to the first T steps (Kiln's LearnedPositions): an nn.Embedding over 0..T-1."""
+
+    def __init__(self, length, width):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(length, width))
+
+    def forward(self, x):
+        return x + self.weight[: x.shape[1]]
+
+
+def sinusoidal(steps, width):
+    """Vaswani's table, computed in float64 as Kiln's Positions.Sinusoidal."""
+    t = torch.arange(steps, dtype=torch.float64)[:, None]
+    c = torch.arange(width)
+    angle = t / torch.pow(torch.tensor(10000.0, dtype=torch.float64), (c - c % 2).double() / width)
+    return torch.where(c % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
+
+
+def causal_mask(steps):
+    """nn.MultiheadAttention's boolean attn_mask: True hides a key (those after the query)."""
+    return torch.triu(torch.ones(steps, steps, dtype=torch.bool), 1)
+
+
+def self_attention(mha, x, causal):
+    return mha(x, x, x, need_weights=False, attn_mask=causal_mask(x.shape[1]) if causal else None)[0]
+
+
+def transformer_cases():
+    """The Transformer cases (tests/Kiln.Models.Tests/TransformerParityModels.cs; Z5 from samples/Gpt), batch first.
+    A node with several parametric attributes is an nn.ModuleList, so its modules are named Node.0, Node.1 ... as
+    Kiln names them; nn.MultiheadAttention keeps its own in_proj_weight / out_proj.weight names."""
+    # LayerNorm with another epsilon -> Linear -> RMSNorm -> LayerNorm without affine -> Linear, MSE at every step.
+    m = Named(A=nn.LayerNorm(6, eps=1e-3), H=nn.Linear(6, 6), R=RMSNorm(6), N=nn.LayerNorm(6, elementwise_affine=False), Out=nn.Linear(6, 3))
+    with torch.no_grad():  # weights away from their ones/zeros start, so their gradients are not trivially shaped
+        m.A.weight.add_(0.3 * torch.randn(6)); m.A.bias.add_(0.3 * torch.randn(6)); m.R.weight.add_(0.3 * torch.randn(6))
+    yield "norms", (m, lambda m, x: m.Out(m.N(m.R(m.H(m.A(x))))), torch.randn(3, 4, 6) * 2 + 1, torch.randn(3, 4, 3), lambda o, t: F.mse_loss(o, t))
+
+    # Self-attention, 2 heads of 4, with biases, not causal -> Linear at every step, MSE.
+    m = Named(Attn=nn.MultiheadAttention(8, 2, batch_first=True), Out=nn.Linear(8, 3))
+    with torch.no_grad():
+        m.Attn.in_proj_bias.normal_(0, 0.3); m.Attn.out_proj.bias.normal_(0, 0.3)
+    # SGD with momentum for the trajectory (as Z2-Z4): the key bias's gradient is exactly zero in exact arithmetic
+    # (adding q.b_k to every score of a query leaves its softmax unchanged), so both sides hold only rounding noise
+    # there (~1e-9), which Adam's m/sqrt(v) would turn into steps of its own sign.
+    yield "attention", (m, lambda m, x: m.Out(self_attention(m.Attn, x, False)), torch.randn(3, 5, 8), torch.randn(3, 5, 3), lambda o, t: F.mse_loss(o, t), "sgd")
+
+    # Sinusoidal positions, then causal self-attention, 4 heads of 2, no biases -> Linear, cross-entropy at every step.
+    m = Named(Attn=nn.MultiheadAttention(8, 4, bias=False, batch_first=True), Logits=nn.Linear(8, 5))
+    pe = sinusoidal(6, 8)
+    yield "attention_causal", (m, lambda m, x: m.Logits(self_attention(m.Attn, x + pe, True)), torch.randn(2, 6, 8), torch.randint(0, 5, (2, 6)), seq_ce(5))
+
+    # Z5, GPT-mini (samples/Gpt), 4 rows of 64 characters, the next character at every step.
+    def block():
+        b = nn.Module()
+        b.Attn = nn.ModuleList([nn.LayerNorm(128), nn.MultiheadAttention(128, 4, batch_first=True)])
+        b.Mlp = nn.ModuleList([nn.LayerNorm(128), nn.Linear(128, 512), nn.GELU(), nn.Linear(512, 128)])
+        return b
+
+    def run_block(b, x):
+        x = x + self_attention(b.Attn[1], b.Attn[0](x), True)
+        return x + b.Mlp[3](b.Mlp[2](b.Mlp[1](b.Mlp[0](x))))
+
+    def z5(m, x):
+        h = m.Embedded[1](m.Embedded[0](x))
+        for b in m.Blocks:
+            h = run_block(b, h)
+        return m.Logits[1](m.Logits[0](h))
+
+    m = Named(Embedded=nn.ModuleList([nn.Embedding(65, 128), LearnedPositions(64, 128)]), Blocks=nn.ModuleList([block(), block()]),
+              Logits=nn.ModuleList([nn.LayerNorm(128), nn.Linear(128, 65)]))
+    yield "z5", (m, z5, torch.randint(0, 65, (4, 64)), torch.randint(0, 65, (4, 64)), seq_ce(65), "sgd")  # SGD: see "attention"
+
+
 def sigmoid_focal_loss(inputs, targets, alpha, gamma):
     """torchvision.ops.sigmoid_focal_loss (torchvision is not in Debian's python3-torch), mean reduction."""
     p = torch.sigmoid(inputs)
@@ -443,6 +529,10 @@ if __name__ == "__main__":
             export(name, *case)
     torch.manual_seed(20261123)
     for name, case in rnn_cases():
+        if not only or name in only:
+            export(name, *case)
+    torch.manual_seed(20261125)
+    for name, case in transformer_cases():
         if not only or name in only:
             export(name, *case)
     if not only or "tbptt" in only:

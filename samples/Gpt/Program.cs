@@ -1,0 +1,3 @@
+using Kiln.Samples.Gpt;
+using var model = new GptMini(1);
+System.Console.WriteLine(GptMini.Summary);

@@ -1,0 +1,83 @@
+using Kiln.Generators.Diagnostics;
+using Xunit;
+using static Kiln.Generators.Tests.DiagnosticTests;
+
+namespace Kiln.Generators.Tests;
+
+/// <summary>The Transformer layers' diagnostics, each at the attribute or argument that is wrong, each with a twin that
+/// fixes it and must compile clean.</summary>
+public class TransformerDiagnosticTests
+{
+    private const string Embedded = "[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[Embedding(10, 12)] public partial Node E { get; }\n";
+    private const string Head = "[Dense(10)] public partial Node Logits { get; }\n[SoftmaxCrossEntropy] public partial Node Loss { get; }";
+
+    [Fact]
+    public void HeadsNotDividingTheWidth_ReportsKILN1015_NamingANearbyDivisor() =>
+        AssertReports(DiagnosticIds.HeadsDoNotDivide, DiagnosticTests.Model(Embedded + "[SelfAttention(Heads = 5)] public partial Node Attn { get; }"),
+            "Heads = 5", "SelfAttention in 'Attn'", "width 12 of 'E'", "5 heads", "use 6 heads");
+
+    [Fact]
+    public void HeadsNotDividingTheWidth_ByConstructorArgument_ReportsKILN1015_AtTheArgument() =>
+        AssertReports(DiagnosticIds.HeadsDoNotDivide, DiagnosticTests.Model(Embedded + "[SelfAttention(7, Causal = true)] public partial Node Attn { get; }"), "7", "7 heads");
+
+    [Fact]
+    public void HeadsDividingTheWidth_Twin() =>
+        AssertClean(DiagnosticTests.Model(Embedded + "[LayerNorm, SelfAttention(Heads = 4, Causal = true), Residual] public partial Node Attn { get; }\n" + Head));
+
+    [Fact]
+    public void TableShorterThanTheSequence_ReportsKILN1016() =>
+        AssertReports(DiagnosticIds.PositionsTooShort, DiagnosticTests.Model("[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[Embedding(10, 8), LearnedPositions(Length = 12)] public partial Node E { get; }"),
+            "Length = 12", "LearnedPositions in 'E'", "table of 12 positions", "receives 16 steps", "at least 16");
+
+    [Fact]
+    public void TableAsLongOrLongerThanTheSequence_Twin() =>
+        AssertClean(DiagnosticTests.Model("[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[Embedding(10, 8), LearnedPositions(Length = 32)] public partial Node E { get; }\n" +
+            "[SinusoidalPositions, SelfAttention(2)] public partial Node Attn { get; }\n" + Head));
+
+    [Fact]
+    public void NegativeTableLength_ReportsKILN1001() =>
+        AssertReports(DiagnosticIds.InvalidSize, DiagnosticTests.Model("[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[Embedding(10, 8), LearnedPositions(Length = -1)] public partial Node E { get; }"),
+            "Length = -1", "Length of 'E'");
+
+    [Fact]
+    public void AttentionOnAVector_ReportsKILN1012() =>
+        AssertReports(DiagnosticIds.NeedsSequence, DiagnosticTests.Model("[Input(8)] public partial Node X { get; }\n[SelfAttention(2)] public partial Node Attn { get; }"),
+            "SelfAttention(2)", "SelfAttention in 'Attn'", "[B, 8]", "attention relates the steps of a sequence");
+
+    [Fact]
+    public void PositionsOnTokens_ReportKILN1013_AndOnAVector_KILN1012()
+    {
+        AssertReports(DiagnosticIds.TokensMismatch, DiagnosticTests.Model("[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[LearnedPositions] public partial Node P { get; }"),
+            "LearnedPositions", "receives the integer tokens");
+        AssertReports(DiagnosticIds.NeedsSequence, DiagnosticTests.Model("[Input(8)] public partial Node X { get; }\n[SinusoidalPositions] public partial Node P { get; }"),
+            "SinusoidalPositions", "[B, 8]", "embed tokens first");
+    }
+
+    [Fact]
+    public void AttentionWithoutHeads_ReportsKILN1002() =>
+        AssertReports(DiagnosticIds.MissingSize, DiagnosticTests.Model(Embedded + "[SelfAttention] public partial Node Attn { get; }"), "SelfAttention", "Heads", "'Attn'");
+
+    [Fact]
+    public void AttentionStepsContradiction_ReportsKILN1014() =>
+        AssertReports(DiagnosticIds.SequenceLengthMismatch, DiagnosticTests.Model(Embedded + "[SelfAttention(2, Steps = 32)] public partial Node Attn { get; }"),
+            "Steps = 32", "declares Steps = 32", "receives 16 steps from 'E'");
+
+    [Fact]
+    public void AttentionStepsAgreeing_Twin() => AssertClean(DiagnosticTests.Model(Embedded + "[SelfAttention(2, Steps = 16)] public partial Node Attn { get; }\n" + Head));
+
+    [Fact]
+    public void AttentionDropoutOfOne_ReportsKILN1006() =>
+        AssertReports(DiagnosticIds.InvalidArgument, DiagnosticTests.Model(Embedded + "[SelfAttention(2, Dropout = 1.0)] public partial Node Attn { get; }"), "Dropout = 1.0", "in [0, 1)");
+
+    [Fact]
+    public void LayerNormOnAnImage_ReportsKILN1009() =>
+        AssertReports(DiagnosticIds.NeedsVector, DiagnosticTests.Model("[Input(3, 8, 8)] public partial Node X { get; }\n[LayerNorm] public partial Node N { get; }"), "LayerNorm", "[B, 3, 8, 8]");
+
+    [Fact]
+    public void NormWithZeroEpsilon_ReportsKILN1006() =>
+        AssertReports(DiagnosticIds.InvalidArgument, DiagnosticTests.Model(Embedded + "[RmsNorm(Epsilon = 0)] public partial Node N { get; }"), "Epsilon = 0", "a finite number > 0");
+
+    [Fact]
+    public void Norms_Twin() =>
+        AssertClean(DiagnosticTests.Model(Embedded + "[LayerNorm(Epsilon = 1e-6, Affine = false), RmsNorm, Dense(8), Gelu] public partial Node N { get; }\n" + Head));
+}

@@ -1,0 +1,39 @@
+using Kiln;
+
+namespace Kiln.Models.Tests;
+
+// The Transformer parity cases (ParityTests; Parity/export.py defines the same models in PyTorch, batch first, with
+// the same names). The whole-model case is Z5 (samples/Gpt).
+
+/// <summary>LayerNorm (ε 1e−3) → Linear → RMSNorm → LayerNorm without affine → Linear at every step → MSE.</summary>
+[Model(Batch = 3)]
+public partial class NormsParityNet
+{
+    [Input(4, 6)] public partial Node X { get; }
+    [LayerNorm(Epsilon = 1e-3)] public partial Node A { get; }
+    [Dense(6)] public partial Node H { get; }
+    [RmsNorm] public partial Node R { get; }
+    [LayerNorm(Affine = false)] public partial Node N { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}
+
+/// <summary>Self-attention, 2 heads of 4, with biases → Linear at every step → MSE (nn.MultiheadAttention).</summary>
+[Model(Batch = 3)]
+public partial class AttentionParityNet
+{
+    [Input(5, 8)] public partial Node X { get; }
+    [SelfAttention(2)] public partial Node Attn { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}
+
+/// <summary>Sinusoidal positions → causal self-attention, 4 heads of 2, no biases → Linear → per-step cross-entropy.</summary>
+[Model(Batch = 2)]
+public partial class CausalAttentionParityNet
+{
+    [Input(6, 8)] public partial Node X { get; }
+    [SinusoidalPositions, SelfAttention(4, Causal = true, Bias = false)] public partial Node Attn { get; }
+    [Dense(5)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy] public partial Node Loss { get; }
+}
