@@ -125,6 +125,9 @@ public sealed partial class ModelGenerator
 
         private static bool IsKilnLayer(AttributeData attribute)
         {
+            // An attribute that does not bind (no such constructor, an abstract base such as [Layer] or [Recurrent]) is the C#
+            // compiler's to report (CS1729, CS0653); it is not a layer.
+            if (attribute.AttributeClass is not { TypeKind: not TypeKind.Error, IsAbstract: false } || attribute.AttributeConstructor is null) return false;
             for (INamedTypeSymbol? type = attribute.AttributeClass; type is not null; type = type.BaseType)
             {
                 if (type.Name == "LayerAttribute" && type.ContainingNamespace?.ToDisplayString() == KilnNamespace) return true;

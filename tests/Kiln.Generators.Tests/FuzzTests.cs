@@ -16,7 +16,7 @@ public class FuzzTests
 {
     private static readonly string[] Seeds =
         { Models.Z1, Models.Skip, Models.Regression, Models.Cifar("CifarCnn"), Models.Cifar("CifarResNet"), Models.Cifar("CifarDenseNet"),
-          Models.CharRnn("CharLstm"), Models.CharRnn("CharGru") };
+          Models.CharRnn("CharLstm"), Models.CharRnn("CharGru"), Models.Gpt("GptMini") };
 
     private static readonly string[] Attributes =
     {
@@ -40,6 +40,12 @@ public class FuzzTests
         "[Lstm(4, Layers = 3, Dropout = 0.5)]", "[Lstm(4, Layers = 0)]", "[Lstm(4, Dropout = 1)]", "[Gru(8, ReturnSequences = false)]",
         "[Gru(4, Steps = 999)]", "[Gru(4, In = -3)]", "[Rnn(5, Nonlinearity = RnnNonlinearity.Relu, Bias = false)]",
         "[Rnn(5, Nonlinearity = (RnnNonlinearity)7)]", "[Lstm(4), Lstm(4)]", "[Lstm(100000)]",
+        // Transformers.
+        "[LayerNorm]", "[LayerNorm(Epsilon = 0)]", "[LayerNorm(Affine = false)]", "[RmsNorm]", "[RmsNorm(Epsilon = double.NaN)]",
+        "[SelfAttention]", "[SelfAttention(0)]", "[SelfAttention(3)]", "[SelfAttention(4, Causal = true, Dropout = 0.1)]",
+        "[SelfAttention(2, Dropout = 1.5)]", "[SelfAttention(Heads = -4, Bias = false)]", "[SelfAttention(2, Steps = 7)]",
+        "[LearnedPositions]", "[LearnedPositions(Length = 3)]", "[LearnedPositions(-1)]", "[SinusoidalPositions]",
+        "[LayerNorm, SelfAttention(4, Causal = true), Residual]", "[SelfAttention(1), SelfAttention(1)]",
     };
 
     private static readonly string[] Numbers = { "0", "-1", "1", "3", "100000", "2147483647", "-2147483648" };
@@ -58,7 +64,7 @@ public class FuzzTests
         var (result, output) = GeneratorHarness.Run(source);
         GeneratorRunResult run = result.Results.Single();
         Assert.Null(run.Exception);
-        Assert.DoesNotContain(result.Diagnostics, d => d.Id == DiagnosticIds.InternalError);
+        Assert.True(!result.Diagnostics.Any(d => d.Id == DiagnosticIds.InternalError), "KILN9999 on:\n" + source);
 
         // Generation never adds an error of its own: compared with the user's code alone, the only errors that
         // may remain are Kiln's diagnostics, and "partial property has no implementation" (CS9248) only where

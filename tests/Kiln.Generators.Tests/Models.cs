@@ -8,6 +8,9 @@ internal static class Models
 
     /// <summary>A CNN sample's declarations (Z2, the small ResNet and its blocks, the small DenseNet and its block).</summary>
     /// <summary>A model file of the char-RNN sample (Z3, Z4 and their one-character generators).</summary>
+    public static string Gpt(string file) =>
+        System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Gpt", file + ".cs"));
+
     public static string CharRnn(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "CharRnn", file + ".cs"));
 

@@ -56,6 +56,19 @@ public class SnapshotTests
             Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.CharRnn.", "").Replace(".g.cs", ""));
     }
 
+    /// <summary>Z5 (GPT-mini) and its decoder block: each generated file a snapshot.</summary>
+    [Fact]
+    public void GeneratedGpt_MatchesSnapshots_AndCompilesClean()
+    {
+        var (result, output) = GeneratorHarness.Run(Models.Gpt("GptMini"));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(2, result.GeneratedTrees.Length);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        foreach (var tree in result.GeneratedTrees)
+            Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.Gpt.", "").Replace(".g.cs", ""));
+    }
+
     [Fact]
     public void GeneratedModel_IsDeterministic()
     {

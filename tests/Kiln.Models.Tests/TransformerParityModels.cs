@@ -37,3 +37,38 @@ public partial class CausalAttentionParityNet
     [Dense(5)] public partial Node Logits { get; }
     [SoftmaxCrossEntropy] public partial Node Loss { get; }
 }
+
+// ---- models of the gradient tests (TransformerGradientTests) ----
+
+/// <summary>A pre-LN decoder block over [5, 6]: LayerNorm, causal self-attention with 2 heads, residual; RMSNorm, a GELU
+/// feed-forward of 8, residual.</summary>
+[Block]
+public partial class TinyDecoderBlock
+{
+    [LayerNorm, SelfAttention(2, Causal = true), Residual] public partial Node Attn { get; }
+    [RmsNorm, Dense(8), Gelu, Dense(6), Residual] public partial Node Mlp { get; }
+}
+
+/// <summary>A tiny GPT: tokens, embedding plus a learned table longer than the context, two decoder blocks, LayerNorm,
+/// logits at every step, per-step cross-entropy.</summary>
+[Model(Batch = 3)]
+public partial class TinyGpt
+{
+    [Input(5, Of = typeof(int))] public partial Node Tokens { get; }
+    [Embedding(7, 6), LearnedPositions(Length = 8)] public partial Node Embedded { get; }
+    [Repeat(typeof(TinyDecoderBlock), 2)] public partial Node Blocks { get; }
+    [LayerNorm, Dense(7)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy] public partial Node Loss { get; }
+}
+
+/// <summary>A post-LN encoder layer over a float sequence: sinusoidal positions, self-attention with 3 heads and no
+/// biases, residual, LayerNorm without affine; a Dense at every step, MSE.</summary>
+[Model(Batch = 2)]
+public partial class PostLnEncoder
+{
+    [Input(4, 6)] public partial Node X { get; }
+    [SinusoidalPositions] public partial Node Positions { get; }
+    [SelfAttention(3, Bias = false), Residual, LayerNorm(Affine = false)] public partial Node Attn { get; }
+    [Dense(4)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}

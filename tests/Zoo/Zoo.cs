@@ -4,6 +4,7 @@ using Kiln.Data;
 using Kiln.Optimizers;
 using Kiln.Samples.CharRnn;
 using Kiln.Samples.Cifar;
+using Kiln.Samples.Gpt;
 using Kiln.Samples.Mnist;
 
 namespace Kiln.Zoo;
@@ -62,6 +63,13 @@ public static class ZooModels
         // Z4: as Z3 with 3 gates instead of 4.
         new ZooEntry("Z4", "char GRU: as Z3 with a GRU", CharGru.Batch,
             CharGru.ParameterCount, CharGru.WorkspaceBytes, 10_502_144, 31_506_432, seed => new RecurrentZooModel(lstm: false, seed), SingleRowFlops: 164_096),
+        // Z5: per sample (64 steps), per block — the Q/K/V projection 2·64·128·384, the attention core 4·64·64·128
+        // (Q·Kᵀ and P·V over 4 heads of 32; the causal mask does not skip the hidden half), the output projection
+        // 2·64·128·128, the feed-forward 2·2·64·128·512 — 27,262,976; two blocks and the head 2·64·128·65: 55,590,912 FLOPs
+        // forward. Training adds every weight gradient (the products again, 51,396,608), every input gradient (the same),
+        // and the attention core's backward (8·64·64·128 per block).
+        new ZooEntry("Z5", "GPT-mini: vocab 65, context 64, d_model 128, 4 heads, FF 512, 2 pre-LN causal blocks, learned positions, GELU", GptMini.Batch,
+            GptMini.ParameterCount, GptMini.WorkspaceBytes, 55_590_912, 166_772_736, seed => new GptZooModel(seed)),
     };
 
     public static ZooEntry Find(string id)
@@ -202,5 +210,42 @@ internal sealed class RecurrentZooModel : IZooModel
         _adam.Dispose();
         _model.Dispose();
         _generator.Dispose();
+    }
+}
+
+/// <summary>Z5 on a batch of random characters (inference at batch 1: one sequence of 64).</summary>
+internal sealed class GptZooModel : IZooModel
+{
+    private readonly GptMini _model;
+    private readonly Adam _adam;
+    private readonly int[] _tokens;
+    private readonly int[] _labels;
+    private readonly float[] _logits = new float[GptMini.Batch * GptMini.OutputSize];
+
+    public GptZooModel(int seed)
+    {
+        var random = new KilnRandom(seed);
+        _tokens = new int[GptMini.Batch * GptMini.InputSize];
+        _labels = new int[_tokens.Length];
+        for (int i = 0; i < _tokens.Length; i++)
+        {
+            _tokens[i] = random.Next(65);
+            _labels[i] = random.Next(65);
+        }
+        _model = new GptMini(seed);
+        _adam = new Adam(_model.Parameters, lr: 1e-3f);
+    }
+
+    public int Threads { get => _model.Threads; set => _model.Threads = value; }
+
+    public float TrainStep() => _model.TrainStep(_tokens, _labels, _adam);
+
+    public void Infer(int rows) =>
+        _model.Forward(_tokens.AsSpan(0, rows * GptMini.InputSize), _logits.AsSpan(0, rows * GptMini.OutputSize));
+
+    public void Dispose()
+    {
+        _adam.Dispose();
+        _model.Dispose();
     }
 }

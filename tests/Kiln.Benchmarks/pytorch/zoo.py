@@ -94,7 +94,43 @@ class Z4(Z3):
     cell = nn.GRU
 
 
-ZOO = {"Z1": Z1, "Z2": Z2, "Z3": Z3, "Z4": Z4}
+class Z5(nn.Module):
+    """GPT-mini: vocab 65, context 64, d_model 128, learned positions, 2 pre-LN causal blocks of nn.MultiheadAttention
+    (4 heads) and a GELU feed-forward of 512, a final LayerNorm, the logits at every step (samples/Gpt/GptMini.cs)."""
+    batch, steps, vocab = 16, 64, 65
+    onnx = False
+
+    def __init__(self):
+        super().__init__()
+        self.Embed, self.Positions = nn.Embedding(65, 128), nn.Parameter(torch.randn(64, 128))
+        self.Blocks = nn.ModuleList()
+        for _ in range(2):
+            b = nn.Module()
+            b.Norm1, b.Attn = nn.LayerNorm(128), nn.MultiheadAttention(128, 4, batch_first=True)
+            b.Norm2, b.Up, b.Down = nn.LayerNorm(128), nn.Linear(128, 512), nn.Linear(512, 128)
+            self.Blocks.append(b)
+        self.Norm, self.Logits = nn.LayerNorm(128), nn.Linear(128, 65)
+        self.register_buffer("mask", torch.triu(torch.ones(64, 64, dtype=torch.bool), 1))
+
+    def forward(self, x):
+        h = self.Embed(x) + self.Positions[: x.shape[1]]
+        mask = self.mask[: x.shape[1], : x.shape[1]]
+        for b in self.Blocks:
+            a = b.Norm1(h)
+            h = h + b.Attn(a, a, a, need_weights=False, attn_mask=mask)[0]
+            h = h + b.Down(F.gelu(b.Up(b.Norm2(h))))
+        return self.Logits(self.Norm(h))
+
+    @staticmethod
+    def data(batch):
+        return torch.randint(0, 65, (batch, 64)), torch.randint(0, 65, (batch, 64))
+
+    @staticmethod
+    def loss(out, target):
+        return F.cross_entropy(out.reshape(-1, 65), target.reshape(-1))
+
+
+ZOO = {"Z1": Z1, "Z2": Z2, "Z3": Z3, "Z4": Z4, "Z5": Z5}
 
 
 class Runner:

@@ -1,0 +1,86 @@
+using System;
+using System.Linq;
+using Kiln.Testing;
+using Xunit;
+using static Kiln.Models.Tests.GradientTests;
+using static Kiln.Models.Tests.RefOps;
+using P = System.Collections.Generic.IReadOnlyDictionary<string, double[]>;
+
+namespace Kiln.Models.Tests;
+
+/// <summary>
+/// The generated backward of the Transformer ops — embedding plus learned positions, pre-LN blocks repeated with their
+/// own weights (LayerNorm, causal multi-head self-attention, RMSNorm, a GELU feed-forward, residuals), a post-LN layer
+/// with sinusoidal positions and attention without biases — against central finite differences of a double-precision
+/// reference forward, as <see cref="GradientTests"/> does.
+/// </summary>
+public class TransformerGradientTests
+{
+    private static double[] Linear(double[] x, double[] w, double[]? b, int inF, int outF)
+    {
+        int rows = x.Length / inF;
+        var y = new double[rows * outF];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outF; o++)
+            {
+                double s = b?[o] ?? 0;
+                for (int i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
+                y[r * outF + o] = s;
+            }
+        return y;
+    }
+
+    /// <summary>nn.MultiheadAttention over x [n, T, D] as query, key and value, from its parameters under <paramref name="name"/>.</summary>
+    internal static double[] SelfAttention(double[] x, P p, string name, int n, int T, int D, int heads, bool causal, bool bias = true)
+    {
+        double[] qkv = Linear(x, p[name + ".in_proj_weight"], bias ? p[name + ".in_proj_bias"] : null, D, 3 * D);
+        double[] o = ReferenceAttention.Attention(qkv, 0, 3 * D, qkv, D, 2 * D, 3 * D, n, heads, D / heads, T, T, causal, null, null);
+        return Linear(o, p[name + ".out_proj.weight"], bias ? p[name + ".out_proj.bias"] : null, D, D);
+    }
+
+    private static double[] LayerNorm(double[] x, P p, string name, int width) =>
+        ReferenceAttention.LayerNorm(x, x.Length / width, width, p[name + ".weight"], p[name + ".bias"], 1e-5);
+
+    [Fact]
+    public void TinyGpt_EmbeddingPositions_PreLnBlocks_LayerNorm_Logits()
+    {
+        using var model = new TinyGpt(seed: 3);
+        const int n = 3, T = 5, D = 6;
+        int[] tokens = RnnGradientTests.Tokens(n * T, 7, 4), labels = RnnGradientTests.Tokens(n * T, 7, 5);
+        float loss = model.ComputeGradients(tokens, labels);
+        Check(model.Parameters, model.Gradients, loss, p =>
+        {
+            double[] h = ReferenceRecurrent.Embedding(tokens, p["Embedded.0.weight"], D);
+            double[] table = p["Embedded.1.weight"];
+            Assert.Equal(8 * D, table.Length); // Length = 8: the first 5 rows are used
+            for (int i = 0; i < h.Length; i++) h[i] += table[i % (T * D)];
+            for (int b = 0; b < 2; b++)
+            {
+                string block = $"Blocks.{b}.";
+                h = Add(h, SelfAttention(LayerNorm(h, p, block + "Attn.0", D), p, block + "Attn.1", n, T, D, 2, causal: true));
+                double[] r = ReferenceAttention.RmsNorm(h, n * T, D, p[block + "Mlp.0.weight"], 1e-6);
+                double[] f = Dense(Map(Dense(r, p, block + "Mlp.1", D, 8), Gelu), p, block + "Mlp.3", 8, D);
+                h = Add(h, f);
+            }
+            return CrossEntropy(Dense(LayerNorm(h, p, "Logits.0", D), p, "Logits.1", D, 7), labels, 7);
+        });
+    }
+
+    [Fact]
+    public void PostLnEncoder_SinusoidalPositions_AttentionWithoutBiases()
+    {
+        using var model = new PostLnEncoder(seed: 6);
+        const int n = 2, T = 4, D = 6;
+        float[] x = Inputs(n * T * D, 7), t = Inputs(n * T * 4, 8, 1f);
+        float loss = model.ComputeGradients(x, t);
+        float[] pe = Kiln.Kernels.Positions.Sinusoidal(T, D);
+        Check(model.Parameters, model.Gradients, loss, p =>
+        {
+            double[] h = ToDouble(x);
+            for (int i = 0; i < h.Length; i++) h[i] += pe[i % (T * D)];
+            h = Add(h, SelfAttention(h, p, "Attn.0", n, T, D, 3, causal: false, bias: false));
+            h = ReferenceAttention.LayerNorm(h, n * T, D, null, null, 1e-5);
+            return Mse(Dense(h, p, "Out", D, 4), t);
+        });
+    }
+}
