@@ -72,3 +72,13 @@ public partial class PostLnEncoder
     [Dense(4)] public partial Node Out { get; }
     [MeanSquaredError] public partial Node Loss { get; }
 }
+
+/// <summary>Self-attention with dropout on its weights (TransformerModelTests).</summary>
+[Model(Batch = 2)]
+public partial class DroppingAttentionNet
+{
+    [Input(5, 8)] public partial Node X { get; }
+    [SelfAttention(2, Dropout = 0.5)] public partial Node Attn { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}
