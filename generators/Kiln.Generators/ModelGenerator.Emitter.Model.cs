@@ -766,8 +766,8 @@ public sealed partial class ModelGenerator
                         }
                         case OpKind.Attention:
                         {
-                            // Q, K and V are views of the fused projection's rows [Q | K | V] (stride 3·D).
                             int d = op.Shape.Last;
+                            _w.Line($"// Q, K, V: columns [0, {I(d)}), [{I(d)}, {I(2 * d)}), [{I(2 * d)}, {I(3 * d)}) of each row of {Name(BufferKind.Activation, op.Inputs[0])} (stride {I(3 * d)}), read in place");
                             string random = op.Probability > 0 ? "Training, Random" : "false, null";
                             _w.Line($"{LayerField(op)}.Forward({x}, {I(3 * d)}, {x}.Slice({I(d)}), {x}.Slice({I(2 * d)}), {I(3 * d)}, {y}, {SavedOf(op.Id)}, rows, default, {random}, threads: Threads);");
                             break;

@@ -7,11 +7,13 @@ namespace Kiln.Models.Tests;
 /// <summary>Double-precision reference ops: the oracle for the generated float32 forward and backward.</summary>
 internal static class RefOps
 {
-    public static double[] Dense(double[] x, IReadOnlyDictionary<string, double[]> p, string name, int inF, int outF, bool bias = true)
+    public static double[] Dense(double[] x, IReadOnlyDictionary<string, double[]> p, string name, int inF, int outF, bool bias = true) =>
+        Dense(x, p[name + ".weight"], bias ? p[name + ".bias"] : null, inF, outF);
+
+    /// <summary>y = x·wᵀ + b over rows of <paramref name="inF"/> (w in PyTorch's [out, in] layout; b may be null).</summary>
+    public static double[] Dense(double[] x, double[] w, double[]? b, int inF, int outF)
     {
         int rows = x.Length / inF;
-        double[] w = p[name + ".weight"];
-        double[]? b = bias ? p[name + ".bias"] : null;
         var y = new double[rows * outF];
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < outF; o++)

@@ -16,26 +16,12 @@ namespace Kiln.Models.Tests;
 /// </summary>
 public class TransformerGradientTests
 {
-    private static double[] Linear(double[] x, double[] w, double[]? b, int inF, int outF)
-    {
-        int rows = x.Length / inF;
-        var y = new double[rows * outF];
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < outF; o++)
-            {
-                double s = b?[o] ?? 0;
-                for (int i = 0; i < inF; i++) s += x[r * inF + i] * w[o * inF + i];
-                y[r * outF + o] = s;
-            }
-        return y;
-    }
-
     /// <summary>nn.MultiheadAttention over x [n, T, D] as query, key and value, from its parameters under <paramref name="name"/>.</summary>
     internal static double[] SelfAttention(double[] x, P p, string name, int n, int T, int D, int heads, bool causal, bool bias = true)
     {
-        double[] qkv = Linear(x, p[name + ".in_proj_weight"], bias ? p[name + ".in_proj_bias"] : null, D, 3 * D);
+        double[] qkv = Dense(x, p[name + ".in_proj_weight"], bias ? p[name + ".in_proj_bias"] : null, D, 3 * D);
         double[] o = ReferenceAttention.Attention(qkv, 0, 3 * D, qkv, D, 2 * D, 3 * D, n, heads, D / heads, T, T, causal, null, null);
-        return Linear(o, p[name + ".out_proj.weight"], bias ? p[name + ".out_proj.bias"] : null, D, D);
+        return Dense(o, p[name + ".out_proj.weight"], bias ? p[name + ".out_proj.bias"] : null, D, D);
     }
 
     private static double[] LayerNorm(double[] x, P p, string name, int width) =>

@@ -36,7 +36,7 @@ public class AttentionKernelTests
         var y = new float[x.Length];
         var saved = new float[rows * LayerNorm.SavedPerRow];
         LayerNorm.Forward(x, w, b, y, saved, rows, width, eps);
-        AssertClose(ReferenceAttention.LayerNorm(D(x), rows, width, affine ? D(w) : null, affine ? D(b) : null, eps), y, "y");
+        Reference.AssertClose(ReferenceAttention.LayerNorm(D(x), rows, width, affine ? D(w) : null, affine ? D(b) : null, eps), y, "y");
 
         float[] weights = Reference.Random(y.Length, 4);
         var dx = Enumerable.Repeat(0.25f, x.Length).ToArray();
@@ -45,11 +45,11 @@ public class AttentionKernelTests
         LayerNorm.Backward(x, weights, w, saved, dx, dw, db, rows, width, accumulate: true);
         double[] xd = D(x), wd = D(w), bd = D(b);
         double Loss() => Dot(ReferenceAttention.LayerNorm(xd, rows, width, affine ? wd : null, affine ? bd : null, eps), weights);
-        CheckGradient(xd, dx.Select(v => v - 0.25f).ToArray(), Loss, "dx");
+        Reference.CheckGradient(xd, dx.Select(v => v - 0.25f).ToArray(), Loss, "dx");
         if (affine)
         {
-            CheckGradient(wd, dw, Loss, "dweight");
-            CheckGradient(bd, db, Loss, "dbias");
+            Reference.CheckGradient(wd, dw, Loss, "dweight");
+            Reference.CheckGradient(bd, db, Loss, "dbias");
         }
     }
 
@@ -64,7 +64,7 @@ public class AttentionKernelTests
         var y = new float[x.Length];
         var saved = new float[rows * RmsNorm.SavedPerRow];
         RmsNorm.Forward(x, w, y, saved, rows, width, eps);
-        AssertClose(ReferenceAttention.RmsNorm(D(x), rows, width, affine ? D(w) : null, eps), y, "y");
+        Reference.AssertClose(ReferenceAttention.RmsNorm(D(x), rows, width, affine ? D(w) : null, eps), y, "y");
 
         float[] weights = Reference.Random(y.Length, 7);
         var dx = new float[x.Length];
@@ -72,8 +72,8 @@ public class AttentionKernelTests
         RmsNorm.Backward(x, weights, w, saved, dx, dw, rows, width, accumulate: false);
         double[] xd = D(x), wd = D(w);
         double Loss() => Dot(ReferenceAttention.RmsNorm(xd, rows, width, affine ? wd : null, eps), weights);
-        CheckGradient(xd, dx, Loss, "dx");
-        if (affine) CheckGradient(wd, dw, Loss, "dweight");
+        Reference.CheckGradient(xd, dx, Loss, "dx");
+        if (affine) Reference.CheckGradient(wd, dw, Loss, "dweight");
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public class AttentionKernelTests
         layer.Forward(all, stride, all.Slice(width), all.Slice(2 * width), stride, output, saved, rows, lengths);
         double[] Ref(double[] source) =>
             ReferenceAttention.Attention(source, 0, stride, source, width, 2 * width, stride, rows, heads, dk, t, t, causal, lengths, null);
-        AssertClose(Ref(D(qkv)), output, "output");
+        Reference.AssertClose(Ref(D(qkv)), output, "output");
 
         float[] weights = Reference.Random(output.Length, 2);
         var dqkv = Enumerable.Repeat(0.25f, qkv.Length).ToArray(); // added to
@@ -123,7 +123,7 @@ public class AttentionKernelTests
         layer.Backward(weights, all, stride, all.Slice(width), all.Slice(2 * width), stride, saved, d, d.Slice(width), d.Slice(2 * width), rows,
             accumulate: true, lengths);
         double[] theta = D(qkv);
-        CheckGradient(theta, dqkv.Select(v => v - 0.25f).ToArray(), () => Dot(Ref(theta), weights), "dqkv");
+        Reference.CheckGradient(theta, dqkv.Select(v => v - 0.25f).ToArray(), () => Dot(Ref(theta), weights), "dqkv");
     }
 
     [Theory]
@@ -144,7 +144,7 @@ public class AttentionKernelTests
             layer.Forward(q, width, kvs, kvs.Slice(width), 2 * width, output, saved, rows, lengths);
             double[] Ref(double[] qd, double[] kvd) =>
                 ReferenceAttention.Attention(qd, 0, width, kvd, 0, width, 2 * width, rows, heads, dk, tq, tk, false, lengths, null);
-            AssertClose(Ref(D(q), D(kv)), output, "output");
+            Reference.AssertClose(Ref(D(q), D(kv)), output, "output");
 
             float[] weights = Reference.Random(output.Length, 5);
             var dq = new float[q.Length];
@@ -152,8 +152,8 @@ public class AttentionKernelTests
             Span<float> dkvs = dkv;
             layer.Backward(weights, q, width, kvs, kvs.Slice(width), 2 * width, saved, dq, dkvs, dkvs.Slice(width), rows, accumulate: false, lengths);
             double[] qd = D(q), kvd = D(kv);
-            CheckGradient(qd, dq, () => Dot(Ref(qd, kvd), weights), $"{isa} dq");
-            CheckGradient(kvd, dkv, () => Dot(Ref(qd, kvd), weights), $"{isa} dkv");
+            Reference.CheckGradient(qd, dq, () => Dot(Ref(qd, kvd), weights), $"{isa} dq");
+            Reference.CheckGradient(kvd, dkv, () => Dot(Ref(qd, kvd), weights), $"{isa} dkv");
         }
     }
 
@@ -174,7 +174,7 @@ public class AttentionKernelTests
         layer.Forward(all, stride, all.Slice(width), all.Slice(2 * width), stride, output, saved, rows, training: false);
         double[] Ref(double[] source, double[]? keep) =>
             ReferenceAttention.Attention(source, 0, stride, source, width, 2 * width, stride, rows, heads, dk, t, t, true, null, keep);
-        AssertClose(Ref(D(qkv), null), output, "evaluation output");
+        Reference.AssertClose(Ref(D(qkv), null), output, "evaluation output");
 
         // Training: the kept weights scaled by 1/(1 − p); the multipliers are read back from what was saved.
         layer.Forward(all, stride, all.Slice(width), all.Slice(2 * width), stride, output, saved, rows, training: true, random: new KilnRandom(9));
@@ -193,7 +193,7 @@ public class AttentionKernelTests
             else Assert.Equal(1 / (1 - p), kept / prob, 4);
         }
         Assert.InRange(dropped, 1, visible - 1);
-        AssertClose(Ref(D(qkv), keep), output, "training output");
+        Reference.AssertClose(Ref(D(qkv), keep), output, "training output");
 
         float[] weights = Reference.Random(output.Length, 7);
         var dqkv = new float[qkv.Length];
@@ -201,7 +201,7 @@ public class AttentionKernelTests
         layer.Backward(weights, all, stride, all.Slice(width), all.Slice(2 * width), stride, saved, d, d.Slice(width), d.Slice(2 * width), rows,
             accumulate: false, training: true);
         double[] theta = D(qkv);
-        CheckGradient(theta, dqkv, () => Dot(Ref(theta, keep), weights), "dqkv");
+        Reference.CheckGradient(theta, dqkv, () => Dot(Ref(theta, keep), weights), "dqkv");
 
         // The same generator state gives the same masks.
         var again = new float[output.Length];
@@ -287,29 +287,5 @@ public class AttentionKernelTests
         double total = 0;
         for (int i = 0; i < y.Length; i++) total += y[i] * w[i];
         return total;
-    }
-
-    private static void AssertClose(double[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 2e-5 * Math.Max(1, Math.Abs(expected[i])), $"{what}[{i}]: {actual[i]:R}, reference {expected[i]:R}");
-    }
-
-    private static void CheckGradient(double[] theta, float[] analytic, Func<double> loss, string what)
-    {
-        const double step = 1e-5;
-        for (int i = 0; i < theta.Length; i++)
-        {
-            double saved = theta[i];
-            theta[i] = saved + step;
-            double up = loss();
-            theta[i] = saved - step;
-            double down = loss();
-            theta[i] = saved;
-            double fd = (up - down) / (2 * step);
-            double error = Math.Abs(analytic[i] - fd) / Math.Max(Math.Max(Math.Abs(analytic[i]), Math.Abs(fd)), 1e-3);
-            Assert.True(error < 2e-3, $"{what}[{i}]: backward {analytic[i]:R}, finite difference {fd:R} (relative error {error:E2})");
-        }
     }
 }

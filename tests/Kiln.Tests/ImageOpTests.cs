@@ -147,27 +147,9 @@ public class ImageOpTests
                 return out_.Select((v, i) => v * g[i]).Sum();
             }
             double[] xd = ReferenceConv.ToDouble(x), gd = ReferenceConv.ToDouble(gamma), bd = ReferenceConv.ToDouble(beta);
-            CheckGradient(xd, dx, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dx");
-            CheckGradient(gd, dgamma, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dγ");
-            CheckGradient(bd, dbeta, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dβ");
-        }
-    }
-
-    /// <summary>Central differences in double against the analytic gradient: relative error below 1e−3.</summary>
-    private static void CheckGradient(double[] theta, float[] analytic, Func<double> loss, string what)
-    {
-        const double h = 1e-5;
-        for (int i = 0; i < theta.Length; i++)
-        {
-            double saved = theta[i];
-            theta[i] = saved + h;
-            double up = loss();
-            theta[i] = saved - h;
-            double down = loss();
-            theta[i] = saved;
-            double fd = (up - down) / (2 * h);
-            double error = Math.Abs(analytic[i] - fd) / Math.Max(Math.Max(Math.Abs(analytic[i]), Math.Abs(fd)), 1e-3);
-            Assert.True(error < 1e-3, $"{what}[{i}]: analytic {analytic[i]:R}, finite difference {fd:R}");
+            Reference.CheckGradient(xd, dx, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dx", tolerance: 1e-3);
+            Reference.CheckGradient(gd, dgamma, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dγ", tolerance: 1e-3);
+            Reference.CheckGradient(bd, dbeta, () => Loss(xd, gd, bd), $"{channels} channels, training {training}, dβ", tolerance: 1e-3);
         }
     }
 

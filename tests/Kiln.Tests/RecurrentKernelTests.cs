@@ -77,9 +77,9 @@ public class RecurrentKernelTests
             s.Layer.Forward(s.X, s.WIh, s.WHh, bias ? s.BIh : default, bias ? s.BHh : default, y, saved,
                 initial ? s.H0 : default, initial && cell == RecurrentCell.Lstm ? s.C0 : default, hT, cT, s.Rows);
             double[] expected = s.Reference(D(s.X), D(s.WIh), D(s.WHh), D(s.BIh), D(s.BHh), out double[] refH, out double[] refC);
-            AssertClose(expected, y, "y");
-            AssertClose(refH, hT, "final hidden");
-            if (cell == RecurrentCell.Lstm) AssertClose(refC, cT, "final cell");
+            Reference.AssertClose(expected, y, "y");
+            Reference.AssertClose(refH, hT, "final hidden");
+            if (cell == RecurrentCell.Lstm) Reference.AssertClose(refC, cT, "final cell");
         }
     }
 
@@ -111,11 +111,11 @@ public class RecurrentKernelTests
             for (int i = 0; i < yy.Length; i++) total += yy[i] * w[i];
             return total;
         }
-        CheckGradient(x, dx.Select(v => v - 0.25f).ToArray(), Loss, "dx");
-        CheckGradient(wIh, dWIh, Loss, "dweight_ih");
-        CheckGradient(wHh, dWHh, Loss, "dweight_hh");
-        CheckGradient(bIh, dBIh, Loss, "dbias_ih");
-        CheckGradient(bHh, dBHh, Loss, "dbias_hh");
+        Reference.CheckGradient(x, dx.Select(v => v - 0.25f).ToArray(), Loss, "dx");
+        Reference.CheckGradient(wIh, dWIh, Loss, "dweight_ih");
+        Reference.CheckGradient(wHh, dWHh, Loss, "dweight_hh");
+        Reference.CheckGradient(bIh, dBIh, Loss, "dbias_ih");
+        Reference.CheckGradient(bHh, dBHh, Loss, "dbias_hh");
     }
 
     [Fact]
@@ -167,29 +167,5 @@ public class RecurrentKernelTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Embedding.Forward(new[] { 1, 4 }, table, new float[6], 4, 3));
         Assert.Contains("Token 1 is 4", e.Message);
         Assert.Contains("[0, 4)", e.Message);
-    }
-
-    private static void AssertClose(double[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 2e-5 * Math.Max(1, Math.Abs(expected[i])), $"{what}[{i}]: {actual[i]:R}, reference {expected[i]:R}");
-    }
-
-    private static void CheckGradient(double[] theta, float[] analytic, Func<double> loss, string what)
-    {
-        const double step = 1e-5;
-        for (int i = 0; i < theta.Length; i++)
-        {
-            double saved = theta[i];
-            theta[i] = saved + step;
-            double up = loss();
-            theta[i] = saved - step;
-            double down = loss();
-            theta[i] = saved;
-            double fd = (up - down) / (2 * step);
-            double error = Math.Abs(analytic[i] - fd) / Math.Max(Math.Max(Math.Abs(analytic[i]), Math.Abs(fd)), 1e-3);
-            Assert.True(error < 2e-3, $"{what}[{i}]: backward {analytic[i]:R}, finite difference {fd:R} (relative error {error:E2})");
-        }
     }
 }

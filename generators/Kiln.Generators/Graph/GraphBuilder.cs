@@ -858,20 +858,7 @@ public static class GraphBuilder
                     return null;
                 }
             }
-            ArgumentDeclaration? stepsArg = attribute.Find("Steps");
-            if (stepsArg is not null && ParseInt(stepsArg) is int declaredSteps && declaredSteps != 0)
-            {
-                if (declaredSteps < 0)
-                {
-                    Report(DiagnosticIds.InvalidSize, stepsArg.Span ?? attribute.Span, "Steps", node, "a positive sequence length (or left unset)", Int(declaredSteps));
-                    return null;
-                }
-                if (declaredSteps != steps)
-                {
-                    Report(DiagnosticIds.SequenceLengthMismatch, stepsArg.Span ?? attribute.Span, $"{name}({Int(hidden.Value)})", node, Int(declaredSteps), Int(steps), input.Node);
-                    return null;
-                }
-            }
+            if (!CheckSteps(attribute, $"{name}({Int(hidden.Value)})", node, steps, input)) return null;
             double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would zero everything and scale by infinity");
             if (dropout is null) return null;
             bool bias = ParseBool(attribute.Find("Bias")) ?? true;
@@ -1044,20 +1031,7 @@ public static class GraphBuilder
                 Report(DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest));
                 return null;
             }
-            ArgumentDeclaration? stepsArg = attribute.Find("Steps");
-            if (stepsArg is not null && ParseInt(stepsArg) is int declaredSteps && declaredSteps != 0)
-            {
-                if (declaredSteps < 0)
-                {
-                    Report(DiagnosticIds.InvalidSize, stepsArg.Span ?? attribute.Span, "Steps", node, "a positive sequence length (or left unset)", Int(declaredSteps));
-                    return null;
-                }
-                if (declaredSteps != steps)
-                {
-                    Report(DiagnosticIds.SequenceLengthMismatch, stepsArg.Span ?? attribute.Span, $"SelfAttention({Int(heads.Value)})", node, Int(declaredSteps), Int(steps), input.Node);
-                    return null;
-                }
-            }
+            if (!CheckSteps(attribute, $"SelfAttention({Int(heads.Value)})", node, steps, input)) return null;
             double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would drop every attention weight");
             if (dropout is null) return null;
             bool causal = ParseBool(attribute.Find("Causal")) ?? false;
@@ -1082,6 +1056,20 @@ public static class GraphBuilder
             {
                 Units = width, HasBias = bias, Init = InitKind.LinearZeroBias, ParameterPrefix = prefix + ".out_proj",
             });
+        }
+
+        /// <summary>Steps = n, when set, must be the length of the sequence that arrives (KILN1014; negative: KILN1001).</summary>
+        private bool CheckSteps(AttributeDeclaration attribute, string layer, string node, int steps, Op input)
+        {
+            ArgumentDeclaration? stepsArg = attribute.Find("Steps");
+            if (stepsArg is null || ParseInt(stepsArg) is not int declared || declared == 0) return true;
+            if (declared < 0)
+                Report(DiagnosticIds.InvalidSize, stepsArg.Span ?? attribute.Span, "Steps", node, "a positive sequence length (or left unset)", Int(declared));
+            else if (declared != steps)
+                Report(DiagnosticIds.SequenceLengthMismatch, stepsArg.Span ?? attribute.Span, layer, node, Int(declared), Int(steps), input.Node);
+            else
+                return true;
+            return false;
         }
 
         /// <summary>⌊(size + padding − dilation·(kernel − 1) − 1) / stride⌋ + 1 (≤ 0 when the window does not fit).</summary>

@@ -166,7 +166,8 @@ public sealed unsafe class MultiHeadAttention
 
     // ---- one (sample, head) ----
 
-    private int ScratchFloats => 4 * QueryLength * HeadSize + 4 * KeyLength * HeadSize + HeadFloats;
+    /// <summary>Per thread: the backward's tiles (Q̃, dO, dQ; K, V, dK, dV; dP), which also hold the forward's.</summary>
+    private int ScratchFloats => 3 * QueryLength * HeadSize + 4 * KeyLength * HeadSize + HeadFloats;
 
     private void ForwardUnit(Job j, int b, int h, Span<float> scratch)
     {

@@ -388,6 +388,7 @@ namespace Kiln.Samples.Gpt
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
 
             // Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
+            // Q, K, V: columns [0, 128), [128, 256), [256, 384) of each row of Blocks0AttnQkv (stride 384), read in place
             _blocks0AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0AttnAttentionSaved, rows * 16384), rows, default, false, null, threads: Threads);
 
             // Blocks.0.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
@@ -415,6 +416,7 @@ namespace Kiln.Samples.Gpt
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
 
             // Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
+            // Q, K, V: columns [0, 128), [128, 256), [256, 384) of each row of Blocks1AttnQkv (stride 384), read in place
             _blocks1AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1AttnAttentionSaved, rows * 16384), rows, default, false, null, threads: Threads);
 
             // Blocks.1.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
