@@ -13,7 +13,7 @@ public sealed partial class ModelGenerator
     internal static partial class Emitter
     {
         /// <summary>Emits one model class.</summary>
-        private sealed class ModelEmitter
+        private sealed partial class ModelEmitter
         {
             private static readonly HashSet<string> ReservedLocals = new()
             {
@@ -128,6 +128,11 @@ public sealed partial class ModelGenerator
                 {
                     EmitRunLoss();
                     EmitRunBackward();
+                }
+                if (DecodePlan.Create(_graph) is { } decode)
+                {
+                    if (_loss is not null) _w.Line(); // the backward pass ends without a blank line
+                    EmitDecoder(decode);
                 }
                 CloseType(_w, _model);
                 return _w.ToString();

@@ -13,7 +13,8 @@ using Kiln.Samples.Gpt;
 // learns to continue text on the built-in text (the opening of Shakespeare's Coriolanus, public domain, the same as the
 // char-RNN sample's) or on --text FILE. Each batch is 16 windows of 64 characters at random places in the text, the
 // targets the same windows one character later: every position learns to predict its next character from the ones
-// before it (the causal mask). Every --sample-every steps it prints text sampled with --temperature and --top-k.
+// before it (the causal mask). Every --sample-every steps it prints text sampled with --temperature and --top-k, generated
+// one character per step with the key/value cache (GptMini.Decoder).
 var options = Options.Parse(args);
 if (options is null) return 2;
 
@@ -51,6 +52,7 @@ if (tokens.Length < Context + 1)
 
 using var model = new GptMini(options.Seed) { Threads = options.Threads };
 using var optimizer = new Adam(model.Parameters, lr: options.LearningRate);
+using var decoder = new GptMini.Decoder(model); // incremental generation over the model's current parameters
 var random = new KilnRandom(options.Seed + 1);
 
 Console.WriteLine($"Kiln GPT-mini (Z5): {tokens.Length:N0} characters from {source}" +
@@ -83,9 +85,7 @@ for (int step = 1; step <= options.Steps; step++)
         double mean = recent / recentCount;
         Console.WriteLine($"step {step,5}  loss {mean:F3} (mean of the last {recentCount}; {mean / Math.Log(2):F2} bits per character)  gradient norm {norm:F2}  " +
             $"{step * (double)inputs.Length / clock.Elapsed.TotalSeconds:N0} characters/s");
-        model.Training = false;
-        Console.WriteLine(Indent(Generate(model, options, vocabulary, random)));
-        model.Training = true;
+        Console.WriteLine(Indent(Generate(decoder, options, vocabulary, random)));
         recent = 0;
         recentCount = 0;
     }
@@ -95,25 +95,14 @@ return 0;
 
 static string Indent(string sample) => "    | " + sample.Replace("\n", "\n    | ");
 
-// Generation without a cache: each new character runs the model over the last 64 (the window is causal, so a shorter
-// context sits at the start and the logits are read at its last position; the rest of the window does not affect them).
-static string Generate(GptMini model, Options options, CharVocabulary vocabulary, KilnRandom random)
+// Generation with the key/value cache: the generated decoder reads the prompt once and then one character per step,
+// each attention op keeping the keys and values of the positions before it (no recomputation of the prefix).
+static string Generate(GptMini.Decoder decoder, Options options, CharVocabulary vocabulary, KilnRandom random)
 {
-    var context = new System.Collections.Generic.List<int>(vocabulary.Encode(options.Prompt.Length == 0 ? "\n" : options.Prompt, ' ', out _));
-    var window = new int[Context];
-    const int Vocabulary = GptMini.OutputSize / Context; // logits per position
-    var logits = new float[GptMini.OutputSize];
-    var output = new StringBuilder(options.Prompt);
-    for (int i = 0; i < options.Length; i++)
-    {
-        int used = Math.Min(context.Count, Context);
-        context.CopyTo(context.Count - used, window, 0, used);
-        model.Forward(window, logits);
-        int next = Sampling.Sample(logits.AsSpan((used - 1) * Vocabulary, Vocabulary), options.Temperature, options.TopK, random);
-        context.Add(next);
-        output.Append(vocabulary.CharacterOf(next));
-    }
-    return output.ToString();
+    int[] prompt = vocabulary.Encode(options.Prompt.Length == 0 ? "\n" : options.Prompt, ' ', out _);
+    var output = new int[options.Length];
+    decoder.Generate(prompt, output, random, options.Temperature, options.TopK);
+    return options.Prompt + vocabulary.Decode(output);
 }
 
 internal sealed record Options(string? TextPath, int Steps, int Threads, int Seed, float LearningRate, float Clip,

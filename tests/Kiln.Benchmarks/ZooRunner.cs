@@ -41,6 +41,7 @@ public static class ZooRunner
             $"{rounds} interleaved rounds; cores: {Environment.ProcessorCount}");
 
         var rows = new List<Row>();
+        var generation = new List<string>();
         foreach (int t in threads)
         {
             using var torch = Worker.Start("PyTorch", "/usr/bin/python3", $"\"{Path.Combine(root, "tests/Kiln.Benchmarks/pytorch/zoo.py")}\" --serve", t, root);
@@ -52,6 +53,8 @@ public static class ZooRunner
                 kiln.Threads = t;
                 foreach (string mode in Modes)
                     rows.Add(Measure(entry, kiln, mode, t, rounds, torch, ort));
+                if (kiln is IGenerativeZooModel generative)
+                    generation.Add(MeasureGeneration(entry, generative, t, rounds, torch));
             }
         }
 
@@ -68,10 +71,21 @@ public static class ZooRunner
         Console.Write(table);
         Console.WriteLine("(ratio > 1: Kiln faster; in brackets the range of the per-round ratios; — : that side has no such mode)");
 
+        var generated = new StringBuilder();
+        if (generation.Count > 0)
+        {
+            generated.AppendLine("| model | threads | Kiln, KV cache µs/token | Kiln, no cache µs/token | cache speed-up | PyTorch eager, no cache µs/token | PyTorch / Kiln |");
+            generated.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+            foreach (string line in generation) generated.AppendLine(line);
+            Console.WriteLine();
+            Console.Write(generated);
+            Console.WriteLine("(greedy generation of a whole context from one token, per token; in brackets the range of the per-round ratios)");
+        }
+
         string memory = MeasureMemory(root, models);
         Console.WriteLine();
         Console.Write(memory);
-        if (markdown is not null) File.WriteAllText(markdown, table + "\n" + memory);
+        if (markdown is not null) File.WriteAllText(markdown, table + "\n" + generated + "\n" + memory);
     }
 
     private static string Describe(string mode, ZooEntry entry) => mode switch
@@ -131,6 +145,38 @@ public static class ZooRunner
         Console.WriteLine($"  {entry.Id} {Describe(mode, entry)}, {threads} thread(s): Kiln {kilnMedian:F1} µs" +
             string.Concat(summary.Select(s => $", {s.Key} {s.Value.Item1:F1} µs")));
         return new Row(entry.Id, mode, threads, kilnMedian, kilnRounds, summary, flops, samples);
+    }
+
+    /// <summary>Generation of a whole context, per token: Kiln with its key/value cache, Kiln without it (the model over
+    /// the window for every token) and PyTorch eager without a cache (the model over the tokens so far for every token,
+    /// as nanoGPT's generate does), in interleaved rounds.</summary>
+    private static string MeasureGeneration(ZooEntry entry, IGenerativeZooModel kiln, int threads, int rounds, Worker torch)
+    {
+        int tokens = kiln.GenerationLength;
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed < TimeSpan.FromSeconds(1)) { kiln.Generate(true); kiln.Generate(false); }
+        int iterations = (int)Math.Clamp(100_000 / Median(TimeKiln(() => kiln.Generate(false), 5)), 3, 500);
+        int cachedIterations = (int)Math.Clamp(100_000 / Median(TimeKiln(() => kiln.Generate(true), 5)), 3, 5000);
+        torch.Time(entry.Id, "generate", "eager", 2);
+        var cached = new double[rounds];
+        var uncached = new double[rounds];
+        var eager = new double[rounds];
+        for (int round = 0; round < rounds; round++)
+        {
+            Pause(threads);
+            cached[round] = Median(TimeKiln(() => kiln.Generate(true), cachedIterations)) / tokens;
+            Pause(threads);
+            uncached[round] = Median(TimeKiln(() => kiln.Generate(false), iterations)) / tokens;
+            Pause(threads);
+            double[] times = torch.Time(entry.Id, "generate", "eager", Math.Max(3, iterations / 2));
+            eager[round] = times.Length == 0 ? double.NaN : Median(times) / tokens;
+        }
+        double[] speedUps = uncached.Select((u, i) => u / cached[i]).ToArray();
+        double[] ratios = eager.Select((e, i) => e / cached[i]).ToArray();
+        string torchCells = eager.Any(double.IsNaN) ? "— | —"
+            : $"{Median(eager):F1} | {Median(eager) / Median(cached):F1}× ({ratios.Min():F1}–{ratios.Max():F1})";
+        Console.WriteLine($"  {entry.Id} generation, {threads} thread(s): Kiln cached {Median(cached):F1} µs/token, no cache {Median(uncached):F1}, PyTorch {Median(eager):F1}");
+        return $"| {entry.Id} | {threads} | {Median(cached):F1} | {Median(uncached):F1} | {Median(uncached) / Median(cached):F1}× ({speedUps.Min():F1}–{speedUps.Max():F1}) | {torchCells} |";
     }
 
     /// <summary>With several threads every side's pool spins for a while after its last call; a pause lets them

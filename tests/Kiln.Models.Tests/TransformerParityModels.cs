@@ -82,3 +82,17 @@ public partial class DroppingAttentionNet
     [Dense(3)] public partial Node Out { get; }
     [MeanSquaredError] public partial Node Loss { get; }
 }
+
+/// <summary>A decoder-only model for the decoder tests: sinusoidal positions, dropout on the embedding, on the attention
+/// weights and on a residual path (identity when decoding), RMSNorm, an unfused ReLU between products, and a node named
+/// <c>Decoder</c> (so the generated decoder class is <c>KilnDecoder</c>).</summary>
+[Model(Batch = 2)]
+public partial class DecodingGpt
+{
+    [Input(6, Of = typeof(int))] public partial Node Tokens { get; }
+    [Embedding(9, 8), SinusoidalPositions, Dropout(0.1)] public partial Node Embedded { get; }
+    [LayerNorm, SelfAttention(2, Causal = true, Dropout = 0.2), Dropout(0.1), Residual] public partial Node Decoder { get; }
+    [RmsNorm, Dense(12), Relu, Dropout(0.1), Dense(8), Residual] public partial Node Mlp { get; }
+    [Dense(9)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy] public partial Node Loss { get; }
+}

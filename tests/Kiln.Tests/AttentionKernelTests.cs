@@ -254,6 +254,66 @@ public class AttentionKernelTests
             .Forward(qkv, 24, qkv, qkv, 24, output, new float[2 * 2 * 2 * 9], 2, training: true));
     }
 
+    // ---- incremental decoding ----
+
+    [Theory]
+    [InlineData(1, 2, 4, 7)]
+    [InlineData(3, 4, 32, 64)]
+    [InlineData(2, 3, 5, 9)]
+    public void Decode_StepByStep_MatchesTheReference_AndTheFullCausalForward(int rows, int heads, int dk, int t)
+    {
+        int width = heads * dk, stride = 3 * width;
+        var layer = new MultiHeadAttention(heads, dk, t, t, causal: true);
+        // Sequences of t positions, [rows, t, 3·width]; the reference attends over all of them at once.
+        float[] qkv = Reference.Random(rows * t * stride, 4, 1.5f);
+        double[] expected = ReferenceAttention.Attention(D(qkv), 0, stride, D(qkv), width, 2 * width, stride, rows, heads, dk, t, t, true, null, null);
+        var full = new float[rows * t * width];
+        ReadOnlySpan<float> all = qkv;
+        layer.Forward(all, stride, all.Slice(width), all.Slice(2 * width), stride, full, new float[layer.SavedFloats(rows)], rows);
+
+        var keys = new float[rows * t * width];
+        var values = new float[rows * t * width];
+        var stepped = new float[rows * t * width];
+        var row = new float[rows * stride];
+        var output = new float[rows * width];
+        for (int position = 0; position < t; position++)
+        {
+            // One position of every sequence, [rows, 3·width].
+            for (int r = 0; r < rows; r++) qkv.AsSpan((r * t + position) * stride, stride).CopyTo(row.AsSpan(r * stride));
+            ReadOnlySpan<float> step = row;
+            layer.Decode(step, stride, step.Slice(width), step.Slice(2 * width), stride, keys, values, position, output, rows);
+            for (int r = 0; r < rows; r++) output.AsSpan(r * width, width).CopyTo(stepped.AsSpan((r * t + position) * width));
+        }
+        Reference.AssertClose(expected, stepped, "decoded outputs");
+        for (int i = 0; i < full.Length; i++) Assert.True(Math.Abs(full[i] - stepped[i]) <= 1e-5f * (1 + Math.Abs(full[i])), $"value {i}: forward {full[i]}, decoded {stepped[i]}");
+    }
+
+    [Fact]
+    public void Decode_RejectsANonCausalLayer_APositionPastTheCache_AndShortCaches()
+    {
+        var row = new float[12];
+        var cache = new float[3 * 4];
+        var output = new float[4];
+        var open = new MultiHeadAttention(2, 2, 3, 3, causal: false);
+        var e = Assert.Throws<InvalidOperationException>(() => open.Decode(row, 12, row.AsSpan(4), row.AsSpan(8), 12, cache, cache, 0, output, 1));
+        Assert.Contains("causal", e.Message);
+        var causal = new MultiHeadAttention(2, 2, 3, 3, causal: true);
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => causal.Decode(row, 12, row.AsSpan(4), row.AsSpan(8), 12, cache, cache, 3, output, 1));
+        Assert.Contains("positions 0..2", r.Message);
+        var a = Assert.Throws<ArgumentException>(() => causal.Decode(row, 12, row.AsSpan(4), row.AsSpan(8), 12, cache.AsSpan(1), cache, 0, output, 1));
+        Assert.Equal("keyCache", a.ParamName);
+    }
+
+    [Fact]
+    public void Positions_ForwardAt_AddsOneRowOfTheTable_ToEveryRow()
+    {
+        float[] table = Reference.Random(4 * 3, 1), x = Reference.Random(2 * 3, 2);
+        var y = new float[6];
+        Positions.ForwardAt(x, table, y, 2, 2, 3);
+        for (int i = 0; i < 6; i++) Assert.Equal(x[i] + table[6 + i % 3], y[i]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Positions.ForwardAt(x, table, y, 2, 4, 3));
+    }
+
     // ---- positions ----
 
     [Fact]

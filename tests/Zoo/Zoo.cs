@@ -25,6 +25,18 @@ public interface IZooModel : IDisposable
     void Infer(int rows);
 }
 
+/// <summary>A zoo model that generates token by token: the side-by-side runner times a whole context of generation
+/// with its cache and without one.</summary>
+public interface IGenerativeZooModel : IZooModel
+{
+    /// <summary>Tokens one <see cref="Generate"/> produces (the context length).</summary>
+    int GenerationLength { get; }
+
+    /// <summary>Greedy generation of <see cref="GenerationLength"/> tokens from one token: with the key/value cache
+    /// (one incremental step per token), or without it (the model over the whole window for every token).</summary>
+    void Generate(bool cached);
+}
+
 /// <summary>A zoo model: its id, sizes as the compiler computed them, FLOPs per sample, and how to build it.</summary>
 /// <param name="Id">Z1…Z5, as in DESIGN.md and the PyTorch script.</param>
 /// <param name="Description">What it is.</param>
@@ -214,9 +226,13 @@ internal sealed class RecurrentZooModel : IZooModel
 }
 
 /// <summary>Z5 on a batch of random characters (inference at batch 1: one sequence of 64).</summary>
-internal sealed class GptZooModel : IZooModel
+internal sealed class GptZooModel : IGenerativeZooModel
 {
     private readonly GptMini _model;
+    private readonly GptMini.Decoder _decoder;
+    private readonly int[] _token = new int[1];
+    private readonly int[] _window = new int[GptMini.InputSize];
+    private readonly float[] _stepLogits = new float[GptMini.Decoder.OutputWidth];
     private readonly Adam _adam;
     private readonly int[] _tokens;
     private readonly int[] _labels;
@@ -234,6 +250,34 @@ internal sealed class GptZooModel : IZooModel
         }
         _model = new GptMini(seed);
         _adam = new Adam(_model.Parameters, lr: 1e-3f);
+        _decoder = new GptMini.Decoder(_model);
+    }
+
+    public int GenerationLength => GptMini.InputSize;
+
+    public void Generate(bool cached)
+    {
+        const int vocabulary = GptMini.Decoder.OutputWidth;
+        int token = 7;
+        if (cached)
+        {
+            _decoder.Reset();
+            for (int i = 0; i < GenerationLength; i++)
+            {
+                _token[0] = token;
+                _decoder.Step(_token, _stepLogits);
+                token = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(_stepLogits);
+            }
+            return;
+        }
+        // Without a cache: the whole (causal) window every time; positions past the context do not affect the logits read.
+        Array.Clear(_window);
+        for (int i = 0; i < GenerationLength; i++)
+        {
+            _window[i] = token;
+            _model.Forward(_window, _logits.AsSpan(0, GptMini.OutputSize));
+            token = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(_logits.AsSpan(i * vocabulary, vocabulary));
+        }
     }
 
     public int Threads { get => _model.Threads; set => _model.Threads = value; }
@@ -245,6 +289,7 @@ internal sealed class GptZooModel : IZooModel
 
     public void Dispose()
     {
+        _decoder.Dispose();
         _adam.Dispose();
         _model.Dispose();
     }

@@ -129,6 +129,49 @@ public sealed unsafe class MultiHeadAttention
         }
     }
 
+    /// <summary>
+    /// One step of incremental decoding with a key/value cache (causal self-attention only): for each of the
+    /// <paramref name="rows"/> sequences, the new key and value rows (strided, as in <see cref="Forward"/>) are written
+    /// at <paramref name="position"/> of the caches, and the new query attends over the cached keys 0..position — the
+    /// same result as row <paramref name="position"/> of a full causal forward over the sequence so far, with no
+    /// recomputation of the prefix. Each cache is [rows, T_k, H·d_k] (T_k, the layer's key length, is the capacity).
+    /// Runs in evaluation mode (no dropout); allocates nothing.
+    /// </summary>
+    public void Decode(ReadOnlySpan<float> q, int queryStride, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int keyStride,
+        Span<float> keyCache, Span<float> valueCache, int position, Span<float> output, int rows)
+    {
+        if (!Causal) throw new InvalidOperationException("Incremental decoding needs a causal layer: without the mask a query would see keys that do not exist yet.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        if ((uint)position >= (uint)KeyLength)
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"The cache holds positions 0..{KeyLength - 1}.");
+        CheckStrided(q.Length, rows, queryStride, nameof(q));
+        CheckStrided(k.Length, rows, keyStride, nameof(k));
+        CheckStrided(v.Length, rows, keyStride, nameof(v));
+        Guard.Length(keyCache.Length, rows, KeyLength * Width, nameof(keyCache));
+        Guard.Length(valueCache.Length, rows, KeyLength * Width, nameof(valueCache));
+        Guard.Length(output.Length, rows, Width, nameof(output));
+        int W = Width, dk = HeadSize, seen = position + 1;
+        Span<float> scores = KeyLength <= 1024 ? stackalloc float[KeyLength] : RowScratch.Get(KeyLength);
+        scores = scores.Slice(0, seen);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> keys = keyCache.Slice(r * KeyLength * W, KeyLength * W), values = valueCache.Slice(r * KeyLength * W, KeyLength * W);
+            k.Slice(r * keyStride, W).CopyTo(keys.Slice(position * W, W));
+            v.Slice(r * keyStride, W).CopyTo(values.Slice(position * W, W));
+            ReadOnlySpan<float> query = q.Slice(r * queryStride, W);
+            Span<float> o = output.Slice(r * W, W);
+            for (int h = 0; h < Heads; h++)
+            {
+                ReadOnlySpan<float> qh = query.Slice(h * dk, dk);
+                for (int j = 0; j < seen; j++) scores[j] = TensorPrimitives.Dot(qh, keys.Slice(j * W + h * dk, dk)) * Scale;
+                Softmax.Row(scores, scores);
+                Span<float> oh = o.Slice(h * dk, dk);
+                TensorPrimitives.Multiply(values.Slice(h * dk, dk), scores[0], oh);
+                for (int j = 1; j < seen; j++) TensorPrimitives.MultiplyAdd(values.Slice(j * W + h * dk, dk), scores[j], oh, oh);
+            }
+        }
+    }
+
     private void Run(Job job, int rows, int threads)
     {
         job.Rows = rows;
@@ -329,6 +372,20 @@ public static class Positions
         Guard.Length(y.Length, rows, perSample, nameof(y));
         for (int r = 0; r < rows; r++)
             TensorPrimitives.Add(x.Slice(r * perSample, perSample), table, y.Slice(r * perSample, perSample));
+    }
+
+    /// <summary>y = x + table[position], one position's row of the table [≥ position + 1, D] added to each of the rows
+    /// of x [rows, D] (a step of incremental decoding).</summary>
+    public static void ForwardAt(ReadOnlySpan<float> x, ReadOnlySpan<float> table, Span<float> y, int rows, int position, int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (position < 0 || (long)(position + 1) * dimension > table.Length)
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"The position table has {table.Length / dimension} rows.");
+        Guard.Length(x.Length, rows, dimension, nameof(x));
+        Guard.Length(y.Length, rows, dimension, nameof(y));
+        ReadOnlySpan<float> row = table.Slice(position * dimension, dimension);
+        for (int r = 0; r < rows; r++)
+            TensorPrimitives.Add(x.Slice(r * dimension, dimension), row, y.Slice(r * dimension, dimension));
     }
 
     /// <summary>dtable = Σ over samples of dy (assigned, or added when <paramref name="accumulate"/>).</summary>

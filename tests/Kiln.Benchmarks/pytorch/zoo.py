@@ -146,6 +146,18 @@ class Runner:
         self.state = None
         self.token = torch.tensor([[7]])
 
+    def generate(self):
+        # Greedy generation of a whole context from one token without a cache: the model over every token so far for
+        # each new one (as nanoGPT's generate does).
+        idx = torch.tensor([[7]])
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(self.cls.steps):
+                logits = self.model(idx[:, -self.cls.steps:])
+                if i + 1 < self.cls.steps:
+                    idx = torch.cat([idx, torch.argmax(logits[:, -1, :], dim=-1, keepdim=True)], dim=1)
+        self.model.train()
+
     def train(self):
         self.adam.zero_grad(set_to_none=True)
         loss = self.cls.loss(self.model(self.x), self.y)
@@ -189,6 +201,8 @@ def serve():
         mode, variant = command["mode"], command.get("variant", "eager")
         if mode == "train":
             step = runner.train
+        elif mode == "generate":
+            step = runner.generate
         else:
             rows = runner.cls.batch if mode == "infer" else 1
             step = lambda: runner.infer(rows, variant)

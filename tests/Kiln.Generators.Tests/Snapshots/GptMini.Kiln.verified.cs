@@ -552,5 +552,216 @@ namespace Kiln.Samples.Gpt
             // backward of Embedded: Embedding(65, 128)   d[B, 64, 128] -> d[B, 64], dweight[65, 128]
             global::Kiln.Kernels.Embedding.Backward(tokens, workspace.Slice(WorkspaceOffsets.DEmbeddedEmbedding, rows * 8192), gradients.Slice(ParameterOffsets.Embedded0Weight, 8320), 65, 128, -1, accumulate: false);
         }
+
+        /// <summary>
+        /// Incremental decoding with a key/value cache: each <see cref="Step"/> reads one token per sequence and writes the
+        /// outputs of its position (65 per sequence), the same as that position's row of <see cref="GptMini.Forward"/> over
+        /// the sequence so far (every attention is causal), without recomputing the prefix: each attention op keeps the keys and
+        /// values of every position seen, up to <see cref="Capacity"/>. It reads the model's current parameters and always runs
+        /// as in evaluation (dropout and noise pass through). Allocates nothing per step; not thread-safe (one decoder per thread).
+        /// </summary>
+        public sealed class Decoder : global::System.IDisposable
+        {
+            /// <summary>Positions the cache holds: the model's sequence length.</summary>
+            public const int Capacity = 64;
+
+            /// <summary>Outputs per position (the logits of the next token).</summary>
+            public const int OutputWidth = 65;
+
+            private const int StepFloats = 4128; // per sequence: every op's output at one position
+            private const int CacheFloats = 32768; // per sequence: the keys and values of every position
+
+            private static class StepOffsets
+            {
+                public const int EmbeddedEmbedding = 0; // Embedded: Embedding(65, 128) [128]
+                public const int Embedded = 128; // Embedded: LearnedPositions [128]
+                public const int Blocks0AttnLayerNorm = 256; // Blocks.0.Attn: LayerNorm [128]
+                public const int Blocks0AttnLayerNormSaved = 384; // Blocks.0.Attn: LayerNorm mean and 1/σ
+                public const int Blocks0AttnQkv = 400; // Blocks.0.Attn: SelfAttention(4, Causal = true): Q, K, V projection [384]
+                public const int Blocks0AttnAttention = 784; // Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V [128]
+                public const int Blocks0AttnOutProj = 912; // Blocks.0.Attn: output projection [128]
+                public const int Blocks0Attn = 1040; // Blocks.0.Attn: Residual [128]
+                public const int Blocks0MlpLayerNorm = 1168; // Blocks.0.Mlp: LayerNorm [128]
+                public const int Blocks0MlpLayerNormSaved = 1296; // Blocks.0.Mlp: LayerNorm mean and 1/σ
+                public const int Blocks0MlpGelu = 1312; // Blocks.0.Mlp: Gelu [512]
+                public const int Blocks0MlpDense3 = 1824; // Blocks.0.Mlp: Dense(128) [128]
+                public const int Blocks0Mlp = 1952; // Blocks.0.Mlp: Residual [128]
+                public const int Blocks1AttnLayerNorm = 2080; // Blocks.1.Attn: LayerNorm [128]
+                public const int Blocks1AttnLayerNormSaved = 2208; // Blocks.1.Attn: LayerNorm mean and 1/σ
+                public const int Blocks1AttnQkv = 2224; // Blocks.1.Attn: SelfAttention(4, Causal = true): Q, K, V projection [384]
+                public const int Blocks1AttnAttention = 2608; // Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V [128]
+                public const int Blocks1AttnOutProj = 2736; // Blocks.1.Attn: output projection [128]
+                public const int Blocks1Attn = 2864; // Blocks.1.Attn: Residual [128]
+                public const int Blocks1MlpLayerNorm = 2992; // Blocks.1.Mlp: LayerNorm [128]
+                public const int Blocks1MlpLayerNormSaved = 3120; // Blocks.1.Mlp: LayerNorm mean and 1/σ
+                public const int Blocks1MlpGelu = 3136; // Blocks.1.Mlp: Gelu [512]
+                public const int Blocks1MlpDense3 = 3648; // Blocks.1.Mlp: Dense(128) [128]
+                public const int Blocks1Mlp = 3776; // Blocks.1.Mlp: Residual [128]
+                public const int LogitsLayerNorm = 3904; // Logits: LayerNorm [128]
+                public const int LogitsLayerNormSaved = 4032; // Logits: LayerNorm mean and 1/σ
+                public const int Logits = 4048; // Logits: Dense(65) [65]
+            }
+
+            private static class CacheOffsets
+            {
+                public const int Blocks0AttnAttentionKeys = 0; // Blocks.0.Attn: keys [64, 128]
+                public const int Blocks0AttnAttentionValues = 8192; // Blocks.0.Attn: values [64, 128]
+                public const int Blocks1AttnAttentionKeys = 16384; // Blocks.1.Attn: keys [64, 128]
+                public const int Blocks1AttnAttentionValues = 24576; // Blocks.1.Attn: values [64, 128]
+            }
+
+            private readonly GptMini _model;
+            private readonly global::Kiln.AlignedBuffer _memory;
+            private readonly int[] _history = new int[Capacity];
+            private readonly float[] _logits;
+
+            /// <summary>A decoder over <paramref name="model"/>'s parameters for <paramref name="rows"/> sequences decoded side by side.</summary>
+            public Decoder(GptMini model, int rows = 1)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(model);
+                global::System.ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+                _model = model;
+                Rows = rows;
+                _memory = new global::Kiln.AlignedBuffer(checked((long)rows * (StepFloats + CacheFloats)));
+                _logits = new float[checked(rows * OutputWidth)];
+            }
+
+            /// <summary>Sequences decoded side by side.</summary>
+            public int Rows { get; }
+
+            /// <summary>Positions decoded since the last <see cref="Reset"/> (the next step's position).</summary>
+            public int Length { get; private set; }
+
+            /// <summary>Empties the cache: the next step is position 0 of new sequences.</summary>
+            public void Reset() => Length = 0;
+
+            /// <summary>
+            /// Decodes one position: <paramref name="tokens"/> [Rows] (the next token of each sequence) in, <paramref name="logits"/>
+            /// [Rows, OutputWidth] out. Throws when the cache is full (<see cref="Length"/> = <see cref="Capacity"/>).
+            /// </summary>
+            public void Step(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> logits)
+            {
+                global::Kiln.Guard.Length(tokens.Length, Rows, 1, nameof(tokens));
+                global::Kiln.Guard.Length(logits.Length, Rows, OutputWidth, nameof(logits));
+                if (Length == Capacity)
+                    throw new global::System.InvalidOperationException($"The cache holds {Capacity} positions and all are used: Reset it, or use Generate, which slides the window.");
+                int rows = Rows, position = Length;
+                global::System.Span<float> memory = _memory.Span;
+                global::System.Span<float> step = memory.Slice(0, rows * StepFloats), cache = memory.Slice(rows * StepFloats, rows * CacheFloats);
+                global::System.ReadOnlySpan<float> parameters = _model._memory.Span.Slice(0, ParameterFloats);
+
+                // Embedded: Embedding(65, 128)   [rows] -> [rows, 128]
+                global::Kiln.Kernels.Embedding.Forward(tokens, parameters.Slice(ParameterOffsets.Embedded0Weight, 8320), step.Slice(rows * StepOffsets.EmbeddedEmbedding, rows * 128), 65, 128);
+
+                // Embedded: LearnedPositions   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Positions.ForwardAt(step.Slice(rows * StepOffsets.EmbeddedEmbedding, rows * 128), parameters.Slice(ParameterOffsets.Embedded1Weight, 8192), step.Slice(rows * StepOffsets.Embedded, rows * 128), rows, position, 128);
+
+                // Blocks.0.Attn: LayerNorm   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.LayerNorm.Forward(step.Slice(rows * StepOffsets.Embedded, rows * 128), parameters.Slice(ParameterOffsets.Blocks0Attn0Weight, 128), parameters.Slice(ParameterOffsets.Blocks0Attn0Bias, 128), step.Slice(rows * StepOffsets.Blocks0AttnLayerNorm, rows * 128), step.Slice(rows * StepOffsets.Blocks0AttnLayerNormSaved, rows * 2), rows, 128, 1E-05f);
+
+                // Blocks.0.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [rows, 128] -> [rows, 384]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks0AttnLayerNorm, rows * 128), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), step.Slice(rows * StepOffsets.Blocks0AttnQkv, rows * 384), rows, 128, 384, threads: _model.Threads);
+
+                // Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [rows, 384] -> [rows, 128]
+                // the new Q, K, V: columns [0, 128), [128, 256), [256, 384) of Blocks0AttnQkv's row; K and V join the cache at the position
+                _model._blocks0AttnAttentionLayer.Decode(step.Slice(rows * StepOffsets.Blocks0AttnQkv, rows * 384), 384, step.Slice(rows * StepOffsets.Blocks0AttnQkv, rows * 384).Slice(128), step.Slice(rows * StepOffsets.Blocks0AttnQkv, rows * 384).Slice(256), 384, cache.Slice(rows * CacheOffsets.Blocks0AttnAttentionKeys, rows * 8192), cache.Slice(rows * CacheOffsets.Blocks0AttnAttentionValues, rows * 8192), position, step.Slice(rows * StepOffsets.Blocks0AttnAttention, rows * 128), rows);
+
+                // Blocks.0.Attn: output projection   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks0AttnAttention, rows * 128), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), step.Slice(rows * StepOffsets.Blocks0AttnOutProj, rows * 128), rows, 128, 128, threads: _model.Threads);
+
+                // Blocks.0.Attn: Residual   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Add.Forward(step.Slice(rows * StepOffsets.Blocks0AttnOutProj, rows * 128), step.Slice(rows * StepOffsets.Embedded, rows * 128), step.Slice(rows * StepOffsets.Blocks0Attn, rows * 128));
+
+                // Blocks.0.Mlp: LayerNorm   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.LayerNorm.Forward(step.Slice(rows * StepOffsets.Blocks0Attn, rows * 128), parameters.Slice(ParameterOffsets.Blocks0Mlp0Weight, 128), parameters.Slice(ParameterOffsets.Blocks0Mlp0Bias, 128), step.Slice(rows * StepOffsets.Blocks0MlpLayerNorm, rows * 128), step.Slice(rows * StepOffsets.Blocks0MlpLayerNormSaved, rows * 2), rows, 128, 1E-05f);
+
+                // Blocks.0.Mlp: Dense(512) -> Gelu, fused   [rows, 128] -> [rows, 512]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks0MlpLayerNorm, rows * 128), parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), step.Slice(rows * StepOffsets.Blocks0MlpGelu, rows * 512), rows, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), default, threads: _model.Threads);
+
+                // Blocks.0.Mlp: Dense(128)   [rows, 512] -> [rows, 128]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks0MlpGelu, rows * 512), parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), step.Slice(rows * StepOffsets.Blocks0MlpDense3, rows * 128), rows, 512, 128, threads: _model.Threads);
+
+                // Blocks.0.Mlp: Residual   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Add.Forward(step.Slice(rows * StepOffsets.Blocks0MlpDense3, rows * 128), step.Slice(rows * StepOffsets.Blocks0Attn, rows * 128), step.Slice(rows * StepOffsets.Blocks0Mlp, rows * 128));
+
+                // Blocks.1.Attn: LayerNorm   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.LayerNorm.Forward(step.Slice(rows * StepOffsets.Blocks0Mlp, rows * 128), parameters.Slice(ParameterOffsets.Blocks1Attn0Weight, 128), parameters.Slice(ParameterOffsets.Blocks1Attn0Bias, 128), step.Slice(rows * StepOffsets.Blocks1AttnLayerNorm, rows * 128), step.Slice(rows * StepOffsets.Blocks1AttnLayerNormSaved, rows * 2), rows, 128, 1E-05f);
+
+                // Blocks.1.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [rows, 128] -> [rows, 384]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks1AttnLayerNorm, rows * 128), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), step.Slice(rows * StepOffsets.Blocks1AttnQkv, rows * 384), rows, 128, 384, threads: _model.Threads);
+
+                // Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [rows, 384] -> [rows, 128]
+                // the new Q, K, V: columns [0, 128), [128, 256), [256, 384) of Blocks1AttnQkv's row; K and V join the cache at the position
+                _model._blocks1AttnAttentionLayer.Decode(step.Slice(rows * StepOffsets.Blocks1AttnQkv, rows * 384), 384, step.Slice(rows * StepOffsets.Blocks1AttnQkv, rows * 384).Slice(128), step.Slice(rows * StepOffsets.Blocks1AttnQkv, rows * 384).Slice(256), 384, cache.Slice(rows * CacheOffsets.Blocks1AttnAttentionKeys, rows * 8192), cache.Slice(rows * CacheOffsets.Blocks1AttnAttentionValues, rows * 8192), position, step.Slice(rows * StepOffsets.Blocks1AttnAttention, rows * 128), rows);
+
+                // Blocks.1.Attn: output projection   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks1AttnAttention, rows * 128), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), step.Slice(rows * StepOffsets.Blocks1AttnOutProj, rows * 128), rows, 128, 128, threads: _model.Threads);
+
+                // Blocks.1.Attn: Residual   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Add.Forward(step.Slice(rows * StepOffsets.Blocks1AttnOutProj, rows * 128), step.Slice(rows * StepOffsets.Blocks0Mlp, rows * 128), step.Slice(rows * StepOffsets.Blocks1Attn, rows * 128));
+
+                // Blocks.1.Mlp: LayerNorm   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.LayerNorm.Forward(step.Slice(rows * StepOffsets.Blocks1Attn, rows * 128), parameters.Slice(ParameterOffsets.Blocks1Mlp0Weight, 128), parameters.Slice(ParameterOffsets.Blocks1Mlp0Bias, 128), step.Slice(rows * StepOffsets.Blocks1MlpLayerNorm, rows * 128), step.Slice(rows * StepOffsets.Blocks1MlpLayerNormSaved, rows * 2), rows, 128, 1E-05f);
+
+                // Blocks.1.Mlp: Dense(512) -> Gelu, fused   [rows, 128] -> [rows, 512]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks1MlpLayerNorm, rows * 128), parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), step.Slice(rows * StepOffsets.Blocks1MlpGelu, rows * 512), rows, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), default, threads: _model.Threads);
+
+                // Blocks.1.Mlp: Dense(128)   [rows, 512] -> [rows, 128]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.Blocks1MlpGelu, rows * 512), parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), step.Slice(rows * StepOffsets.Blocks1MlpDense3, rows * 128), rows, 512, 128, threads: _model.Threads);
+
+                // Blocks.1.Mlp: Residual   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.Add.Forward(step.Slice(rows * StepOffsets.Blocks1MlpDense3, rows * 128), step.Slice(rows * StepOffsets.Blocks1Attn, rows * 128), step.Slice(rows * StepOffsets.Blocks1Mlp, rows * 128));
+
+                // Logits: LayerNorm   [rows, 128] -> [rows, 128]
+                global::Kiln.Kernels.LayerNorm.Forward(step.Slice(rows * StepOffsets.Blocks1Mlp, rows * 128), parameters.Slice(ParameterOffsets.Logits0Weight, 128), parameters.Slice(ParameterOffsets.Logits0Bias, 128), step.Slice(rows * StepOffsets.LogitsLayerNorm, rows * 128), step.Slice(rows * StepOffsets.LogitsLayerNormSaved, rows * 2), rows, 128, 1E-05f);
+
+                // Logits: Dense(65)   [rows, 128] -> [rows, 65]
+                global::Kiln.Kernels.Dense.Forward(step.Slice(rows * StepOffsets.LogitsLayerNorm, rows * 128), parameters.Slice(ParameterOffsets.Logits1Weight, 8320), parameters.Slice(ParameterOffsets.Logits1Bias, 65), step.Slice(rows * StepOffsets.Logits, rows * 65), rows, 128, 65, threads: _model.Threads);
+
+                step.Slice(rows * StepOffsets.Logits, rows * 65).CopyTo(logits);
+                Length = position + 1;
+            }
+
+            /// <summary>
+            /// Continues <paramref name="prompt"/> (one sequence; <see cref="Rows"/> must be 1) by <paramref name="output"/>.Length tokens,
+            /// each drawn by <see cref="global::Kiln.Sampling.Sample"/> from the logits of the last position (softmax at <paramref name="temperature"/> over
+            /// the <paramref name="topK"/> largest; 0 keeps every token). Starts from an empty cache. A prompt longer than
+            /// <see cref="Capacity"/> is read from its last Capacity tokens; when the cache is full, the most recent half of the tokens
+            /// is read again from position 0 and decoding continues (the window slides by half a context at a time, so no step
+            /// recomputes the prefix).
+            /// </summary>
+            public void Generate(global::System.ReadOnlySpan<int> prompt, global::System.Span<int> output, global::Kiln.KilnRandom random, float temperature = 1f, int topK = 0)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(random);
+                if (Rows != 1) throw new global::System.InvalidOperationException($"Generate continues one sequence; this decoder holds {Rows} (decode them with Step).");
+                if (prompt.IsEmpty) throw new global::System.ArgumentException("The prompt needs at least one token.", nameof(prompt));
+                if (!(temperature > 0) || float.IsInfinity(temperature)) throw new global::System.ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be a finite number > 0.");
+                global::System.ArgumentOutOfRangeException.ThrowIfNegative(topK);
+                Reset();
+                for (int i = global::System.Math.Max(0, prompt.Length - Capacity); i < prompt.Length; i++) Push(prompt[i]);
+                for (int i = 0; i < output.Length; i++)
+                {
+                    output[i] = global::Kiln.Sampling.Sample(_logits, temperature, topK, random);
+                    if (i + 1 < output.Length) Push(output[i]);
+                }
+            }
+
+            /// <summary>Steps one token of sequence 0, sliding the window by half a context first when the cache is full.</summary>
+            private void Push(int token)
+            {
+                if (Length == Capacity)
+                {
+                    int keep = Capacity / 2;
+                    global::System.MemoryExtensions.AsSpan(_history, Capacity - keep, keep).CopyTo(_history);
+                    Reset();
+                    for (int i = 0; i < keep; i++) Step(global::System.MemoryExtensions.AsSpan(_history, i, 1), _logits);
+                }
+                _history[Length] = token;
+                Step(global::System.MemoryExtensions.AsSpan(_history, Length, 1), _logits);
+            }
+
+            /// <summary>Frees the cache (the model is not affected).</summary>
+            public void Dispose() => _memory.Dispose();
+        }
     }
 }
