@@ -28,6 +28,9 @@ public sealed partial class ModelGenerator
             private readonly SourceWriter _w = new();
             private readonly Dictionary<(BufferKind, int), string> _names = new();
             private readonly string _inputName;
+            /// <summary>The model's inputs in declaration order (one, or two for a model such as an encoder-decoder): the
+            /// parameter name of each in the public methods and the constant holding its values per sample.</summary>
+            private readonly List<InputInfo> _inputs = new();
             private readonly string _outputName;
             private readonly Op? _loss;
             private readonly bool _classifier;
@@ -45,6 +48,14 @@ public sealed partial class ModelGenerator
                 _labels = _loss?.UsesLabels == true;
                 var used = new HashSet<string>(ReservedLocals);
                 _inputName = Unique(Naming.Camel(graph.Input.Node), "Input", used);
+                var constants = new HashSet<string> { "Batch", "InputSize", "OutputSize", "ParameterCount", "WorkspaceBytes" };
+                foreach (Op input in graph.Inputs)
+                {
+                    string parameter = input.Id == graph.InputOp ? _inputName : Unique(Naming.Camel(input.Node), "Input", used);
+                    // One input: InputSize, as every model; several: a size per input, by its node's name.
+                    string size = graph.Inputs.Count() == 1 ? "InputSize" : Unique(Naming.Pascal(input.Node) + "Size", "_", constants);
+                    _inputs.Add(new InputInfo(input, parameter, size));
+                }
                 // The output of a repeated block is named after the model's node that repeats it ("R", not "R.1.Body").
                 _outputName = Unique(Naming.Camel(graph.Output.Node.Split('.')[0]), "Output", used);
                 // Buffers are named by constants in WorkspaceOffsets: unique among themselves.
@@ -82,6 +93,10 @@ public sealed partial class ModelGenerator
                 if (op.IsNodeOutput) return node;
                 // Self-attention's projections, by their PyTorch names (a node holds at most one self-attention per position).
                 if (op.Kind == OpKind.Dense && op.WeightName == "in_proj_weight") return node + "Qkv" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
+                if (op.Kind == OpKind.Dense && op.ParameterPrefix.EndsWith(".q_proj", System.StringComparison.Ordinal))
+                    return node + "Query" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
+                if (op.Kind == OpKind.Dense && op.ParameterPrefix.EndsWith(".kv_proj", System.StringComparison.Ordinal))
+                    return node + "KeyValue" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
                 if (op.Kind == OpKind.Dense && op.ParameterPrefix.EndsWith(".out_proj", System.StringComparison.Ordinal))
                     return node + "OutProj" + (AttentionsIn(op.Node) > 1 ? I(op.Position) : "");
                 bool repeated = _graph.Ops.Count(o => o.Node == op.Node && o.Kind == op.Kind) > 1;
@@ -107,7 +122,8 @@ public sealed partial class ModelGenerator
 
             public string Run()
             {
-                string bases = _loss is null ? " : global::System.IDisposable" : $" : global::System.IDisposable, {Trainable}";
+                // ITrainable has one input: a model with two is trained through its own methods.
+                string bases = _loss is null || _inputs.Count > 1 ? " : global::System.IDisposable" : $" : global::System.IDisposable, {Trainable}";
                 OpenType(_w, _model, bases, ClassDocs());
                 EmitConstants();
                 EmitLayout();
@@ -122,7 +138,7 @@ public sealed partial class ModelGenerator
                     EmitTraining();
                 }
                 EmitCheckpoints();
-                if (_loss is not null) EmitTrainable();
+                if (_loss is not null && _inputs.Count == 1) EmitTrainable();
                 EmitRunForward();
                 if (_loss is not null)
                 {
@@ -180,8 +196,11 @@ public sealed partial class ModelGenerator
             {
                 _w.Line("/// <summary>Samples per training step, and the most rows one inference chunk processes.</summary>");
                 _w.Line($"public const int Batch = {I(_graph.Batch)};");
-                _w.Line($"/// <summary>Values per sample of the input '{_graph.Input.Node}', shape {_graph.Input.Shape}.</summary>");
-                _w.Line($"public const int InputSize = {I(InputSize)};");
+                foreach (InputInfo input in _inputs)
+                {
+                    _w.Line($"/// <summary>Values per sample of the input '{input.Op.Node}', shape {input.Op.Shape}.</summary>");
+                    _w.Line($"public const int {input.Size} = {I(input.Op.Shape.Size)};");
+                }
                 _w.Line($"/// <summary>Values per sample of the output '{_graph.Output.Node}', shape {_graph.Output.Shape}.</summary>");
                 _w.Line($"public const int OutputSize = {I(OutputSize)};");
                 _w.Line("/// <summary>Trainable parameters (without alignment padding).</summary>");
@@ -518,14 +537,14 @@ public sealed partial class ModelGenerator
                 string inShape = _graph.Input.Shape.WithBatch("rows");
                 string outShape = _graph.Output.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Inference: <paramref name=\"{_outputName.TrimStart('@')}\"/> {Naming.Xml(outShape)} from <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)}, for any number of rows (run in chunks of at most <see cref=\"Batch\"/>).</summary>");
-                _w.Open($"public void Forward({ReadOnlySpan}<{InputType}> {_inputName}, {Span}<float> {_outputName})");
-                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Open($"public void Forward({InputParameters}, {Span}<float> {_outputName})");
+                EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Length({_outputName}.Length, rows, OutputSize, nameof({_outputName}));");
                 if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
-                _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
+                _w.Line($"RunForward({InputChunks}, count);");
                 _w.Line($"output.Slice({OutputStart}, count * OutputSize).CopyTo({_outputName}.Slice(start * OutputSize, count * OutputSize));");
                 _w.Close();
                 _w.Close();
@@ -533,14 +552,14 @@ public sealed partial class ModelGenerator
                 if (_classifier)
                 {
                     _w.Line($"/// <summary>The most likely class of each row of <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)} (the arg-max of the logits).</summary>");
-                    _w.Open($"public void Predict({ReadOnlySpan}<{InputType}> {_inputName}, {Span}<int> classes)");
-                    _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                    _w.Open($"public void Predict({InputParameters}, {Span}<int> classes)");
+                    EmitRows(inShape);
                     _w.Line($"{Rt}.Guard.Length(classes.Length, rows, {ClassesPerRow}, nameof(classes));");
                     if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                     _w.Line($"{ReadOnlySpan}<float> output = {OutputSource()};");
                     _w.Open("for (int start = 0; start < rows; start += Batch)");
                     _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
-                    _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
+                    _w.Line($"RunForward({InputChunks}, count);");
                     _w.Line($"{K}.Reductions.ArgMaxRows(output.Slice({OutputStart}, count * OutputSize), classes.Slice({Times("start", ClassesPerRow)}, {Times("count", ClassesPerRow)}), {(ClassesPerRow == "1" ? "OutputSize" : I(_graph.Output.Shape.Last))});");
                     _w.Close();
                     _w.Close();
@@ -555,7 +574,7 @@ public sealed partial class ModelGenerator
                     ? _inputName
                     : $"_memory.Slice(WorkspaceStart + WorkspaceOffsets.{Name(BufferKind.Activation, _graph.OutputOp)}, Batch * OutputSize)";
 
-            private string OutputStart => _graph.OutputOp == _graph.InputOp ? "start * InputSize" : "0";
+            private string OutputStart => _graph.OutputOp == _graph.InputOp ? $"start * {_inputs[0].Size}" : "0";
 
             private void EmitLoss()
             {
@@ -563,15 +582,15 @@ public sealed partial class ModelGenerator
                 _w.Line(_loss!.SumReduction
                     ? "/// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>"
                     : "/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
-                _w.Open($"public float Evaluate({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
-                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Open($"public float Evaluate({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
                 if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
                 _w.Line("double total = 0;");
                 _w.Open("for (int start = 0; start < rows; start += Batch)");
                 _w.Line("int count = global::System.Math.Min(Batch, rows - start);");
-                _w.Line($"RunForward({_inputName}.Slice(start * InputSize, count * InputSize), count);");
-                string chunkLoss = $"RunLoss({_inputName}.Slice(start * InputSize, count * InputSize), {TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count)";
+                _w.Line($"RunForward({InputChunks}, count);");
+                string chunkLoss = $"RunLoss({InputChunks}, {TargetName}.Slice({Times("start", TargetWidth)}, {Times("count", TargetWidth)}), count)";
                 // A mean over a chunk weighs by its rows; a sum adds up as it is.
                 _w.Line(_loss.SumReduction ? $"total += {chunkLoss};" : $"total += (double){chunkLoss} * count;");
                 _w.Close();
@@ -586,8 +605,29 @@ public sealed partial class ModelGenerator
 
             private string TargetWidth => _labels ? I(_graph.Output.Shape.RowsPerSample) : "OutputSize";
 
-            /// <summary>The element type of the input: float values, or int tokens.</summary>
-            private string InputType => _graph.Input.IntegerInput ? "int" : "float";
+            /// <summary>The element type of the (first) input: float values, or int tokens.</summary>
+            private string InputType => TypeOf(_graph.Input);
+
+            private static string TypeOf(Op input) => input.IntegerInput ? "int" : "float";
+
+            private sealed record InputInfo(Op Op, string Name, string Size);
+
+            /// <summary>The inputs as parameters: "ReadOnlySpan&lt;float&gt; pixels", or one per input.</summary>
+            private string InputParameters => string.Join(", ", _inputs.Select(i => $"{ReadOnlySpan}<{TypeOf(i.Op)}> {i.Name}"));
+
+            private string InputArguments => string.Join(", ", _inputs.Select(i => i.Name));
+
+            /// <summary>Each input's rows [start, start + count) of a chunk.</summary>
+            private string InputChunks => string.Join(", ", _inputs.Select(i => $"{i.Name}.Slice(start * {i.Size}, count * {i.Size})"));
+
+            /// <summary>The rows of a call, from the first input; every further input must hold as many.</summary>
+            private void EmitRows(string inShape)
+            {
+                InputInfo first = _inputs[0];
+                _w.Line($"int rows = {Rt}.Guard.Rows({first.Name}.Length, {first.Size}, nameof({first.Name}), {Naming.String(inShape)});");
+                foreach (InputInfo other in _inputs.Skip(1))
+                    _w.Line($"{Rt}.Guard.Length({other.Name}.Length, rows, {other.Size}, nameof({other.Name}));");
+            }
 
             /// <summary>"mean" or "summed", as the loss reduces.</summary>
             private string LossWord => _loss?.SumReduction == true ? "summed" : "mean";
@@ -596,20 +636,20 @@ public sealed partial class ModelGenerator
             {
                 string inShape = _graph.Input.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the {LossWord} loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
-                _w.Open($"public float ComputeGradients({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName})");
-                _w.Line($"int rows = {Rt}.Guard.Rows({_inputName}.Length, InputSize, nameof({_inputName}), {Naming.String(inShape)});");
+                _w.Open($"public float ComputeGradients({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
-                _w.Line($"RunForward({_inputName}, rows);");
-                _w.Line($"float loss = RunLoss({_inputName}, {TargetName}, rows);");
-                _w.Line($"RunBackward({_inputName}, {TargetName}, rows);");
+                _w.Line($"RunForward({InputArguments}, rows);");
+                _w.Line($"float loss = RunLoss({InputArguments}, {TargetName}, rows);");
+                _w.Line($"RunBackward({InputArguments}, {TargetName}, rows);");
                 _w.Line("return loss;");
                 _w.Close();
                 _w.Line();
                 _w.Line($"/// <summary>One training step: forward, backward and the optimizer's update. Returns the {LossWord} loss of the batch.</summary>");
-                _w.Open($"public float TrainStep({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
+                _w.Open($"public float TrainStep({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
                 _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-                _w.Line($"float loss = ComputeGradients({_inputName}, {TargetName});");
+                _w.Line($"float loss = ComputeGradients({InputArguments}, {TargetName});");
                 _w.Line("optimizer.Step(Parameters.Span, Gradients.Span);");
                 _w.Line("return loss;");
                 _w.Close();
@@ -664,7 +704,7 @@ public sealed partial class ModelGenerator
             private void EmitRunForward()
             {
                 _w.Line($"/// <summary>The forward pass over <paramref name=\"rows\"/> ≤ <see cref=\"Batch\"/> rows; activations stay in the workspace.</summary>");
-                _w.Open($"private void RunForward({ReadOnlySpan}<{InputType}> {_inputName}, int rows)");
+                _w.Open($"private void RunForward({InputParameters}, int rows)");
                 _w.Line($"{Span}<float> memory = _memory.Span;");
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
@@ -772,9 +812,12 @@ public sealed partial class ModelGenerator
                         case OpKind.Attention:
                         {
                             int d = op.Shape.Last;
-                            _w.Line($"// Q, K, V: columns [0, {I(d)}), [{I(d)}, {I(2 * d)}), [{I(2 * d)}, {I(3 * d)}) of each row of {Name(BufferKind.Activation, op.Inputs[0])} (stride {I(3 * d)}), read in place");
+                            _w.Line(op.Inputs.Count == 1
+                                ? $"// Q, K, V: columns [0, {I(d)}), [{I(d)}, {I(2 * d)}), [{I(2 * d)}, {I(3 * d)}) of each row of {Name(BufferKind.Activation, op.Inputs[0])} (stride {I(3 * d)}), read in place"
+                                : $"// Q: the rows of {Name(BufferKind.Activation, op.Inputs[0])}; K, V: columns [0, {I(d)}), [{I(d)}, {I(2 * d)}) of each row of {Name(BufferKind.Activation, op.Inputs[1])} (stride {I(2 * d)}), read in place");
+                            var (q, qStride, k, v, kStride) = AttentionOperands(op, Act);
                             string random = op.Probability > 0 ? "Training, Random" : "false, null";
-                            _w.Line($"{LayerField(op)}.Forward({x}, {I(3 * d)}, {x}.Slice({I(d)}), {x}.Slice({I(2 * d)}), {I(3 * d)}, {y}, {SavedOf(op.Id)}, rows, default, {random}, threads: Threads);");
+                            _w.Line($"{LayerField(op)}.Forward({q}, {qStride}, {k}, {v}, {kStride}, {y}, {SavedOf(op.Id)}, rows, default, {random}, threads: Threads);");
                             break;
                         }
                         case OpKind.Positions:
@@ -792,7 +835,7 @@ public sealed partial class ModelGenerator
                 Op loss = _loss!;
                 Op prediction = _graph.Ops[loss.Inputs[0]];
                 _w.Line($"/// <summary>{Naming.Xml(loss.Node)}: {Naming.Xml(loss.Label)} over the last forward pass.</summary>");
-                _w.Open($"private float RunLoss({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Open($"private float RunLoss({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> workspace = _memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 _w.Line($"// {loss.Node}: {loss.Label}   {prediction.Shape.WithBatch()} -> []");
                 string p = Act(prediction.Id), rows = RowsOf(prediction.Shape), classes = I(prediction.Shape.Last), reduction = ReductionOf(loss);
@@ -820,7 +863,7 @@ public sealed partial class ModelGenerator
             {
                 _w.Line("/// <summary>The backward pass, in reverse: each step is the vector-Jacobian product of one forward op;");
                 _w.Line("/// a gradient read by several ops is assigned by the first step and accumulated (+=) by the others.</summary>");
-                _w.Open($"private void RunBackward({ReadOnlySpan}<{InputType}> {_inputName}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
+                _w.Open($"private void RunBackward({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName}, int rows)");
                 _w.Line($"{Span}<float> memory = _memory.Span;");
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> gradients = memory.Slice(ParameterFloats, ParameterFloats);");
@@ -950,10 +993,24 @@ public sealed partial class ModelGenerator
                         }
                         case OpKind.Attention:
                         {
-                            int d = op.Shape.Last;
-                            string x = Act(op.Inputs[0]), dx = Dx(0);
-                            _w.Line($"{LayerField(op)}.Backward({Grad(op.Id)}, {x}, {I(3 * d)}, {x}.Slice({I(d)}), {x}.Slice({I(2 * d)}), {I(3 * d)}, {SavedOf(op.Id)},");
-                            _w.Line($"    {dx}, {dx}.Slice({I(d)}), {dx}.Slice({I(2 * d)}), rows, accumulate: {Acc(0)}, default, {(op.Probability > 0 ? "Training" : "false")}, threads: Threads);");
+                            var (q, qStride, k, v, kStride) = AttentionOperands(op, Act);
+                            _w.Line($"{LayerField(op)}.Backward({Grad(op.Id)}, {q}, {qStride}, {k}, {v}, {kStride}, {SavedOf(op.Id)},");
+                            string training = op.Probability > 0 ? "Training" : "false";
+                            if (op.Inputs.Count == 1)
+                            {
+                                string dx = Dx(0);
+                                int d = op.Shape.Last;
+                                _w.Line($"    {dx}, {dx}.Slice({I(d)}), {dx}.Slice({I(2 * d)}), rows, accumulate: {Acc(0)}, default, {training}, threads: Threads);");
+                            }
+                            else
+                            {
+                                // Cross-attention: dQ into the query projection's gradient, dK and dV into the key/value
+                                // projection's. Both projections exist for this op alone, so this is their first gradient.
+                                if (Acc(0) != "false" || Acc(1) != "false")
+                                    throw new System.InvalidOperationException("A cross-attention's projections are read by it alone.");
+                                var (dq, _, dk, dv, _) = AttentionOperands(op, Grad);
+                                _w.Line($"    {dq}, {dk}, {dv}, rows, accumulate: false, default, {training}, threads: Threads);");
+                            }
                             break;
                         }
                         case OpKind.Positions:
@@ -964,6 +1021,21 @@ public sealed partial class ModelGenerator
                     }
                 }
                 _w.Close();
+            }
+
+            /// <summary>An attention op's Q, K and V as strided views of its input buffers (activations or, with
+            /// <paramref name="buffer"/> = Grad, their gradients): self-attention reads all three from one fused [T, 3·D]
+            /// projection, cross-attention Q from [T_q, D] and K, V from one [T_k, 2·D] projection of the memory.</summary>
+            private (string Q, string QueryStride, string K, string V, string KeyStride) AttentionOperands(Op op, System.Func<int, string> buffer)
+            {
+                int d = op.Shape.Last;
+                if (op.Inputs.Count == 1)
+                {
+                    string x = buffer(op.Inputs[0]);
+                    return (x, I(3 * d), $"{x}.Slice({I(d)})", $"{x}.Slice({I(2 * d)})", I(3 * d));
+                }
+                string q = buffer(op.Inputs[0]), kv = buffer(op.Inputs[1]);
+                return (q, I(d), kv, $"{kv}.Slice({I(d)})", I(2 * d));
             }
 
             /// <summary>The runtime operator struct of an activation fused into a GEMM epilogue.</summary>
@@ -1008,7 +1080,8 @@ public sealed partial class ModelGenerator
             /// <summary>The activation of an op as a span expression (the caller's input for the Input op).</summary>
             private string Act(int op)
             {
-                if (op == _graph.InputOp) return _inputName;
+                foreach (InputInfo input in _inputs)
+                    if (input.Op.Id == op) return input.Name;
                 Buffer b = _plan.Find(BufferKind.Activation, op)!;
                 return $"workspace.Slice(WorkspaceOffsets.{Name(b.Kind, b.Op)}, rows * {I(b.Width)})";
             }

@@ -467,6 +467,36 @@ public sealed class SelfAttentionAttribute : LayerAttribute
 }
 
 /// <summary>
+/// Multi-head cross-attention (an encoder-decoder's second attention): the queries come from the sequence so far
+/// [T_q, d_model], the keys and values from <see cref="Memory"/>, another node's sequence [T_k, d_memory] (the encoder's
+/// output; any length and width, as PyTorch's <c>kdim</c>/<c>vdim</c>). Per head softmax(Q·Kᵀ/√d_k)·V with
+/// d_k = d_model / heads, the heads side by side, then the output projection. Parameters as <c>nn.Linear</c> modules:
+/// <c>q_proj</c> [d_model, d_model], <c>kv_proj</c> [2·d_model, d_memory] (the keys' rows, then the values'), <c>out_proj</c>
+/// [d_model, d_model], with biases. An <c>nn.MultiheadAttention</c> used as cross-attention (with d_memory = d_model)
+/// loads by splitting its <c>in_proj_weight</c> and <c>in_proj_bias</c>: the first d_model rows are <c>q_proj</c>, the rest
+/// <c>kv_proj</c>. Initialised as PyTorch's attention: Xavier-uniform projections, zero biases.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, AllowMultiple = true, Inherited = false)]
+public sealed class CrossAttentionAttribute : LayerAttribute
+{
+    public CrossAttentionAttribute() { }
+
+    public CrossAttentionAttribute(int heads) => Heads = heads;
+
+    /// <summary>Attention heads; d_model must be a multiple of it.</summary>
+    public int Heads { get; set; }
+    /// <summary>The node whose sequence is attended over, e.g. <c>nameof(Encoder)</c>: declared before this node, in the
+    /// model or (from a block) in the model that repeats the block.</summary>
+    public string? Memory { get; set; }
+    /// <summary>Dropout on the attention weights in training (PyTorch's <c>dropout</c>, default 0).</summary>
+    public double Dropout { get; set; }
+    /// <summary>Whether the projections have biases (default true).</summary>
+    public bool Bias { get; set; } = true;
+    /// <summary>The expected length of the query sequence, checked against what arrives (0: not checked).</summary>
+    public int Steps { get; set; }
+}
+
+/// <summary>
 /// Learned positional encodings: a trained table [length, d_model] whose first T rows are added to a sequence
 /// [T, d_model] (GPT's <c>wpe</c>, an <c>nn.Embedding(length, d_model)</c> over the positions 0..T−1). Starts N(0, 1)
 /// as PyTorch's embedding.

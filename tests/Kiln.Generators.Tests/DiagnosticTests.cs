@@ -106,15 +106,17 @@ public class DiagnosticTests
         AssertClean(Model(InputNode + "[Dense(3)] public partial Node Earlier { get; }\n[Dense(3), Add(nameof(Earlier))] public partial Node H { get; }"));
 
     [Fact]
-    public void SecondInput_ReportsKILN0008() =>
-        AssertReports(DiagnosticIds.InputMisplaced, Model(InputNode + "[Input(4)] public partial Node Y { get; }"), "Input(4)", "'X'");
+    public void ThirdInput_ReportsKILN0008() =>
+        AssertReports(DiagnosticIds.InputMisplaced, Model(InputNode + "[Input(4)] public partial Node Y { get; }\n[Input(5)] public partial Node Z { get; }"),
+            "Input(5)", "'X' and 'Y'");
 
     [Fact]
     public void InputAfterAnotherAttribute_ReportsKILN0008() =>
         AssertReports(DiagnosticIds.InputMisplaced, Model("[Relu, Input(4)] public partial Node Y { get; }"), "Input(4)");
 
     [Fact]
-    public void SecondInput_Twin() => AssertClean(Model(InputNode + "[Dense(4)] public partial Node Y { get; }"));
+    public void SecondInput_Twin() =>
+        AssertClean(Model(InputNode + "[Dense(4)] public partial Node Y { get; }\n[Input(4)] public partial Node Z { get; }\n[Add(nameof(Y))] public partial Node S { get; }"));
 
     [Fact]
     public void ContainingTypeNotPartial_ReportsKILN0009() =>

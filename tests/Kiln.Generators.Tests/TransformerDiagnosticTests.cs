@@ -24,6 +24,41 @@ public class TransformerDiagnosticTests
     public void HeadsDividingTheWidth_Twin() =>
         AssertClean(DiagnosticTests.Model(Embedded + "[LayerNorm, SelfAttention(Heads = 4, Causal = true), Residual] public partial Node Attn { get; }\n" + Head));
 
+    // ---- cross-attention ----
+
+    private const string Source = "[Input(6, Of = typeof(int))] public partial Node Src { get; }\n[Embedding(10, 8), SinusoidalPositions] public partial Node Enc { get; }\n";
+    private const string Target = "[Input(5, Of = typeof(int))] public partial Node Tgt { get; }\n[Embedding(10, 12)] public partial Node Dec { get; }\n";
+
+    [Fact]
+    public void CrossAttentionOverTokens_ReportsKILN1017_AtMemory() =>
+        AssertReports(DiagnosticIds.CrossAttentionMemory, DiagnosticTests.Model(Source + Target + "[CrossAttention(4, Memory = nameof(Src))] public partial Node X { get; }"),
+            "Memory = nameof(Src)", "CrossAttention in 'X'", "from 'Src' [B, 6]", "embed the tokens first");
+
+    [Fact]
+    public void CrossAttentionOverAVector_ReportsKILN1017() =>
+        AssertReports(DiagnosticIds.CrossAttentionMemory,
+            DiagnosticTests.Model("[Input(6)] public partial Node V { get; }\n" + Target + "[CrossAttention(4, Memory = nameof(V))] public partial Node X { get; }"),
+            "Memory = nameof(V)", "'V' [B, 6]", "[T_k, width]");
+
+    [Fact]
+    public void CrossAttentionOverASequenceOfAnotherLengthAndWidth_Twin() =>
+        AssertClean(DiagnosticTests.Model(Source + Target + "[LayerNorm, CrossAttention(4, Memory = nameof(Enc)), Residual] public partial Node X { get; }\n" + Head));
+
+    [Fact]
+    public void CrossAttentionHeadsNotDividingTheQueries_ReportsKILN1015() =>
+        AssertReports(DiagnosticIds.HeadsDoNotDivide, DiagnosticTests.Model(Source + Target + "[CrossAttention(5, Memory = nameof(Enc))] public partial Node X { get; }"),
+            "5", "CrossAttention in 'X'", "width 12 of 'Dec'", "use 6 heads");
+
+    [Fact]
+    public void CrossAttentionMemoryUnknown_ReportsKILN0006() =>
+        AssertReports(DiagnosticIds.UnknownNode, DiagnosticTests.Model(Source + Target + "[CrossAttention(4, Memory = \"Encoder\")] public partial Node X { get; }"),
+            "Memory = \"Encoder\"", "'Encoder'");
+
+    [Fact]
+    public void CrossAttentionInABlock_ReadsTheModelsNode_Twin() =>
+        AssertClean(DiagnosticTests.Model(Source + Target + "[Repeat(typeof(B), 2)] public partial Node Blocks { get; }\n" + Head) +
+            "\n[Block] public partial class B { [LayerNorm, CrossAttention(2, Memory = \"Enc\"), Residual] public partial Node C { get; } }");
+
     [Fact]
     public void TableShorterThanTheSequence_ReportsKILN1016() =>
         AssertReports(DiagnosticIds.PositionsTooShort, DiagnosticTests.Model("[Input(16, Of = typeof(int))] public partial Node Tokens { get; }\n[Embedding(10, 8), LearnedPositions(Length = 12)] public partial Node E { get; }"),

@@ -311,6 +311,33 @@ public class ParityTests
     }
 
     [Fact]
+    public void CrossAttention_OverAMemoryOfAnotherWidth_MatchesPyTorchsMultiHeadAttention()
+    {
+        // Two inputs: the reference stores each row as the queries' 18 values, then the memory's 20.
+        using var m = new CrossAttentionParityNet(seed: 5);
+        (float[] Memory, float[] Queries) Split(float[] x)
+        {
+            int rows = x.Length / 38;
+            var memory = new float[rows * 20];
+            var queries = new float[rows * 18];
+            for (int r = 0; r < rows; r++)
+            {
+                x.AsSpan(r * 38, 18).CopyTo(queries.AsSpan(r * 18));
+                x.AsSpan(r * 38 + 18, 20).CopyTo(memory.AsSpan(r * 20));
+            }
+            return (memory, queries);
+        }
+        Check(new Case("cross_attention", m.Parameters, m.Gradients, m.Load,
+            (x, t) => { var (a, b) = Split(x); return m.ComputeGradients(a, b, t); },
+            (x, t, o) => { var (a, b) = Split(x); return m.TrainStep(a, b, t, o); },
+            (x, t) => { var (a, b) = Split(x); return m.Evaluate(a, b, t); })
+        {
+            Buffers = m.Buffers, SetTraining = training => m.Training = training,
+            Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f), // as "attention"
+        });
+    }
+
+    [Fact]
     public void Z5_MatchesPyTorch()
     {
         using var m = new Kiln.Samples.Gpt.GptMini(seed: 5);

@@ -52,6 +52,44 @@ public class TransformerGradientTests
         });
     }
 
+    /// <summary>Cross-attention: queries of x [n, Tq, D] attend over memory [n, Tk, Dm] through q_proj, kv_proj, out_proj.</summary>
+    internal static double[] CrossAttention(double[] x, double[] memory, P p, string name, int n, int tq, int tk, int D, int dm, int heads)
+    {
+        double[] q = Dense(x, p[name + ".q_proj.weight"], p[name + ".q_proj.bias"], D, D);
+        double[] kv = Dense(memory, p[name + ".kv_proj.weight"], p[name + ".kv_proj.bias"], dm, 2 * D);
+        double[] o = ReferenceAttention.Attention(q, 0, D, kv, 0, D, 2 * D, n, heads, D / heads, tq, tk, false, null, null);
+        return Dense(o, p[name + ".out_proj.weight"], p[name + ".out_proj.bias"], D, D);
+    }
+
+    [Fact]
+    public void TinySeq2Seq_TwoInputs_AnEncoder_DecoderBlocksWithCrossAttention()
+    {
+        using var model = new TinySeq2Seq(seed: 9);
+        const int n = 2, S = 5, T = 4, E = 4, D = 6;
+        int[] source = RnnGradientTests.Tokens(n * S, 7, 10), target = RnnGradientTests.Tokens(n * T, 7, 11), labels = RnnGradientTests.Tokens(n * T, 7, 12);
+        float loss = model.ComputeGradients(source, target, labels);
+        float[] sinusoids = Kiln.Kernels.Positions.Sinusoidal(S, E);
+        Check(model.Parameters, model.Gradients, loss, p =>
+        {
+            double[] m = ReferenceRecurrent.Embedding(source, p["SourceEmbedded.weight"], E);
+            for (int i = 0; i < m.Length; i++) m[i] += sinusoids[i % (S * E)];
+            m = Add(m, SelfAttention(m, p, "Encoded.0", n, S, E, 2, causal: false));
+            m = LayerNorm(m, p, "Encoded.2", E);
+            double[] h = ReferenceRecurrent.Embedding(target, p["TargetEmbedded.0.weight"], D);
+            double[] table = p["TargetEmbedded.1.weight"];
+            for (int i = 0; i < h.Length; i++) h[i] += table[i % (T * D)];
+            for (int b = 0; b < 2; b++)
+            {
+                string block = $"Blocks.{b}.";
+                h = Add(h, SelfAttention(LayerNorm(h, p, block + "Self.0", D), p, block + "Self.1", n, T, D, 2, causal: true));
+                h = Add(h, CrossAttention(LayerNorm(h, p, block + "Cross.0", D), m, p, block + "Cross.1", n, T, S, D, E, 2));
+                double[] f = Dense(Map(Dense(LayerNorm(h, p, block + "Mlp.0", D), p, block + "Mlp.1", D, 8), Gelu), p, block + "Mlp.3", 8, D);
+                h = Add(h, f);
+            }
+            return CrossEntropy(Dense(LayerNorm(h, p, "Logits.0", D), p, "Logits.1", D, 7), labels, 7);
+        });
+    }
+
     [Fact]
     public void PostLnEncoder_SinusoidalPositions_AttentionWithoutBiases()
     {

@@ -96,3 +96,41 @@ public partial class DecodingGpt
     [Dense(9)] public partial Node Logits { get; }
     [SoftmaxCrossEntropy] public partial Node Loss { get; }
 }
+
+/// <summary>A decoder block of an encoder-decoder: causal self-attention, cross-attention over the model's "Encoded"
+/// node (named as a string: a block cannot say nameof of a model's node), a GELU feed-forward; pre-LN, residuals.</summary>
+[Block]
+public partial class TinyCrossBlock
+{
+    [LayerNorm, SelfAttention(2, Causal = true), Residual] public partial Node Self { get; }
+    [LayerNorm, CrossAttention(2, Memory = "Encoded"), Residual] public partial Node Cross { get; }
+    [LayerNorm, Dense(8), Gelu, Dense(6), Residual] public partial Node Mlp { get; }
+}
+
+/// <summary>A tiny encoder-decoder with two inputs: source tokens [5] through an encoder of width 4 (a different width
+/// from the decoder's 6, so the key/value projection maps 4 to 2·6), target tokens [4] through two decoder blocks that
+/// attend over the encoder's output; logits of the next target token at every step.</summary>
+[Model(Batch = 2)]
+public partial class TinySeq2Seq
+{
+    [Input(5, Of = typeof(int))] public partial Node Source { get; }
+    [Embedding(7, 4), SinusoidalPositions] public partial Node SourceEmbedded { get; }
+    [SelfAttention(2), Residual, LayerNorm] public partial Node Encoded { get; }
+    [Input(4, Of = typeof(int))] public partial Node Target { get; }
+    [Embedding(7, 6), LearnedPositions] public partial Node TargetEmbedded { get; }
+    [Repeat(typeof(TinyCrossBlock), 2)] public partial Node Blocks { get; }
+    [LayerNorm, Dense(7)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy] public partial Node Loss { get; }
+}
+
+/// <summary>Cross-attention alone, two float inputs: queries [3, 6] attend over a memory [5, 4] of another width, 2
+/// heads of 3, then a Dense at every step, MSE (Parity/export.py's "cross_attention").</summary>
+[Model(Batch = 4)]
+public partial class CrossAttentionParityNet
+{
+    [Input(5, 4)] public partial Node Memory { get; }
+    [Input(3, 6)] public partial Node Queries { get; }
+    [CrossAttention(2, Memory = nameof(Memory))] public partial Node Cross { get; }
+    [Dense(3)] public partial Node Out { get; }
+    [MeanSquaredError] public partial Node Loss { get; }
+}

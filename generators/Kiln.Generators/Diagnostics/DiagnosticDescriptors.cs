@@ -43,7 +43,7 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor InputMisplaced = Error(DiagnosticIds.InputMisplaced, Usage,
         "Input must come first",
-        "[Input] on '{0}' must be the first attribute of the model's first node, and a model has one input; {1}");
+        "[Input] on '{0}' must be the first attribute of a node of the model (the first node, and at most one more); {1}");
 
     public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(DiagnosticIds.ContainingTypeNotPartial, Usage,
         "Containing type must be partial",
@@ -124,7 +124,11 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor HeadsDoNotDivide = Error(DiagnosticIds.HeadsDoNotDivide, Shape,
         "Model width not divisible by the number of heads",
-        "SelfAttention in '{0}' splits the width {1} of '{2}' into {3} heads, but {1} is not a multiple of {3}; each head takes an equal slice: use {4} heads, or make the width a multiple of {3}");
+        "{5} in '{0}' splits the width {1} of '{2}' into {3} heads, but {1} is not a multiple of {3}; each head takes an equal slice: use {4} heads, or make the width a multiple of {3}");
+
+    public static readonly DiagnosticDescriptor CrossAttentionMemory = Error(DiagnosticIds.CrossAttentionMemory, Shape,
+        "Cross-attention memory is not a sequence",
+        "CrossAttention in '{0}' takes its keys and values from '{1}' {2}, but they must be a sequence of vectors [T_k, width] (any T_k and width); {3}");
 
     public static readonly DiagnosticDescriptor PositionsTooShort = Error(DiagnosticIds.PositionsTooShort, Shape,
         "Sequence longer than the positional table",
@@ -181,6 +185,7 @@ public static class DiagnosticDescriptors
         [TokensMismatch.Id] = TokensMismatch,
         [SequenceLengthMismatch.Id] = SequenceLengthMismatch,
         [HeadsDoNotDivide.Id] = HeadsDoNotDivide,
+        [CrossAttentionMemory.Id] = CrossAttentionMemory,
         [PositionsTooShort.Id] = PositionsTooShort,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,

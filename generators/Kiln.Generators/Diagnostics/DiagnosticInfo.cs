@@ -45,6 +45,7 @@ public static class DiagnosticIds
     public const string SequenceLengthMismatch = "KILN1014";
     public const string HeadsDoNotDivide = "KILN1015";
     public const string PositionsTooShort = "KILN1016";
+    public const string CrossAttentionMemory = "KILN1017";
 
     /// <summary>IDs reported as warnings: the model is still generated.</summary>
     public static bool IsWarning(string id) => id == PoolingDropsEdge;

@@ -86,8 +86,11 @@ public static class GraphBuilder
         or "BinaryCrossEntropyWithLogits" or "FocalLoss" or "BinaryFocalLoss";
 
     /// <summary>Where nodes are resolved: the model, or one repetition of a block (its own node names, its input).</summary>
-    private sealed class Scope(string prefix, string owner, int input, IReadOnlyCollection<string> declared, IReadOnlyList<string> chain)
+    private sealed class Scope(string prefix, string owner, int input, IReadOnlyCollection<string> declared, IReadOnlyList<string> chain, Scope? parent = null)
     {
+        /// <summary>The scope a block repetition sits in (null for the model): where a cross-attention's Memory is looked
+        /// for when the block does not declare it (a decoder block attends over the model's encoder).</summary>
+        public Scope? Parent { get; } = parent;
         /// <summary>Prepended to node names: "" in the model, "Blocks.0." in the first repetition of node Blocks.</summary>
         public string Prefix { get; } = prefix;
         /// <summary>"model 'M'" or "block 'B'", for messages.</summary>
@@ -244,7 +247,7 @@ public static class GraphBuilder
             ArgumentDeclaration? firstFrom = member.Attributes[0].Find("From");
             if (firstFrom?.Value is string fromName && scope.Outputs.TryGetValue(fromName, out int fromOp)) nodeInput = fromOp;
             int parametric = member.Attributes.Count(a => a.Name is "Dense" or "Conv2d" or "BatchNorm" or "Embedding" or "Rnn" or "Lstm" or "Gru"
-                or "LayerNorm" or "RmsNorm" or "SelfAttention" or "LearnedPositions");
+                or "LayerNorm" or "RmsNorm" or "SelfAttention" or "CrossAttention" or "LearnedPositions");
             int current = previous < 0 ? scope.Input : previous;
             bool failed = false;
             for (int position = 0; position < member.Attributes.Count; position++)
@@ -321,7 +324,7 @@ public static class GraphBuilder
             var declared = new HashSet<string>(block.Members.Select(m => m.Name), StringComparer.Ordinal);
             for (int i = 0; i < count; i++)
             {
-                var inner = new Scope($"{node}.{Int(i)}.", "block '" + block.Name + "'", current, declared, chain);
+                var inner = new Scope($"{node}.{Int(i)}.", "block '" + block.Name + "'", current, declared, chain, scope);
                 int previous = -1;
                 foreach (MemberDeclaration blockMember in block.Members)
                 {
@@ -353,10 +356,12 @@ public static class GraphBuilder
         {
             if (attribute.Name == "Input")
             {
-                if (_ops.Count > 0 || position > 0 || scope.Prefix.Length > 0)
+                // The first node reads the input; a later node may read a second one (an encoder-decoder's target).
+                string[] inputs = _ops.Where(o => o.Kind == OpKind.Input).Select(o => o.Node).ToArray();
+                if (position > 0 || scope.Prefix.Length > 0 || inputs.Length >= 2)
                 {
                     Report(DiagnosticIds.InputMisplaced, attribute.Span, node,
-                        _ops.Count > 0 ? "this model already reads its input at '" + _ops[0].Node + "' (models with two inputs are not supported yet)" : "move it before the other attributes");
+                        inputs.Length >= 2 ? $"this model already reads two, at '{inputs[0]}' and '{inputs[1]}'" : "move it before the other attributes");
                     return null;
                 }
                 ArgumentDeclaration? of = attribute.Find("Of");
@@ -531,6 +536,13 @@ public static class GraphBuilder
                 }
                 case "SelfAttention":
                     return SelfAttention(attribute, position, parametric, node, source.Value, input, From, labels);
+                case "CrossAttention":
+                {
+                    ArgumentDeclaration? memoryArg = attribute.Find("Memory");
+                    int? memory = ResolveMemory(memoryArg, attribute, node, scope);
+                    if (memory is null) return null;
+                    return CrossAttention(attribute, position, parametric, node, source.Value, input, memory.Value, memoryArg!, From, labels);
+                }
                 case "LearnedPositions":
                 case "SinusoidalPositions":
                 {
@@ -1022,15 +1034,8 @@ public static class GraphBuilder
                 return null;
             }
             int steps = inShape.Dimensions[0], width = inShape.Last;
-            int? heads = PositiveSize(attribute, "Heads", node, "a positive number of attention heads, e.g. [SelfAttention(4)]");
+            int? heads = Heads(attribute, node, input);
             if (heads is null) return null;
-            if (width % heads.Value != 0)
-            {
-                var divisors = Enumerable.Range(1, Math.Min(width, 64)).Where(d => width % d == 0).ToList();
-                int nearest = divisors.OrderBy(d => Math.Abs(d - heads.Value)).ThenByDescending(d => d).First();
-                Report(DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest));
-                return null;
-            }
             if (!CheckSteps(attribute, $"SelfAttention({Int(heads.Value)})", node, steps, input)) return null;
             double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would drop every attention weight");
             if (dropout is null) return null;
@@ -1051,6 +1056,88 @@ public static class GraphBuilder
                 $"{Int(heads.Value)} heads of {Int(width / heads.Value)}: softmax(Q·Kᵀ/√{Int(width / heads.Value)}{(causal ? ", causal" : "")})·V")
             {
                 Heads = heads.Value, Causal = causal, Probability = (float)dropout.Value, Units = steps,
+            });
+            return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(core), inShape, "output projection")
+            {
+                Units = width, HasBias = bias, Init = InitKind.LinearZeroBias, ParameterPrefix = prefix + ".out_proj",
+            });
+        }
+
+        /// <summary>Heads, which must divide the width of the queries (KILN1015, naming the nearest divisor).</summary>
+        private int? Heads(AttributeDeclaration attribute, string node, Op input)
+        {
+            int width = input.Shape.Last;
+            int? heads = PositiveSize(attribute, "Heads", node, $"a positive number of attention heads, e.g. [{attribute.Name}(4)]");
+            if (heads is null) return null;
+            if (width % heads.Value == 0) return heads;
+            var divisors = Enumerable.Range(1, Math.Min(width, 64)).Where(d => width % d == 0).ToList();
+            int nearest = divisors.OrderBy(d => Math.Abs(d - heads.Value)).ThenByDescending(d => d).First();
+            Report(DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest), attribute.Name);
+            return null;
+        }
+
+        /// <summary>A cross-attention's Memory: a node of its scope declared before it, or of an enclosing scope (the
+        /// model, for a block it repeats).</summary>
+        private int? ResolveMemory(ArgumentDeclaration? argument, AttributeDeclaration attribute, string node, Scope scope)
+        {
+            string? name = argument?.Value;
+            for (Scope? outer = scope.Parent; !string.IsNullOrEmpty(name) && !scope.Outputs.ContainsKey(name!) && !scope.Declared.Contains(name!) && outer is not null; outer = outer.Parent)
+            {
+                if (outer.Outputs.TryGetValue(name!, out int op)) return op;
+                if (outer.Failed.Contains(name!)) return null;
+            }
+            return ResolveNamed(argument, "Memory", attribute, node, scope);
+        }
+
+        /// <summary>CrossAttention(heads, Memory, Dropout, Bias, Steps): four ops — the query projection of the sequence so far
+        /// (q_proj), the key and value projection of the memory (kv_proj, one product into [T_k, 2·d_model]), the attention
+        /// core over the two, and the output projection (out_proj).</summary>
+        private int? CrossAttention(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, int memory,
+            ArgumentDeclaration memoryArg, Func<string, string> from, List<string> labels)
+        {
+            Shape inShape = input.Shape;
+            if (inShape.Rank != 2)
+            {
+                Report(DiagnosticIds.NeedsSequence, attribute.Span, "CrossAttention", node, inShape.WithBatch(), input.Node,
+                    "its queries are the steps of a sequence: declare one, or embed tokens with [Embedding]");
+                return null;
+            }
+            Op keys = _ops[memory];
+            if (keys.Shape.Rank != 2 || keys.IntegerInput)
+            {
+                string fix = keys.IntegerInput ? "embed the tokens first and attend over that node, e.g. an encoder's output"
+                    : keys.Shape.IsImage ? "an image is not a sequence: flatten its pixels into steps first"
+                    : "attend over a node that keeps its steps (an encoder's output, a recurrent layer with ReturnSequences = true)";
+                Report(DiagnosticIds.CrossAttentionMemory, memoryArg.Span ?? attribute.Span, node, keys.Node, keys.Shape.WithBatch(), fix);
+                return null;
+            }
+            int steps = inShape.Dimensions[0], width = inShape.Last, keyLength = keys.Shape.Dimensions[0];
+            int? heads = Heads(attribute, node, input);
+            if (heads is null) return null;
+            if (!CheckSteps(attribute, $"CrossAttention({Int(heads.Value)})", node, steps, input)) return null;
+            double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would drop every attention weight");
+            if (dropout is null) return null;
+            bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            var options = new List<string> { Int(heads.Value), "Memory = " + keys.Node };
+            if (dropout.Value > 0) options.Add("Dropout = " + Real(dropout.Value));
+            if (!bias) options.Add("Bias = false");
+            string label = $"CrossAttention({string.Join(", ", options)})";
+            labels.Add(from(label));
+            string prefix = parametric > 1 ? $"{node}.{Int(position)}" : node;
+            int query = Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(source), inShape, from(label) + ": Q projection")
+            {
+                Units = width, HasBias = bias, Init = InitKind.Xavier, ParameterPrefix = prefix + ".q_proj",
+            });
+            int keyValue = Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(memory), keys.Shape.WithLast(2 * width),
+                $"K, V projection of {keys.Node}")
+            {
+                Units = 2 * width, HasBias = bias, Init = InitKind.Xavier, ParameterPrefix = prefix + ".kv_proj",
+            });
+            int dk = width / heads.Value;
+            int core = Add(new Op(_ops.Count, OpKind.Attention, node, position, EquatableArray.Create(query, keyValue), inShape,
+                $"{Int(heads.Value)} heads of {Int(dk)}: softmax(Q·Kᵀ/√{Int(dk)})·V over the {Int(keyLength)} steps of {keys.Node}")
+            {
+                Heads = heads.Value, Probability = (float)dropout.Value, Units = keyLength,
             });
             return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(core), inShape, "output projection")
             {

@@ -280,6 +280,10 @@ public sealed record ModelGraph(
     int LossOp)
 {
     public Op Input => Ops[InputOp];
+
+    /// <summary>Every input op in declaration order: the first is <see cref="Input"/>; a model may read a second one
+    /// (an encoder-decoder's source and target).</summary>
+    public System.Collections.Generic.IEnumerable<Op> Inputs => Ops.Where(o => o.Kind == OpKind.Input);
     public Op Output => Ops[OutputOp];
     public Op? Loss => LossOp < 0 ? null : Ops[LossOp];
 

@@ -36,7 +36,7 @@ public sealed record DecodePlan(
     public static DecodePlan? Create(ModelGraph graph)
     {
         Op input = graph.Input;
-        if (!input.IntegerInput || input.Shape.Rank != 1) return null;
+        if (!input.IntegerInput || input.Shape.Rank != 1 || graph.Inputs.Count() > 1) return null;
         int steps = input.Shape.Dimensions[0];
         var ops = new List<int>();
         bool attention = false;
@@ -52,7 +52,7 @@ public sealed record DecodePlan(
                     if (op.Inputs[0] != graph.InputOp) return null;
                     break;
                 case OpKind.Attention:
-                    if (!op.Causal || op.Units != steps) return null;
+                    if (!op.Causal || op.Units != steps || op.Inputs.Count != 1) return null;
                     attention = true;
                     break;
                 case OpKind.Dense or OpKind.Relu or OpKind.LeakyRelu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.Softmax

@@ -116,7 +116,8 @@ public static class MemoryPlanner
             VjpRule rule = Differentiator.Rule(op.Kind);
             if (!op.IsLoss) Touch(BufferKind.Gradient, op.Id, time);
             if (rule.NeedsOutput && ActivationWidth(op, graph) > 0) Touch(BufferKind.Activation, op.Id, time);
-            if (rule.NeedsInput) Touch(BufferKind.Activation, op.Inputs[0], time);
+            if (rule.NeedsInput)
+                foreach (int input in op.Inputs) Touch(BufferKind.Activation, input, time); // cross-attention reads both
             if (op.Kind == OpKind.Dropout) Touch(BufferKind.Mask, op.Id, time);
             if (op.Kind == OpKind.BatchNorm) Touch(BufferKind.Statistics, op.Id, time);
             if (KeepsSaved(op)) Touch(BufferKind.Saved, op.Id, time);

@@ -325,6 +325,26 @@ class LearnedPositions(nn.Module):
         return x + self.weight[: x.shape[1]]
 
 
+class CrossAttention(nn.Module):
+    """Kiln's CrossAttention layout — q_proj [D, D], kv_proj [2·D, D_memory] (keys' rows, then values'), out_proj, as
+    nn.Linear modules — computed by PyTorch's own multi-head attention (F.multi_head_attention_forward with separate
+    projection weights, as nn.MultiheadAttention(D, heads, kdim=D_memory, vdim=D_memory) runs it)."""
+
+    def __init__(self, width, memory_width, heads):
+        super().__init__()
+        self.width, self.heads = width, heads
+        self.q_proj, self.kv_proj, self.out_proj = nn.Linear(width, width), nn.Linear(memory_width, 2 * width), nn.Linear(width, width)
+
+    def forward(self, x, memory):
+        d = self.width
+        q, kv = x.transpose(0, 1), memory.transpose(0, 1)  # sequence first
+        o, _ = F.multi_head_attention_forward(
+            q, kv, kv, d, self.heads, None, torch.cat([self.q_proj.bias, self.kv_proj.bias]), None, None, False, 0.0,
+            self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False, use_separate_proj_weight=True,
+            q_proj_weight=self.q_proj.weight, k_proj_weight=self.kv_proj.weight[:d], v_proj_weight=self.kv_proj.weight[d:])
+        return o.transpose(0, 1)
+
+
 def sinusoidal(steps, width):
     """Vaswani's table, computed in float64 as Kiln's Positions.Sinusoidal."""
     t = torch.arange(steps, dtype=torch.float64)[:, None]
@@ -386,6 +406,17 @@ def transformer_cases():
     m = Named(Embedded=nn.ModuleList([nn.Embedding(65, 128), LearnedPositions(64, 128)]), Blocks=nn.ModuleList([block(), block()]),
               Logits=nn.ModuleList([nn.LayerNorm(128), nn.Linear(128, 65)]))
     yield "z5", (m, z5, torch.randint(0, 65, (4, 64)), torch.randint(0, 65, (4, 64)), seq_ce(65), "sgd")  # SGD: see "attention"
+
+    # Cross-attention, 2 heads of 3: queries [3, 6] attend over a memory [5, 4] (another width) -> Linear, MSE. Two
+    # inputs, given as one tensor [n, 3·6 + 5·4] (the queries' values, then the memory's) and split by both sides.
+    m = Named(Cross=CrossAttention(6, 4, 2), Out=nn.Linear(6, 3))
+    with torch.no_grad():
+        m.Cross.q_proj.bias.normal_(0, 0.3); m.Cross.kv_proj.bias.normal_(0, 0.3); m.Cross.out_proj.bias.normal_(0, 0.3)
+
+    def cross(m, x):
+        queries, memory = x[:, :18].reshape(-1, 3, 6), x[:, 18:].reshape(-1, 5, 4)
+        return m.Out(m.Cross(queries, memory))
+    yield "cross_attention", (m, cross, torch.randn(4, 38), torch.randn(4, 3, 3), lambda o, t: F.mse_loss(o, t), "sgd")  # SGD: see "attention"
 
 
 def sigmoid_focal_loss(inputs, targets, alpha, gamma):
