@@ -6,14 +6,19 @@ internal static class Models
     /// <summary>Zoo model Z1 exactly as the Mnist sample declares it.</summary>
     public static readonly string Z1 = System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Mnist", "MnistMlp.cs"));
 
-    /// <summary>A CNN sample's declarations (Z2, the small ResNet and its blocks, the small DenseNet and its block).</summary>
-    /// <summary>A model file of the char-RNN sample (Z3, Z4 and their one-character generators).</summary>
+    /// <summary>A model file of the GPT sample (Z5 and its decoder block).</summary>
     public static string Gpt(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Gpt", file + ".cs"));
 
+    /// <summary>A model file of the encoder-decoder sample (the digit Transformer and its encoder and decoder layers).</summary>
+    public static string Seq2Seq(string file) =>
+        System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Seq2Seq", file + ".cs"));
+
+    /// <summary>A model file of the char-RNN sample (Z3, Z4 and their one-character generators).</summary>
     public static string CharRnn(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "CharRnn", file + ".cs"));
 
+    /// <summary>A CNN sample's declarations (Z2, the small ResNet and its blocks, the small DenseNet and its block).</summary>
     public static string Cifar(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Cifar", file + ".cs"));
 

@@ -69,6 +69,19 @@ public class SnapshotTests
             Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.Gpt.", "").Replace(".g.cs", ""));
     }
 
+    /// <summary>The encoder-decoder sample (two inputs, cross-attention from a repeated block) and its two layers.</summary>
+    [Fact]
+    public void GeneratedEncoderDecoder_MatchesSnapshots_AndCompilesClean()
+    {
+        var (result, output) = GeneratorHarness.Run(Models.Seq2Seq("DigitTransformer"));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(3, result.GeneratedTrees.Length);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        foreach (var tree in result.GeneratedTrees)
+            Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.Seq2Seq.", "").Replace(".g.cs", ""));
+    }
+
     [Fact]
     public void GeneratedModel_IsDeterministic()
     {
