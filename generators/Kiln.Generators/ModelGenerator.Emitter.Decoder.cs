@@ -126,18 +126,9 @@ public sealed partial class ModelGenerator
                             _w.Line($"{K}.Positions.ForwardAt({x}, {table}, {y}, rows, position, {I(width)});");
                             break;
                         }
-                        case OpKind.LayerNorm:
-                        {
-                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default", bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
-                            _w.Line($"{K}.LayerNorm.Forward({x}, {weight}, {bias}, {y}, {DecodeRegionOf(plan, DecodeRegion.Saved, id)}, rows, {I(width)}, {Naming.Float(op.Epsilon)});");
+                        case OpKind.LayerNorm or OpKind.RmsNorm:
+                            _w.Line(NormForward(op, x, y, DecodeRegionOf(plan, DecodeRegion.Saved, id), "rows"));
                             break;
-                        }
-                        case OpKind.RmsNorm:
-                        {
-                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
-                            _w.Line($"{K}.RmsNorm.Forward({x}, {weight}, {y}, {DecodeRegionOf(plan, DecodeRegion.Saved, id)}, rows, {I(width)}, {Naming.Float(op.Epsilon)});");
-                            break;
-                        }
                         case OpKind.Dense:
                         {
                             string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
@@ -147,13 +138,9 @@ public sealed partial class ModelGenerator
                                 : $"{head}, threads: _model.Threads);");
                             break;
                         }
-                        case OpKind.Relu: _w.Line($"{K}.Activations.ReluForward({x}, {y});"); break;
-                        case OpKind.LeakyRelu: _w.Line($"{K}.Activations.LeakyReluForward({x}, {y}, {Naming.Float(op.Alpha)});"); break;
-                        case OpKind.Sigmoid: _w.Line($"{K}.Activations.SigmoidForward({x}, {y});"); break;
-                        case OpKind.Tanh: _w.Line($"{K}.Activations.TanhForward({x}, {y});"); break;
-                        case OpKind.Gelu: _w.Line($"{K}.Activations.GeluForward({x}, {y}, approximate: {Bool(op.Approximate)});"); break;
-                        case OpKind.Softmax: _w.Line($"{K}.Softmax.Forward({x}, {y}, rows, {I(width)});"); break;
-                        case OpKind.Add: _w.Line($"{K}.Add.Forward({x}, {DecodeAct(plan, op.Inputs[1])}, {y});"); break;
+                        case OpKind.Relu or OpKind.LeakyRelu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.Softmax or OpKind.Add:
+                            _w.Line(ElementwiseForward(op, x, op.Kind == OpKind.Add ? DecodeAct(plan, op.Inputs[1]) : "", y, "rows"));
+                            break;
                         case OpKind.Concat:
                         {
                             Shape a = _graph.Ops[op.Inputs[0]].Shape, b = _graph.Ops[op.Inputs[1]].Shape;

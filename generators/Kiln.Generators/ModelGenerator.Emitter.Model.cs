@@ -735,13 +735,9 @@ public sealed partial class ModelGenerator
                             EmitProduct(op, $"{K}.Dense.Forward({x}, {weight}, {bias}, ", $", {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}");
                             break;
                         }
-                        case OpKind.Relu: _w.Line($"{K}.Activations.ReluForward({x}, {y});"); break;
-                        case OpKind.LeakyRelu: _w.Line($"{K}.Activations.LeakyReluForward({x}, {y}, {Naming.Float(op.Alpha)});"); break;
-                        case OpKind.Sigmoid: _w.Line($"{K}.Activations.SigmoidForward({x}, {y});"); break;
-                        case OpKind.Tanh: _w.Line($"{K}.Activations.TanhForward({x}, {y});"); break;
-                        case OpKind.Gelu: _w.Line($"{K}.Activations.GeluForward({x}, {y}, approximate: {Bool(op.Approximate)});"); break;
-                        case OpKind.Softmax: _w.Line($"{K}.Softmax.Forward({x}, {y}, {RowsOf(op.Shape)}, {I(op.Shape.Last)});"); break;
-                        case OpKind.Add: _w.Line($"{K}.Add.Forward({x}, {Act(op.Inputs[1])}, {y});"); break;
+                        case OpKind.Relu or OpKind.LeakyRelu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.Softmax or OpKind.Add:
+                            _w.Line(ElementwiseForward(op, x, op.Kind == OpKind.Add ? Act(op.Inputs[1]) : "", y, RowsOf(op.Shape)));
+                            break;
                         case OpKind.Dropout: _w.Line($"{K}.Dropout.Forward({x}, {y}, {Mask(op.Id)}, {Naming.Float(op.Probability)}, Training, Random);"); break;
                         case OpKind.GaussianNoise: _w.Line($"{K}.GaussianNoise.Forward({x}, {y}, {Naming.Float(op.Probability)}, Training, Random);"); break;
                         case OpKind.ChannelsLast: _w.Line($"{K}.Layout.ToChannelsLast({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)});"); break;
@@ -797,18 +793,9 @@ public sealed partial class ModelGenerator
                             _w.Line($"    {state}.HiddenOf({layer}, rows), {(cell ? $"{state}.CellOf({layer}, rows)" : "default")}, rows, threads: Threads);");
                             break;
                         }
-                        case OpKind.LayerNorm:
-                        {
-                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default", bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
-                            _w.Line($"{K}.LayerNorm.Forward({x}, {weight}, {bias}, {y}, {SavedOf(op.Id)}, {RowsOf(input)}, {I(input.Last)}, {Naming.Float(op.Epsilon)});");
+                        case OpKind.LayerNorm or OpKind.RmsNorm:
+                            _w.Line(NormForward(op, x, y, SavedOf(op.Id), RowsOf(input)));
                             break;
-                        }
-                        case OpKind.RmsNorm:
-                        {
-                            string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
-                            _w.Line($"{K}.RmsNorm.Forward({x}, {weight}, {y}, {SavedOf(op.Id)}, {RowsOf(input)}, {I(input.Last)}, {Naming.Float(op.Epsilon)});");
-                            break;
-                        }
                         case OpKind.Attention:
                         {
                             int d = op.Shape.Last;
@@ -1036,6 +1023,30 @@ public sealed partial class ModelGenerator
                 }
                 string q = buffer(op.Inputs[0]), kv = buffer(op.Inputs[1]);
                 return (q, I(d), kv, $"{kv}.Slice({I(d)})", I(2 * d));
+            }
+
+            /// <summary>The forward call of an op acting on each value or row alone (an activation, softmax, a sum with
+            /// <paramref name="x2"/>) over <paramref name="rows"/> rows: the same in the training pass and in a decoding step.</summary>
+            private static string ElementwiseForward(Op op, string x, string x2, string y, string rows) => op.Kind switch
+            {
+                OpKind.Relu => $"{K}.Activations.ReluForward({x}, {y});",
+                OpKind.LeakyRelu => $"{K}.Activations.LeakyReluForward({x}, {y}, {Naming.Float(op.Alpha)});",
+                OpKind.Sigmoid => $"{K}.Activations.SigmoidForward({x}, {y});",
+                OpKind.Tanh => $"{K}.Activations.TanhForward({x}, {y});",
+                OpKind.Gelu => $"{K}.Activations.GeluForward({x}, {y}, approximate: {Bool(op.Approximate)});",
+                OpKind.Softmax => $"{K}.Softmax.Forward({x}, {y}, {rows}, {I(op.Shape.Last)});",
+                OpKind.Add => $"{K}.Add.Forward({x}, {x2}, {y});",
+                _ => throw new System.InvalidOperationException("Not an element-wise op: " + op.Kind),
+            };
+
+            /// <summary>The forward call of a layer norm or RMS norm over <paramref name="rows"/> rows, its statistics into <paramref name="saved"/>.</summary>
+            private string NormForward(Op op, string x, string y, string saved, string rows)
+            {
+                string weight = op.HasBias ? Slice("parameters", Param(op, "weight")) : "default";
+                if (op.Kind == OpKind.RmsNorm)
+                    return $"{K}.RmsNorm.Forward({x}, {weight}, {y}, {saved}, {rows}, {I(op.Shape.Last)}, {Naming.Float(op.Epsilon)});";
+                string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
+                return $"{K}.LayerNorm.Forward({x}, {weight}, {bias}, {y}, {saved}, {rows}, {I(op.Shape.Last)}, {Naming.Float(op.Epsilon)});";
             }
 
             /// <summary>The runtime operator struct of an activation fused into a GEMM epilogue.</summary>
