@@ -111,6 +111,11 @@ public class DiagnosticTests
             "Input(5)", "'X' and 'Y'");
 
     [Fact]
+    public void SecondInputThatNothingReads_ReportsKILN0008() =>
+        AssertReports(DiagnosticIds.InputMisplaced, Model(InputNode + "[Dense(4)] public partial Node Y { get; }\n[Input(4)] public partial Node Z { get; }"),
+            "Input(4)", "'Z'", "no node after it reads it");
+
+    [Fact]
     public void InputAfterAnotherAttribute_ReportsKILN0008() =>
         AssertReports(DiagnosticIds.InputMisplaced, Model("[Relu, Input(4)] public partial Node Y { get; }"), "Input(4)");
 

@@ -16,7 +16,7 @@ public class FuzzTests
 {
     private static readonly string[] Seeds =
         { Models.Z1, Models.Skip, Models.Regression, Models.Cifar("CifarCnn"), Models.Cifar("CifarResNet"), Models.Cifar("CifarDenseNet"),
-          Models.CharRnn("CharLstm"), Models.CharRnn("CharGru"), Models.Gpt("GptMini") };
+          Models.CharRnn("CharLstm"), Models.CharRnn("CharGru"), Models.Gpt("GptMini"), Models.Seq2Seq("DigitTransformer") };
 
     private static readonly string[] Attributes =
     {
@@ -46,6 +46,10 @@ public class FuzzTests
         "[SelfAttention(2, Dropout = 1.5)]", "[SelfAttention(Heads = -4, Bias = false)]", "[SelfAttention(2, Steps = 7)]",
         "[LearnedPositions]", "[LearnedPositions(Length = 3)]", "[LearnedPositions(-1)]", "[SinusoidalPositions]",
         "[LayerNorm, SelfAttention(4, Causal = true), Residual]", "[SelfAttention(1), SelfAttention(1)]",
+        // Encoder-decoders.
+        "[CrossAttention(2, Memory = nameof(Embedded))]", "[CrossAttention(4, Memory = \"Encoded\")]", "[CrossAttention(4, Memory = nameof(Source))]",
+        "[CrossAttention(2)]", "[CrossAttention(0, Memory = \"Nope\")]", "[CrossAttention(2, Memory = nameof(Loss), Dropout = 0.5)]",
+        "[CrossAttention(3, Memory = nameof(Encoded), Bias = false, Steps = 8)]", "[Input(8, Of = typeof(int))]", "[Input(5, 64)]",
     };
 
     private static readonly string[] Numbers = { "0", "-1", "1", "3", "100000", "2147483647", "-2147483648" };

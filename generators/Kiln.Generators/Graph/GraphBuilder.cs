@@ -212,6 +212,15 @@ public static class GraphBuilder
             }
             if (HasErrors || !_shapesValid) return null;
 
+            // A second input must be read: as the model's output (or nothing's input) it would be a value no pass computes.
+            foreach (Op unread in _ops.Skip(1).Where(o => o.Kind == OpKind.Input && !_ops.Any(c => c.Inputs.Contains(o.Id))))
+            {
+                MemberDeclaration member = model.Members.First(m => m.Name == unread.Node);
+                Report(DiagnosticIds.InputMisplaced, member.Attributes[0].Span ?? member.Span, unread.Node,
+                    "it is a second input, but no node after it reads it: declare the nodes that use it after it");
+                return null;
+            }
+
             if (lossOp < 0 && _ops[_ops.Count - 1].IntegerInput)
             {
                 Report(DiagnosticIds.TokensMismatch, model.NameSpan, "The output", model.Name, $"would be the integer tokens of '{_ops[0].Node}'",
