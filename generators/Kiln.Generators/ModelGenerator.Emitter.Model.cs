@@ -111,7 +111,6 @@ public sealed partial class ModelGenerator
             /// <summary>A node path as an identifier part: "Blocks.0.Conv1" → "Blocks0Conv1".</summary>
             private static string NodeIdentifier(string node) => string.Concat(node.Split('.').Select(Naming.Pascal));
 
-            private int InputSize => checked((int)_graph.Input.Shape.Size);
             private int OutputSize => checked((int)_graph.Output.Shape.Size);
             private string TargetName => _labels ? "labels" : "targets";
             private string TargetType => _labels ? "int" : "float";

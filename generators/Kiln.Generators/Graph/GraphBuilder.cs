@@ -1090,11 +1090,13 @@ public static class GraphBuilder
         private int? ResolveMemory(ArgumentDeclaration? argument, AttributeDeclaration attribute, string node, Scope scope)
         {
             string? name = argument?.Value;
-            for (Scope? outer = scope.Parent; !string.IsNullOrEmpty(name) && !scope.Outputs.ContainsKey(name!) && !scope.Declared.Contains(name!) && outer is not null; outer = outer.Parent)
+            bool declaredHere = string.IsNullOrEmpty(name) || scope.Outputs.ContainsKey(name!) || scope.Declared.Contains(name!);
+            for (Scope? outer = declaredHere ? null : scope.Parent; outer is not null; outer = outer.Parent)
             {
                 if (outer.Outputs.TryGetValue(name!, out int op)) return op;
                 if (outer.Failed.Contains(name!)) return null;
             }
+            // Declared here, or nowhere: the usual resolution and its diagnostics.
             return ResolveNamed(argument, "Memory", attribute, node, scope);
         }
 
