@@ -347,6 +347,12 @@ public sealed partial class ModelGenerator
                         (op.Probability > 0 ? $", dropout: {Naming.Float(op.Probability)});" : ");"));
                     _w.Line();
                 }
+                foreach (Op tokens in PaddedInputs)
+                {
+                    _w.Line($"/// <summary>Per sample of the current rows: the position of the first padding token ({I(tokens.PaddingToken)}) in '{Naming.Xml(tokens.Node)}', the keys an attention with KeyPadding = {Naming.Xml(tokens.Node)} lets its queries see.</summary>");
+                    _w.Line($"private readonly int[] {LengthsField(tokens)} = new int[Batch];");
+                    _w.Line();
+                }
                 foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Positions && !o.Learned))
                 {
                     _w.Line($"/// <summary>{Naming.Xml(op.Node)}: the sinusoidal positions {Naming.Xml(op.Shape.ToString())} added to every sample.</summary>");
@@ -708,6 +714,12 @@ public sealed partial class ModelGenerator
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 if (HasPersistent) _w.Line($"{Span}<float> buffers = memory.Slice(BufferStart, BufferFloats);");
+                foreach (Op tokens in PaddedInputs)
+                {
+                    _w.Line();
+                    _w.Line($"// {tokens.Node}: each sample's length, up to its first padding token {I(tokens.PaddingToken)} (the keys from there on are hidden)");
+                    _w.Line($"{K}.MultiHeadAttention.KeyLengths({Act(tokens.Id)}, {I(tokens.Shape.Dimensions[0])}, {I(tokens.PaddingToken)}, {KeyLengths(tokens.Id)});");
+                }
                 foreach (Op op in _graph.Ops)
                 {
                     if (op.Kind == OpKind.Input || op.IsLoss || op.FusedInto >= 0) continue;
@@ -803,7 +815,7 @@ public sealed partial class ModelGenerator
                                 : $"// Q: the rows of {Name(BufferKind.Activation, op.Inputs[0])}; K, V: columns [0, {I(d)}), [{I(d)}, {I(2 * d)}) of each row of {Name(BufferKind.Activation, op.Inputs[1])} (stride {I(2 * d)}), read in place");
                             var (q, qStride, k, v, kStride) = AttentionOperands(op, Act);
                             string random = op.Probability > 0 ? "Training, Random" : "false, null";
-                            _w.Line($"{LayerField(op)}.Forward({q}, {qStride}, {k}, {v}, {kStride}, {y}, {SavedOf(op.Id)}, rows, default, {random}, threads: Threads);");
+                            _w.Line($"{LayerField(op)}.Forward({q}, {qStride}, {k}, {v}, {kStride}, {y}, {SavedOf(op.Id)}, rows, {KeyLengths(op.KeyPadding)}, {random}, threads: Threads);");
                             break;
                         }
                         case OpKind.Positions:
@@ -830,7 +842,7 @@ public sealed partial class ModelGenerator
                     OpKind.SoftmaxCrossEntropy when loss.SoftTargets =>
                         $"SoftTargetCrossEntropyForward({p}, targets, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.LabelSmoothing)}, {reduction})",
                     OpKind.SoftmaxCrossEntropy =>
-                        $"SoftmaxCrossEntropyForward({p}, labels, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.LabelSmoothing)}, {reduction})",
+                        $"SoftmaxCrossEntropyForward({p}, labels, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.LabelSmoothing)}, {reduction}{IgnoreIndexOf(loss)})",
                     OpKind.FocalLoss =>
                         $"FocalLossForward({p}, labels, {Act(loss.Id)}, {rows}, {classes}, {Naming.Float(loss.Gamma)}, {Naming.Float(loss.Alpha)}, {reduction})",
                     OpKind.MeanSquaredError => $"MeanSquaredErrorForward({p}, targets, {reduction})",
@@ -865,10 +877,10 @@ public sealed partial class ModelGenerator
                     switch (op.Kind)
                     {
                         case OpKind.SoftmaxCrossEntropy when op.SoftTargets:
-                            _w.Line($"{K}.Losses.SoftTargetCrossEntropyBackward({Act(op.Id)}, targets, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)});");
+                            _w.Line($"{K}.Losses.SoftTargetCrossEntropyBackward({Act(op.Id)}, targets, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)}{IgnoreIndexOf(op)});");
                             break;
                         case OpKind.SoftmaxCrossEntropy:
-                            _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)});");
+                            _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)}{IgnoreIndexOf(op)});");
                             break;
                         case OpKind.FocalLoss:
                             _w.Line($"{K}.Losses.FocalLossBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.Gamma)}, {Naming.Float(op.Alpha)}, {ReductionOf(op)});");
@@ -986,7 +998,7 @@ public sealed partial class ModelGenerator
                             {
                                 string dx = Dx(0);
                                 int d = op.Shape.Last;
-                                _w.Line($"    {dx}, {dx}.Slice({I(d)}), {dx}.Slice({I(2 * d)}), rows, accumulate: {Acc(0)}, default, {training}, threads: Threads);");
+                                _w.Line($"    {dx}, {dx}.Slice({I(d)}), {dx}.Slice({I(2 * d)}), rows, accumulate: {Acc(0)}, {KeyLengths(op.KeyPadding)}, {training}, threads: Threads);");
                             }
                             else
                             {
@@ -995,7 +1007,7 @@ public sealed partial class ModelGenerator
                                 if (Acc(0) != "false" || Acc(1) != "false")
                                     throw new System.InvalidOperationException("A cross-attention's projections are read by it alone.");
                                 var (dq, _, dk, dv, _) = AttentionOperands(op, Grad);
-                                _w.Line($"    {dq}, {dk}, {dv}, rows, accumulate: false, default, {training}, threads: Threads);");
+                                _w.Line($"    {dq}, {dk}, {dv}, rows, accumulate: false, {KeyLengths(op.KeyPadding)}, {training}, threads: Threads);");
                             }
                             break;
                         }
@@ -1112,6 +1124,19 @@ public sealed partial class ModelGenerator
 
             /// <summary>The instance field holding a recurrent layer's step loop.</summary>
             private string LayerField(Op op) => "_" + Naming.Camel(BaseName(op)) + "Layer";
+
+            /// <summary>A cross-entropy's ignore_index argument when it is not PyTorch's default (−100, the kernel's too).</summary>
+            private static string IgnoreIndexOf(Op loss) => loss.IgnoreIndex == -100 ? "" : ", ignoreIndex: " + I(loss.IgnoreIndex);
+
+            /// <summary>The integer inputs some attention's KeyPadding names, each once.</summary>
+            private IEnumerable<Op> PaddedInputs =>
+                _graph.Ops.Where(o => o.Kind == OpKind.Attention && o.KeyPadding >= 0).Select(o => o.KeyPadding).Distinct().OrderBy(i => i).Select(i => _graph.Ops[i]);
+
+            /// <summary>The field holding the key lengths of a padded input, per sample of the current rows.</summary>
+            private string LengthsField(Op tokens) => "_" + Naming.Camel(NodeIdentifier(tokens.Node)) + "KeyLengths";
+
+            /// <summary>The key lengths an attention passes: the current rows' lengths of its KeyPadding input, or none.</summary>
+            private string KeyLengths(int tokens) => tokens < 0 ? "default" : $"new {Span}<int>({LengthsField(_graph.Ops[tokens])}, 0, rows)";
 
             /// <summary>The static field holding a sinusoidal positions table.</summary>
             private string TableField(Op op) => "s_" + Naming.Camel(BaseName(op)) + "Table";

@@ -73,6 +73,13 @@ public sealed class InputAttribute : LayerAttribute
     public int Features { get; }
     /// <summary>The element type of the input (float by default).</summary>
     public Type? Of { get; set; }
+    /// <summary>
+    /// For integer tokens: the token that pads a sample to the declared length (−1, the default: none). Padding is
+    /// trailing: a sample's length is the position of its first padding token (every step when there is none), and an
+    /// attention whose <c>KeyPadding</c> names this input hides the keys from that position on — PyTorch's
+    /// <c>key_padding_mask = tokens == pad</c> for right-padded batches.
+    /// </summary>
+    public int PaddingToken { get; set; } = -1;
 }
 
 /// <summary>A fully connected layer, y = x·Wᵀ + b, with W laid out [units, in] as in PyTorch.</summary>
@@ -161,6 +168,9 @@ public sealed class SoftmaxCrossEntropyAttribute : LayerAttribute
     /// <summary>Targets are float distributions [classes] per sample instead of integer labels.</summary>
     public bool SoftTargets { get; set; }
     public Reduction Reduction { get; set; }
+    /// <summary>The label of a row that does not count (PyTorch's <c>ignore_index</c>, −100 by default, e.g. the padded
+    /// steps of a sequence): it adds nothing to the loss and gets no gradient, and the mean is over the other rows.</summary>
+    public int IgnoreIndex { get; set; } = -100;
 }
 
 /// <summary>Loss: mean squared error against float targets, averaged over every element (PyTorch's 'mean').</summary>
@@ -464,6 +474,10 @@ public sealed class SelfAttentionAttribute : LayerAttribute
     public bool Bias { get; set; } = true;
     /// <summary>The expected sequence length, checked against what arrives (0: not checked).</summary>
     public int Steps { get; set; }
+    /// <summary>An integer <see cref="InputAttribute"/> with a <see cref="InputAttribute.PaddingToken"/>, one token per key
+    /// (e.g. <c>nameof(Source)</c>): the keys at and past each sample's first padding token are hidden from every query
+    /// (PyTorch's <c>key_padding_mask</c>). A query that sees no key at all outputs zeros (PyTorch's would be NaN).</summary>
+    public string? KeyPadding { get; set; }
 }
 
 /// <summary>
@@ -494,6 +508,10 @@ public sealed class CrossAttentionAttribute : LayerAttribute
     public bool Bias { get; set; } = true;
     /// <summary>The expected length of the query sequence, checked against what arrives (0: not checked).</summary>
     public int Steps { get; set; }
+    /// <summary>An integer <see cref="InputAttribute"/> with a <see cref="InputAttribute.PaddingToken"/>, one token per key
+    /// (e.g. <c>nameof(Source)</c>): the keys at and past each sample's first padding token are hidden from every query
+    /// (PyTorch's <c>key_padding_mask</c>). A query that sees no key at all outputs zeros (PyTorch's would be NaN).</summary>
+    public string? KeyPadding { get; set; }
 }
 
 /// <summary>

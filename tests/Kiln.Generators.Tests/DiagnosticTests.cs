@@ -116,6 +116,13 @@ public class DiagnosticTests
             "Input(4)", "'Z'", "no node after it reads it");
 
     [Fact]
+    public void SecondInputThatOnlyTheLossReads_ReportsKILN0008() =>
+        // Found by the fuzzer (seed 633 after the padding attributes joined its grammar): it reached the emitter as KILN9999.
+        AssertReports(DiagnosticIds.InputMisplaced,
+            Model(InputNode + "[Dense(4)] public partial Node Y { get; }\n[Input(6, 4)] public partial Node Z { get; }\n[SoftmaxCrossEntropy] public partial Node Loss { get; }"),
+            "Input(6, 4)", "'Z'", "only the loss reads it");
+
+    [Fact]
     public void InputAfterAnotherAttribute_ReportsKILN0008() =>
         AssertReports(DiagnosticIds.InputMisplaced, Model("[Relu, Input(4)] public partial Node Y { get; }"), "Input(4)");
 

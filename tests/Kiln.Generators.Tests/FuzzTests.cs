@@ -50,6 +50,11 @@ public class FuzzTests
         "[CrossAttention(2, Memory = nameof(Embedded))]", "[CrossAttention(4, Memory = \"Encoded\")]", "[CrossAttention(4, Memory = nameof(Source))]",
         "[CrossAttention(2)]", "[CrossAttention(0, Memory = \"Nope\")]", "[CrossAttention(2, Memory = nameof(Loss), Dropout = 0.5)]",
         "[CrossAttention(3, Memory = nameof(Encoded), Bias = false, Steps = 8)]", "[Input(8, Of = typeof(int))]", "[Input(5, 64)]",
+        // Padding masks and ignored labels.
+        "[Input(8, Of = typeof(int), PaddingToken = 0)]", "[Input(8, PaddingToken = 0)]", "[Input(8, Of = typeof(int), PaddingToken = -5)]",
+        "[SelfAttention(2, KeyPadding = nameof(Source))]", "[SelfAttention(4, Causal = true, KeyPadding = nameof(Embedded))]",
+        "[CrossAttention(2, Memory = nameof(Encoded), KeyPadding = nameof(Source))]", "[CrossAttention(2, Memory = \"Encoded\", KeyPadding = \"Target\")]",
+        "[SelfAttention(2, KeyPadding = \"Nope\")]", "[SoftmaxCrossEntropy(IgnoreIndex = 0)]", "[SoftmaxCrossEntropy(SoftTargets = true, IgnoreIndex = -100)]",
     };
 
     private static readonly string[] Numbers = { "0", "-1", "1", "3", "100000", "2147483647", "-2147483648" };

@@ -115,4 +115,68 @@ public class TransformerDiagnosticTests
     [Fact]
     public void Norms_Twin() =>
         AssertClean(DiagnosticTests.Model(Embedded + "[LayerNorm(Epsilon = 1e-6, Affine = false), RmsNorm, Dense(8), Gelu] public partial Node N { get; }\n" + Head));
+
+    // ---- padding masks ----
+
+    private const string PaddedSource = "[Input(6, Of = typeof(int), PaddingToken = 0)] public partial Node Src { get; }\n[Embedding(10, 8), SinusoidalPositions] public partial Node Enc { get; }\n";
+    private const string PaddedTarget = "[Input(5, Of = typeof(int), PaddingToken = 0)] public partial Node Tgt { get; }\n[Embedding(10, 12)] public partial Node Dec { get; }\n";
+
+    [Fact]
+    public void KeyPaddingOfAnotherLength_ReportsKILN1018_AtTheArgument() =>
+        AssertReports(DiagnosticIds.KeyPaddingMismatch,
+            DiagnosticTests.Model(PaddedSource + PaddedTarget + "[CrossAttention(4, Memory = nameof(Enc), KeyPadding = nameof(Tgt))] public partial Node X { get; }"),
+            "KeyPadding = nameof(Tgt)", "CrossAttention in 'X'", "tokens of 'Tgt'", "5 tokens per sample", "6 keys (the steps of 'Enc')", "one token per key");
+
+    [Fact]
+    public void KeyPaddingOfTheKeysInput_Twin() =>
+        AssertClean(DiagnosticTests.Model(PaddedSource + PaddedTarget +
+            "[LayerNorm, SelfAttention(4, Causal = true, KeyPadding = nameof(Tgt)), Residual] public partial Node S { get; }\n" +
+            "[LayerNorm, CrossAttention(4, Memory = nameof(Enc), KeyPadding = nameof(Src)), Residual] public partial Node X { get; }\n" + Head));
+
+    [Fact]
+    public void KeyPaddingOfAnInputWithoutPaddingToken_ReportsKILN1018() =>
+        AssertReports(DiagnosticIds.KeyPaddingMismatch,
+            DiagnosticTests.Model(Embedded + "[SelfAttention(4, KeyPadding = nameof(Tokens))] public partial Node Attn { get; }"),
+            "KeyPadding = nameof(Tokens)", "SelfAttention in 'Attn'", "declares no PaddingToken", "PaddingToken = 0");
+
+    [Fact]
+    public void KeyPaddingOfANodeThatIsNotAnInput_ReportsKILN1018() =>
+        AssertReports(DiagnosticIds.KeyPaddingMismatch,
+            DiagnosticTests.Model(Embedded + "[SelfAttention(4, KeyPadding = nameof(E))] public partial Node Attn { get; }"),
+            "KeyPadding = nameof(E)", "not an input", "name the integer [Input]");
+
+    [Fact]
+    public void KeyPaddingOfAFloatInput_ReportsKILN1018() =>
+        AssertReports(DiagnosticIds.KeyPaddingMismatch,
+            DiagnosticTests.Model("[Input(6, 8)] public partial Node X { get; }\n[SelfAttention(2, KeyPadding = nameof(X))] public partial Node Attn { get; }"),
+            "KeyPadding = nameof(X)", "float values [B, 6, 8]");
+
+    [Fact]
+    public void KeyPaddingOfAnUnknownNode_ReportsKILN0006() =>
+        AssertReports(DiagnosticIds.UnknownNode, DiagnosticTests.Model(Embedded + "[SelfAttention(4, KeyPadding = \"Source\")] public partial Node Attn { get; }"),
+            "KeyPadding = \"Source\"", "'Source'");
+
+    [Fact]
+    public void KeyPaddingInABlock_NamesTheModelsInput_Twin() =>
+        AssertClean(DiagnosticTests.Model(PaddedSource + PaddedTarget + "[Repeat(typeof(B), 2)] public partial Node Blocks { get; }\n" + Head) +
+            "\n[Block] public partial class B { [LayerNorm, CrossAttention(2, Memory = \"Enc\", KeyPadding = \"Src\"), Residual] public partial Node C { get; } }");
+
+    [Fact]
+    public void PaddingTokenOnFloats_OrNegative_ReportsKILN1006()
+    {
+        AssertReports(DiagnosticIds.InvalidArgument, DiagnosticTests.Model("[Input(6, 8, PaddingToken = 0)] public partial Node X { get; }"),
+            "PaddingToken = 0", "PaddingToken of 'X'", "only on integer tokens");
+        AssertReports(DiagnosticIds.InvalidArgument, DiagnosticTests.Model("[Input(6, Of = typeof(int), PaddingToken = -2)] public partial Node X { get; }"),
+            "PaddingToken = -2", "a token ≥ 0");
+    }
+
+    [Fact]
+    public void IgnoreIndexWithSoftTargets_ReportsKILN1006() =>
+        AssertReports(DiagnosticIds.InvalidArgument,
+            DiagnosticTests.Model("[Input(4)] public partial Node X { get; }\n[Dense(3)] public partial Node Logits { get; }\n[SoftmaxCrossEntropy(SoftTargets = true, IgnoreIndex = 0)] public partial Node Loss { get; }"),
+            "IgnoreIndex = 0", "IgnoreIndex of 'Loss'", "soft targets are distributions");
+
+    [Fact]
+    public void IgnoreIndex_Twin() =>
+        AssertClean(DiagnosticTests.Model(PaddedTarget + "[Dense(10)] public partial Node Logits { get; }\n[SoftmaxCrossEntropy(IgnoreIndex = 0, LabelSmoothing = 0.1)] public partial Node Loss { get; }"));
 }

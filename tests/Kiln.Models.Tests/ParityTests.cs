@@ -338,6 +338,34 @@ public class ParityTests
     }
 
     [Fact]
+    public void KeyPaddingMasks_AndIgnoredLabels_MatchPyTorchsKeyPaddingMaskAndIgnoreIndex()
+    {
+        // Two token inputs: the reference stores each row as the source's 5 tokens, then the target's 4; the labels of
+        // padded target steps are −100.
+        using var m = new PaddedSeq2Seq(seed: 5);
+        (int[] Source, int[] Target) Split(float[] x)
+        {
+            int rows = x.Length / 9;
+            var source = new int[rows * 5];
+            var target = new int[rows * 4];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < 5; i++) source[r * 5 + i] = checked((int)x[r * 9 + i]);
+                for (int i = 0; i < 4; i++) target[r * 4 + i] = checked((int)x[r * 9 + 5 + i]);
+            }
+            return (source, target);
+        }
+        Check(new Case("padding", m.Parameters, m.Gradients, m.Load,
+            (x, t) => { var (a, b) = Split(x); return m.ComputeGradients(a, b, Labels(t)); },
+            (x, t, o) => { var (a, b) = Split(x); return m.TrainStep(a, b, Labels(t), o); },
+            (x, t) => { var (a, b) = Split(x); return m.Evaluate(a, b, Labels(t)); })
+        {
+            Buffers = m.Buffers, SetTraining = training => m.Training = training,
+            Optimizer = parameters => new Sgd(parameters, lr: 0.1f, momentum: 0.9f), // as "attention"
+        });
+    }
+
+    [Fact]
     public void Z5_MatchesPyTorch()
     {
         using var m = new Kiln.Samples.Gpt.GptMini(seed: 5);

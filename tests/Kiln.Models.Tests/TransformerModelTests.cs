@@ -95,4 +95,70 @@ public class TransformerModelTests
             System.IO.File.Delete(path);
         }
     }
+
+    // ---- padding ----
+
+    private static float[] Logits(PaddedSeq2Seq model, int[] sources, int[] targets)
+    {
+        var logits = new float[3 * PaddedSeq2Seq.OutputSize];
+        model.Forward(sources, targets, logits);
+        return logits;
+    }
+
+    [Fact]
+    public void KeyPadding_WhatFollowsASourcesFirstPaddingToken_ChangesNoOutput()
+    {
+        using var model = new PaddedSeq2Seq(seed: 4);
+        float[] expected = Logits(model, TransformerGradientTests.PaddedSources, TransformerGradientTests.PaddedTargets);
+        int[] sources = (int[])TransformerGradientTests.PaddedSources.Clone();
+        sources[3] = 6; sources[4] = 6;   // sample 0 (length 2): past its first padding token
+        sources[12] = 1; sources[13] = 1; // sample 2 (length 1): past its first padding token, which follows real tokens
+        float[] actual = Logits(model, sources, TransformerGradientTests.PaddedTargets);
+        Assert.Equal(expected, actual); // the hidden keys get probability 0: bit for bit
+        // The twin: a real source token does change the output.
+        sources[5] = 6;
+        Assert.NotEqual(expected, Logits(model, sources, TransformerGradientTests.PaddedTargets));
+    }
+
+    [Fact]
+    public void KeyPadding_ATargetStepPastItsFirstPaddingToken_ChangesNoEarlierStep()
+    {
+        using var model = new PaddedSeq2Seq(seed: 4);
+        float[] expected = Logits(model, TransformerGradientTests.PaddedSources, TransformerGradientTests.PaddedTargets);
+        int[] targets = (int[])TransformerGradientTests.PaddedTargets.Clone();
+        targets[3] = 5; // sample 0 (length 2), step 3
+        float[] actual = Logits(model, TransformerGradientTests.PaddedSources, targets);
+        const int classes = 7;
+        // Steps 0..2 of sample 0 and every step of samples 1 and 2 are unchanged; step 3 of sample 0 reads its own token.
+        Assert.Equal(expected.AsSpan(0, 3 * classes).ToArray(), actual.AsSpan(0, 3 * classes).ToArray());
+        Assert.Equal(expected.AsSpan(4 * classes).ToArray(), actual.AsSpan(4 * classes).ToArray());
+        Assert.NotEqual(expected.AsSpan(3 * classes, classes).ToArray(), actual.AsSpan(3 * classes, classes).ToArray());
+    }
+
+    [Fact]
+    public void IgnoredLabels_AddNothing_AndTheMeanIsOverTheRest()
+    {
+        using var model = new PaddedSeq2Seq(seed: 4);
+        float withIgnored = model.Evaluate(TransformerGradientTests.PaddedSources, TransformerGradientTests.PaddedTargets, TransformerGradientTests.PaddedLabels);
+        float[] logits = Logits(model, TransformerGradientTests.PaddedSources, TransformerGradientTests.PaddedTargets);
+        double total = 0;
+        int counted = 0;
+        for (int i = 0; i < TransformerGradientTests.PaddedLabels.Length; i++)
+        {
+            int label = TransformerGradientTests.PaddedLabels[i];
+            if (label == -100) continue;
+            var row = logits.AsSpan(i * 7, 7);
+            double max = System.Numerics.Tensors.TensorPrimitives.Max(row), sum = 0;
+            foreach (float z in row) sum += Math.Exp(z - max);
+            total += Math.Log(sum) + max - row[label];
+            counted++;
+        }
+        Assert.Equal(9, counted);
+        Assert.Equal(total / counted, withIgnored, 5);
+        // Any other negative label is still an error that names the allowed values.
+        int[] wrong = (int[])TransformerGradientTests.PaddedLabels.Clone();
+        wrong[2] = -1;
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Evaluate(TransformerGradientTests.PaddedSources, TransformerGradientTests.PaddedTargets, wrong));
+        Assert.Contains("or be -100", error.Message);
+    }
 }

@@ -134,3 +134,30 @@ public partial class CrossAttentionParityNet
     [Dense(3)] public partial Node Out { get; }
     [MeanSquaredError] public partial Node Loss { get; }
 }
+
+/// <summary>A decoder block whose attentions hide padded keys: causal self-attention over the target's tokens before its
+/// first padding token, cross-attention over the encoder's output before the source's first padding token (both named
+/// as strings: they are the model's nodes).</summary>
+[Block]
+public partial class TinyPaddedBlock
+{
+    [LayerNorm, SelfAttention(2, Causal = true, KeyPadding = "Target"), Residual] public partial Node Self { get; }
+    [LayerNorm, CrossAttention(2, Memory = "Encoded", KeyPadding = "Source"), Residual] public partial Node Cross { get; }
+    [LayerNorm, Dense(8), Gelu, Dense(6), Residual] public partial Node Mlp { get; }
+}
+
+/// <summary><see cref="TinySeq2Seq"/> with right-padded batches: token 0 pads both inputs, every attention hides the
+/// padded keys (PyTorch's key_padding_mask), and the padded target steps are labelled −100, which the cross-entropy
+/// ignores (Parity/export.py's "padding").</summary>
+[Model(Batch = 3)]
+public partial class PaddedSeq2Seq
+{
+    [Input(5, Of = typeof(int), PaddingToken = 0)] public partial Node Source { get; }
+    [Embedding(7, 4), SinusoidalPositions] public partial Node SourceEmbedded { get; }
+    [SelfAttention(2, KeyPadding = nameof(Source)), Residual, LayerNorm] public partial Node Encoded { get; }
+    [Input(4, Of = typeof(int), PaddingToken = 0)] public partial Node Target { get; }
+    [Embedding(7, 6), LearnedPositions] public partial Node TargetEmbedded { get; }
+    [Repeat(typeof(TinyPaddedBlock), 2)] public partial Node Blocks { get; }
+    [LayerNorm, Dense(7)] public partial Node Logits { get; }
+    [SoftmaxCrossEntropy] public partial Node Loss { get; }
+}

@@ -305,6 +305,21 @@ public class AttentionKernelTests
     }
 
     [Fact]
+    public void KeyLengths_AreEachSamplesFirstPaddingToken_OrItsLength()
+    {
+        int[] tokens = { 3, 5, 0, 0, /**/ 1, 2, 3, 4, /**/ 0, 7, 7, 7, /**/ 4, 0, 6, 0 };
+        var lengths = new int[4];
+        MultiHeadAttention.KeyLengths(tokens, 4, 0, lengths);
+        Assert.Equal(new[] { 2, 4, 0, 1 }, lengths);
+        MultiHeadAttention.KeyLengths(tokens, 4, 7, lengths);
+        Assert.Equal(new[] { 4, 4, 1, 4 }, lengths);
+        // A span of tokens that is not one row per length names what was expected.
+        var e = Assert.Throws<ArgumentException>(() => MultiHeadAttention.KeyLengths(tokens.AsSpan(1), 4, 0, lengths));
+        Assert.Equal("tokens", e.ParamName);
+        Assert.Contains("[4, 4]", e.Message);
+    }
+
+    [Fact]
     public void Positions_ForwardAt_AddsOneRowOfTheTable_ToEveryRow()
     {
         float[] table = Reference.Random(4 * 3, 1), x = Reference.Random(2 * 3, 2);

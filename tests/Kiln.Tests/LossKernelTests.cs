@@ -57,4 +57,39 @@ public class LossKernelTests
         Assert.Equal(0.5f, below, 5);
         Assert.Equal(0.5f, above, 5);
     }
+
+    [Theory]
+    [InlineData(-100, 0f, Reduction.Mean)]
+    [InlineData(-100, 0.1f, Reduction.Mean)]
+    [InlineData(1, 0.2f, Reduction.Sum)]
+    public void SoftmaxCrossEntropy_IgnoredRows_AddNothing_GetNoGradient_AndTheMeanIsOverTheRest(int ignore, float smoothing, Reduction reduction)
+    {
+        // Four rows of three classes, the second and fourth ignored: the loss and gradient of the other two alone.
+        float[] logits = { 0.3f, -1.2f, 2.0f, 0.5f, 0.1f, -0.4f, 1.5f, 0.2f, -0.7f, -2f, 3f, 1f };
+        int[] labels = { 2, ignore, 0, ignore };
+        var p = new float[12];
+        var d = new float[12];
+        d.AsSpan().Fill(7f);
+        float loss = Losses.SoftmaxCrossEntropyForward(logits, labels, p, 4, 3, smoothing, reduction, ignoreIndex: ignore);
+        Losses.SoftmaxCrossEntropyBackward(p, labels, d, 4, 3, accumulate: false, smoothing, reduction, ignoreIndex: ignore);
+        float[] kept = { 0.3f, -1.2f, 2.0f, 1.5f, 0.2f, -0.7f };
+        int[] keptLabels = { 2, 0 };
+        var pk = new float[6];
+        var dk = new float[6];
+        float expected = Losses.SoftmaxCrossEntropyForward(kept, keptLabels, pk, 2, 3, smoothing, reduction);
+        Losses.SoftmaxCrossEntropyBackward(pk, keptLabels, dk, 2, 3, accumulate: false, smoothing, reduction);
+        Assert.Equal(expected, loss, 6);
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal(dk[c], d[c], 6);
+            Assert.Equal(dk[3 + c], d[6 + c], 6);
+            Assert.Equal(0f, d[3 + c]);
+            Assert.Equal(0f, d[9 + c]);
+        }
+        // Every row ignored: 0 (PyTorch would give NaN) and no gradient.
+        int[] none = { ignore, ignore, ignore, ignore };
+        Assert.Equal(0f, Losses.SoftmaxCrossEntropyForward(logits, none, p, 4, 3, smoothing, reduction, ignoreIndex: ignore));
+        Losses.SoftmaxCrossEntropyBackward(p, none, d, 4, 3, accumulate: false, smoothing, reduction, ignoreIndex: ignore);
+        Assert.All(d, g => Assert.Equal(0f, g));
+    }
 }

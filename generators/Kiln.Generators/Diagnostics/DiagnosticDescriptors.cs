@@ -130,6 +130,10 @@ public static class DiagnosticDescriptors
         "Cross-attention memory is not a sequence",
         "CrossAttention in '{0}' takes its keys and values from '{1}' {2}, but they must be a sequence of vectors [T_k, width] (any T_k and width); {3}");
 
+    public static readonly DiagnosticDescriptor KeyPaddingMismatch = Error(DiagnosticIds.KeyPaddingMismatch, Shape,
+        "Padding mask does not match the keys",
+        "{0} in '{1}' hides its padded keys by the tokens of '{2}', {3}; {4}");
+
     public static readonly DiagnosticDescriptor PositionsTooShort = Error(DiagnosticIds.PositionsTooShort, Shape,
         "Sequence longer than the positional table",
         "{0} in '{1}' has a table of {2} positions but receives {3} steps from '{4}'; set Length to at least {3}, or leave it unset for the sequence length");
@@ -186,6 +190,7 @@ public static class DiagnosticDescriptors
         [SequenceLengthMismatch.Id] = SequenceLengthMismatch,
         [HeadsDoNotDivide.Id] = HeadsDoNotDivide,
         [CrossAttentionMemory.Id] = CrossAttentionMemory,
+        [KeyPaddingMismatch.Id] = KeyPaddingMismatch,
         [PositionsTooShort.Id] = PositionsTooShort,
         [UnsupportedInputType.Id] = UnsupportedInputType,
         [UnsupportedModelClass.Id] = UnsupportedModelClass,

@@ -46,6 +46,7 @@ public static class DiagnosticIds
     public const string HeadsDoNotDivide = "KILN1015";
     public const string PositionsTooShort = "KILN1016";
     public const string CrossAttentionMemory = "KILN1017";
+    public const string KeyPaddingMismatch = "KILN1018";
 
     /// <summary>IDs reported as warnings: the model is still generated.</summary>
     public static bool IsWarning(string id) => id == PoolingDropsEdge;

@@ -212,12 +212,15 @@ public static class GraphBuilder
             }
             if (HasErrors || !_shapesValid) return null;
 
-            // A second input must be read: as the model's output (or nothing's input) it would be a value no pass computes.
-            foreach (Op unread in _ops.Skip(1).Where(o => o.Kind == OpKind.Input && !_ops.Any(c => c.Inputs.Contains(o.Id))))
+            // A second input must be read by a layer: as the model's output (nothing reads it, or only the loss) it would
+            // be a value no pass computes.
+            foreach (Op unread in _ops.Skip(1).Where(o => o.Kind == OpKind.Input && !_ops.Any(c => !c.IsLoss && c.Inputs.Contains(o.Id))))
             {
                 MemberDeclaration member = model.Members.First(m => m.Name == unread.Node);
                 Report(DiagnosticIds.InputMisplaced, member.Attributes[0].Span ?? member.Span, unread.Node,
-                    "it is a second input, but no node after it reads it: declare the nodes that use it after it");
+                    _ops.Any(c => c.Inputs.Contains(unread.Id))
+                        ? "it is a second input, but only the loss reads it, so the model's output would be the input itself: declare the layers that compute the output from it after it"
+                        : "it is a second input, but no node after it reads it: declare the nodes that use it after it");
                 return null;
             }
 
@@ -381,6 +384,15 @@ public static class GraphBuilder
                     Report(DiagnosticIds.UnsupportedInputType, of!.Span ?? attribute.Span, node, (of.Value ?? "?") + (tokens ? " (as an image)" : ""));
                     return null;
                 }
+                ArgumentDeclaration? padArg = attribute.Find("PaddingToken");
+                int padding = ParseInt(padArg) ?? -1;
+                if (padArg is not null && (!tokens || attribute.Find("Channels") is not null || attribute.Find("Steps") is not null || padding < -1))
+                {
+                    Report(DiagnosticIds.InvalidArgument, padArg.Span ?? attribute.Span, "PaddingToken", node,
+                        tokens ? "a token ≥ 0, or −1 for none" : "set only on integer tokens, e.g. [Input(16, Of = typeof(int), PaddingToken = 0)]",
+                        padArg.Value ?? "?", tokens ? "tokens are never negative" : "only token sequences are padded");
+                    return null;
+                }
                 if (attribute.Find("Steps") is not null)
                 {
                     int? steps = PositiveSize(attribute, "Steps", node, "a positive number of steps");
@@ -399,9 +411,14 @@ public static class GraphBuilder
                 if (width is null) return null;
                 if (attribute.Find("Channels") is null)
                 {
-                    string inputLabel = tokens ? $"Input({Int(width.Value)}, int)" : $"Input({Int(width.Value)})";
+                    string inputLabel = tokens
+                        ? padding >= 0 ? $"Input({Int(width.Value)}, int, PaddingToken = {Int(padding)})" : $"Input({Int(width.Value)}, int)"
+                        : $"Input({Int(width.Value)})";
                     labels.Add(inputLabel);
-                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), inputLabel) { IntegerInput = tokens });
+                    return Add(new Op(_ops.Count, OpKind.Input, node, position, EquatableArray<int>.Empty, Shape.Of(width.Value), inputLabel)
+                    {
+                        IntegerInput = tokens, PaddingToken = padding,
+                    });
                 }
                 int? channels = PositiveSize(attribute, "Channels", node, "a positive number of channels");
                 int? height = PositiveSize(attribute, "Height", node, "a positive height");
@@ -544,13 +561,13 @@ public static class GraphBuilder
                     }, label);
                 }
                 case "SelfAttention":
-                    return SelfAttention(attribute, position, parametric, node, source.Value, input, From, labels);
+                    return SelfAttention(attribute, position, parametric, node, source.Value, input, scope, From, labels);
                 case "CrossAttention":
                 {
                     ArgumentDeclaration? memoryArg = attribute.Find("Memory");
-                    int? memory = ResolveMemory(memoryArg, attribute, node, scope);
+                    int? memory = ResolveInScopes(memoryArg, attribute, node, scope);
                     if (memory is null) return null;
-                    return CrossAttention(attribute, position, parametric, node, source.Value, input, memory.Value, memoryArg!, From, labels);
+                    return CrossAttention(attribute, position, parametric, node, source.Value, input, memory.Value, memoryArg!, scope, From, labels);
                 }
                 case "LearnedPositions":
                 case "SinusoidalPositions":
@@ -781,13 +798,22 @@ public static class GraphBuilder
                     bool soft = ParseBool(attribute.Find("SoftTargets")) ?? false;
                     double? smoothing = Hyper(attribute, "LabelSmoothing", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "ε = 1 would make every target uniform");
                     if (smoothing is null || !Reduction(attribute, node, out bool sum)) return null;
+                    ArgumentDeclaration? ignoreArg = attribute.Find("IgnoreIndex");
+                    int ignore = ParseInt(ignoreArg) ?? DefaultIgnoreIndex;
+                    if (soft && ignoreArg is not null)
+                    {
+                        Report(DiagnosticIds.InvalidArgument, ignoreArg.Span ?? attribute.Span, "IgnoreIndex", node, "left unset with SoftTargets", ignoreArg.Value ?? "?",
+                            "soft targets are distributions, not labels; give a padded row a zero target instead");
+                        return null;
+                    }
                     var options = new List<string>();
                     if (soft) options.Add("soft targets");
                     if (smoothing.Value != 0) options.Add("smoothing " + Real(smoothing.Value));
                     if (sum) options.Add("sum");
+                    if (ignore != DefaultIgnoreIndex) options.Add("ignoring " + Int(ignore));
                     string label = Labelled("SoftmaxCrossEntropy", options);
                     return Make(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(label))
-                    { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum }, label);
+                    { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum, IgnoreIndex = ignore }, label);
                 }
                 case "FocalLoss":
                 {
@@ -1029,7 +1055,8 @@ public static class GraphBuilder
 
         /// <summary>SelfAttention(heads, Causal, Dropout, Bias, Steps): three ops — the fused Q/K/V projection (a Dense named as
         /// nn.MultiheadAttention's in_proj), the attention core, and the output projection (out_proj).</summary>
-        private int? SelfAttention(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, Func<string, string> from, List<string> labels)
+        private int? SelfAttention(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, Scope scope,
+            Func<string, string> from, List<string> labels)
         {
             Shape inShape = input.Shape;
             if (inShape.Rank != 2)
@@ -1050,10 +1077,13 @@ public static class GraphBuilder
             if (dropout is null) return null;
             bool causal = ParseBool(attribute.Find("Causal")) ?? false;
             bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            int? padding = KeyPadding(attribute, "SelfAttention", node, steps, $"the steps of '{input.Node}'", scope);
+            if (padding is null) return null;
             var options = new List<string> { Int(heads.Value) };
             if (causal) options.Add("Causal = true");
             if (dropout.Value > 0) options.Add("Dropout = " + Real(dropout.Value));
             if (!bias) options.Add("Bias = false");
+            if (padding.Value >= 0) options.Add("KeyPadding = " + _ops[padding.Value].Node);
             string label = $"SelfAttention({string.Join(", ", options)})";
             labels.Add(from(label));
             string prefix = parametric > 1 ? $"{node}.{Int(position)}" : node;
@@ -1064,7 +1094,7 @@ public static class GraphBuilder
             int core = Add(new Op(_ops.Count, OpKind.Attention, node, position, EquatableArray.Create(qkv), inShape,
                 $"{Int(heads.Value)} heads of {Int(width / heads.Value)}: softmax(Q·Kᵀ/√{Int(width / heads.Value)}{(causal ? ", causal" : "")})·V")
             {
-                Heads = heads.Value, Causal = causal, Probability = (float)dropout.Value, Units = steps,
+                Heads = heads.Value, Causal = causal, Probability = (float)dropout.Value, Units = steps, KeyPadding = padding.Value,
             });
             return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(core), inShape, "output projection")
             {
@@ -1085,9 +1115,9 @@ public static class GraphBuilder
             return null;
         }
 
-        /// <summary>A cross-attention's Memory: a node of its scope declared before it, or of an enclosing scope (the
-        /// model, for a block it repeats).</summary>
-        private int? ResolveMemory(ArgumentDeclaration? argument, AttributeDeclaration attribute, string node, Scope scope)
+        /// <summary>A node named by a cross-attention's Memory or an attention's KeyPadding: one of its scope declared before
+        /// it, or of an enclosing scope (the model, for a block it repeats).</summary>
+        private int? ResolveInScopes(ArgumentDeclaration? argument, AttributeDeclaration attribute, string node, Scope scope)
         {
             string? name = argument?.Value;
             bool declaredHere = string.IsNullOrEmpty(name) || scope.Outputs.ContainsKey(name!) || scope.Declared.Contains(name!);
@@ -1100,11 +1130,38 @@ public static class GraphBuilder
             return ResolveNamed(argument, "Memory", attribute, node, scope);
         }
 
+        /// <summary>KeyPadding = nameof(X): X must be an integer [Input] with a PaddingToken and one token per key
+        /// (KILN1018). The input op, −1 when unset, null after a diagnostic.</summary>
+        private int? KeyPadding(AttributeDeclaration attribute, string layer, string node, int keyLength, string keys, Scope scope)
+        {
+            ArgumentDeclaration? argument = attribute.Find("KeyPadding");
+            if (argument is null) return -1;
+            int? resolved = ResolveInScopes(argument, attribute, node, scope);
+            if (resolved is null) return null;
+            Op named = _ops[resolved.Value];
+            Op? tokens = _ops.FirstOrDefault(o => o.Kind == OpKind.Input && o.Node == named.Node);
+            var span = argument.Span ?? attribute.Span;
+            if (tokens is null || !tokens.IntegerInput)
+                Report(DiagnosticIds.KeyPaddingMismatch, span, layer, node, named.Node,
+                    tokens is null ? $"which is not an input but {named.Label} {named.Shape.WithBatch()}" : $"which holds float values {tokens.Shape.WithBatch()}",
+                    "name the integer [Input] whose tokens the keys come from, declared with its PaddingToken");
+            else if (tokens.PaddingToken < 0)
+                Report(DiagnosticIds.KeyPaddingMismatch, span, layer, node, named.Node, "which declares no PaddingToken",
+                    $"declare the token that pads it, e.g. [Input({Int(tokens.Shape.Dimensions[0])}, Of = typeof(int), PaddingToken = 0)]");
+            else if (tokens.Shape.Dimensions[0] != keyLength)
+                Report(DiagnosticIds.KeyPaddingMismatch, span, layer, node, named.Node,
+                    $"which has {Int(tokens.Shape.Dimensions[0])} tokens per sample, but there are {Int(keyLength)} keys ({keys})",
+                    "the mask needs one token per key: name the input whose tokens the keys come from");
+            else
+                return tokens.Id;
+            return null;
+        }
+
         /// <summary>CrossAttention(heads, Memory, Dropout, Bias, Steps): four ops — the query projection of the sequence so far
         /// (q_proj), the key and value projection of the memory (kv_proj, one product into [T_k, 2·d_model]), the attention
         /// core over the two, and the output projection (out_proj).</summary>
         private int? CrossAttention(AttributeDeclaration attribute, int position, int parametric, string node, int source, Op input, int memory,
-            ArgumentDeclaration memoryArg, Func<string, string> from, List<string> labels)
+            ArgumentDeclaration memoryArg, Scope scope, Func<string, string> from, List<string> labels)
         {
             Shape inShape = input.Shape;
             if (inShape.Rank != 2)
@@ -1129,9 +1186,12 @@ public static class GraphBuilder
             double? dropout = Hyper(attribute, "Dropout", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "p = 1 would drop every attention weight");
             if (dropout is null) return null;
             bool bias = ParseBool(attribute.Find("Bias")) ?? true;
+            int? padding = KeyPadding(attribute, "CrossAttention", node, keyLength, $"the steps of '{keys.Node}'", scope);
+            if (padding is null) return null;
             var options = new List<string> { Int(heads.Value), "Memory = " + keys.Node };
             if (dropout.Value > 0) options.Add("Dropout = " + Real(dropout.Value));
             if (!bias) options.Add("Bias = false");
+            if (padding.Value >= 0) options.Add("KeyPadding = " + _ops[padding.Value].Node);
             string label = $"CrossAttention({string.Join(", ", options)})";
             labels.Add(from(label));
             string prefix = parametric > 1 ? $"{node}.{Int(position)}" : node;
@@ -1148,7 +1208,7 @@ public static class GraphBuilder
             int core = Add(new Op(_ops.Count, OpKind.Attention, node, position, EquatableArray.Create(query, keyValue), inShape,
                 $"{Int(heads.Value)} heads of {Int(dk)}: softmax(Q·Kᵀ/√{Int(dk)})·V over the {Int(keyLength)} steps of {keys.Node}")
             {
-                Heads = heads.Value, Probability = (float)dropout.Value, Units = keyLength,
+                Heads = heads.Value, Probability = (float)dropout.Value, Units = keyLength, KeyPadding = padding.Value,
             });
             return Add(new Op(_ops.Count, OpKind.Dense, node, position, EquatableArray.Create(core), inShape, "output projection")
             {
@@ -1370,4 +1430,7 @@ public static class GraphBuilder
     }
 
     private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>PyTorch's default ignore_index (the runtime's Losses.DefaultIgnoreIndex).</summary>
+    private const int DefaultIgnoreIndex = -100;
 }

@@ -144,6 +144,8 @@ public sealed record Op(
     public float LabelSmoothing { get; init; }
     /// <summary>Softmax cross-entropy: float target distributions instead of integer labels.</summary>
     public bool SoftTargets { get; init; }
+    /// <summary>Softmax cross-entropy: the label of a row that does not count (PyTorch's ignore_index, −100 by default).</summary>
+    public int IgnoreIndex { get; init; } = -100;
     /// <summary>Dropout: the probability of zeroing a value; Gaussian noise: σ.</summary>
     public float Probability { get; init; }
     /// <summary>Convolution and pooling windows: kernel size, stride, padding (top, bottom, left, right), dilation.</summary>
@@ -166,6 +168,10 @@ public sealed record Op(
     public float Epsilon { get; init; }
     /// <summary>Input: the model reads integer tokens instead of floats.</summary>
     public bool IntegerInput { get; init; }
+    /// <summary>Integer input: the token that pads a sample (trailing; the sample's length is its first position), or −1.</summary>
+    public int PaddingToken { get; init; } = -1;
+    /// <summary>Attention: the integer input whose padding hides keys (one token per key), or −1.</summary>
+    public int KeyPadding { get; init; } = -1;
     /// <summary>Embedding: the row that stays zero and gets no gradient, or −1.</summary>
     public int PaddingIndex { get; init; } = -1;
     /// <summary>Recurrent: the cell, the layer's index in its stack (PyTorch's _l0, _l1 …) and whether every step is output.</summary>

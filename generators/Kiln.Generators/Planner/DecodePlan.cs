@@ -53,6 +53,8 @@ public sealed record DecodePlan(
                     break;
                 case OpKind.Attention:
                     if (!op.Causal || op.Units != steps || op.Inputs.Count != 1) return null;
+                    // A padding mask (KeyPadding) changes nothing here: with trailing padding and a causal mask, a query
+                    // before a sample's first padding token sees only keys before it. The decoder runs real tokens only.
                     attention = true;
                     break;
                 case OpKind.Dense or OpKind.Relu or OpKind.LeakyRelu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.Softmax

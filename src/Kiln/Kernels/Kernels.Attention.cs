@@ -172,6 +172,23 @@ public sealed unsafe class MultiHeadAttention
         }
     }
 
+    /// <summary>
+    /// The key lengths of a right-padded batch of token sequences (PyTorch's <c>key_padding_mask = tokens == pad</c> when
+    /// the padding is trailing): for each of the <c>lengths.Length</c> samples of <paramref name="steps"/> tokens, the
+    /// position of its first <paramref name="paddingToken"/>, or <paramref name="steps"/> when it has none. What follows
+    /// the first padding token counts as padding whatever it holds.
+    /// </summary>
+    public static void KeyLengths(ReadOnlySpan<int> tokens, int steps, int paddingToken, Span<int> lengths)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        Guard.Length(tokens.Length, lengths.Length, steps, nameof(tokens));
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            int first = tokens.Slice(b * steps, steps).IndexOf(paddingToken);
+            lengths[b] = first < 0 ? steps : first;
+        }
+    }
+
     private void Run(Job job, int rows, int threads)
     {
         job.Rows = rows;

@@ -17,44 +17,55 @@ public static class Losses
 
     // ---- softmax cross-entropy ----
 
+    /// <summary>PyTorch's default <c>ignore_index</c>: a label of −100 is a row that does not count.</summary>
+    public const int DefaultIgnoreIndex = -100;
+
     /// <summary>
     /// Softmax cross-entropy with integer labels: over rows of logsumexp(z) − Σ_c q_c z_c, with the target q the
-    /// one-hot label smoothed as PyTorch's <c>label_smoothing</c> (q = (1 − ε)·onehot + ε / C). Writes the softmax
-    /// probabilities to <paramref name="probabilities"/>, which the backward reads.
+    /// one-hot label smoothed as PyTorch's <c>label_smoothing</c> (q = (1 − ε)·onehot + ε / C). Rows labelled
+    /// <paramref name="ignoreIndex"/> (PyTorch's <c>ignore_index</c>, −100 by default: padded steps of a sequence) add
+    /// nothing, and the mean is over the other rows (0 when every row is ignored, where PyTorch gives NaN). Writes the
+    /// softmax probabilities to <paramref name="probabilities"/>, which the backward reads.
     /// </summary>
     public static float SoftmaxCrossEntropyForward(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> probabilities, int rows, int classes,
-        float labelSmoothing = 0f, Reduction reduction = Reduction.Mean)
+        float labelSmoothing = 0f, Reduction reduction = Reduction.Mean, int ignoreIndex = DefaultIgnoreIndex)
     {
         Guard.Length(logits.Length, rows, classes, nameof(logits));
         Guard.Length(probabilities.Length, rows, classes, nameof(probabilities));
         Guard.Length(labels.Length, rows, 1, nameof(labels));
-        Guard.Labels(labels, classes, nameof(labels));
+        Guard.Labels(labels, classes, nameof(labels), ignoreIndex);
         double total = 0, off = labelSmoothing / (double)classes;
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> z = logits.Slice(r * classes, classes);
             double logSumExp = Softmax.Row(z, probabilities.Slice(r * classes, classes));
+            if (labels[r] == ignoreIndex) continue;
             double smoothed = 0;
             if (labelSmoothing != 0f)
                 foreach (float v in z) smoothed += v;
             total += logSumExp - (1 - labelSmoothing) * z[labels[r]] - off * smoothed;
         }
-        return (float)(total * Scale(reduction, rows));
+        return (float)(total * Scale(reduction, Counted(labels, ignoreIndex)));
     }
 
-    /// <summary>dlogits (+)= (p − q)·scale, q the (smoothed) one-hot target.</summary>
+    /// <summary>dlogits (+)= (p − q)·scale, q the (smoothed) one-hot target; zero for a row labelled <paramref name="ignoreIndex"/>.</summary>
     public static void SoftmaxCrossEntropyBackward(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, Span<float> dlogits, int rows, int classes, bool accumulate,
-        float labelSmoothing = 0f, Reduction reduction = Reduction.Mean)
+        float labelSmoothing = 0f, Reduction reduction = Reduction.Mean, int ignoreIndex = DefaultIgnoreIndex)
     {
         Guard.Length(probabilities.Length, rows, classes, nameof(probabilities));
         Guard.Length(dlogits.Length, rows, classes, nameof(dlogits));
         Guard.Length(labels.Length, rows, 1, nameof(labels));
-        float scale = (float)Scale(reduction, rows), off = labelSmoothing / classes, on = 1f - labelSmoothing + off;
+        float scale = (float)Scale(reduction, Counted(labels, ignoreIndex)), off = labelSmoothing / classes, on = 1f - labelSmoothing + off;
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> p = probabilities.Slice(r * classes, classes);
             Span<float> d = dlogits.Slice(r * classes, classes);
             int label = labels[r];
+            if (label == ignoreIndex)
+            {
+                if (!accumulate) d.Clear();
+                continue;
+            }
             for (int c = 0; c < classes; c++)
             {
                 float g = (p[c] - (c == label ? on : off)) * scale;
@@ -62,6 +73,9 @@ public static class Losses
             }
         }
     }
+
+    /// <summary>The rows that count: those not labelled <paramref name="ignoreIndex"/>.</summary>
+    private static int Counted(ReadOnlySpan<int> labels, int ignoreIndex) => labels.Length - labels.Count(ignoreIndex);
 
     /// <summary>
     /// Softmax cross-entropy with soft targets (a probability distribution per row, as mixup and cutmix make):

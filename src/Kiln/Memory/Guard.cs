@@ -48,6 +48,16 @@ public static class Guard
         }
     }
 
+    /// <summary>Throws unless every label lies in [0, classes) or is <paramref name="ignoreIndex"/> (a row that does not count).</summary>
+    public static void Labels(ReadOnlySpan<int> labels, int classes, string argument, int ignoreIndex)
+    {
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes && labels[i] != ignoreIndex)
+                throw new ArgumentOutOfRangeException(argument, labels[i], $"Label {i} is {labels[i]}; labels must lie in [0, {classes}), or be {ignoreIndex} for a row that does not count.");
+        }
+    }
+
     private static void ThrowRows(int length, int rowSize, string argument, string shape) =>
         throw new ArgumentException($"'{argument}' has {length} values; expected a whole number of samples of shape {shape} ({rowSize} values each, at least one).", argument);
 

@@ -335,12 +335,13 @@ class CrossAttention(nn.Module):
         self.width, self.heads = width, heads
         self.q_proj, self.kv_proj, self.out_proj = nn.Linear(width, width), nn.Linear(memory_width, 2 * width), nn.Linear(width, width)
 
-    def forward(self, x, memory):
+    def forward(self, x, memory, key_padding_mask=None):
         d = self.width
         q, kv = x.transpose(0, 1), memory.transpose(0, 1)  # sequence first
         o, _ = F.multi_head_attention_forward(
             q, kv, kv, d, self.heads, None, torch.cat([self.q_proj.bias, self.kv_proj.bias]), None, None, False, 0.0,
-            self.out_proj.weight, self.out_proj.bias, training=self.training, need_weights=False, use_separate_proj_weight=True,
+            self.out_proj.weight, self.out_proj.bias, training=self.training, key_padding_mask=key_padding_mask,
+            need_weights=False, use_separate_proj_weight=True,
             q_proj_weight=self.q_proj.weight, k_proj_weight=self.kv_proj.weight[:d], v_proj_weight=self.kv_proj.weight[d:])
         return o.transpose(0, 1)
 
@@ -417,6 +418,42 @@ def transformer_cases():
         queries, memory = x[:, :18].reshape(-1, 3, 6), x[:, 18:].reshape(-1, 5, 4)
         return m.Out(m.Cross(queries, memory))
     yield "cross_attention", (m, cross, torch.randn(4, 38), torch.randn(4, 3, 3), lambda o, t: F.mse_loss(o, t), "sgd")  # SGD: see "attention"
+
+    # Right-padded batches (tests/Kiln.Models.Tests/TransformerParityModels.cs, PaddedSeq2Seq): token 0 pads both inputs,
+    # every attention gets key_padding_mask = tokens == 0 (the decoder's self-attention also the causal mask), and the
+    # padded target steps are labelled -100, which cross_entropy ignores by default. Two inputs given as one tensor
+    # [n, 5 + 4] (source, then target). need_weights=True keeps nn.MultiheadAttention on its standard path in eval too.
+    def padded_block():
+        b = nn.Module()
+        b.Self = nn.ModuleList([nn.LayerNorm(6), nn.MultiheadAttention(6, 2, batch_first=True)])
+        b.Cross = nn.ModuleList([nn.LayerNorm(6), CrossAttention(6, 4, 2)])
+        b.Mlp = nn.ModuleList([nn.LayerNorm(6), nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 6)])
+        return b
+
+    m = Named(SourceEmbedded=nn.Embedding(7, 4), Encoded=nn.ModuleList([nn.MultiheadAttention(4, 2, batch_first=True), nn.Identity(), nn.LayerNorm(4)]),
+              TargetEmbedded=nn.ModuleList([nn.Embedding(7, 6), LearnedPositions(4, 6)]), Blocks=nn.ModuleList([padded_block(), padded_block()]),
+              Logits=nn.ModuleList([nn.LayerNorm(6), nn.Linear(6, 7)]))
+    with torch.no_grad():
+        for mha in [m.Encoded[0]] + [b.Self[1] for b in m.Blocks]:
+            mha.in_proj_bias.normal_(0, 0.3); mha.out_proj.bias.normal_(0, 0.3)
+
+    def padded(m, x):
+        source, target = x[:, :5], x[:, 5:]
+        source_pad, target_pad = source == 0, target == 0
+        e = m.SourceEmbedded(source) + sinusoidal(5, 4)
+        e = m.Encoded[2](e + m.Encoded[0](e, e, e, key_padding_mask=source_pad, need_weights=True)[0])
+        h = m.TargetEmbedded[1](m.TargetEmbedded[0](target))
+        for b in m.Blocks:
+            a = b.Self[0](h)
+            h = h + b.Self[1](a, a, a, attn_mask=causal_mask(4), key_padding_mask=target_pad, need_weights=True)[0]
+            h = h + b.Cross[1](b.Cross[0](h), e, key_padding_mask=source_pad)
+            h = h + b.Mlp[3](b.Mlp[2](b.Mlp[1](b.Mlp[0](h))))
+        return m.Logits[1](m.Logits[0](h))
+
+    source, target, labels = torch.randint(1, 7, (3, 5)), torch.randint(1, 7, (3, 4)), torch.randint(0, 7, (3, 4))
+    for row, (s, t) in enumerate([(2, 2), (5, 4), (1, 3)]):  # lengths: every sample keeps at least one key
+        source[row, s:] = 0; target[row, t:] = 0; labels[row, t:] = -100
+    yield "padding", (m, padded, torch.cat([source, target], 1), labels, seq_ce(7), "sgd")  # SGD: see "attention"
 
 
 def sigmoid_focal_loss(inputs, targets, alpha, gamma):
