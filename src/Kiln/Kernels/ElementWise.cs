@@ -11,6 +11,14 @@ public interface IUnaryOperator
     TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>;
 }
 
+/// <summary>
+/// A unary operator too long to apply while a GEMM tile is in registers (a transcendental: sigmoid, tanh, GELU): with
+/// the 24 accumulators live its temporaries and constants spill. A fused epilogue stores such a tile first and then
+/// applies the operator to it from L1, a row at a time (measured at Z5's feed-forward shape: exact GELU in registers
+/// doubled the product's time).
+/// </summary>
+public interface ITileOperator : IUnaryOperator;
+
 /// <summary>An element-wise function of two values (e.g. a saved activation and an upstream gradient).</summary>
 public interface IBinaryOperator
 {

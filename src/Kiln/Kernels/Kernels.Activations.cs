@@ -84,7 +84,7 @@ public static class Activations
             TSimd.SelectPositive(x, dy, TSimd.Multiply(dy, TSimd.Broadcast(alpha)));
     }
 
-    public readonly struct SigmoidOp : IUnaryOperator
+    public readonly struct SigmoidOp : ITileOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> => Sigmoid<TVec, TSimd>(x);
@@ -97,7 +97,7 @@ public static class Activations
             TSimd.Multiply(dy, TSimd.Multiply(y, TSimd.Subtract(TSimd.Broadcast(1f), y)));
     }
 
-    public readonly struct TanhOp : IUnaryOperator
+    public readonly struct TanhOp : ITileOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> => Tanh<TVec, TSimd>(x);
@@ -110,7 +110,7 @@ public static class Activations
             TSimd.Multiply(dy, TSimd.Subtract(TSimd.Broadcast(1f), TSimd.Multiply(y, y)));
     }
 
-    public readonly struct GeluOp : IUnaryOperator
+    public readonly struct GeluOp : ITileOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec> =>
@@ -128,7 +128,7 @@ public static class Activations
         }
     }
 
-    public readonly struct GeluTanhOp : IUnaryOperator
+    public readonly struct GeluTanhOp : ITileOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TVec Invoke<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>
@@ -182,19 +182,28 @@ public static class Activations
         return TSimd.Multiply(TSimd.Broadcast(0.7978845608028654f), TSimd.MultiplyAdd(TSimd.Broadcast(0.044715f), x3, x));
     }
 
-    /// <summary>Φ(x) = ½(1 + erf(x/√2)), erf by Abramowitz–Stegun 7.1.26 (absolute error below 1.5e−7).</summary>
+    /// <summary>
+    /// Φ(x) = ½(1 + erf(x/√2)), erf as Eigen's and XLA's single-precision erf: x clamped to [−4, 4] (erf is ±1 in float
+    /// beyond), an odd degree-13 polynomial over an even degree-8 one — 12 FMAs and a division, no exponential
+    /// (absolute error below 4.2e−7 over the line, against 1.5e−7 for Abramowitz–Stegun 7.1.26, which needs an
+    /// exponential and a division and ran the exact GELU at half the speed). NaN propagates.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static TVec NormalCdf<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>
     {
-        TVec z = TSimd.Abs(TSimd.Multiply(x, TSimd.Broadcast(0.7071067811865476f)));
-        TVec t = TSimd.Divide(TSimd.Broadcast(1f), TSimd.MultiplyAdd(TSimd.Broadcast(0.3275911f), z, TSimd.Broadcast(1f)));
-        TVec poly = TSimd.MultiplyAdd(TSimd.Broadcast(1.061405429f), t, TSimd.Broadcast(-1.453152027f));
-        poly = TSimd.MultiplyAdd(poly, t, TSimd.Broadcast(1.421413741f));
-        poly = TSimd.MultiplyAdd(poly, t, TSimd.Broadcast(-0.284496736f));
-        poly = TSimd.MultiplyAdd(poly, t, TSimd.Broadcast(0.254829592f));
-        poly = TSimd.Multiply(poly, t);
-        TVec erfAbs = TSimd.Subtract(TSimd.Broadcast(1f), TSimd.Multiply(poly, TSimd.Exp(TSimd.Subtract(TSimd.Zero, TSimd.Multiply(z, z)))));
-        TVec erf = TSimd.CopySign(erfAbs, x);
-        return TSimd.Multiply(TSimd.Broadcast(0.5f), TSimd.Add(TSimd.Broadcast(1f), erf));
+        TVec z = TSimd.Min(TSimd.Broadcast(4f), TSimd.Max(TSimd.Broadcast(-4f), TSimd.Multiply(x, TSimd.Broadcast(0.7071067811865476f))));
+        TVec z2 = TSimd.Multiply(z, z);
+        TVec p = TSimd.MultiplyAdd(z2, TSimd.Broadcast(-2.72614225801306e-10f), TSimd.Broadcast(2.77068142495902e-08f));
+        p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-2.10102402082508e-06f));
+        p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-5.69250639462346e-05f));
+        p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-7.34990630326855e-04f));
+        p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-2.95459980854025e-03f));
+        p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-1.60960333262415e-02f));
+        TVec q = TSimd.MultiplyAdd(z2, TSimd.Broadcast(-1.45660718464996e-05f), TSimd.Broadcast(-2.13374055278905e-04f));
+        q = TSimd.MultiplyAdd(z2, q, TSimd.Broadcast(-1.68282697438203e-03f));
+        q = TSimd.MultiplyAdd(z2, q, TSimd.Broadcast(-7.37332916720468e-03f));
+        q = TSimd.MultiplyAdd(z2, q, TSimd.Broadcast(-1.42647390514189e-02f));
+        TVec erf = TSimd.Divide(TSimd.Multiply(z, p), q);
+        return TSimd.MultiplyAdd(TSimd.Broadcast(0.5f), erf, TSimd.Broadcast(0.5f));
     }
 }

@@ -522,6 +522,7 @@ internal static unsafe class GemmPacked
             if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act);
             if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act);
             if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act);
+            if (default(TAct) is ITileOperator && store.Last) ActivateTile<TVec, TSimd, TAct>(c, rows, TCols.Value * w, store.Ldc, act);
             return;
         }
         float* t = store.Edge;
@@ -539,6 +540,22 @@ internal static unsafe class GemmPacked
         if (rows > 10) { TSimd.Store(ca0, ref t[10 * lt]); if (two) TSimd.Store(ca1, ref t[10 * lt + w]); }
         if (rows > 11) { TSimd.Store(cb0, ref t[11 * lt]); if (two) TSimd.Store(cb1, ref t[11 * lt + w]); }
         StoreEdge<TVec, TSimd, TAct>(t, lt, rows, cols, c, store, act);
+        if (default(TAct) is ITileOperator && store.Last && !store.Transposed) ActivateTile<TVec, TSimd, TAct>(c, rows, cols, store.Ldc, act);
+    }
+
+    /// <summary>An <see cref="ITileOperator"/> over a tile just stored (rows × cols of C, row stride ldc), from L1.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ActivateTile<TVec, TSimd, TAct>(float* c, int rows, int cols, int ldc, TAct act)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        int w = TSimd.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = c + (nint)r * ldc;
+            int j = 0;
+            for (; j + w <= cols; j += w) TSimd.Store(act.Invoke<TVec, TSimd>(TSimd.Load(ref row[j])), ref row[j]);
+            if (j < cols) TSimd.StoreFirst(act.Invoke<TVec, TSimd>(TSimd.LoadFirst(ref row[j], cols - j)), ref row[j], cols - j);
+        }
     }
 
     /// <summary>A whole row of a tile: (+ C), then after the last depth block + bias, the pre-activation copy, the activation.</summary>
@@ -604,7 +621,8 @@ internal static unsafe class GemmPacked
                 if (full) TSimd.Store(v, ref z[j]);
                 else TSimd.StoreFirst(v, ref z[j], count);
             }
-            if (typeof(TAct) != typeof(IdentityOp)) v = act.Invoke<TVec, TSimd>(v);
+            // A tile operator is applied after the whole tile is stored (ActivateTile).
+            if (typeof(TAct) != typeof(IdentityOp) && default(TAct) is not ITileOperator) v = act.Invoke<TVec, TSimd>(v);
         }
         if (full) TSimd.Store(v, ref target[j]);
         else TSimd.StoreFirst(v, ref target[j], count);
