@@ -291,9 +291,7 @@ public sealed unsafe class MultiHeadAttention
         {
             ReadOnlySpan<float> pr = p.Slice(i * tk, tk);
             Span<float> dr = dp.Slice(i * tk, tk);
-            float dot = TensorPrimitives.Dot(pr, dr);
-            TensorPrimitives.Subtract(dr, dot, dr);
-            TensorPrimitives.Multiply(dr, pr, dr);
+            ElementWise.Zip(Isa, new Softmax.SoftmaxGradOp(TensorPrimitives.Dot(pr, dr)), pr, dr, dr, accumulate: false);
         }
         // S = Q̃·Kᵀ with Q̃ = Q/√d_k: dQ = (dS·K)/√d_k, dK = dSᵀ·Q̃.
         Gemm.Run(Isa, GemmKernel.Auto, GemmForm.Nn, dp, ks, dqs, tq, dk, tk, false, default, default(IdentityOp), default);
