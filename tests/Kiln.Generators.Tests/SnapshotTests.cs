@@ -82,6 +82,45 @@ public class SnapshotTests
             Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Kiln.Samples.Seq2Seq.", "").Replace(".g.cs", ""));
     }
 
+    /// <summary>Padded batches: the key lengths of both inputs computed once per pass and handed to every attention
+    /// whose KeyPadding names them, in the forward and the backward; a cross-entropy that ignores another label.</summary>
+    [Fact]
+    public void GeneratedPaddedEncoderDecoder_MatchesSnapshots_AndCompilesClean()
+    {
+        const string source = """
+            using Kiln;
+            namespace Padded;
+
+            [Block]
+            public partial class PaddedDecoderLayer
+            {
+                [LayerNorm, SelfAttention(2, Causal = true, KeyPadding = "Target"), Residual]        public partial Node Self { get; }
+                [LayerNorm, CrossAttention(2, Memory = "Encoded", KeyPadding = "Source"), Residual]  public partial Node Cross { get; }
+                [LayerNorm, Dense(16), Gelu, Dense(8), Residual]                                     public partial Node Mlp { get; }
+            }
+
+            [Model(Batch = 4)]
+            public partial class PaddedSeq2Seq
+            {
+                [Input(6, Of = typeof(int), PaddingToken = 0)]                  public partial Node Source { get; }
+                [Embedding(12, 8), SinusoidalPositions]                         public partial Node SourceEmbedded { get; }
+                [SelfAttention(2, KeyPadding = nameof(Source)), Residual, LayerNorm] public partial Node Encoded { get; }
+                [Input(5, Of = typeof(int), PaddingToken = 0)]                  public partial Node Target { get; }
+                [Embedding(12, 8), LearnedPositions]                            public partial Node TargetEmbedded { get; }
+                [Repeat(typeof(PaddedDecoderLayer), 1)]                         public partial Node Layers { get; }
+                [LayerNorm, Dense(12)]                                          public partial Node Logits { get; }
+                [SoftmaxCrossEntropy(IgnoreIndex = 0)]                          public partial Node Loss { get; }
+            }
+            """;
+        var (result, output) = GeneratorHarness.Run(source);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(2, result.GeneratedTrees.Length);
+        Assert.Empty(GeneratorHarness.CompileErrors(output));
+        foreach (var tree in result.GeneratedTrees)
+            Snapshot.Verify(tree.ToString(), System.IO.Path.GetFileName(tree.FilePath).Replace("Padded.", "").Replace(".g.cs", ""));
+    }
+
     [Fact]
     public void GeneratedModel_IsDeterministic()
     {
