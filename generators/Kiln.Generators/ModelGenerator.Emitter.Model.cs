@@ -877,7 +877,7 @@ public sealed partial class ModelGenerator
                     switch (op.Kind)
                     {
                         case OpKind.SoftmaxCrossEntropy when op.SoftTargets:
-                            _w.Line($"{K}.Losses.SoftTargetCrossEntropyBackward({Act(op.Id)}, targets, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)}{IgnoreIndexOf(op)});");
+                            _w.Line($"{K}.Losses.SoftTargetCrossEntropyBackward({Act(op.Id)}, targets, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)});");
                             break;
                         case OpKind.SoftmaxCrossEntropy:
                             _w.Line($"{K}.Losses.SoftmaxCrossEntropyBackward({Act(op.Id)}, labels, {Dx(0)}, {RowsOf(input)}, {I(input.Last)}, accumulate: {Acc(0)}, {Naming.Float(op.LabelSmoothing)}, {ReductionOf(op)}{IgnoreIndexOf(op)});");
@@ -1125,8 +1125,8 @@ public sealed partial class ModelGenerator
             /// <summary>The instance field holding a recurrent layer's step loop.</summary>
             private string LayerField(Op op) => "_" + Naming.Camel(BaseName(op)) + "Layer";
 
-            /// <summary>A cross-entropy's ignore_index argument when it is not PyTorch's default (−100, the kernel's too).</summary>
-            private static string IgnoreIndexOf(Op loss) => loss.IgnoreIndex == -100 ? "" : ", ignoreIndex: " + I(loss.IgnoreIndex);
+            /// <summary>A cross-entropy's ignore_index argument when it is not PyTorch's default (the kernel's too).</summary>
+            private static string IgnoreIndexOf(Op loss) => loss.IgnoreIndex == Op.DefaultIgnoreIndex ? "" : ", ignoreIndex: " + I(loss.IgnoreIndex);
 
             /// <summary>The integer inputs some attention's KeyPadding names, each once.</summary>
             private IEnumerable<Op> PaddedInputs =>

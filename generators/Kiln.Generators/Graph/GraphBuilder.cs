@@ -565,7 +565,7 @@ public static class GraphBuilder
                 case "CrossAttention":
                 {
                     ArgumentDeclaration? memoryArg = attribute.Find("Memory");
-                    int? memory = ResolveInScopes(memoryArg, attribute, node, scope);
+                    int? memory = ResolveInScopes(memoryArg, "Memory", attribute, node, scope);
                     if (memory is null) return null;
                     return CrossAttention(attribute, position, parametric, node, source.Value, input, memory.Value, memoryArg!, scope, From, labels);
                 }
@@ -799,7 +799,7 @@ public static class GraphBuilder
                     double? smoothing = Hyper(attribute, "LabelSmoothing", 0, node, v => v >= 0 && v < 1, "in [0, 1)", "ε = 1 would make every target uniform");
                     if (smoothing is null || !Reduction(attribute, node, out bool sum)) return null;
                     ArgumentDeclaration? ignoreArg = attribute.Find("IgnoreIndex");
-                    int ignore = ParseInt(ignoreArg) ?? DefaultIgnoreIndex;
+                    int ignore = ParseInt(ignoreArg) ?? Op.DefaultIgnoreIndex;
                     if (soft && ignoreArg is not null)
                     {
                         Report(DiagnosticIds.InvalidArgument, ignoreArg.Span ?? attribute.Span, "IgnoreIndex", node, "left unset with SoftTargets", ignoreArg.Value ?? "?",
@@ -810,7 +810,7 @@ public static class GraphBuilder
                     if (soft) options.Add("soft targets");
                     if (smoothing.Value != 0) options.Add("smoothing " + Real(smoothing.Value));
                     if (sum) options.Add("sum");
-                    if (ignore != DefaultIgnoreIndex) options.Add("ignoring " + Int(ignore));
+                    if (ignore != Op.DefaultIgnoreIndex) options.Add("ignoring " + Int(ignore));
                     string label = Labelled("SoftmaxCrossEntropy", options);
                     return Make(new Op(_ops.Count, OpKind.SoftmaxCrossEntropy, node, position, EquatableArray.Create(source.Value), Shape.Scalar, From(label))
                     { SoftTargets = soft, LabelSmoothing = (float)smoothing.Value, SumReduction = sum, IgnoreIndex = ignore }, label);
@@ -1117,7 +1117,7 @@ public static class GraphBuilder
 
         /// <summary>A node named by a cross-attention's Memory or an attention's KeyPadding: one of its scope declared before
         /// it, or of an enclosing scope (the model, for a block it repeats).</summary>
-        private int? ResolveInScopes(ArgumentDeclaration? argument, AttributeDeclaration attribute, string node, Scope scope)
+        private int? ResolveInScopes(ArgumentDeclaration? argument, string what, AttributeDeclaration attribute, string node, Scope scope)
         {
             string? name = argument?.Value;
             bool declaredHere = string.IsNullOrEmpty(name) || scope.Outputs.ContainsKey(name!) || scope.Declared.Contains(name!);
@@ -1127,7 +1127,7 @@ public static class GraphBuilder
                 if (outer.Failed.Contains(name!)) return null;
             }
             // Declared here, or nowhere: the usual resolution and its diagnostics.
-            return ResolveNamed(argument, "Memory", attribute, node, scope);
+            return ResolveNamed(argument, what, attribute, node, scope);
         }
 
         /// <summary>KeyPadding = nameof(X): X must be an integer [Input] with a PaddingToken and one token per key
@@ -1136,7 +1136,7 @@ public static class GraphBuilder
         {
             ArgumentDeclaration? argument = attribute.Find("KeyPadding");
             if (argument is null) return -1;
-            int? resolved = ResolveInScopes(argument, attribute, node, scope);
+            int? resolved = ResolveInScopes(argument, "KeyPadding", attribute, node, scope);
             if (resolved is null) return null;
             Op named = _ops[resolved.Value];
             Op? tokens = _ops.FirstOrDefault(o => o.Kind == OpKind.Input && o.Node == named.Node);
@@ -1430,7 +1430,4 @@ public static class GraphBuilder
     }
 
     private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>PyTorch's default ignore_index (the runtime's Losses.DefaultIgnoreIndex).</summary>
-    private const int DefaultIgnoreIndex = -100;
 }

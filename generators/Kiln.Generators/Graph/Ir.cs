@@ -144,8 +144,10 @@ public sealed record Op(
     public float LabelSmoothing { get; init; }
     /// <summary>Softmax cross-entropy: float target distributions instead of integer labels.</summary>
     public bool SoftTargets { get; init; }
-    /// <summary>Softmax cross-entropy: the label of a row that does not count (PyTorch's ignore_index, −100 by default).</summary>
-    public int IgnoreIndex { get; init; } = -100;
+    /// <summary>PyTorch's default ignore_index, which is also the runtime kernel's (Losses.DefaultIgnoreIndex).</summary>
+    public const int DefaultIgnoreIndex = -100;
+    /// <summary>Softmax cross-entropy: the label of a row that does not count (PyTorch's ignore_index).</summary>
+    public int IgnoreIndex { get; init; } = DefaultIgnoreIndex;
     /// <summary>Dropout: the probability of zeroing a value; Gaussian noise: σ.</summary>
     public float Probability { get; init; }
     /// <summary>Convolution and pooling windows: kernel size, stride, padding (top, bottom, left, right), dilation.</summary>

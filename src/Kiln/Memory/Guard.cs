@@ -38,23 +38,15 @@ public static class Guard
             throw new InvalidOperationException($"'{argument}' holds {rows} sequences but CarryState is on and one pass takes at most {batch} (the model's Batch): give at most {batch} rows per call, or set CarryState = false.");
     }
 
-    /// <summary>Throws unless every label lies in [0, classes).</summary>
-    public static void Labels(ReadOnlySpan<int> labels, int classes, string argument)
-    {
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if ((uint)labels[i] >= (uint)classes)
-                throw new ArgumentOutOfRangeException(argument, labels[i], $"Label {i} is {labels[i]}; labels must lie in [0, {classes}).");
-        }
-    }
-
-    /// <summary>Throws unless every label lies in [0, classes) or is <paramref name="ignoreIndex"/> (a row that does not count).</summary>
-    public static void Labels(ReadOnlySpan<int> labels, int classes, string argument, int ignoreIndex)
+    /// <summary>Throws unless every label lies in [0, classes), or is <paramref name="ignoreIndex"/> when one is given (a
+    /// row that does not count).</summary>
+    public static void Labels(ReadOnlySpan<int> labels, int classes, string argument, int? ignoreIndex = null)
     {
         for (int i = 0; i < labels.Length; i++)
         {
             if ((uint)labels[i] >= (uint)classes && labels[i] != ignoreIndex)
-                throw new ArgumentOutOfRangeException(argument, labels[i], $"Label {i} is {labels[i]}; labels must lie in [0, {classes}), or be {ignoreIndex} for a row that does not count.");
+                throw new ArgumentOutOfRangeException(argument, labels[i], $"Label {i} is {labels[i]}; labels must lie in [0, {classes})" +
+                    (ignoreIndex is int ignored ? $", or be {ignored} for a row that does not count." : "."));
         }
     }
 
