@@ -87,8 +87,11 @@ public class AttentionKernelTests
 
     // ---- attention ----
 
-    /// <summary>(rows, heads, d_k, T_q, T_k): d_k 3 is all tail, 8 one AVX2 vector, 16 one AVX-512 vector; T 1 is a single query.</summary>
-    private static readonly (int Rows, int Heads, int HeadSize, int Tq, int Tk)[] Sizes = { (2, 2, 3, 4, 4), (1, 3, 8, 7, 7), (2, 1, 16, 1, 1), (3, 2, 5, 6, 6) };
+    /// <summary>(rows, heads, d_k, T_q, T_k): d_k 3 is all tail, 8 one AVX2 vector, 16 one AVX-512 vector; T 1 is a single query.
+    /// The fused path (d_k a whole number of vectors) meets partial tiles of rows (35 = 5·6 + 4 + 1), key panels past the
+    /// first (35 keys: three AVX2 panels, two AVX-512 ones) and a last column panel of one vector (24 = 3 AVX2 vectors).</summary>
+    private static readonly (int Rows, int Heads, int HeadSize, int Tq, int Tk)[] Sizes =
+        { (2, 2, 3, 4, 4), (1, 3, 8, 7, 7), (2, 1, 16, 1, 1), (3, 2, 5, 6, 6), (2, 1, 16, 35, 35), (1, 2, 24, 13, 13) };
 
     public static IEnumerable<object[]> SelfCases() =>
         from isa in KernelInfo.Supported
@@ -154,6 +157,86 @@ public class AttentionKernelTests
             double[] qd = D(q), kvd = D(kv);
             Reference.CheckGradient(qd, dq, () => Dot(Ref(qd, kvd), weights), $"{isa} dq");
             Reference.CheckGradient(kvd, dkv, () => Dot(Ref(qd, kvd), weights), $"{isa} dkv");
+        }
+    }
+
+    /// <summary>
+    /// Z5's attention (4 heads of 32 over 64 positions) with padding and a causal mask, and a cross-attention with
+    /// fewer queries than keys: the fused path against the double-precision reference forward, and its backward
+    /// (which skips the products the masks make zero) against the general path's, itself checked by finite
+    /// differences above. Either backward also follows the other path's forward (they save the same probabilities).
+    /// </summary>
+    [Theory]
+    [InlineData(64, 64, true)]
+    [InlineData(64, 64, false)]
+    [InlineData(20, 45, false)]
+    [InlineData(20, 45, true)]
+    public void FusedPath_MatchesTheReference_AndTheGeneralPath_AtModelSizes(int tq, int tk, bool causal)
+    {
+        const int rows = 3, heads = 4, dk = 32, width = heads * dk;
+        foreach (KernelIsa isa in KernelInfo.Supported.Where(i => i != KernelIsa.Portable))
+        {
+            float[] q = Reference.Random(rows * tq * 3 * width, 11, 2f), kv = Reference.Random(rows * tk * 2 * width, 12, 2f);
+            float[] dOutput = Reference.Random(rows * tq * width, 13);
+            int[] lengths = { tk, tk / 2 + 1, 3 };
+            var fused = new MultiHeadAttention(heads, dk, tq, tk, causal) { Isa = isa };
+            var general = new MultiHeadAttention(heads, dk, tq, tk, causal) { Isa = isa, Fused = false };
+            Assert.True(fused.Fused);
+
+            (float[] Output, float[] Saved, float[] Dq, float[] Dkv) Run(MultiHeadAttention forward, MultiHeadAttention backward)
+            {
+                ReadOnlySpan<float> kvs = kv;
+                var output = new float[rows * tq * width];
+                var saved = new float[forward.SavedFloats(rows)];
+                forward.Forward(q, 3 * width, kvs, kvs.Slice(width), 2 * width, output, saved, rows, lengths);
+                // Accumulating onto a constant: what is added, not assigned, is checked.
+                float[] dq = Enumerable.Repeat(0.5f, q.Length).ToArray(), dkv = Enumerable.Repeat(0.5f, kv.Length).ToArray();
+                Span<float> dkvs = dkv;
+                backward.Backward(dOutput, q, 3 * width, kvs, kvs.Slice(width), 2 * width, saved, dq, dkvs, dkvs.Slice(width), rows, accumulate: true, lengths);
+                return (output, saved, dq, dkv);
+            }
+
+            var f = Run(fused, fused);
+            var g = Run(general, general);
+            double[] expected = ReferenceAttention.Attention(D(q), 0, 3 * width, D(kv), 0, width, 2 * width, rows, heads, dk, tq, tk, causal, lengths, null);
+            Reference.AssertClose(expected, f.Output, $"{isa} fused output");
+            Reference.AssertClose(D(g.Saved), f.Saved, 1e-5, 1e-6, $"{isa} saved probabilities");
+            Reference.AssertClose(D(g.Dq), f.Dq, 1e-4, 1e-5, $"{isa} dq");
+            Reference.AssertClose(D(g.Dkv), f.Dkv, 1e-4, 1e-5, $"{isa} dkv");
+            // Past each sample's length the keys and values get nothing: their gradient stays what was there.
+            for (int j = lengths[2]; j < tk; j++)
+                Assert.All(f.Dkv.AsSpan((2 * tk + j) * 2 * width, 2 * width).ToArray(), x => Assert.Equal(0.5f, x));
+            var mixed = Run(general, fused);
+            Reference.AssertClose(D(g.Dkv), mixed.Dkv, 1e-4, 1e-5, $"{isa} fused backward after the general forward");
+        }
+    }
+
+    /// <summary>Scores that grow by 60 a key: every query's hidden (future) keys score far above its visible ones, so a
+    /// softmax shifted by a maximum that included them would underflow to 0/0. Each path, each ISA.</summary>
+    [Fact]
+    public void MaskedKeysWithHugeScores_DoNotUnderflowTheVisibleOnes()
+    {
+        const int t = 21, dk = 16;
+        int stride = 3 * dk;
+        var qkv = new float[t * stride];
+        for (int i = 0; i < t; i++)
+        {
+            for (int d = 0; d < dk; d++)
+            {
+                qkv[i * stride + d] = 1f;                       // q = 1
+                qkv[i * stride + dk + d] = 60f * (i + 1) / 4f;  // k: q·k/√16 = 60 (i + 1)
+                qkv[i * stride + 2 * dk + d] = i + d * 0.01f;   // v
+            }
+        }
+        foreach (KernelIsa isa in KernelInfo.Supported)
+        foreach (bool fused in new[] { true, false })
+        {
+            var layer = new MultiHeadAttention(1, dk, t, t, causal: true) { Isa = isa, Fused = fused };
+            var output = new float[t * dk];
+            ReadOnlySpan<float> all = qkv;
+            layer.Forward(all, stride, all.Slice(dk), all.Slice(2 * dk), stride, output, new float[layer.SavedFloats(1)], 1);
+            double[] expected = ReferenceAttention.Attention(D(qkv), 0, stride, D(qkv), dk, 2 * dk, stride, 1, 1, dk, t, t, true, null, null);
+            Reference.AssertClose(expected, output, $"{isa} fused={fused}");
         }
     }
 

@@ -21,7 +21,7 @@ namespace Kiln.Kernels;
 /// same Q, K, V; it writes (or adds to) dQ, dK, dV in the same strided layout.
 /// </para>
 /// </summary>
-public sealed unsafe class MultiHeadAttention
+public sealed unsafe partial class MultiHeadAttention
 {
     public MultiHeadAttention(int heads, int headSize, int queryLength, int keyLength, bool causal, float dropout = 0f)
     {
@@ -361,13 +361,20 @@ public sealed unsafe class MultiHeadAttention
             MultiHeadAttention layer = _layer!;
             int units = Rows * layer.Heads;
             int begin = (int)((long)units * part / parts), end = (int)((long)units * (part + 1) / parts);
-            int need = layer.ScratchFloats;
+            bool fused = layer.UsesFused(Dropping);
+            int need = fused ? layer.FusedScratchFloats : layer.ScratchFloats;
             float[]? scratch = t_scratch;
             if (scratch is null || scratch.Length < need) t_scratch = scratch = GC.AllocateUninitializedArray<float>(need, pinned: true);
+            float* pinned = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref scratch[0]);
             for (int unit = begin; unit < end; unit++)
             {
                 int b = unit / layer.Heads, h = unit % layer.Heads;
-                if (_backward) layer.BackwardUnit(this, b, h, scratch);
+                if (fused)
+                {
+                    if (_backward) layer.FusedBackwardUnit(this, b, h, pinned);
+                    else layer.FusedForwardUnit(this, b, h, pinned);
+                }
+                else if (_backward) layer.BackwardUnit(this, b, h, scratch);
                 else layer.ForwardUnit(this, b, h, scratch);
             }
         }
