@@ -25,9 +25,16 @@ public class AttentionKernelTests
         from affine in new[] { true, false }
         select new object[] { width, affine };
 
+    /// <summary>Widths of whole vectors take the fused loops (24: AVX2's only; 128: Z5's), others the general one.</summary>
+    public static IEnumerable<object[]> LayerNormCases() =>
+        from isa in KernelInfo.Supported
+        from width in new[] { 5, 16, 24, 37, 128 }
+        from affine in new[] { true, false }
+        select new object[] { isa, width, affine };
+
     [Theory]
-    [MemberData(nameof(NormCases))]
-    public void LayerNorm_Forward_MatchesTheReference_AndTheBackward_FiniteDifferences(int width, bool affine)
+    [MemberData(nameof(LayerNormCases))]
+    public void LayerNorm_Forward_MatchesTheReference_AndTheBackward_FiniteDifferences(KernelIsa isa, int width, bool affine)
     {
         const int rows = 3;
         const float eps = 1e-5f;
@@ -35,14 +42,14 @@ public class AttentionKernelTests
         float[] w = affine ? Reference.Random(width, 2) : Array.Empty<float>(), b = affine ? Reference.Random(width, 3) : Array.Empty<float>();
         var y = new float[x.Length];
         var saved = new float[rows * LayerNorm.SavedPerRow];
-        LayerNorm.Forward(x, w, b, y, saved, rows, width, eps);
+        LayerNorm.Forward(isa, x, w, b, y, saved, rows, width, eps);
         Reference.AssertClose(ReferenceAttention.LayerNorm(D(x), rows, width, affine ? D(w) : null, affine ? D(b) : null, eps), y, "y");
 
         float[] weights = Reference.Random(y.Length, 4);
         var dx = Enumerable.Repeat(0.25f, x.Length).ToArray();
         var dw = new float[affine ? width : 0];
         var db = new float[affine ? width : 0];
-        LayerNorm.Backward(x, weights, w, saved, dx, dw, db, rows, width, accumulate: true);
+        LayerNorm.Backward(isa, x, weights, w, saved, dx, dw, db, rows, width, accumulate: true);
         double[] xd = D(x), wd = D(w), bd = D(b);
         double Loss() => Dot(ReferenceAttention.LayerNorm(xd, rows, width, affine ? wd : null, affine ? bd : null, eps), weights);
         Reference.CheckGradient(xd, dx.Select(v => v - 0.25f).ToArray(), Loss, "dx");
