@@ -10,9 +10,12 @@ namespace Kiln.Kernels;
 /// <para>
 /// Q, K and V are read in place from the projections' outputs: row i of a sample's queries is <c>q[(b·T_q + i)·qStride ..]</c>
 /// with head h at column h·d_k, so one [T, 3·d_model] buffer of a fused Q/K/V projection serves as all three (as views
-/// at column offsets 0, d_model, 2·d_model with stride 3·d_model). Each (sample, head) is one unit of work: its head is
-/// copied into contiguous tiles (Q pre-scaled by 1/√d_k, as PyTorch does), the scores are one GEMM into the saved
-/// probabilities, the mask and softmax one pass over each row, and the output one GEMM; units are split across threads.
+/// at column offsets 0, d_model, 2·d_model with stride 3·d_model). Each (sample, head) is one unit of work; units are
+/// split across threads. When d_k is a whole number of vectors and no dropout acts, a unit runs the fused path
+/// (<c>Kernels.Attention.Fused.cs</c>: products on register tiles straight from the strided buffers, skipping what the
+/// masks zero); otherwise its head is copied into contiguous tiles (Q pre-scaled by 1/√d_k, as PyTorch does), the
+/// scores are one GEMM into the saved probabilities, the mask and softmax one pass over each row, and the output one
+/// GEMM. Both save the same probabilities.
 /// </para>
 /// <para>
 /// Masks: <see cref="Causal"/> lets query i see keys 0..i (PyTorch's <c>is_causal</c>, aligned top-left); per-sample key
