@@ -60,7 +60,7 @@ public sealed unsafe partial class MultiHeadAttention
         {
             int rows = TileRowsOf(tq - i0);
             int seen = Limit(i0 + rows - 1, keys);
-            // S = Q·Kᵀ·scale over the keys the block's last row sees, in whole panels.
+            // S = Q·Kᵀ over the keys the block's last row sees, in whole panels (the softmax applies 1/√d_k).
             for (int jp = 0; jp < seen; jp += nr)
                 Tile<TVec, TSimd>(rows, 2, q + (nint)i0 * j.QueryStride, j.QueryStride, 1, kt + (nint)jp * dk, nr, dk,
                     s + (nint)i0 * ldS + jp, ldS, load: false, 1f);
@@ -68,7 +68,7 @@ public sealed unsafe partial class MultiHeadAttention
                 SoftmaxRow<TVec, TSimd>(s + (nint)i * ldS, p + (nint)i * tk, Limit(i, keys), tk, Scale);
             // O = P·V over the same keys, V read in place.
             for (int c = 0; c < dk; c += nr)
-                Tile<TVec, TSimd>(rows, Math.Min(2, (dk - c) / TSimd.Count), p + (nint)i0 * tk, tk, 1, v + c, j.KeyStride, seen,
+                Tile<TVec, TSimd>(rows, VectorsAt(dk, c, TSimd.Count), p + (nint)i0 * tk, tk, 1, v + c, j.KeyStride, seen,
                     o + (nint)i0 * W + c, W, load: false, 1f);
             i0 += rows;
         }
@@ -103,7 +103,7 @@ public sealed unsafe partial class MultiHeadAttention
                 SoftmaxGradRow<TVec, TSimd>(p + (nint)i * tk, ds + (nint)i * ldS, Limit(i, keys), ldS);
             // dQ = dS·K·scale over the keys the block sees, K read in place.
             for (int c = 0; c < dk; c += nr)
-                Tile<TVec, TSimd>(rows, Math.Min(2, (dk - c) / TSimd.Count), ds + (nint)i0 * ldS, ldS, 1, k + c, ks, seen,
+                Tile<TVec, TSimd>(rows, VectorsAt(dk, c, TSimd.Count), ds + (nint)i0 * ldS, ldS, 1, k + c, ks, seen,
                     dq + (nint)i0 * qs + c, qs, load, Scale);
             i0 += rows;
         }
@@ -116,7 +116,7 @@ public sealed unsafe partial class MultiHeadAttention
             int depth = tq - first;
             for (int c = 0; c < dk; c += nr)
             {
-                int vectors = Math.Min(2, (dk - c) / TSimd.Count);
+                int vectors = VectorsAt(dk, c, TSimd.Count);
                 Tile<TVec, TSimd>(rows, vectors, p + (nint)first * tk + j0, 1, tk, dO + (nint)first * W + c, W, depth,
                     dv + (nint)j0 * ks + c, ks, load, 1f);
                 Tile<TVec, TSimd>(rows, vectors, ds + (nint)first * ldS + j0, 1, ldS, q + (nint)first * qs + c, qs, depth,
@@ -125,6 +125,9 @@ public sealed unsafe partial class MultiHeadAttention
             j0 += rows;
         }
     }
+
+    /// <summary>Vectors of the column panel at <paramref name="column"/> of a head <paramref name="dk"/> wide: 2, or 1 for an odd last one.</summary>
+    private static int VectorsAt(int dk, int column, int width) => Math.Min(2, (dk - column) / width);
 
     /// <summary>The height of the next tile: 6 rows while they last, then 4, 2, 1.</summary>
     private static int TileRowsOf(int left) => left >= TileHeight ? TileHeight : left >= 4 ? 4 : left >= 2 ? 2 : 1;

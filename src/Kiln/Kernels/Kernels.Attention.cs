@@ -1,5 +1,6 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Kiln.Kernels;
 
@@ -368,7 +369,7 @@ public sealed unsafe partial class MultiHeadAttention
             int need = fused ? layer.FusedScratchFloats : layer.ScratchFloats;
             float[]? scratch = t_scratch;
             if (scratch is null || scratch.Length < need) t_scratch = scratch = GC.AllocateUninitializedArray<float>(need, pinned: true);
-            float* pinned = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref scratch[0]);
+            float* pinned = (float*)Unsafe.AsPointer(ref scratch[0]);
             for (int unit = begin; unit < end; unit++)
             {
                 int b = unit / layer.Heads, h = unit % layer.Heads;

@@ -36,7 +36,7 @@ public static class Softmax
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float Row<TVec, TSimd>(ReadOnlySpan<float> x, Span<float> y) where TVec : struct where TSimd : ISimd<TVec>
+    private static float Row<TVec, TSimd>(ReadOnlySpan<float> x, Span<float> y) where TVec : struct where TSimd : ISimd<TVec>
     {
         int n = x.Length, w = TSimd.Count, full = n - n % w;
         ref float rx = ref MemoryMarshal.GetReference(x);
