@@ -102,10 +102,18 @@ public class ElementWiseTests
             double expected = Forward(act, x[i]);
             if (double.IsFinite(expected)) Assert.True(Math.Abs(expected - y[i]) <= 1e-6 + 1e-6 * Math.Abs(expected), $"{act}({x[i]}) = {y[i]}, expected {expected}");
         }
-        float[] nan = { float.NaN };
-        var output = new float[1];
+        // NaN in whole vectors (either ISA's width) and in the scalar tail: it propagates, and only where it stands.
+        var nan = new float[37];
+        for (int i = 0; i < nan.Length; i++) nan[i] = 0.25f * (i - 18);
+        int[] at = { 0, 9, 17, 36 };
+        foreach (int i in at) nan[i] = float.NaN;
+        var output = new float[nan.Length];
         RunForward(isa, act, nan, output);
-        if (act != Act.Relu) Assert.True(float.IsNaN(output[0]), $"{act}(NaN) should be NaN"); // max(NaN, 0) is either, as in hardware
+        for (int i = 0; i < nan.Length; i++)
+        {
+            if (!at.Contains(i)) Assert.False(float.IsNaN(output[i]), $"{act}({nan[i]}) at {i} is NaN");
+            else if (act != Act.Relu) Assert.True(float.IsNaN(output[i]), $"{act}(NaN) at {i} should be NaN"); // max(NaN, 0) is either, as in hardware
+        }
     }
 
     public static IEnumerable<object[]> Widths() =>

@@ -191,7 +191,7 @@ public static class Activations
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static TVec NormalCdf<TVec, TSimd>(TVec x) where TVec : struct where TSimd : ISimd<TVec>
     {
-        TVec z = TSimd.Min(TSimd.Broadcast(4f), TSimd.Max(TSimd.Broadcast(-4f), TSimd.Multiply(x, TSimd.Broadcast(0.7071067811865476f))));
+        TVec z = TSimd.Clamp(TSimd.Multiply(x, TSimd.Broadcast(0.7071067811865476f)), TSimd.Broadcast(-4f), TSimd.Broadcast(4f));
         TVec z2 = TSimd.Multiply(z, z);
         TVec p = TSimd.MultiplyAdd(z2, TSimd.Broadcast(-2.72614225801306e-10f), TSimd.Broadcast(2.77068142495902e-08f));
         p = TSimd.MultiplyAdd(z2, p, TSimd.Broadcast(-2.10102402082508e-06f));
