@@ -64,7 +64,7 @@ public sealed partial class ModelGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(diagnostics, static (context, list) =>
         {
             foreach (DiagnosticInfo info in list)
-                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span), [.. info.Arguments]));
+                context.ReportDiagnostic(ToDiagnostic(info));
         });
 
         context.RegisterSourceOutput(compiledBlocks.Select(static (result, _) => result.Source), static (context, source) =>
@@ -75,7 +75,14 @@ public sealed partial class ModelGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(compiledBlocks.Select(static (result, _) => result.Diagnostics), static (context, list) =>
         {
             foreach (DiagnosticInfo info in list)
-                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span), [.. info.Arguments]));
+                context.ReportDiagnostic(ToDiagnostic(info));
         });
     }
+
+    /// <summary>The Roslyn diagnostic: message arguments, and a fix's kind and value as properties, its further targets as
+    /// additional locations.</summary>
+    private static Diagnostic ToDiagnostic(DiagnosticInfo info) =>
+        Diagnostic.Create(DiagnosticDescriptors.Get(info.Id), Parser.ToLocation(info.Span),
+            info.Fix is null ? null : info.Fix.Targets.Select(static t => Parser.ToLocation(t)),
+            info.Properties(), [.. info.Arguments]);
 }

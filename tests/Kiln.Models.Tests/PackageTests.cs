@@ -9,7 +9,8 @@ using Xunit;
 namespace Kiln.Models.Tests;
 
 /// <summary>
-/// What a new user does: <c>dotnet pack</c> makes the Kiln package (runtime in lib/, generator in analyzers/dotnet/cs);
+/// What a new user does: <c>dotnet pack</c> makes the Kiln package (runtime in lib/, generator and code fixes in
+/// analyzers/dotnet/cs);
 /// a brand-new console project in a temporary folder references it from a local folder feed, declares a model, builds
 /// — the generator runs from the package — trains, and the loss falls. The sources are packed from a copy, so the
 /// repository's build outputs (loaded by the other tests) are never touched; the new project restores into its own
@@ -32,7 +33,8 @@ public sealed class PackageTests : IDisposable
         foreach (string file in new[] { "Directory.Build.props", "Directory.Packages.props", "README.md" })
             CopyFile(Path.Combine(root, file), Path.Combine(copy, file));
         CopyTree(Path.Combine(root, "src", "Kiln"), Path.Combine(copy, "src", "Kiln"));
-        CopyTree(Path.Combine(root, "generators", "Kiln.Generators"), Path.Combine(copy, "generators", "Kiln.Generators"));
+        foreach (string project in new[] { "Kiln.Generators", "Kiln.CodeFixes" })
+            CopyTree(Path.Combine(root, "generators", project), Path.Combine(copy, "generators", project));
 
         const string version = "0.1.0-fresh";
         Run("dotnet", $"pack \"{Path.Combine(copy, "src", "Kiln", "Kiln.csproj")}\" -c Release -o \"{feed}\" -p:Version={version} -nologo", copy);
@@ -42,6 +44,7 @@ public sealed class PackageTests : IDisposable
         {
             string[] entries = zip.Entries.Select(e => e.FullName).ToArray();
             Assert.Contains("analyzers/dotnet/cs/Kiln.Generators.dll", entries);
+            Assert.Contains("analyzers/dotnet/cs/Kiln.CodeFixes.dll", entries);
             Assert.Contains("lib/net10.0/Kiln.dll", entries);
             Assert.Contains("lib/net9.0/Kiln.dll", entries);
             Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.EndsWith("Kiln.Generators.dll", StringComparison.Ordinal));
@@ -109,7 +112,8 @@ public sealed class PackageTests : IDisposable
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {first:R} last {last:R}"));
             """);
-        Run("dotnet", "build -c Release -nologo", app);
+        // Warnings as errors: the compiler must load the generator, and skip the code-fix assembly beside it, silently.
+        Run("dotnet", "build -c Release -nologo -warnaserror", app);
         string output = Run("dotnet", "run -c Release --no-build", app).Trim();
 
         string[] parts = output.Split(' ');

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Kiln.Generators.Helpers;
 using Kiln.Generators.Model;
 
@@ -7,8 +8,47 @@ namespace Kiln.Generators.Diagnostics;
 /// stages can produce it and the pipeline can cache it.</summary>
 public sealed record DiagnosticInfo(string Id, SourceSpan? Span, EquatableArray<string> Arguments)
 {
+    /// <summary>The edit the IDE offers as a code fix, when there is one obvious edit.</summary>
+    public DiagnosticFix? Fix { get; init; }
+
     public static DiagnosticInfo Create(string id, SourceSpan? span, params string[] arguments) =>
         new(id, span, new EquatableArray<string>(arguments));
+
+    /// <summary>The diagnostic's properties: what <c>Kiln.CodeFixes</c> reads (<see cref="FixKinds"/>).</summary>
+    public ImmutableDictionary<string, string?> Properties() =>
+        Fix is null
+            ? ImmutableDictionary<string, string?>.Empty
+            : ImmutableDictionary<string, string?>.Empty.Add(FixKinds.KindProperty, Fix.Kind).Add(FixKinds.ValueProperty, Fix.Value);
+}
+
+/// <summary>
+/// A code fix as data. <see cref="Kind"/> is one of <see cref="FixKinds"/>; <see cref="Targets"/> are further places
+/// it edits (reported as the diagnostic's additional locations), beside the diagnostic's own.
+/// </summary>
+public sealed record DiagnosticFix(string Kind, string Value, EquatableArray<SourceSpan> Targets)
+{
+    public static DiagnosticFix At(string kind, string value) => new(kind, value, EquatableArray<SourceSpan>.Empty);
+}
+
+/// <summary>The code fixes the generator's diagnostics can carry (the contract with <c>Kiln.CodeFixes</c>).</summary>
+public static class FixKinds
+{
+    public const string KindProperty = "KilnFix";
+    public const string ValueProperty = "KilnFixValue";
+
+    /// <summary>The argument at the diagnostic's location gets the value <c>Value</c> (keeping its name, if named).</summary>
+    public const string ReplaceValue = "ReplaceValue";
+
+    /// <summary>The attribute <c>Value</c> is inserted before the attribute at the diagnostic's location.</summary>
+    public const string InsertAttributeBefore = "InsertAttributeBefore";
+
+    /// <summary>Each attribute at an additional location gets the named argument <c>Value</c> ("Name = expression"),
+    /// replacing the one of that name it has.</summary>
+    public const string SetArgument = "SetArgument";
+
+    /// <summary>The type <c>Value</c> — the one declared at the diagnostic's location, or one that contains it — gets the
+    /// <c>partial</c> modifier.</summary>
+    public const string MakePartial = "MakePartial";
 }
 
 /// <summary>The diagnostic IDs, in bands: 0xxx usage, 1xxx shape, 2xxx unsupported, 9xxx info and internal.</summary>

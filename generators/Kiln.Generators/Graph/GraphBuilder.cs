@@ -55,7 +55,11 @@ public static class GraphBuilder
             string why = !block.IsPartial ? "add the 'partial' modifier"
                 : block.IsGeneric ? "remove its type parameters"
                 : "add 'partial' to '" + block.ContainingTypes.First(t => !t.IsPartial).Name + "'";
-            found.Add(DiagnosticInfo.Create(DiagnosticIds.BlockNotPartial, block.NameSpan, block.Name, why));
+            string? makePartial = !block.IsPartial ? block.Name : block.IsGeneric ? null : block.ContainingTypes.First(t => !t.IsPartial).Name;
+            found.Add(DiagnosticInfo.Create(DiagnosticIds.BlockNotPartial, block.NameSpan, block.Name, why) with
+            {
+                Fix = makePartial is null ? null : DiagnosticFix.At(FixKinds.MakePartial, makePartial),
+            });
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (MemberDeclaration member in block.Members)
@@ -111,21 +115,32 @@ public static class GraphBuilder
         private readonly List<Op> _ops = new();
         private readonly List<NodeInfo> _nodes = new();
         private bool _shapesValid = true;
+        /// <summary>The current node's unpadded stride-1 convolutions and the rows and columns each took off the map: where
+        /// a Residual that fails on the map size offers Padding = Padding.Same.</summary>
+        private List<(SourceSpan Span, int Rows, int Columns)> _unpaddedConvolutions = new();
 
         private bool HasErrors => Reported.Any(d => !DiagnosticIds.IsWarning(d.Id));
 
         private void Report(string id, SourceSpan? span, params string[] args) => Reported.Add(DiagnosticInfo.Create(id, span, args));
 
+        /// <summary>A diagnostic that carries the code fix <paramref name="fix"/> (none when null).</summary>
+        private void Report(DiagnosticFix? fix, string id, SourceSpan? span, params string[] args) =>
+            Reported.Add(DiagnosticInfo.Create(id, span, args) with { Fix = fix });
+
+        /// <summary>The fix that gives the argument <paramref name="argument"/> the value <paramref name="value"/>, when it is written out.</summary>
+        private static DiagnosticFix? Replace(ArgumentDeclaration? argument, long value) =>
+            argument?.Span is null ? null : DiagnosticFix.At(FixKinds.ReplaceValue, value.ToString(CultureInfo.InvariantCulture));
+
         public ModelGraph? Run()
         {
             if (!model.IsPartial)
             {
-                Report(DiagnosticIds.ModelNotPartial, model.NameSpan, model.Name);
+                Report(DiagnosticFix.At(FixKinds.MakePartial, model.Name), DiagnosticIds.ModelNotPartial, model.NameSpan, model.Name);
                 return null;
             }
             foreach (ContainingType outer in model.ContainingTypes)
             {
-                if (!outer.IsPartial) Report(DiagnosticIds.ContainingTypeNotPartial, model.NameSpan, model.Name, outer.Name);
+                if (!outer.IsPartial) Report(DiagnosticFix.At(FixKinds.MakePartial, outer.Name), DiagnosticIds.ContainingTypeNotPartial, model.NameSpan, model.Name, outer.Name);
             }
             if (model.IsGeneric) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "generic");
             if (model.IsStatic) Report(DiagnosticIds.UnsupportedModelClass, model.NameSpan, model.Name, "static");
@@ -262,6 +277,9 @@ public static class GraphBuilder
                 or "LayerNorm" or "RmsNorm" or "SelfAttention" or "CrossAttention" or "LearnedPositions");
             int current = previous < 0 ? scope.Input : previous;
             bool failed = false;
+            // A Repeat's nodes come in between: the list is the node's own, restored after.
+            List<(SourceSpan, int, int)> outer = _unpaddedConvolutions;
+            _unpaddedConvolutions = new();
             for (int position = 0; position < member.Attributes.Count; position++)
             {
                 AttributeDeclaration attribute = member.Attributes[position];
@@ -283,6 +301,7 @@ public static class GraphBuilder
                     if (stopAtLoss) break;
                 }
             }
+            _unpaddedConvolutions = outer;
             if (failed || _ops.Count == firstOp)
             {
                 scope.Failed.Add(member.Name);
@@ -464,7 +483,7 @@ public static class GraphBuilder
             bool NeedsVector()
             {
                 if (!inShape.IsImage) return true;
-                Report(DiagnosticIds.NeedsVector, attribute.Span, attribute.Name, node, inShape.WithBatch(), input.Node);
+                Report(DiagnosticFix.At(FixKinds.InsertAttributeBefore, "Flatten"), DiagnosticIds.NeedsVector, attribute.Span, attribute.Name, node, inShape.WithBatch(), input.Node);
                 return false;
             }
 
@@ -494,7 +513,7 @@ public static class GraphBuilder
                         }
                         if (declaredIn != inShape.Last)
                         {
-                            Report(DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"Dense({Int(units.Value)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
+                            Report(Replace(inArg, inShape.Last), DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"Dense({Int(units.Value)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
                             return null;
                         }
                     }
@@ -732,7 +751,7 @@ public static class GraphBuilder
                     Op other = _ops[nodeInput];
                     if (other.Shape != inShape)
                     {
-                        Report(DiagnosticIds.AddShapeMismatch, attribute.Span, node, inShape.WithBatch(), input.Node, other.Shape.WithBatch(), other.Node);
+                        Report(SamePadding(other.Shape, inShape), DiagnosticIds.AddShapeMismatch, attribute.Span, node, inShape.WithBatch(), input.Node, other.Shape.WithBatch(), other.Node);
                         return null;
                     }
                     return Make(new Op(_ops.Count, OpKind.Add, node, position, EquatableArray.Create(source.Value, nodeInput), inShape, "Residual"), "Residual");
@@ -901,7 +920,7 @@ public static class GraphBuilder
                 }
                 if (declaredIn != features)
                 {
-                    Report(DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"{name}({Int(hidden.Value)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
+                    Report(Replace(inArg, features), DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"{name}({Int(hidden.Value)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
                     return null;
                 }
             }
@@ -984,7 +1003,7 @@ public static class GraphBuilder
                 }
                 if (declaredIn != cin)
                 {
-                    Report(DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"Conv2d({Int(channels.Value)}, {Int(kh)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
+                    Report(Replace(inArg, cin), DiagnosticIds.InputWidthMismatch, inArg.Span ?? attribute.Span, $"Conv2d({Int(channels.Value)}, {Int(kh)})", node, Int(declaredIn), inShape.WithBatch(), input.Node);
                     return null;
                 }
             }
@@ -1021,15 +1040,19 @@ public static class GraphBuilder
                 top = bottom = left = right = padding;
             }
             int outH = WindowCount(inShape.Height, kh, s, top + bottom, d), outW = WindowCount(inShape.Width, kw, s, left + right, d);
+            if (s == 1 && padding == 0 && (outH, outW) != (inShape.Height, inShape.Width) && attribute.Span is not null)
+                _unpaddedConvolutions.Add((attribute.Span, inShape.Height - outH, inShape.Width - outW));
             string kernelText = kh == kw ? Int(kh) : $"{Int(kh)}x{Int(kw)}";
             if (outH < 1 || outW < 1)
             {
                 // The padding that would make the window fit: size + 2p − d(k − 1) − 1 ≥ 0.
                 int need = Math.Max((d * (kh - 1) + 1 - inShape.Height + 1) / 2, (d * (kw - 1) + 1 - inShape.Width + 1) / 2);
-                Report(DiagnosticIds.EmptyMap, attribute.Span, $"Conv2d({Int(channels.Value)}, {kernelText})", node, $"{Int(Math.Max(0, outH))}x{Int(Math.Max(0, outW))}",
+                int suggested = Math.Max(need, padding + 1);
+                Report(attribute.Span is null ? null : new DiagnosticFix(FixKinds.SetArgument, "Padding = " + Int(suggested), EquatableArray.Create(attribute.Span)),
+                    DiagnosticIds.EmptyMap, attribute.Span, $"Conv2d({Int(channels.Value)}, {kernelText})", node, $"{Int(Math.Max(0, outH))}x{Int(Math.Max(0, outW))}",
                     $"{Int(inShape.Height)}x{Int(inShape.Width)} from '{input.Node}'",
                     $"kernel {kernelText}, stride {Int(s)}, padding {(padding == -1 ? "same" : Int(padding))}" + (d > 1 ? $", dilation {Int(d)}" : ""),
-                    $"add Padding = {Int(Math.Max(need, padding + 1))} or remove a pooling node before it");
+                    $"add Padding = {Int(suggested)} or remove a pooling node before it");
                 return null;
             }
             bool bias = ParseBool(attribute.Find("Bias")) ?? true;
@@ -1102,6 +1125,18 @@ public static class GraphBuilder
             });
         }
 
+        /// <summary>
+        /// The fix for a Residual whose value lost rows and columns of the map: when the node's unpadded stride-1
+        /// convolutions account for exactly the loss (same channels), Padding = Padding.Same on each of them.
+        /// </summary>
+        private DiagnosticFix? SamePadding(Shape start, Shape end)
+        {
+            if (!start.IsImage || !end.IsImage || start.Channels != end.Channels || _unpaddedConvolutions.Count == 0) return null;
+            int rows = _unpaddedConvolutions.Sum(c => c.Rows), columns = _unpaddedConvolutions.Sum(c => c.Columns);
+            if (start.Height - end.Height != rows || start.Width - end.Width != columns) return null;
+            return new DiagnosticFix(FixKinds.SetArgument, "Padding = Padding.Same", _unpaddedConvolutions.Select(c => c.Span).ToEquatableArray());
+        }
+
         /// <summary>Heads, which must divide the width of the queries (KILN1015, naming the nearest divisor).</summary>
         private int? Heads(AttributeDeclaration attribute, string node, Op input)
         {
@@ -1111,7 +1146,7 @@ public static class GraphBuilder
             if (width % heads.Value == 0) return heads;
             var divisors = Enumerable.Range(1, Math.Min(width, 64)).Where(d => width % d == 0).ToList();
             int nearest = divisors.OrderBy(d => Math.Abs(d - heads.Value)).ThenByDescending(d => d).First();
-            Report(DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest), attribute.Name);
+            Report(Replace(attribute.Find("Heads"), nearest), DiagnosticIds.HeadsDoNotDivide, attribute.Find("Heads")?.Span ?? attribute.Span, node, Int(width), input.Node, Int(heads.Value), Int(nearest), attribute.Name);
             return null;
         }
 
@@ -1263,7 +1298,7 @@ public static class GraphBuilder
             }
             if (classes != 0 && classes != inShape.Last)
             {
-                Report(DiagnosticIds.LossWidthMismatch, classesArg?.Span ?? attribute.Span, node, "Classes", Int(classes), input.Node, inShape.WithBatch(), Int(inShape.Last));
+                Report(Replace(classesArg, inShape.Last), DiagnosticIds.LossWidthMismatch, classesArg?.Span ?? attribute.Span, node, "Classes", Int(classes), input.Node, inShape.WithBatch(), Int(inShape.Last));
                 return false;
             }
             return true;
@@ -1281,7 +1316,7 @@ public static class GraphBuilder
             }
             if (width != 0 && width != inShape.Size)
             {
-                Report(DiagnosticIds.LossWidthMismatch, widthArg?.Span ?? attribute.Span, node, "Width", Int(width), input.Node, inShape.WithBatch(), inShape.Size.ToString(CultureInfo.InvariantCulture));
+                Report(Replace(widthArg, inShape.Size), DiagnosticIds.LossWidthMismatch, widthArg?.Span ?? attribute.Span, node, "Width", Int(width), input.Node, inShape.WithBatch(), inShape.Size.ToString(CultureInfo.InvariantCulture));
                 return false;
             }
             return true;
