@@ -118,6 +118,63 @@ public class CachingTests
         Assert.Contains(sources, o => o.Reason is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached);
     }
 
+    public static TheoryData<string, string> Families()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (sample, file) in Models.SampleFiles) data.Add(sample, file);
+        return data;
+    }
+
+    /// <summary>Every model family, beside an unrelated file: running again caches every step (blocks included);
+    /// a comment that moves every line re-emits nothing; an edit to the unrelated file re-runs nothing.</summary>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void EveryFamily_CachesAcrossRuns_TriviaAndUnrelatedEdits(string sample, string file)
+    {
+        const string unrelated = "namespace Other; public class Helper { public int X => 1; }";
+        string source = Models.Sample(sample, file);
+        var compilation = GeneratorHarness.Compilation(source, unrelated);
+        var steps = Steps.Concat(source.Contains("[Block]", StringComparison.Ordinal) ? BlockSteps : []).ToArray();
+
+        GeneratorRunResult again = RunTwice(compilation, compilation.Clone());
+        Assert.Empty(again.Diagnostics);
+        foreach (string step in steps)
+        {
+            Assert.NotEmpty(Reasons(again, step));
+            AssertReused(again, step);
+        }
+
+        SyntaxTree model = compilation.SyntaxTrees.First();
+        GeneratorRunResult comment = RunTwice(compilation, compilation.ReplaceSyntaxTree(model,
+            model.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From("// a comment that moves every line\n" + source))));
+        AssertReused(comment, TrackingNames.Sources);
+        AssertReused(comment, TrackingNames.Diagnostics);
+
+        SyntaxTree other = compilation.SyntaxTrees.Last();
+        GeneratorRunResult edit = RunTwice(compilation, compilation.ReplaceSyntaxTree(other,
+            other.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(unrelated.Replace("1;", "2;", StringComparison.Ordinal)))));
+        foreach (string step in steps) AssertReused(edit, step);
+    }
+
+    /// <summary>All the samples' models in one compilation: editing one model re-emits that model and no other.</summary>
+    [Fact]
+    public void EditingOneModel_ReEmitsItAlone_AmongEveryFamily()
+    {
+        string[] sources = Models.SampleFiles.Select(f => Models.Sample(f.Sample, f.File)).ToArray();
+        var compilation = GeneratorHarness.Compilation(sources);
+        SyntaxTree mlp = compilation.SyntaxTrees.First();
+        string edited = sources[0].Replace("Dense(128)", "Dense(96)", StringComparison.Ordinal);
+        Assert.NotEqual(sources[0], edited);
+        GeneratorRunResult result = RunTwice(compilation, compilation.ReplaceSyntaxTree(mlp, mlp.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(edited))));
+
+        Assert.Empty(result.Diagnostics);
+        var outputs = result.TrackedSteps[TrackingNames.Sources].SelectMany(s => s.Outputs).ToList();
+        Assert.Equal(1, outputs.Count(o => o.Reason == IncrementalStepRunReason.Modified));
+        Assert.True(outputs.Count >= 10, $"{outputs.Count} model sources");
+        Assert.All(outputs.Where(o => o.Reason != IncrementalStepRunReason.Modified),
+            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, o.Reason.ToString()));
+    }
+
     [Fact]
     public void PipelineModels_HoldNoSymbolsSyntaxLocationsOrCompilations()
     {

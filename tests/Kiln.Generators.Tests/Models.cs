@@ -18,6 +18,18 @@ internal static class Models
     public static string CharRnn(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "CharRnn", file + ".cs"));
 
+    /// <summary>Every model file of the samples (every model family: MLP, CNN, ResNet, DenseNet, LSTM, GRU, GPT,
+    /// encoder-decoder), as (sample, file).</summary>
+    public static readonly (string Sample, string File)[] SampleFiles =
+    {
+        ("Mnist", "MnistMlp"), ("Cifar", "CifarCnn"), ("Cifar", "CifarResNet"), ("Cifar", "CifarDenseNet"),
+        ("CharRnn", "CharLstm"), ("CharRnn", "CharGru"), ("Gpt", "GptMini"), ("Seq2Seq", "DigitTransformer"),
+    };
+
+    /// <summary>A model file of a sample.</summary>
+    public static string Sample(string sample, string file) =>
+        System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", sample, file + ".cs"));
+
     /// <summary>A CNN sample's declarations (Z2, the small ResNet and its blocks, the small DenseNet and its block).</summary>
     public static string Cifar(string file) =>
         System.IO.File.ReadAllText(System.IO.Path.Combine(DiagnosticTests.RepositoryRoot(), "samples", "Cifar", file + ".cs"));
