@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Generic;
 using System.Linq;
 using Kiln.Generators.Autodiff;
@@ -165,11 +166,13 @@ public sealed partial class ModelGenerator
                 yield return "/// </summary>";
             }
 
-            /// <summary>The model explanation: one row per node (ops, output shape, parameters, forward FLOPs per sample).</summary>
+            /// <summary>The model explanation: one row per node (ops, output shape, parameters, forward FLOPs per sample,
+            /// workspace bytes of its buffers for a full batch), then the totals; the workspace total is the planned one,
+            /// after buffers whose lifetimes do not overlap share memory.</summary>
             private List<string> Explanation()
             {
-                var rows = new List<string[]> { new[] { "node", "ops", "output", "params", "FLOPs/sample" } };
-                long totalFlops = 0;
+                var rows = new List<string[]> { new[] { "node", "ops", "output", "params", "FLOPs/sample", "workspace" } };
+                long totalFlops = 0, totalBytes = 0;
                 foreach (NodeInfo node in _graph.Nodes)
                 {
                     long parameters = 0, flops = 0;
@@ -180,14 +183,24 @@ public sealed partial class ModelGenerator
                         parameters += op.Parameters(input).Sum(p => p.Shape.Size);
                         flops += op.Flops(input);
                     }
+                    long bytes = 4L * _plan.Buffers.Where(b => b.Op >= node.FirstOp && b.Op <= node.LastOp).Sum(b => (long)b.Floats(_graph.Batch));
                     totalFlops += flops;
-                    rows.Add(new[] { node.Name, node.Label, _graph.Ops[node.LastOp].Shape.ToString(), Grouped(parameters), Grouped(flops) });
+                    totalBytes += bytes;
+                    rows.Add(new[] { node.Name, node.Label, _graph.Ops[node.LastOp].Shape.ToString(), Grouped(parameters), Grouped(flops), Bytes(bytes) });
                 }
-                rows.Add(new[] { "total", "", "", Grouped(_plan.ParameterCount), Grouped(totalFlops) });
-                int[] widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
-                return rows.Select(r => string.Join("  ",
+                rows.Add(new[] { "total", "", "", Grouped(_plan.ParameterCount), Grouped(totalFlops), Bytes(4L * _plan.WorkspaceFloats) });
+                int[] widths = Enumerable.Range(0, 6).Select(c => rows.Max(r => r[c].Length)).ToArray();
+                var lines = rows.Select(r => string.Join("  ",
                     r.Select((cell, c) => c >= 3 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd()).ToList();
+                lines.Add($"(workspace: activations, gradients and saved state for a batch of {I(_graph.Batch)}; {Bytes(totalBytes)} in all, planned into {Bytes(4L * _plan.WorkspaceFloats)})");
+                return lines;
             }
+
+            /// <summary>Bytes as B, KB or MB (binary multiples, one decimal above 10 KB only when it says something).</summary>
+            private static string Bytes(long bytes) =>
+                bytes < 1024 ? bytes.ToString(CultureInfo.InvariantCulture) + " B"
+                : bytes < 1024 * 1024 ? (bytes / 1024.0).ToString(bytes < 10 * 1024 ? "0.0" : "0", CultureInfo.InvariantCulture) + " KB"
+                : (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MB";
 
             // ---- constants and layout ----
 
@@ -393,7 +406,7 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>The declared nodes in data-flow order.</summary>");
                 _w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{Rt}.Node> Nodes => s_nodes;");
                 _w.Line();
-                _w.Line("/// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>");
+                _w.Line("/// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>");
                 _w.Line("public const string Summary =");
                 _w.Indentation++;
                 List<string> lines = Explanation();

@@ -7,13 +7,14 @@ namespace Kiln.Samples.CharRnn
     /// <summary>
     /// Kiln model <c>CharGru</c>: 87,041 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node    ops                  output     params  FLOPs/sample
-    /// Tokens  Input(64, int)       [64]            0             0
-    /// Embed   Embedding(65, 64)    [64, 64]    4,160             0
-    /// Gru     Gru(128)             [64, 128]  74,496     9,437,184
-    /// Logits  Dense(65)            [64, 65]    8,385     1,064,960
-    /// Loss    SoftmaxCrossEntropy  []              0         4,160
-    /// total                                   87,041    10,506,304
+    /// node    ops                  output     params  FLOPs/sample  workspace
+    /// Tokens  Input(64, int)       [64]            0             0        0 B
+    /// Embed   Embedding(65, 64)    [64, 64]    4,160             0     1.0 MB
+    /// Gru     Gru(128)             [64, 128]  74,496     9,437,184    14.1 MB
+    /// Logits  Dense(65)            [64, 65]    8,385     1,064,960     1.0 MB
+    /// Loss    SoftmaxCrossEntropy  []              0         4,160     520 KB
+    /// total                                   87,041    10,506,304    13.6 MB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 16.6 MB in all, planned into 13.6 MB)
     /// </code>
     /// </summary>
     partial class CharGru : global::System.IDisposable, global::Kiln.ITrainable<int, int>
@@ -106,15 +107,16 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node    ops                  output     params  FLOPs/sample\n" +
-            "Tokens  Input(64, int)       [64]            0             0\n" +
-            "Embed   Embedding(65, 64)    [64, 64]    4,160             0\n" +
-            "Gru     Gru(128)             [64, 128]  74,496     9,437,184\n" +
-            "Logits  Dense(65)            [64, 65]    8,385     1,064,960\n" +
-            "Loss    SoftmaxCrossEntropy  []              0         4,160\n" +
-            "total                                   87,041    10,506,304\n";
+            "node    ops                  output     params  FLOPs/sample  workspace\n" +
+            "Tokens  Input(64, int)       [64]            0             0        0 B\n" +
+            "Embed   Embedding(65, 64)    [64, 64]    4,160             0     1.0 MB\n" +
+            "Gru     Gru(128)             [64, 128]  74,496     9,437,184    14.1 MB\n" +
+            "Logits  Dense(65)            [64, 65]    8,385     1,064,960     1.0 MB\n" +
+            "Loss    SoftmaxCrossEntropy  []              0         4,160     520 KB\n" +
+            "total                                   87,041    10,506,304    13.6 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 16.6 MB in all, planned into 13.6 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CharGru(int seed = 0)

@@ -7,12 +7,13 @@ namespace Kiln.Samples.CharRnn
     /// <summary>
     /// Kiln model <c>CharGruStep</c>: 87,041 parameters; trains on batches of up to 1 samples.
     /// <code>
-    /// node    ops                output    params  FLOPs/sample
-    /// Tokens  Input(1, int)      [1]            0             0
-    /// Embed   Embedding(65, 64)  [1, 64]    4,160             0
-    /// Gru     Gru(128)           [1, 128]  74,496       147,456
-    /// Logits  Dense(65)          [1, 65]    8,385        16,640
-    /// total                                87,041       164,096
+    /// node    ops                output    params  FLOPs/sample  workspace
+    /// Tokens  Input(1, int)      [1]            0             0        0 B
+    /// Embed   Embedding(65, 64)  [1, 64]    4,160             0      256 B
+    /// Gru     Gru(128)           [1, 128]  74,496       147,456     5.3 KB
+    /// Logits  Dense(65)          [1, 65]    8,385        16,640      320 B
+    /// total                                87,041       164,096     5.5 KB
+    /// (workspace: activations, gradients and saved state for a batch of 1; 5.8 KB in all, planned into 5.5 KB)
     /// </code>
     /// </summary>
     partial class CharGruStep : global::System.IDisposable
@@ -99,14 +100,15 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node    ops                output    params  FLOPs/sample\n" +
-            "Tokens  Input(1, int)      [1]            0             0\n" +
-            "Embed   Embedding(65, 64)  [1, 64]    4,160             0\n" +
-            "Gru     Gru(128)           [1, 128]  74,496       147,456\n" +
-            "Logits  Dense(65)          [1, 65]    8,385        16,640\n" +
-            "total                                87,041       164,096\n";
+            "node    ops                output    params  FLOPs/sample  workspace\n" +
+            "Tokens  Input(1, int)      [1]            0             0        0 B\n" +
+            "Embed   Embedding(65, 64)  [1, 64]    4,160             0      256 B\n" +
+            "Gru     Gru(128)           [1, 128]  74,496       147,456     5.3 KB\n" +
+            "Logits  Dense(65)          [1, 65]    8,385        16,640      320 B\n" +
+            "total                                87,041       164,096     5.5 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 1; 5.8 KB in all, planned into 5.5 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CharGruStep(int seed = 0)

@@ -7,13 +7,14 @@ namespace Kiln.Samples.CharRnn
     /// <summary>
     /// Kiln model <c>CharLstm</c>: 111,873 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node    ops                  output      params  FLOPs/sample
-    /// Tokens  Input(64, int)       [64]             0             0
-    /// Embed   Embedding(65, 64)    [64, 64]     4,160             0
-    /// Lstm    Lstm(128)            [64, 128]   99,328    12,582,912
-    /// Logits  Dense(65)            [64, 65]     8,385     1,064,960
-    /// Loss    SoftmaxCrossEntropy  []               0         4,160
-    /// total                                   111,873    13,652,032
+    /// node    ops                  output      params  FLOPs/sample  workspace
+    /// Tokens  Input(64, int)       [64]             0             0        0 B
+    /// Embed   Embedding(65, 64)    [64, 64]     4,160             0     1.0 MB
+    /// Lstm    Lstm(128)            [64, 128]   99,328    12,582,912    13.1 MB
+    /// Logits  Dense(65)            [64, 65]     8,385     1,064,960     1.0 MB
+    /// Loss    SoftmaxCrossEntropy  []               0         4,160     520 KB
+    /// total                                   111,873    13,652,032    12.6 MB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 15.6 MB in all, planned into 12.6 MB)
     /// </code>
     /// </summary>
     partial class CharLstm : global::System.IDisposable, global::Kiln.ITrainable<int, int>
@@ -106,15 +107,16 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node    ops                  output      params  FLOPs/sample\n" +
-            "Tokens  Input(64, int)       [64]             0             0\n" +
-            "Embed   Embedding(65, 64)    [64, 64]     4,160             0\n" +
-            "Lstm    Lstm(128)            [64, 128]   99,328    12,582,912\n" +
-            "Logits  Dense(65)            [64, 65]     8,385     1,064,960\n" +
-            "Loss    SoftmaxCrossEntropy  []               0         4,160\n" +
-            "total                                   111,873    13,652,032\n";
+            "node    ops                  output      params  FLOPs/sample  workspace\n" +
+            "Tokens  Input(64, int)       [64]             0             0        0 B\n" +
+            "Embed   Embedding(65, 64)    [64, 64]     4,160             0     1.0 MB\n" +
+            "Lstm    Lstm(128)            [64, 128]   99,328    12,582,912    13.1 MB\n" +
+            "Logits  Dense(65)            [64, 65]     8,385     1,064,960     1.0 MB\n" +
+            "Loss    SoftmaxCrossEntropy  []               0         4,160     520 KB\n" +
+            "total                                   111,873    13,652,032    12.6 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 15.6 MB in all, planned into 12.6 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CharLstm(int seed = 0)

@@ -7,12 +7,13 @@ namespace Kiln.Samples.CharRnn
     /// <summary>
     /// Kiln model <c>CharLstmStep</c>: 111,873 parameters; trains on batches of up to 1 samples.
     /// <code>
-    /// node    ops                output     params  FLOPs/sample
-    /// Tokens  Input(1, int)      [1]             0             0
-    /// Embed   Embedding(65, 64)  [1, 64]     4,160             0
-    /// Lstm    Lstm(128)          [1, 128]   99,328       196,608
-    /// Logits  Dense(65)          [1, 65]     8,385        16,640
-    /// total                                111,873       213,248
+    /// node    ops                output     params  FLOPs/sample  workspace
+    /// Tokens  Input(1, int)      [1]             0             0        0 B
+    /// Embed   Embedding(65, 64)  [1, 64]     4,160             0      256 B
+    /// Lstm    Lstm(128)          [1, 128]   99,328       196,608     4.8 KB
+    /// Logits  Dense(65)          [1, 65]     8,385        16,640      320 B
+    /// total                                111,873       213,248     5.0 KB
+    /// (workspace: activations, gradients and saved state for a batch of 1; 5.3 KB in all, planned into 5.0 KB)
     /// </code>
     /// </summary>
     partial class CharLstmStep : global::System.IDisposable
@@ -99,14 +100,15 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node    ops                output     params  FLOPs/sample\n" +
-            "Tokens  Input(1, int)      [1]             0             0\n" +
-            "Embed   Embedding(65, 64)  [1, 64]     4,160             0\n" +
-            "Lstm    Lstm(128)          [1, 128]   99,328       196,608\n" +
-            "Logits  Dense(65)          [1, 65]     8,385        16,640\n" +
-            "total                                111,873       213,248\n";
+            "node    ops                output     params  FLOPs/sample  workspace\n" +
+            "Tokens  Input(1, int)      [1]             0             0        0 B\n" +
+            "Embed   Embedding(65, 64)  [1, 64]     4,160             0      256 B\n" +
+            "Lstm    Lstm(128)          [1, 128]   99,328       196,608     4.8 KB\n" +
+            "Logits  Dense(65)          [1, 65]     8,385        16,640      320 B\n" +
+            "total                                111,873       213,248     5.0 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 1; 5.3 KB in all, planned into 5.0 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CharLstmStep(int seed = 0)

@@ -7,16 +7,17 @@ namespace Kiln.Samples.Cifar
     /// <summary>
     /// Kiln model <c>CifarCnn</c>: 1,116,970 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node    ops                                                 output           params  FLOPs/sample
-    /// Image   Input(3, 32, 32)                                    [3, 32, 32]           0             0
-    /// Conv1   Conv2d(32, 3, Padding = 1) -&gt; Relu                  [32, 32, 32]        896     1,802,240
-    /// Conv2   Conv2d(32, 3, Padding = 1) -&gt; Relu -&gt; MaxPool2d(2)  [32, 16, 16]      9,248    18,939,904
-    /// Conv3   Conv2d(64, 3, Padding = 1) -&gt; Relu                  [64, 16, 16]     18,496     9,453,568
-    /// Conv4   Conv2d(64, 3, Padding = 1) -&gt; Relu -&gt; MaxPool2d(2)  [64, 8, 8]       36,928    18,907,136
-    /// Hidden  Flatten -&gt; Dense(256) -&gt; Relu                       [256]         1,048,832     2,097,408
-    /// Logits  Dense(10)                                           [10]              2,570         5,120
-    /// Loss    SoftmaxCrossEntropy                                 []                    0            10
-    /// total                                                                     1,116,970    51,205,386
+    /// node    ops                                                 output           params  FLOPs/sample  workspace
+    /// Image   Input(3, 32, 32)                                    [3, 32, 32]           0             0     384 KB
+    /// Conv1   Conv2d(32, 3, Padding = 1) -&gt; Relu                  [32, 32, 32]        896     1,802,240    12.0 MB
+    /// Conv2   Conv2d(32, 3, Padding = 1) -&gt; Relu -&gt; MaxPool2d(2)  [32, 16, 16]      9,248    18,939,904    14.0 MB
+    /// Conv3   Conv2d(64, 3, Padding = 1) -&gt; Relu                  [64, 16, 16]     18,496     9,453,568     6.0 MB
+    /// Conv4   Conv2d(64, 3, Padding = 1) -&gt; Relu -&gt; MaxPool2d(2)  [64, 8, 8]       36,928    18,907,136     7.0 MB
+    /// Hidden  Flatten -&gt; Dense(256) -&gt; Relu                       [256]         1,048,832     2,097,408     1.1 MB
+    /// Logits  Dense(10)                                           [10]              2,570         5,120     2.5 KB
+    /// Loss    SoftmaxCrossEntropy                                 []                    0            10     1.3 KB
+    /// total                                                                     1,116,970    51,205,386    17.4 MB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 40.5 MB in all, planned into 17.4 MB)
     /// </code>
     /// </summary>
     partial class CifarCnn : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -137,18 +138,19 @@ namespace Kiln.Samples.Cifar
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node    ops                                                 output           params  FLOPs/sample\n" +
-            "Image   Input(3, 32, 32)                                    [3, 32, 32]           0             0\n" +
-            "Conv1   Conv2d(32, 3, Padding = 1) -> Relu                  [32, 32, 32]        896     1,802,240\n" +
-            "Conv2   Conv2d(32, 3, Padding = 1) -> Relu -> MaxPool2d(2)  [32, 16, 16]      9,248    18,939,904\n" +
-            "Conv3   Conv2d(64, 3, Padding = 1) -> Relu                  [64, 16, 16]     18,496     9,453,568\n" +
-            "Conv4   Conv2d(64, 3, Padding = 1) -> Relu -> MaxPool2d(2)  [64, 8, 8]       36,928    18,907,136\n" +
-            "Hidden  Flatten -> Dense(256) -> Relu                       [256]         1,048,832     2,097,408\n" +
-            "Logits  Dense(10)                                           [10]              2,570         5,120\n" +
-            "Loss    SoftmaxCrossEntropy                                 []                    0            10\n" +
-            "total                                                                     1,116,970    51,205,386\n";
+            "node    ops                                                 output           params  FLOPs/sample  workspace\n" +
+            "Image   Input(3, 32, 32)                                    [3, 32, 32]           0             0     384 KB\n" +
+            "Conv1   Conv2d(32, 3, Padding = 1) -> Relu                  [32, 32, 32]        896     1,802,240    12.0 MB\n" +
+            "Conv2   Conv2d(32, 3, Padding = 1) -> Relu -> MaxPool2d(2)  [32, 16, 16]      9,248    18,939,904    14.0 MB\n" +
+            "Conv3   Conv2d(64, 3, Padding = 1) -> Relu                  [64, 16, 16]     18,496     9,453,568     6.0 MB\n" +
+            "Conv4   Conv2d(64, 3, Padding = 1) -> Relu -> MaxPool2d(2)  [64, 8, 8]       36,928    18,907,136     7.0 MB\n" +
+            "Hidden  Flatten -> Dense(256) -> Relu                       [256]         1,048,832     2,097,408     1.1 MB\n" +
+            "Logits  Dense(10)                                           [10]              2,570         5,120     2.5 KB\n" +
+            "Loss    SoftmaxCrossEntropy                                 []                    0            10     1.3 KB\n" +
+            "total                                                                     1,116,970    51,205,386    17.4 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 40.5 MB in all, planned into 17.4 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CifarCnn(int seed = 0)

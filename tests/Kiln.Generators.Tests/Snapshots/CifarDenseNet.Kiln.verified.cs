@@ -7,15 +7,16 @@ namespace Kiln.Samples.Cifar
     /// <summary>
     /// Kiln model <c>CifarDenseNet</c>: 46,642 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node        ops                                                               output        params  FLOPs/sample
-    /// Image       Input(3, 32, 32)                                                  [3, 32, 32]        0             0
-    /// Stem        Conv2d(24, 3, Padding = 1, Bias = false)                          [24, 32, 32]     648     1,327,104
-    /// Block1      Repeat(DenseLayer12, 4)                                           [72, 32, 32]  18,480    37,502,976
-    /// Transition  BatchNorm -&gt; Relu -&gt; Conv2d(36, 1, Bias = false) -&gt; AvgPool2d(2)  [36, 16, 16]   2,736     5,492,736
-    /// Block2      Repeat(DenseLayer12, 4)                                           [84, 16, 16]  23,760    12,054,528
-    /// Logits      BatchNorm -&gt; Relu -&gt; GlobalAvgPool -&gt; Dense(10)                   [10]           1,018        66,192
-    /// Loss        SoftmaxCrossEntropy                                               []                 0            10
-    /// total                                                                                       46,642    56,443,546
+    /// node        ops                                                               output        params  FLOPs/sample  workspace
+    /// Image       Input(3, 32, 32)                                                  [3, 32, 32]        0             0     384 KB
+    /// Stem        Conv2d(24, 3, Padding = 1, Bias = false)                          [24, 32, 32]     648     1,327,104     6.0 MB
+    /// Block1      Repeat(DenseLayer12, 4)                                           [72, 32, 32]  18,480    37,502,976   150.0 MB
+    /// Transition  BatchNorm -&gt; Relu -&gt; Conv2d(36, 1, Bias = false) -&gt; AvgPool2d(2)  [36, 16, 16]   2,736     5,492,736    47.3 MB
+    /// Block2      Repeat(DenseLayer12, 4)                                           [84, 16, 16]  23,760    12,054,528    46.5 MB
+    /// Logits      BatchNorm -&gt; Relu -&gt; GlobalAvgPool -&gt; Dense(10)                   [10]           1,018        66,192    10.5 MB
+    /// Loss        SoftmaxCrossEntropy                                               []                 0            10     1.3 KB
+    /// total                                                                                       46,642    56,443,546    84.4 MB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 260.7 MB in all, planned into 84.4 MB)
     /// </code>
     /// </summary>
     partial class CifarDenseNet : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -277,17 +278,18 @@ namespace Kiln.Samples.Cifar
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node        ops                                                               output        params  FLOPs/sample\n" +
-            "Image       Input(3, 32, 32)                                                  [3, 32, 32]        0             0\n" +
-            "Stem        Conv2d(24, 3, Padding = 1, Bias = false)                          [24, 32, 32]     648     1,327,104\n" +
-            "Block1      Repeat(DenseLayer12, 4)                                           [72, 32, 32]  18,480    37,502,976\n" +
-            "Transition  BatchNorm -> Relu -> Conv2d(36, 1, Bias = false) -> AvgPool2d(2)  [36, 16, 16]   2,736     5,492,736\n" +
-            "Block2      Repeat(DenseLayer12, 4)                                           [84, 16, 16]  23,760    12,054,528\n" +
-            "Logits      BatchNorm -> Relu -> GlobalAvgPool -> Dense(10)                   [10]           1,018        66,192\n" +
-            "Loss        SoftmaxCrossEntropy                                               []                 0            10\n" +
-            "total                                                                                       46,642    56,443,546\n";
+            "node        ops                                                               output        params  FLOPs/sample  workspace\n" +
+            "Image       Input(3, 32, 32)                                                  [3, 32, 32]        0             0     384 KB\n" +
+            "Stem        Conv2d(24, 3, Padding = 1, Bias = false)                          [24, 32, 32]     648     1,327,104     6.0 MB\n" +
+            "Block1      Repeat(DenseLayer12, 4)                                           [72, 32, 32]  18,480    37,502,976   150.0 MB\n" +
+            "Transition  BatchNorm -> Relu -> Conv2d(36, 1, Bias = false) -> AvgPool2d(2)  [36, 16, 16]   2,736     5,492,736    47.3 MB\n" +
+            "Block2      Repeat(DenseLayer12, 4)                                           [84, 16, 16]  23,760    12,054,528    46.5 MB\n" +
+            "Logits      BatchNorm -> Relu -> GlobalAvgPool -> Dense(10)                   [10]           1,018        66,192    10.5 MB\n" +
+            "Loss        SoftmaxCrossEntropy                                               []                 0            10     1.3 KB\n" +
+            "total                                                                                       46,642    56,443,546    84.4 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 260.7 MB in all, planned into 84.4 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CifarDenseNet(int seed = 0)

@@ -7,16 +7,17 @@ namespace Kiln.Samples.Cifar
     /// <summary>
     /// Kiln model <c>CifarResNet</c>: 43,226 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node      ops                                                                                                                                 output        params  FLOPs/sample
-    /// Image     Input(3, 32, 32)                                                                                                                    [3, 32, 32]        0             0
-    /// Stem      Conv2d(16, 3, Padding = 1, Bias = false) -&gt; BatchNorm -&gt; Relu                                                                       [16, 32, 32]     464       917,504
-    /// Stage1    Repeat(BasicBlock16, 2)                                                                                                             [16, 32, 32]   9,344    19,038,208
-    /// Down      Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false) -&gt; BatchNorm -&gt; Relu -&gt; Conv2d(32, 3, Padding = 1, Bias = false) -&gt; BatchNorm  [32, 16, 16]  13,952     7,102,464
-    /// Shortcut  Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body -&gt; BatchNorm -&gt; Add(Down) -&gt; Relu                                        [32, 16, 16]     576       286,720
-    /// Stage2    Repeat(BasicBlock32)                                                                                                                [32, 16, 16]  18,560     9,478,144
-    /// Logits    GlobalAvgPool -&gt; Dense(10)                                                                                                          [10]             330         8,832
-    /// Loss      SoftmaxCrossEntropy                                                                                                                 []                 0            10
-    /// total                                                                                                                                                       43,226    36,831,882
+    /// node      ops                                                                                                                                 output        params  FLOPs/sample  workspace
+    /// Image     Input(3, 32, 32)                                                                                                                    [3, 32, 32]        0             0     384 KB
+    /// Stem      Conv2d(16, 3, Padding = 1, Bias = false) -&gt; BatchNorm -&gt; Relu                                                                       [16, 32, 32]     464       917,504    12.0 MB
+    /// Stage1    Repeat(BasicBlock16, 2)                                                                                                             [16, 32, 32]   9,344    19,038,208    56.0 MB
+    /// Down      Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false) -&gt; BatchNorm -&gt; Relu -&gt; Conv2d(32, 3, Padding = 1, Bias = false) -&gt; BatchNorm  [32, 16, 16]  13,952     7,102,464    10.0 MB
+    /// Shortcut  Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body -&gt; BatchNorm -&gt; Add(Down) -&gt; Relu                                        [32, 16, 16]     576       286,720     8.0 MB
+    /// Stage2    Repeat(BasicBlock32)                                                                                                                [32, 16, 16]  18,560     9,478,144    14.0 MB
+    /// Logits    GlobalAvgPool -&gt; Dense(10)                                                                                                          [10]             330         8,832      11 KB
+    /// Loss      SoftmaxCrossEntropy                                                                                                                 []                 0            10     1.3 KB
+    /// total                                                                                                                                                       43,226    36,831,882    31.4 MB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 100.4 MB in all, planned into 31.4 MB)
     /// </code>
     /// </summary>
     partial class CifarResNet : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -264,18 +265,19 @@ namespace Kiln.Samples.Cifar
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node      ops                                                                                                                                 output        params  FLOPs/sample\n" +
-            "Image     Input(3, 32, 32)                                                                                                                    [3, 32, 32]        0             0\n" +
-            "Stem      Conv2d(16, 3, Padding = 1, Bias = false) -> BatchNorm -> Relu                                                                       [16, 32, 32]     464       917,504\n" +
-            "Stage1    Repeat(BasicBlock16, 2)                                                                                                             [16, 32, 32]   9,344    19,038,208\n" +
-            "Down      Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false) -> BatchNorm -> Relu -> Conv2d(32, 3, Padding = 1, Bias = false) -> BatchNorm  [32, 16, 16]  13,952     7,102,464\n" +
-            "Shortcut  Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body -> BatchNorm -> Add(Down) -> Relu                                        [32, 16, 16]     576       286,720\n" +
-            "Stage2    Repeat(BasicBlock32)                                                                                                                [32, 16, 16]  18,560     9,478,144\n" +
-            "Logits    GlobalAvgPool -> Dense(10)                                                                                                          [10]             330         8,832\n" +
-            "Loss      SoftmaxCrossEntropy                                                                                                                 []                 0            10\n" +
-            "total                                                                                                                                                       43,226    36,831,882\n";
+            "node      ops                                                                                                                                 output        params  FLOPs/sample  workspace\n" +
+            "Image     Input(3, 32, 32)                                                                                                                    [3, 32, 32]        0             0     384 KB\n" +
+            "Stem      Conv2d(16, 3, Padding = 1, Bias = false) -> BatchNorm -> Relu                                                                       [16, 32, 32]     464       917,504    12.0 MB\n" +
+            "Stage1    Repeat(BasicBlock16, 2)                                                                                                             [16, 32, 32]   9,344    19,038,208    56.0 MB\n" +
+            "Down      Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false) -> BatchNorm -> Relu -> Conv2d(32, 3, Padding = 1, Bias = false) -> BatchNorm  [32, 16, 16]  13,952     7,102,464    10.0 MB\n" +
+            "Shortcut  Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body -> BatchNorm -> Add(Down) -> Relu                                        [32, 16, 16]     576       286,720     8.0 MB\n" +
+            "Stage2    Repeat(BasicBlock32)                                                                                                                [32, 16, 16]  18,560     9,478,144    14.0 MB\n" +
+            "Logits    GlobalAvgPool -> Dense(10)                                                                                                          [10]             330         8,832      11 KB\n" +
+            "Loss      SoftmaxCrossEntropy                                                                                                                 []                 0            10     1.3 KB\n" +
+            "total                                                                                                                                                       43,226    36,831,882    31.4 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 100.4 MB in all, planned into 31.4 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public CifarResNet(int seed = 0)

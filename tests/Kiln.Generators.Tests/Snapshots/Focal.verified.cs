@@ -7,12 +7,13 @@ namespace Tests
     /// <summary>
     /// Kiln model <c>FocalClassifier</c>: 276 parameters; trains on batches of up to 8 samples.
     /// <code>
-    /// node      ops                         output  params  FLOPs/sample
-    /// Features  Input(12)                   [12]         0             0
-    /// Hidden    Dense(16) -&gt; Relu           [16]       208           400
-    /// Logits    Dense(4)                    [4]         68           128
-    /// Loss      FocalLoss(γ 2, α 0.5, sum)  []           0             4
-    /// total                                            276           532
+    /// node      ops                         output  params  FLOPs/sample  workspace
+    /// Features  Input(12)                   [12]         0             0        0 B
+    /// Hidden    Dense(16) -&gt; Relu           [16]       208           400     1.5 KB
+    /// Logits    Dense(4)                    [4]         68           128      256 B
+    /// Loss      FocalLoss(γ 2, α 0.5, sum)  []           0             4      128 B
+    /// total                                            276           532     1.5 KB
+    /// (workspace: activations, gradients and saved state for a batch of 8; 1.9 KB in all, planned into 1.5 KB)
     /// </code>
     /// </summary>
     partial class FocalClassifier : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -84,14 +85,15 @@ namespace Tests
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node      ops                         output  params  FLOPs/sample\n" +
-            "Features  Input(12)                   [12]         0             0\n" +
-            "Hidden    Dense(16) -> Relu           [16]       208           400\n" +
-            "Logits    Dense(4)                    [4]         68           128\n" +
-            "Loss      FocalLoss(γ 2, α 0.5, sum)  []           0             4\n" +
-            "total                                            276           532\n";
+            "node      ops                         output  params  FLOPs/sample  workspace\n" +
+            "Features  Input(12)                   [12]         0             0        0 B\n" +
+            "Hidden    Dense(16) -> Relu           [16]       208           400     1.5 KB\n" +
+            "Logits    Dense(4)                    [4]         68           128      256 B\n" +
+            "Loss      FocalLoss(γ 2, α 0.5, sum)  []           0             4      128 B\n" +
+            "total                                            276           532     1.5 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 8; 1.9 KB in all, planned into 1.5 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public FocalClassifier(int seed = 0)

@@ -7,13 +7,14 @@ namespace Kiln.Samples.Gpt
     /// <summary>
     /// Kiln model <c>GptMini</c>: 421,697 parameters; trains on batches of up to 16 samples.
     /// <code>
-    /// node      ops                                     output      params  FLOPs/sample
-    /// Tokens    Input(64, int)                          [64]             0             0
-    /// Embedded  Embedding(65, 128) -&gt; LearnedPositions  [64, 128]   16,512         8,192
-    /// Blocks    Repeat(DecoderBlock, 2)                 [64, 128]  396,544    54,788,096
-    /// Logits    LayerNorm -&gt; Dense(65)                  [64, 65]     8,641     1,105,920
-    /// Loss      SoftmaxCrossEntropy                     []               0         4,160
-    /// total                                                        421,697    55,906,368
+    /// node      ops                                     output      params  FLOPs/sample  workspace
+    /// Tokens    Input(64, int)                          [64]             0             0        0 B
+    /// Embedded  Embedding(65, 128) -&gt; LearnedPositions  [64, 128]   16,512         8,192     2.0 MB
+    /// Blocks    Repeat(DecoderBlock, 2)                 [64, 128]  396,544    54,788,096    38.0 MB
+    /// Logits    LayerNorm -&gt; Dense(65)                  [64, 65]     8,641     1,105,920     1.5 MB
+    /// Loss      SoftmaxCrossEntropy                     []               0         4,160     260 KB
+    /// total                                                        421,697    55,906,368    21.0 MB
+    /// (workspace: activations, gradients and saved state for a batch of 16; 41.8 MB in all, planned into 21.0 MB)
     /// </code>
     /// </summary>
     partial class GptMini : global::System.IDisposable, global::Kiln.ITrainable<int, int>
@@ -168,15 +169,16 @@ namespace Kiln.Samples.Gpt
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node      ops                                     output      params  FLOPs/sample\n" +
-            "Tokens    Input(64, int)                          [64]             0             0\n" +
-            "Embedded  Embedding(65, 128) -> LearnedPositions  [64, 128]   16,512         8,192\n" +
-            "Blocks    Repeat(DecoderBlock, 2)                 [64, 128]  396,544    54,788,096\n" +
-            "Logits    LayerNorm -> Dense(65)                  [64, 65]     8,641     1,105,920\n" +
-            "Loss      SoftmaxCrossEntropy                     []               0         4,160\n" +
-            "total                                                        421,697    55,906,368\n";
+            "node      ops                                     output      params  FLOPs/sample  workspace\n" +
+            "Tokens    Input(64, int)                          [64]             0             0        0 B\n" +
+            "Embedded  Embedding(65, 128) -> LearnedPositions  [64, 128]   16,512         8,192     2.0 MB\n" +
+            "Blocks    Repeat(DecoderBlock, 2)                 [64, 128]  396,544    54,788,096    38.0 MB\n" +
+            "Logits    LayerNorm -> Dense(65)                  [64, 65]     8,641     1,105,920     1.5 MB\n" +
+            "Loss      SoftmaxCrossEntropy                     []               0         4,160     260 KB\n" +
+            "total                                                        421,697    55,906,368    21.0 MB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 16; 41.8 MB in all, planned into 21.0 MB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public GptMini(int seed = 0)

@@ -7,16 +7,17 @@ namespace Padded
     /// <summary>
     /// Kiln model <c>PaddedSeq2Seq</c>: 1,564 parameters; trains on batches of up to 4 samples.
     /// <code>
-    /// node            ops                                                             output   params  FLOPs/sample
-    /// Source          Input(6, int, PaddingToken = 0)                                 [6]           0             0
-    /// SourceEmbedded  Embedding(12, 8) -&gt; SinusoidalPositions                         [6, 8]       96            48
-    /// Encoded         SelfAttention(2, KeyPadding = Source) -&gt; Residual -&gt; LayerNorm  [6, 8]      304         4,512
-    /// Target          Input(5, int, PaddingToken = 0)                                 [5]           0             0
-    /// TargetEmbedded  Embedding(12, 8) -&gt; LearnedPositions                            [5, 8]      136            40
-    /// Layers          Repeat(PaddedDecoderLayer)                                      [5, 8]      904        10,496
-    /// Logits          LayerNorm -&gt; Dense(12)                                          [5, 12]     124         1,160
-    /// Loss            SoftmaxCrossEntropy(ignoring 0)                                 []            0            60
-    /// total                                                                                     1,564        16,316
+    /// node            ops                                                             output   params  FLOPs/sample  workspace
+    /// Source          Input(6, int, PaddingToken = 0)                                 [6]           0             0        0 B
+    /// SourceEmbedded  Embedding(12, 8) -&gt; SinusoidalPositions                         [6, 8]       96            48     3.0 KB
+    /// Encoded         SelfAttention(2, KeyPadding = Source) -&gt; Residual -&gt; LayerNorm  [6, 8]      304         4,512      12 KB
+    /// Target          Input(5, int, PaddingToken = 0)                                 [5]           0             0        0 B
+    /// TargetEmbedded  Embedding(12, 8) -&gt; LearnedPositions                            [5, 8]      136            40     2.5 KB
+    /// Layers          Repeat(PaddedDecoderLayer)                                      [5, 8]      904        10,496      29 KB
+    /// Logits          LayerNorm -&gt; Dense(12)                                          [5, 12]     124         1,160     3.3 KB
+    /// Loss            SoftmaxCrossEntropy(ignoring 0)                                 []            0            60      960 B
+    /// total                                                                                     1,564        16,316      24 KB
+    /// (workspace: activations, gradients and saved state for a batch of 4; 51 KB in all, planned into 24 KB)
     /// </code>
     /// </summary>
     partial class PaddedSeq2Seq : global::System.IDisposable
@@ -198,18 +199,19 @@ namespace Padded
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node            ops                                                             output   params  FLOPs/sample\n" +
-            "Source          Input(6, int, PaddingToken = 0)                                 [6]           0             0\n" +
-            "SourceEmbedded  Embedding(12, 8) -> SinusoidalPositions                         [6, 8]       96            48\n" +
-            "Encoded         SelfAttention(2, KeyPadding = Source) -> Residual -> LayerNorm  [6, 8]      304         4,512\n" +
-            "Target          Input(5, int, PaddingToken = 0)                                 [5]           0             0\n" +
-            "TargetEmbedded  Embedding(12, 8) -> LearnedPositions                            [5, 8]      136            40\n" +
-            "Layers          Repeat(PaddedDecoderLayer)                                      [5, 8]      904        10,496\n" +
-            "Logits          LayerNorm -> Dense(12)                                          [5, 12]     124         1,160\n" +
-            "Loss            SoftmaxCrossEntropy(ignoring 0)                                 []            0            60\n" +
-            "total                                                                                     1,564        16,316\n";
+            "node            ops                                                             output   params  FLOPs/sample  workspace\n" +
+            "Source          Input(6, int, PaddingToken = 0)                                 [6]           0             0        0 B\n" +
+            "SourceEmbedded  Embedding(12, 8) -> SinusoidalPositions                         [6, 8]       96            48     3.0 KB\n" +
+            "Encoded         SelfAttention(2, KeyPadding = Source) -> Residual -> LayerNorm  [6, 8]      304         4,512      12 KB\n" +
+            "Target          Input(5, int, PaddingToken = 0)                                 [5]           0             0        0 B\n" +
+            "TargetEmbedded  Embedding(12, 8) -> LearnedPositions                            [5, 8]      136            40     2.5 KB\n" +
+            "Layers          Repeat(PaddedDecoderLayer)                                      [5, 8]      904        10,496      29 KB\n" +
+            "Logits          LayerNorm -> Dense(12)                                          [5, 12]     124         1,160     3.3 KB\n" +
+            "Loss            SoftmaxCrossEntropy(ignoring 0)                                 []            0            60      960 B\n" +
+            "total                                                                                     1,564        16,316      24 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 4; 51 KB in all, planned into 24 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public PaddedSeq2Seq(int seed = 0)

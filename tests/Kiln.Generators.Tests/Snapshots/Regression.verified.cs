@@ -7,13 +7,14 @@ namespace Tests
     /// <summary>
     /// Kiln model <c>Regressor</c>: 851 parameters; trains on batches of up to 16 samples.
     /// <code>
-    /// node        ops                                 output  params  FLOPs/sample
-    /// X           Input(8)                            [8]          0             0
-    /// Hidden      Dense(32) -&gt; Sigmoid                [32]       288           544
-    /// Mixture     Dense(16, Bias = false) -&gt; Softmax  [16]       512         1,040
-    /// Prediction  Dense(3)                            [3]         51            96
-    /// Loss        MeanSquaredError                    []           0             3
-    /// total                                                      851         1,683
+    /// node        ops                                 output  params  FLOPs/sample  workspace
+    /// X           Input(8)                            [8]          0             0        0 B
+    /// Hidden      Dense(32) -&gt; Sigmoid                [32]       288           544     6.0 KB
+    /// Mixture     Dense(16, Bias = false) -&gt; Softmax  [16]       512         1,040     4.0 KB
+    /// Prediction  Dense(3)                            [3]         51            96      384 B
+    /// Loss        MeanSquaredError                    []           0             3        0 B
+    /// total                                                      851         1,683     6.0 KB
+    /// (workspace: activations, gradients and saved state for a batch of 16; 10 KB in all, planned into 6.0 KB)
     /// </code>
     /// </summary>
     partial class Regressor : global::System.IDisposable, global::Kiln.ITrainable<float, float>
@@ -90,15 +91,16 @@ namespace Tests
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node        ops                                 output  params  FLOPs/sample\n" +
-            "X           Input(8)                            [8]          0             0\n" +
-            "Hidden      Dense(32) -> Sigmoid                [32]       288           544\n" +
-            "Mixture     Dense(16, Bias = false) -> Softmax  [16]       512         1,040\n" +
-            "Prediction  Dense(3)                            [3]         51            96\n" +
-            "Loss        MeanSquaredError                    []           0             3\n" +
-            "total                                                      851         1,683\n";
+            "node        ops                                 output  params  FLOPs/sample  workspace\n" +
+            "X           Input(8)                            [8]          0             0        0 B\n" +
+            "Hidden      Dense(32) -> Sigmoid                [32]       288           544     6.0 KB\n" +
+            "Mixture     Dense(16, Bias = false) -> Softmax  [16]       512         1,040     4.0 KB\n" +
+            "Prediction  Dense(3)                            [3]         51            96      384 B\n" +
+            "Loss        MeanSquaredError                    []           0             3        0 B\n" +
+            "total                                                      851         1,683     6.0 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 16; 10 KB in all, planned into 6.0 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public Regressor(int seed = 0)

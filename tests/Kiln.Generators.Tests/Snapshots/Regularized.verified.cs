@@ -7,12 +7,13 @@ namespace Tests
     /// <summary>
     /// Kiln model <c>RegularizedMlp</c>: 837 parameters; trains on batches of up to 16 samples.
     /// <code>
-    /// node      ops                                 output  params  FLOPs/sample
-    /// Features  Input(20) -&gt; GaussianNoise(0.1)     [20]         0            20
-    /// Hidden    Dense(32) -&gt; Relu -&gt; Dropout(0.25)  [32]       672         1,344
-    /// Logits    Dense(5)                            [5]        165           320
-    /// Loss      SoftmaxCrossEntropy(smoothing 0.1)  []           0             5
-    /// total                                                    837         1,689
+    /// node      ops                                 output  params  FLOPs/sample  workspace
+    /// Features  Input(20) -&gt; GaussianNoise(0.1)     [20]         0            20     1.3 KB
+    /// Hidden    Dense(32) -&gt; Relu -&gt; Dropout(0.25)  [32]       672         1,344      12 KB
+    /// Logits    Dense(5)                            [5]        165           320      640 B
+    /// Loss      SoftmaxCrossEntropy(smoothing 0.1)  []           0             5      320 B
+    /// total                                                    837         1,689     9.6 KB
+    /// (workspace: activations, gradients and saved state for a batch of 16; 14 KB in all, planned into 9.6 KB)
     /// </code>
     /// </summary>
     partial class RegularizedMlp : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -91,14 +92,15 @@ namespace Tests
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node      ops                                 output  params  FLOPs/sample\n" +
-            "Features  Input(20) -> GaussianNoise(0.1)     [20]         0            20\n" +
-            "Hidden    Dense(32) -> Relu -> Dropout(0.25)  [32]       672         1,344\n" +
-            "Logits    Dense(5)                            [5]        165           320\n" +
-            "Loss      SoftmaxCrossEntropy(smoothing 0.1)  []           0             5\n" +
-            "total                                                    837         1,689\n";
+            "node      ops                                 output  params  FLOPs/sample  workspace\n" +
+            "Features  Input(20) -> GaussianNoise(0.1)     [20]         0            20     1.3 KB\n" +
+            "Hidden    Dense(32) -> Relu -> Dropout(0.25)  [32]       672         1,344      12 KB\n" +
+            "Logits    Dense(5)                            [5]        165           320      640 B\n" +
+            "Loss      SoftmaxCrossEntropy(smoothing 0.1)  []           0             5      320 B\n" +
+            "total                                                    837         1,689     9.6 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 16; 14 KB in all, planned into 9.6 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public RegularizedMlp(int seed = 0)

@@ -7,14 +7,15 @@ namespace Tests
     /// <summary>
     /// Kiln model <c>ResidualMlp</c>: 26,122 parameters; trains on batches of up to 32 samples.
     /// <code>
-    /// node      ops                          output  params  FLOPs/sample
-    /// Features  Input(64)                    [64]         0             0
-    /// Stem      Dense(128) -&gt; Gelu           [128]    8,320        16,512
-    /// Block     Dense(128) -&gt; Tanh           [128]   16,512        32,896
-    /// Sum       Add(Stem)                    [128]        0           128
-    /// Logits    LeakyRelu(0.1) -&gt; Dense(10)  [10]     1,290         2,688
-    /// Loss      SoftmaxCrossEntropy          []           0            10
-    /// total                                          26,122        52,234
+    /// node      ops                          output  params  FLOPs/sample  workspace
+    /// Features  Input(64)                    [64]         0             0        0 B
+    /// Stem      Dense(128) -&gt; Gelu           [128]    8,320        16,512      64 KB
+    /// Block     Dense(128) -&gt; Tanh           [128]   16,512        32,896      48 KB
+    /// Sum       Add(Stem)                    [128]        0           128      32 KB
+    /// Logits    LeakyRelu(0.1) -&gt; Dense(10)  [10]     1,290         2,688      35 KB
+    /// Loss      SoftmaxCrossEntropy          []           0            10     1.3 KB
+    /// total                                          26,122        52,234      97 KB
+    /// (workspace: activations, gradients and saved state for a batch of 32; 180 KB in all, planned into 97 KB)
     /// </code>
     /// </summary>
     partial class ResidualMlp : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -98,16 +99,17 @@ namespace Tests
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node      ops                          output  params  FLOPs/sample\n" +
-            "Features  Input(64)                    [64]         0             0\n" +
-            "Stem      Dense(128) -> Gelu           [128]    8,320        16,512\n" +
-            "Block     Dense(128) -> Tanh           [128]   16,512        32,896\n" +
-            "Sum       Add(Stem)                    [128]        0           128\n" +
-            "Logits    LeakyRelu(0.1) -> Dense(10)  [10]     1,290         2,688\n" +
-            "Loss      SoftmaxCrossEntropy          []           0            10\n" +
-            "total                                          26,122        52,234\n";
+            "node      ops                          output  params  FLOPs/sample  workspace\n" +
+            "Features  Input(64)                    [64]         0             0        0 B\n" +
+            "Stem      Dense(128) -> Gelu           [128]    8,320        16,512      64 KB\n" +
+            "Block     Dense(128) -> Tanh           [128]   16,512        32,896      48 KB\n" +
+            "Sum       Add(Stem)                    [128]        0           128      32 KB\n" +
+            "Logits    LeakyRelu(0.1) -> Dense(10)  [10]     1,290         2,688      35 KB\n" +
+            "Loss      SoftmaxCrossEntropy          []           0            10     1.3 KB\n" +
+            "total                                          26,122        52,234      97 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 32; 180 KB in all, planned into 97 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public ResidualMlp(int seed = 0)

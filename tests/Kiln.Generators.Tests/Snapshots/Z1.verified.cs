@@ -7,13 +7,14 @@ namespace Kiln.Samples.Mnist
     /// <summary>
     /// Kiln model <c>MnistMlp</c>: 235,146 parameters; trains on batches of up to 64 samples.
     /// <code>
-    /// node     ops                  output   params  FLOPs/sample
-    /// Pixels   Input(784)           [784]         0             0
-    /// Hidden1  Dense(256) -&gt; Relu   [256]   200,960       401,664
-    /// Hidden2  Dense(128) -&gt; Relu   [128]    32,896        65,664
-    /// Logits   Dense(10)            [10]      1,290         2,560
-    /// Loss     SoftmaxCrossEntropy  []            0            10
-    /// total                                 235,146       469,898
+    /// node     ops                  output   params  FLOPs/sample  workspace
+    /// Pixels   Input(784)           [784]         0             0        0 B
+    /// Hidden1  Dense(256) -&gt; Relu   [256]   200,960       401,664     192 KB
+    /// Hidden2  Dense(128) -&gt; Relu   [128]    32,896        65,664      96 KB
+    /// Logits   Dense(10)            [10]      1,290         2,560     5.0 KB
+    /// Loss     SoftmaxCrossEntropy  []            0            10     2.5 KB
+    /// total                                 235,146       469,898     192 KB
+    /// (workspace: activations, gradients and saved state for a batch of 64; 296 KB in all, planned into 192 KB)
     /// </code>
     /// </summary>
     partial class MnistMlp : global::System.IDisposable, global::Kiln.ITrainable<float, int>
@@ -91,15 +92,16 @@ namespace Kiln.Samples.Mnist
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
-        /// <summary>The model explanation: per node, its ops, output shape, parameters and forward FLOPs.</summary>
+        /// <summary>The model explanation: per node, its ops, output shape, parameters, forward FLOPs and workspace bytes.</summary>
         public const string Summary =
-            "node     ops                  output   params  FLOPs/sample\n" +
-            "Pixels   Input(784)           [784]         0             0\n" +
-            "Hidden1  Dense(256) -> Relu   [256]   200,960       401,664\n" +
-            "Hidden2  Dense(128) -> Relu   [128]    32,896        65,664\n" +
-            "Logits   Dense(10)            [10]      1,290         2,560\n" +
-            "Loss     SoftmaxCrossEntropy  []            0            10\n" +
-            "total                                 235,146       469,898\n";
+            "node     ops                  output   params  FLOPs/sample  workspace\n" +
+            "Pixels   Input(784)           [784]         0             0        0 B\n" +
+            "Hidden1  Dense(256) -> Relu   [256]   200,960       401,664     192 KB\n" +
+            "Hidden2  Dense(128) -> Relu   [128]    32,896        65,664      96 KB\n" +
+            "Logits   Dense(10)            [10]      1,290         2,560     5.0 KB\n" +
+            "Loss     SoftmaxCrossEntropy  []            0            10     2.5 KB\n" +
+            "total                                 235,146       469,898     192 KB\n" +
+            "(workspace: activations, gradients and saved state for a batch of 64; 296 KB in all, planned into 192 KB)\n";
 
         /// <summary>Creates the model with its parameters initialised from <paramref name="seed"/>.</summary>
         public MnistMlp(int seed = 0)
