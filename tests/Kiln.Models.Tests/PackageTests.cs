@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.IO.Compression;
@@ -28,7 +27,7 @@ public sealed class PackageTests : IDisposable
     [Fact]
     public void PackedPackage_InAFreshConsoleProject_GeneratesTheModel_AndTrains()
     {
-        string root = NativeAotTests.RepositoryRoot();
+        string root = ChildProcess.RepositoryRoot();
         string copy = Path.Combine(_directory, "source"), feed = Path.Combine(_directory, "feed"), app = Path.Combine(_directory, "app");
         foreach (string file in new[] { "Directory.Build.props", "Directory.Packages.props", "README.md" })
             CopyFile(Path.Combine(root, file), Path.Combine(copy, file));
@@ -37,7 +36,7 @@ public sealed class PackageTests : IDisposable
             CopyTree(Path.Combine(root, "generators", project), Path.Combine(copy, "generators", project));
 
         const string version = "0.1.0-fresh";
-        Run("dotnet", $"pack \"{Path.Combine(copy, "src", "Kiln", "Kiln.csproj")}\" -c Release -o \"{feed}\" -p:Version={version} -nologo", copy);
+        ChildProcess.Run("dotnet", $"pack \"{Path.Combine(copy, "src", "Kiln", "Kiln.csproj")}\" -c Release -o \"{feed}\" -p:Version={version} -nologo", copy);
         string package = Path.Combine(feed, $"Kiln.{version}.nupkg");
         Assert.True(File.Exists(package), "dotnet pack made no package");
         using (ZipArchive zip = ZipFile.OpenRead(package))
@@ -113,8 +112,8 @@ public sealed class PackageTests : IDisposable
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {first:R} last {last:R}"));
             """);
         // Warnings as errors: the compiler must load the generator, and skip the code-fix assembly beside it, silently.
-        Run("dotnet", "build -c Release -nologo -warnaserror", app);
-        string output = Run("dotnet", "run -c Release --no-build", app).Trim();
+        ChildProcess.Run("dotnet", "build -c Release -nologo -warnaserror", app);
+        string output = ChildProcess.Run("dotnet", "run -c Release --no-build", app).Trim();
 
         string[] parts = output.Split(' ');
         Assert.True(parts.Length == 4 && parts[0] == "first" && parts[2] == "last", $"unexpected output: {output}");
@@ -144,25 +143,5 @@ public sealed class PackageTests : IDisposable
             if (top is "bin" or "obj") continue;
             CopyFile(file, Path.Combine(to, relative));
         }
-    }
-
-    private static string Run(string file, string arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        // The test host's MSBuild settings must not leak into the child builds.
-        start.Environment.Remove("MSBuildExtensionsPath");
-        start.Environment.Remove("MSBUILD_EXE_PATH");
-        start.Environment.Remove("MSBuildSDKsPath");
-        using Process process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(8)), $"{file} {arguments} timed out");
-        Assert.True(process.ExitCode == 0, $"{file} {arguments} exited {process.ExitCode}:\n{output}\n{error.Result}");
-        return output.Replace("\r", "");
     }
 }

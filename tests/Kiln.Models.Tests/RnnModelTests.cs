@@ -15,7 +15,7 @@ public class RnnModelTests
 {
     internal static int[] BuiltInText()
     {
-        string path = Path.Combine(NativeAotTests.RepositoryRoot(), "samples", "CharRnn", "Data", "coriolanus.txt");
+        string path = Path.Combine(ChildProcess.RepositoryRoot(), "samples", "CharRnn", "Data", "coriolanus.txt");
         return CharVocabulary.Shakespeare65.Encode(TextFile.Read(path), ' ', out _);
     }
 
