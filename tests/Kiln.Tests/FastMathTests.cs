@@ -16,8 +16,6 @@ public class FastMathTests
     private static readonly float[] Special =
         [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 88.7f, 88.71f, -87.3f, -87.31f, 1e30f, -1e30f, 1f, -1f, 20f];
 
-    private delegate float[] Map(float[] x);
-
     private static float[] Apply(KernelIsa isa, float[] x, Func<Vector512<float>, Vector512<float>> v512,
         Func<Vector256<float>, Vector256<float>> v256, Func<float, float> scalar)
     {
