@@ -59,6 +59,7 @@ public sealed partial class ModelGenerator
                 _w.Line($"private readonly {Rt}.AlignedBuffer _memory;");
                 _w.Line("private readonly int[] _history = new int[Capacity];");
                 _w.Line("private readonly float[] _logits;");
+                _w.Line($"private readonly {Rt}.InstanceGuard _use = new({Naming.String(name)});");
                 _w.Line();
                 _w.Line($"/// <summary>A decoder over <paramref name=\"model\"/>'s parameters for <paramref name=\"rows\"/> sequences decoded side by side.</summary>");
                 _w.Open($"public {name}({_model.Name} model, int rows = 1)");
@@ -93,6 +94,7 @@ public sealed partial class ModelGenerator
                 _w.Line("/// [Rows, OutputWidth] out. Throws when the cache is full (<see cref=\"Length\"/> = <see cref=\"Capacity\"/>).");
                 _w.Line("/// </summary>");
                 _w.Open($"public void Step({ReadOnlySpan}<int> tokens, {Span}<float> logits)");
+                _w.Line("using var use = _use.Enter(nameof(Step));");
                 _w.Line($"{Rt}.Guard.Length(tokens.Length, Rows, 1, nameof(tokens));");
                 _w.Line($"{Rt}.Guard.Length(logits.Length, Rows, OutputWidth, nameof(logits));");
                 _w.Line("if (Length == Capacity)");
@@ -181,6 +183,7 @@ public sealed partial class ModelGenerator
                 _w.Line("/// </summary>");
                 _w.Open($"public void Generate({ReadOnlySpan}<int> prompt, {Span}<int> output, {Rt}.KilnRandom random, float temperature = 1f, int topK = 0)");
                 _w.Line("global::System.ArgumentNullException.ThrowIfNull(random);");
+                _w.Line("using var use = _use.Enter(nameof(Generate));");
                 _w.Line("if (Rows != 1) throw new global::System.InvalidOperationException($\"Generate continues one sequence; this decoder holds {Rows} (decode them with Step).\");");
                 _w.Line("if (prompt.IsEmpty) throw new global::System.ArgumentException(\"The prompt needs at least one token.\", nameof(prompt));");
                 _w.Line("if (!(temperature > 0) || float.IsInfinity(temperature)) throw new global::System.ArgumentOutOfRangeException(nameof(temperature), temperature, \"The temperature must be a finite number > 0.\");");

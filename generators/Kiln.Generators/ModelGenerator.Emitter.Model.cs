@@ -397,6 +397,25 @@ public sealed partial class ModelGenerator
                 _w.Line("/// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>");
                 _w.Line("public bool Training { get; set; } = true;");
                 _w.Line();
+                _w.Line("/// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each");
+                _w.Line($"/// node's activation, the loss and each gradient are finite, and throws a <see cref=\"{Rt}.NonFiniteException\"/> naming the node, the");
+                _w.Line("/// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with");
+                _w.Line("/// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>");
+                _w.Line("#if KILN_NO_FINITE_CHECKS");
+                _w.Line("public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException(\"This model was compiled with KILN_NO_FINITE_CHECKS defined.\"); } }");
+                _w.Line("#else");
+                _w.Line("public bool CheckFinite { get; set; }");
+                _w.Line("#endif");
+                _w.Line();
+                if (_loss is not null)
+                {
+                    _w.Line("/// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>");
+                    _w.Line("private long _steps;");
+                    _w.Line();
+                }
+                _w.Line("/// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>");
+                _w.Line($"private readonly {Rt}.InstanceGuard _use = new({Naming.String(_model.Name)});");
+                _w.Line();
                 if (HasRandomOps)
                 {
                     _w.Line("/// <summary>The generator dropout and noise draw from, seeded from the constructor's seed; a checkpoint saves its state.</summary>");
@@ -556,6 +575,7 @@ public sealed partial class ModelGenerator
                 string outShape = _graph.Output.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Inference: <paramref name=\"{_outputName.TrimStart('@')}\"/> {Naming.Xml(outShape)} from <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)}, for any number of rows (run in chunks of at most <see cref=\"Batch\"/>).</summary>");
                 _w.Open($"public void Forward({InputParameters}, {Span}<float> {_outputName})");
+                _w.Line("using var use = _use.Enter(nameof(Forward));");
                 EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Length({_outputName}.Length, rows, OutputSize, nameof({_outputName}));");
                 if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
@@ -571,6 +591,7 @@ public sealed partial class ModelGenerator
                 {
                     _w.Line($"/// <summary>The most likely class of each row of <paramref name=\"{_inputName.TrimStart('@')}\"/> {Naming.Xml(inShape)} (the arg-max of the logits).</summary>");
                     _w.Open($"public void Predict({InputParameters}, {Span}<int> classes)");
+                    _w.Line("using var use = _use.Enter(nameof(Predict));");
                     EmitRows(inShape);
                     _w.Line($"{Rt}.Guard.Length(classes.Length, rows, {ClassesPerRow}, nameof(classes));");
                     if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
@@ -601,6 +622,7 @@ public sealed partial class ModelGenerator
                     ? "/// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>"
                     : "/// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>");
                 _w.Open($"public float Evaluate({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Line("using var use = _use.Enter(nameof(Evaluate));");
                 EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
                 if (HasRecurrent) _w.Line($"if (CarryState) {Rt}.Guard.CarriedRows(rows, Batch, nameof({_inputName}));");
@@ -655,11 +677,15 @@ public sealed partial class ModelGenerator
                 string inShape = _graph.Input.Shape.WithBatch("rows");
                 _w.Line($"/// <summary>Forward and backward over one batch of up to <see cref=\"Batch\"/> rows: returns the {LossWord} loss and leaves the gradients in <see cref=\"Gradients\"/>.</summary>");
                 _w.Open($"public float ComputeGradients({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName})");
+                _w.Line("using var use = _use.Enter(nameof(ComputeGradients));");
                 EmitRows(inShape);
                 _w.Line($"{Rt}.Guard.Batch(rows, Batch, nameof({_inputName}));");
                 _w.Line($"{Rt}.Guard.Length({TargetName}.Length, rows, {TargetWidth}, nameof({TargetName}));");
+                _w.Line("_steps++;");
+                _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.Check(Parameters, \"parameter\", _steps);");
                 _w.Line($"RunForward({InputArguments}, rows);");
                 _w.Line($"float loss = RunLoss({InputArguments}, {TargetName}, rows);");
+                _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.CheckLoss(loss, {Naming.String(_loss!.Node)}, _steps);");
                 _w.Line($"RunBackward({InputArguments}, {TargetName}, rows);");
                 _w.Line("return loss;");
                 _w.Close();
@@ -667,6 +693,7 @@ public sealed partial class ModelGenerator
                 _w.Line($"/// <summary>One training step: forward, backward and the optimizer's update. Returns the {LossWord} loss of the batch.</summary>");
                 _w.Open($"public float TrainStep({InputParameters}, {ReadOnlySpan}<{TargetType}> {TargetName}, {Rt}.Optimizers.Optimizer optimizer)");
                 _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
+                _w.Line("using var use = _use.Enter(nameof(TrainStep));");
                 _w.Line($"float loss = ComputeGradients({InputArguments}, {TargetName});");
                 _w.Line("optimizer.Step(Parameters.Span, Gradients.Span);");
                 _w.Line("return loss;");
@@ -676,7 +703,6 @@ public sealed partial class ModelGenerator
 
             private void EmitCheckpoints()
             {
-                string buffers = HasPersistent ? ", buffers: Buffers" : "";
                 _w.Line(HasPersistent
                     ? "/// <summary>Writes the parameters and buffers to a safetensors file (a PyTorch state_dict's names and layouts), atomically.</summary>"
                     : "/// <summary>Writes the parameters to a safetensors file (PyTorch names and layouts), atomically.</summary>");
@@ -692,14 +718,16 @@ public sealed partial class ModelGenerator
                     : $"public void Load(string path) => {Rt}.IO.SafeTensors.Load(path, Parameters);");
                 _w.Line();
                 _w.Line("/// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,");
-                _w.Line("/// and <paramref name=\"metadata\"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>");
-                _w.Line($"public void Save(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata{(HasRandomOps ? ", Random" : "")}{buffers});");
+                _w.Line("/// <paramref name=\"metadata\"/> (e.g. the epoch and the data position) and the caller's own <paramref name=\"tensors\"/>, so that a");
+                _w.Line("/// run can resume exactly.</summary>");
+                _w.Line($"public void Save(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>");
+                _w.Line($"    {Rt}.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata{(HasRandomOps ? ", Random" : ", null")}{(HasPersistent ? ", Buffers" : ", null")}, tensors);");
                 _w.Line();
                 _w.Line("/// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;");
-                _w.Line("/// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>");
-                _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer) =>");
-                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : "")}{buffers});");
+                _w.Line("/// returns the checkpoint's metadata, and its own tensors into <paramref name=\"tensors\"/> when given. The file is validated whole");
+                _w.Line("/// before anything changes.</summary>");
+                _w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, {Rt}.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>");
+                _w.Line($"    {Rt}.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)){(HasRandomOps ? ", Random" : ", null")}{(HasPersistent ? ", Buffers" : ", null")}, tensors);");
                 _w.Line();
             }
 
@@ -727,6 +755,8 @@ public sealed partial class ModelGenerator
                 _w.Line($"{ReadOnlySpan}<float> parameters = memory.Slice(0, ParameterFloats);");
                 _w.Line($"{Span}<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);");
                 if (HasPersistent) _w.Line($"{Span}<float> buffers = memory.Slice(BufferStart, BufferFloats);");
+                foreach (InputInfo input in _inputs.Where(i => !i.Op.IntegerInput))
+                    _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.Check({input.Name}, {Naming.String(input.Op.Node)}, \"input\", {StepCount});");
                 foreach (Op tokens in PaddedInputs)
                 {
                     _w.Line();
@@ -836,6 +866,9 @@ public sealed partial class ModelGenerator
                             break;
                         default: throw new System.InvalidOperationException("No forward emission for " + op.Kind);
                     }
+                    Op produced = op.FusedActivation >= 0 ? _graph.Ops[op.FusedActivation] : op;
+                    string label = op.FusedActivation >= 0 ? op.Label + " -> " + produced.Label : op.Label;
+                    _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.Check({Act(produced.Id)}, {Naming.String(produced.Node)}, {Naming.String("output of its " + label)}, {StepCount});");
                 }
                 _w.Close();
                 _w.Line();
@@ -1030,6 +1063,11 @@ public sealed partial class ModelGenerator
                             break;
                         default: throw new System.InvalidOperationException("No backward emission for " + op.Kind);
                     }
+                    for (int i = 0; i < op.Inputs.Count; i++)
+                        if (step.InputNeedsGradient[i])
+                            _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.Check({Dx(i)}, {Naming.String(op.Node)}, {Naming.String($"gradient w.r.t. the input of its {op.Label} (the output of '{_graph.Ops[op.Inputs[i]].Node}')")}, _steps);");
+                    foreach (ParameterSlot p in _plan.Parameters.Where(p => p.Op == op.Id))
+                        _w.Line($"if (CheckFinite) {Rt}.FiniteCheck.Check({Slice("gradients", p)}, {Naming.String(op.Node)}, {Naming.String("gradient of " + p.Name)}, _steps);");
                 }
                 _w.Close();
             }
@@ -1208,6 +1246,9 @@ public sealed partial class ModelGenerator
             private static string Times(string name, string factor) => factor == "1" ? name : name + " * " + factor;
 
             private static string Bool(bool value) => value ? "true" : "false";
+
+            /// <summary>The training step check mode names: the count of ComputeGradients calls (a model without a loss has none).</summary>
+            private string StepCount => _loss is null ? "0" : "_steps";
 
             private static string ReductionOf(Op loss) => loss.SumReduction ? $"{Rt}.Reduction.Sum" : $"{Rt}.Reduction.Mean";
         }

@@ -12,8 +12,8 @@ using Spectre.Console;
 
 // Trains zoo model Z1 (784-256-128-10) on MNIST when given --data DIR (the IDX files, plain or .gz), or on
 // built-in procedurally rendered digits when not, with the Trainer (AdamW, warm-up then cosine, validation each
-// epoch, early stopping, a training checkpoint each epoch that --resume continues from, a CSV log), then reports
-// test accuracy and saves the weights.
+// epoch, early stopping, a training checkpoint each epoch (and every --checkpoint-every steps) that --resume continues
+// from exactly, a CSV log), then reports test accuracy and saves the weights.
 var options = Options.Parse(args);
 if (options is null) return 2;
 
@@ -61,6 +61,7 @@ AnsiConsole.Progress()
             Schedule = new WarmupCosineSchedule(options.LearningRate, warmupSteps: Math.Min(100, stepsPerEpoch), totalSteps: Math.Max(stepsPerEpoch + 1, options.Epochs * stepsPerEpoch)),
             EarlyStopping = new EarlyStopping(patience: 2, minDelta: 1e-4f),
             CheckpointPath = options.Checkpoint + ".training",
+            CheckpointEvery = options.CheckpointEvery,
             Resume = options.Resume,
             LogPath = options.Log,
             Progress = bars,
@@ -118,7 +119,8 @@ internal sealed class EpochBars(ProgressContext context) : IProgress<TrainingPro
     }
 }
 
-internal sealed record Options(string? DataDirectory, int Epochs, float LearningRate, int Seed, string Checkpoint, int TrainSamples, int TestSamples, bool Resume, string Log)
+internal sealed record Options(string? DataDirectory, int Epochs, float LearningRate, int Seed, string Checkpoint, int TrainSamples, int TestSamples, bool Resume, string Log,
+    int CheckpointEvery = 0)
 {
     public static Options? Parse(string[] args)
     {
@@ -137,6 +139,7 @@ internal sealed record Options(string? DataDirectory, int Epochs, float Learning
                     case "--checkpoint": o = o with { Checkpoint = Next() }; break;
                     case "--train-samples": o = o with { TrainSamples = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--resume": o = o with { Resume = true }; break;
+                    case "--checkpoint-every": o = o with { CheckpointEvery = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--log": o = o with { Log = Next() }; break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
@@ -144,7 +147,7 @@ internal sealed record Options(string? DataDirectory, int Epochs, float Learning
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
                 Console.Error.WriteLine(e.Message);
-                Console.Error.WriteLine("usage: Mnist [--data DIR] [--epochs N] [--lr X] [--seed N] [--checkpoint FILE] [--train-samples N] [--resume] [--log FILE]");
+                Console.Error.WriteLine("usage: Mnist [--data DIR] [--epochs N] [--lr X] [--seed N] [--checkpoint FILE] [--train-samples N] [--resume] [--checkpoint-every STEPS] [--log FILE]");
                 return null;
             }
         }

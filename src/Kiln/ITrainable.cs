@@ -39,6 +39,10 @@ public interface ITrainable<TInput, TTarget> : IDisposable where TInput : unmana
     /// <summary>Training mode (dropout and noise act) or evaluation.</summary>
     bool Training { get; set; }
 
+    /// <summary>Check mode: the first NaN or infinity in a parameter, the input, an activation, the loss or a gradient throws a
+    /// <see cref="NonFiniteException"/> naming the node, the tensor and the step. Off by default.</summary>
+    bool CheckFinite { get; set; }
+
     void Forward(ReadOnlySpan<TInput> input, Span<float> output);
 
     float ComputeGradients(ReadOnlySpan<TInput> input, ReadOnlySpan<TTarget> targets);
@@ -51,7 +55,10 @@ public interface ITrainable<TInput, TTarget> : IDisposable where TInput : unmana
 
     void Load(string path);
 
-    void Save(string path, Optimizer optimizer, IReadOnlyDictionary<string, string>? metadata = null);
+    /// <summary>A training checkpoint: parameters, buffers, the optimizer's state, the random generator's state, the caller's
+    /// metadata and the caller's own tensors (for example early stopping's best weights), written atomically.</summary>
+    void Save(string path, Optimizer optimizer, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyDictionary<string, float[]>? tensors = null);
 
-    IReadOnlyDictionary<string, string> Load(string path, Optimizer optimizer);
+    /// <summary>Resumes from a checkpoint; its own tensors go into <paramref name="tensors"/> when given.</summary>
+    IReadOnlyDictionary<string, string> Load(string path, Optimizer optimizer, IDictionary<string, float[]>? tensors = null);
 }

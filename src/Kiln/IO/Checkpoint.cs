@@ -19,13 +19,17 @@ public static class Checkpoint
     /// <summary>The prefix of optimizer-state tensors in a checkpoint.</summary>
     public const string OptimizerPrefix = "optimizer/";
 
+    /// <summary>The prefix of the caller's own tensors in a checkpoint (a trainer's early-stopping weights): <c>extra/name</c>.</summary>
+    public const string ExtraPrefix = "extra/";
+
     private const string OptimizerKey = "kiln.optimizer", StepKey = "kiln.step", RateKey = "kiln.learning_rate", RandomKey = "kiln.random", Reserved = "kiln.";
 
     /// <summary>Writes the parameters and, when given, the model's buffers (batch norm's running statistics), the optimizer's
     /// state, the state of the model's random generator (dropout, noise) and <paramref name="metadata"/> (keys not
-    /// starting with "kiln.") to <paramref name="path"/> atomically.</summary>
+    /// starting with "kiln.") and the caller's own float <paramref name="tensors"/> (saved as 1-D tensors under
+    /// <see cref="ExtraPrefix"/>) to <paramref name="path"/> atomically.</summary>
     public static void Save(string path, ParameterSet parameters, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null, KilnRandom? random = null,
-        ParameterSet? buffers = null)
+        ParameterSet? buffers = null, IReadOnlyDictionary<string, float[]>? tensors = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -58,6 +62,16 @@ public static class Checkpoint
             meta[StepKey] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
             meta[RateKey] = optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture);
         }
+        if (tensors is not null)
+        {
+            foreach (var (name, values) in tensors)
+            {
+                ArgumentNullException.ThrowIfNull(values, nameof(tensors));
+                if (string.IsNullOrEmpty(name)) throw new ArgumentException("A tensor name is empty.", nameof(tensors));
+                float[] array = values;
+                entries.Add(new SafeTensors.TensorEntry(ExtraPrefix + name, new[] { array.Length }, () => array));
+            }
+        }
         if (random is not null)
         {
             var (s0, s1, s2, s3) = random.State;
@@ -69,10 +83,12 @@ public static class Checkpoint
     /// <summary>
     /// Loads the parameters and, when <paramref name="optimizer"/> is given, its state, step count and learning rate;
     /// returns the caller's metadata. A file saved without optimizer state cannot resume an optimizer (a
-    /// <see cref="CheckpointException"/> says so); nothing changes unless the whole file is valid.
+    /// <see cref="CheckpointException"/> says so); nothing changes unless the whole file is valid. When
+    /// <paramref name="tensors"/> is given, it receives the caller's own tensors saved with the checkpoint (by name, without
+    /// the prefix); otherwise they are ignored.
     /// </summary>
     public static IReadOnlyDictionary<string, string> Load(string path, ParameterSet parameters, Optimizer? optimizer = null, KilnRandom? random = null,
-        ParameterSet? buffers = null)
+        ParameterSet? buffers = null, IDictionary<string, float[]>? tensors = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         byte[] file = SafeTensors.ReadFile(path);
@@ -124,6 +140,20 @@ public static class Checkpoint
             randomState = (words[0], words[1], words[2], words[3]);
         }
 
+        var extras = new List<(string Name, int Begin, int Length)>();
+        if (tensors is not null)
+        {
+            foreach (var (name, entry) in header.Entries)
+            {
+                if (!name.StartsWith(ExtraPrefix, StringComparison.Ordinal)) continue;
+                if (entry.DType != "F32" || entry.Shape.Length != 1)
+                    throw new CheckpointException($"{path}: tensor '{name}' is {entry.DType} [{string.Join(", ", entry.Shape)}]; a checkpoint's own tensors are 1-D F32.");
+                long count = SafeTensors.ElementCount(name, entry.Shape, data.Length, path);
+                SafeTensors.CheckEntry(name, entry, count, data.Length, path);
+                extras.Add((name.Substring(ExtraPrefix.Length), (int)entry.Begin, (int)count));
+            }
+        }
+
         // Everything is valid: now change the model and the optimizer.
         SafeTensors.Copy(plan, data, parameters);
         if (bufferPlan is not null) SafeTensors.Copy(bufferPlan, data, buffers!);
@@ -139,6 +169,8 @@ public static class Checkpoint
             optimizer.LearningRate = rate;
         }
         if (random is not null) random.State = randomState;
+        foreach (var (name, begin, length) in extras)
+            tensors![name] = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data.Slice(begin, length * sizeof(float))).ToArray();
 
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in header.Metadata)

@@ -227,7 +227,7 @@ public static class SafeTensors
     {
         foreach (string name in header.Entries.Keys)
         {
-            if (name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)) continue;
+            if (name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) || name.StartsWith(Checkpoint.ExtraPrefix, StringComparison.Ordinal)) continue;
             if (!tensors.TryFind(name, out _) && (buffers is null || !buffers.TryFind(name, out _)))
             {
                 IEnumerable<string> names = buffers is null ? Names(tensors) : Names(tensors).Concat(Names(buffers));
@@ -251,7 +251,7 @@ public static class SafeTensors
         }
     }
 
-    private static void CheckEntry(string name, Entry entry, long count, int dataLength, string source, int elementBytes = sizeof(float))
+    internal static void CheckEntry(string name, Entry entry, long count, int dataLength, string source, int elementBytes = sizeof(float))
     {
         if (entry.Begin < 0 || entry.End < entry.Begin || entry.End > dataLength)
             throw new CheckpointException($"{source}: tensor '{name}' has data offsets [{entry.Begin}, {entry.End}] outside the {dataLength} data bytes.");
@@ -260,7 +260,7 @@ public static class SafeTensors
     }
 
     /// <summary>The element count of a file's shape, saturating: a hostile shape must not overflow into a plausible size.</summary>
-    private static long ElementCount(string name, long[] shape, int dataLength, string source)
+    internal static long ElementCount(string name, long[] shape, int dataLength, string source)
     {
         foreach (long d in shape)
             if (d == 0) return 0;
@@ -284,9 +284,12 @@ public static class SafeTensors
         int dataStart = 8 + (int)headerLength;
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        ReadOnlySpan<byte> json = file.Slice(8, (int)headerLength);
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new CheckpointException($"{source}: the header is not UTF-8 text (the file is corrupt or not safetensors).");
         try
         {
-            using JsonDocument document = JsonDocument.Parse(file.Slice(8, (int)headerLength).ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
+            using JsonDocument document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new CheckpointException($"{source}: the header is not a JSON object.");
             foreach (JsonProperty property in document.RootElement.EnumerateObject())

@@ -74,6 +74,13 @@ public sealed class EarlyStopping
         return ShouldStop;
     }
 
+    /// <summary>The state a checkpoint keeps so that a resumed run stops, and restores, exactly as an uninterrupted one.</summary>
+    internal (float Best, int BestEpoch, int EpochsWithoutImprovement, int Epochs, float[]? BestParameters, float[]? BestBuffers) State
+    {
+        get => (Best, BestEpoch, EpochsWithoutImprovement, _epochs, _best, _bestBuffers);
+        set => (Best, BestEpoch, EpochsWithoutImprovement, _epochs, _best, _bestBuffers) = value;
+    }
+
     /// <summary>Puts back the parameters of the best epoch (nothing if none was kept).</summary>
     public bool RestoreBest(ParameterSet parameters) => RestoreBest(parameters, null);
 

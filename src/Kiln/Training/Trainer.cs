@@ -97,26 +97,41 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
         long step = 0;
         int startEpoch = 0;
         bool resumed = false;
+        // The running sums of the epoch in progress: a checkpoint taken mid-epoch keeps them, so the epoch's mean loss
+        // after a resume is the uninterrupted run's.
+        double lossSum = 0;
+        int lossRows = 0, batchInEpoch = 0;
+        long logBytes = -1;
 
         if (_options.Resume && File.Exists(_options.CheckpointPath))
         {
-            IReadOnlyDictionary<string, string> meta = _model.Load(_options.CheckpointPath!, _optimizer);
+            var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            IReadOnlyDictionary<string, string> meta = _model.Load(_options.CheckpointPath!, _optimizer, tensors);
             startEpoch = Int(meta, "epoch");
             batches.Restore(startEpoch, Int(meta, "position"));
-            step = Int(meta, "step");
+            step = Long(meta, "step");
             RestoreState(meta, BatchTransformKey, _options.BatchTransform?.Random);
             RestoreState(meta, AugmentationKey, _options.Augmentation?.Random);
+            if (meta.TryGetValue(EpochKey, out string? epochState))
+            {
+                string[] parts = epochState.Split(',');
+                if (parts.Length != 3 || !double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out lossSum)
+                    || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out lossRows)
+                    || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out batchInEpoch))
+                    throw new IO.CheckpointException($"{_options.CheckpointPath}: the epoch state '{epochState}' is not 'loss sum,rows,batches'.");
+            }
+            if (meta.TryGetValue(LogKey, out string? bytes)) logBytes = long.Parse(bytes, NumberStyles.None, CultureInfo.InvariantCulture);
+            if (_options.EarlyStopping is { } early) RestoreEarlyStopping(early, meta, tensors);
             resumed = true;
         }
 
-        using StreamWriter? log = OpenLog(resumed);
+        using StreamWriter? log = OpenLog(resumed, logBytes);
         bool stopped = false;
         for (int epoch = startEpoch; epoch < _options.Epochs && !stopped; epoch++)
         {
             var clock = Stopwatch.StartNew();
             _model.Training = true;
-            double lossSum = 0;
-            int lossRows = 0, batchInEpoch = 0;
+            if (epoch != startEpoch || !resumed) (lossSum, lossRows, batchInEpoch) = (0, 0, 0);
             while (true)
             {
                 ReadOnlySpan<int> indices = batches.NextIndices();
@@ -136,7 +151,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
                 lossRows += rows;
                 _options.Progress?.Report(new TrainingProgress(epoch, _options.Epochs, batchInEpoch, batches.BatchesPerEpoch, step, loss,
                     _optimizer.LearningRate, lossRows / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), null, null));
-                if (_options.CheckpointEvery > 0 && step % _options.CheckpointEvery == 0) Checkpoint(batches, step);
+                if (_options.CheckpointEvery > 0 && step % _options.CheckpointEvery == 0) Checkpoint(batches, step, (lossSum, lossRows, batchInEpoch), log);
             }
 
             float? validationLoss = null, validationAccuracy = null;
@@ -154,7 +169,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
                 float metric = early.HigherIsBetter ? validationAccuracy ?? float.NaN : validationLoss ?? trainLoss;
                 stopped = early.Update(metric, _model.Parameters, _model.Buffers);
             }
-            if (_options.CheckpointPath is not null) Checkpoint(batches, step);
+            if (_options.CheckpointPath is not null) Checkpoint(batches, step, (0, 0, 0), log);
         }
         int best = -1;
         if (_options.EarlyStopping is { } stopping)
@@ -199,7 +214,10 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
         return (mean, labels || distributions ? right / (float)Math.Max(1, data.Count) : null);
     }
 
-    private void Checkpoint(BatchIterator batches, long step)
+    /// <summary>Writes the checkpoint: the model, the optimizer, the data position, the generators, the epoch in progress
+    /// (its loss sums), early stopping's state and best weights, and the log's length (a resume cuts off lines written after
+    /// it, so that no epoch is logged twice).</summary>
+    private void Checkpoint(BatchIterator batches, long step, (double Sum, int Rows, int Batches) epoch, StreamWriter? log)
     {
         if (_options.CheckpointPath is null) return;
         var meta = new Dictionary<string, string>
@@ -207,17 +225,60 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             ["epoch"] = batches.Epoch.ToString(CultureInfo.InvariantCulture),
             ["position"] = batches.Position.ToString(CultureInfo.InvariantCulture),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
+            [EpochKey] = string.Join(",", epoch.Sum.ToString("R", CultureInfo.InvariantCulture), epoch.Rows.ToString(CultureInfo.InvariantCulture), epoch.Batches.ToString(CultureInfo.InvariantCulture)),
         };
+        if (log is not null)
+        {
+            log.Flush();
+            meta[LogKey] = log.BaseStream.Length.ToString(CultureInfo.InvariantCulture);
+        }
         SaveState(meta, BatchTransformKey, _options.BatchTransform?.Random);
         SaveState(meta, AugmentationKey, _options.Augmentation?.Random);
-        _model.Save(_options.CheckpointPath, _optimizer, meta);
+        Dictionary<string, float[]>? tensors = null;
+        if (_options.EarlyStopping is { } early)
+        {
+            var state = early.State;
+            meta[EarlyStoppingKey] = string.Join(",", state.Best.ToString("R", CultureInfo.InvariantCulture), state.BestEpoch.ToString(CultureInfo.InvariantCulture),
+                state.EpochsWithoutImprovement.ToString(CultureInfo.InvariantCulture), state.Epochs.ToString(CultureInfo.InvariantCulture));
+            tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            if (state.BestParameters is not null) tensors[BestParametersTensor] = state.BestParameters;
+            if (state.BestBuffers is not null) tensors[BestBuffersTensor] = state.BestBuffers;
+        }
+        _model.Save(_options.CheckpointPath, _optimizer, meta, tensors);
     }
 
-    private StreamWriter? OpenLog(bool append)
+    private void RestoreEarlyStopping(EarlyStopping early, IReadOnlyDictionary<string, string> meta, Dictionary<string, float[]> tensors)
+    {
+        if (!meta.TryGetValue(EarlyStoppingKey, out string? text))
+            throw new IO.CheckpointException($"{_options.CheckpointPath}: holds no early-stopping state; was it written by a run without early stopping?");
+        string[] parts = text.Split(',');
+        if (parts.Length != 4 || !float.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out float best)
+            || !int.TryParse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int bestEpoch)
+            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int without)
+            || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out int epochs))
+            throw new IO.CheckpointException($"{_options.CheckpointPath}: the early-stopping state '{text}' is not 'best,best epoch,epochs without improvement,epochs'.");
+        tensors.TryGetValue(BestParametersTensor, out float[]? parameters);
+        tensors.TryGetValue(BestBuffersTensor, out float[]? buffers);
+        if (parameters is not null && parameters.Length != _model.Parameters.Count)
+            throw new IO.CheckpointException($"{_options.CheckpointPath}: early stopping's best weights are {parameters.Length} values; the model has {_model.Parameters.Count}.");
+        if (buffers is not null && buffers.Length != _model.Buffers.Count)
+            throw new IO.CheckpointException($"{_options.CheckpointPath}: early stopping's best buffers are {buffers.Length} values; the model has {_model.Buffers.Count}.");
+        early.State = (best, bestEpoch, without, epochs, parameters, buffers);
+    }
+
+    /// <summary>Opens the CSV log: a new one with its header, or, on a resume, the existing one cut back to the length the
+    /// checkpoint recorded (lines written after the checkpoint are written again by the resumed run).</summary>
+    private StreamWriter? OpenLog(bool append, long length)
     {
         if (_options.LogPath is null) return null;
         bool header = !append || !File.Exists(_options.LogPath);
-        var writer = new StreamWriter(_options.LogPath, append && !header);
+        var stream = new FileStream(_options.LogPath, header ? FileMode.Create : FileMode.Open, FileAccess.Write, FileShare.Read);
+        if (!header)
+        {
+            if (length >= 0 && length <= stream.Length) stream.SetLength(length);
+            stream.Seek(0, SeekOrigin.End);
+        }
+        var writer = new StreamWriter(stream);
         if (header) writer.WriteLine("epoch,step,train_loss,val_loss,val_accuracy,learning_rate,seconds");
         return writer;
     }
@@ -230,6 +291,11 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
             throw new ArgumentException($"The data has {data.TargetSize} target values per sample; the model's loss takes {_model.TargetWidth}.", name);
     }
 
+    private static long Long(IReadOnlyDictionary<string, string> meta, string key) =>
+        meta.TryGetValue(key, out string? text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value)
+            ? value
+            : throw new IO.CheckpointException($"The checkpoint has no '{key}' a trainer can resume from.");
+
     private static int Int(IReadOnlyDictionary<string, string> meta, string key) =>
         meta.TryGetValue(key, out string? text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
             ? value
@@ -237,6 +303,10 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
 
     // Checkpoint metadata keys of the transforms' generators.
     private const string BatchTransformKey = "trainer.random", AugmentationKey = "trainer.augmentation.random";
+
+    // Checkpoint metadata keys and tensors of the epoch in progress, the log and early stopping.
+    private const string EpochKey = "trainer.epoch_loss", LogKey = "trainer.log_bytes", EarlyStoppingKey = "trainer.early_stopping";
+    private const string BestParametersTensor = "trainer.best_parameters", BestBuffersTensor = "trainer.best_buffers";
 
     private static void SaveState(Dictionary<string, string> meta, string key, KilnRandom? random)
     {

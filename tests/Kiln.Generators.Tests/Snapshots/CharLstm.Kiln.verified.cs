@@ -104,6 +104,22 @@ namespace Kiln.Samples.CharRnn
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("CharLstm");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -176,6 +192,7 @@ namespace Kiln.Samples.CharRnn
         /// <summary>Inference: <paramref name="logits"/> [rows, 64, 65] from <paramref name="tokens"/> [rows, 64], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             if (CarryState) global::Kiln.Guard.CarriedRows(rows, Batch, nameof(tokens));
@@ -191,6 +208,7 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The most likely class of each row of <paramref name="tokens"/> [rows, 64] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<int> tokens, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(classes.Length, rows, 64, nameof(classes));
             if (CarryState) global::Kiln.Guard.CarriedRows(rows, Batch, nameof(tokens));
@@ -206,6 +224,7 @@ namespace Kiln.Samples.CharRnn
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(labels.Length, rows, 64, nameof(labels));
             if (CarryState) global::Kiln.Guard.CarriedRows(rows, Batch, nameof(tokens));
@@ -222,11 +241,15 @@ namespace Kiln.Samples.CharRnn
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(tokens));
             global::Kiln.Guard.Length(labels.Length, rows, 64, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(tokens, rows);
             float loss = RunLoss(tokens, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(tokens, labels, rows);
             return loss;
         }
@@ -235,6 +258,7 @@ namespace Kiln.Samples.CharRnn
         public float TrainStep(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(tokens, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -247,14 +271,16 @@ namespace Kiln.Samples.CharRnn
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<int, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<int, int>.BatchSize => Batch;
@@ -272,14 +298,17 @@ namespace Kiln.Samples.CharRnn
 
             // Embed: Embedding(65, 64)   [B, 64] -> [B, 64, 64]
             global::Kiln.Kernels.Embedding.Forward(tokens, parameters.Slice(ParameterOffsets.EmbedWeight, 4160), workspace.Slice(WorkspaceOffsets.Embed, rows * 4096), 65, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Embed, rows * 4096), "Embed", "output of its Embedding(65, 64)", _steps);
 
             // Lstm: Lstm(128)   [B, 64, 64] -> [B, 64, 128]
             _lstmLayer.Forward(workspace.Slice(WorkspaceOffsets.Embed, rows * 4096), parameters.Slice(ParameterOffsets.LstmWeightIhL0, 32768), parameters.Slice(ParameterOffsets.LstmWeightHhL0, 65536), parameters.Slice(ParameterOffsets.LstmBiasIhL0, 512), parameters.Slice(ParameterOffsets.LstmBiasHhL0, 512), workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), workspace.Slice(WorkspaceOffsets.LstmSaved, rows * 53504),
                 CarryState ? _lstmState.HiddenOf(0, rows) : default, CarryState ? _lstmState.CellOf(0, rows) : default,
                 _lstmState.HiddenOf(0, rows), _lstmState.CellOf(0, rows), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), "Lstm", "output of its Lstm(128)", _steps);
 
             // Logits: Dense(65)   [B, 64, 128] -> [B, 64, 65]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), "Logits", "output of its Dense(65)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -301,17 +330,27 @@ namespace Kiln.Samples.CharRnn
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 64, 65]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 4160), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), rows * 64, 65, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(65)   d[B, 64, 65] -> d[B, 64, 128], dweight[65, 128], dbias[65]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), gradients.Slice(ParameterOffsets.LogitsWeight, 8320), gradients.Slice(ParameterOffsets.LogitsBias, 65), rows * 64, 128, 65, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), workspace.Slice(WorkspaceOffsets.DLstm, rows * 8192), rows * 64, 128, 65, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLstm, rows * 8192), "Logits", "gradient w.r.t. the input of its Dense(65) (the output of 'Lstm')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 8320), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 65), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Lstm: Lstm(128)   d[B, 64, 128] -> d[B, 64, 64], dweight_ih_l0[512, 64], dweight_hh_l0[512, 128], dbias_ih_l0[512], dbias_hh_l0[512]
             _lstmLayer.Backward(workspace.Slice(WorkspaceOffsets.DLstm, rows * 8192), parameters.Slice(ParameterOffsets.LstmWeightIhL0, 32768), parameters.Slice(ParameterOffsets.LstmWeightHhL0, 65536), workspace.Slice(WorkspaceOffsets.LstmSaved, rows * 53504), workspace.Slice(WorkspaceOffsets.LstmScratch, rows * 37120),
                 workspace.Slice(WorkspaceOffsets.DEmbed, rows * 4096), gradients.Slice(ParameterOffsets.LstmWeightIhL0, 32768), gradients.Slice(ParameterOffsets.LstmWeightHhL0, 65536), gradients.Slice(ParameterOffsets.LstmBiasIhL0, 512), gradients.Slice(ParameterOffsets.LstmBiasHhL0, 512), rows, accumulateInput: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEmbed, rows * 4096), "Lstm", "gradient w.r.t. the input of its Lstm(128) (the output of 'Embed')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LstmWeightIhL0, 32768), "Lstm", "gradient of Lstm.weight_ih_l0", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LstmWeightHhL0, 65536), "Lstm", "gradient of Lstm.weight_hh_l0", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LstmBiasIhL0, 512), "Lstm", "gradient of Lstm.bias_ih_l0", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LstmBiasHhL0, 512), "Lstm", "gradient of Lstm.bias_hh_l0", _steps);
 
             // backward of Embed: Embedding(65, 64)   d[B, 64, 64] -> d[B, 64], dweight[65, 64]
             global::Kiln.Kernels.Embedding.Backward(tokens, workspace.Slice(WorkspaceOffsets.DEmbed, rows * 4096), gradients.Slice(ParameterOffsets.EmbedWeight, 4160), 65, 64, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EmbedWeight, 4160), "Embed", "gradient of Embed.weight", _steps);
         }
     }
 }

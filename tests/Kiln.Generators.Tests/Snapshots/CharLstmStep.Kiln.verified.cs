@@ -97,6 +97,19 @@ namespace Kiln.Samples.CharRnn
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("CharLstmStep");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -166,6 +179,7 @@ namespace Kiln.Samples.CharRnn
         /// <summary>Inference: <paramref name="logits"/> [rows, 1, 65] from <paramref name="tokens"/> [rows, 1], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 1]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             if (CarryState) global::Kiln.Guard.CarriedRows(rows, Batch, nameof(tokens));
@@ -185,14 +199,16 @@ namespace Kiln.Samples.CharRnn
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<int> tokens, int rows)
@@ -203,14 +219,17 @@ namespace Kiln.Samples.CharRnn
 
             // Embed: Embedding(65, 64)   [B, 1] -> [B, 1, 64]
             global::Kiln.Kernels.Embedding.Forward(tokens, parameters.Slice(ParameterOffsets.EmbedWeight, 4160), workspace.Slice(WorkspaceOffsets.Embed, rows * 64), 65, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Embed, rows * 64), "Embed", "output of its Embedding(65, 64)", 0);
 
             // Lstm: Lstm(128)   [B, 1, 64] -> [B, 1, 128]
             _lstmLayer.Forward(workspace.Slice(WorkspaceOffsets.Embed, rows * 64), parameters.Slice(ParameterOffsets.LstmWeightIhL0, 32768), parameters.Slice(ParameterOffsets.LstmWeightHhL0, 65536), parameters.Slice(ParameterOffsets.LstmBiasIhL0, 512), parameters.Slice(ParameterOffsets.LstmBiasHhL0, 512), workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), workspace.Slice(WorkspaceOffsets.LstmSaved, rows * 1088),
                 CarryState ? _lstmState.HiddenOf(0, rows) : default, CarryState ? _lstmState.CellOf(0, rows) : default,
                 _lstmState.HiddenOf(0, rows), _lstmState.CellOf(0, rows), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), "Lstm", "output of its Lstm(128)", 0);
 
             // Logits: Dense(65)   [B, 1, 128] -> [B, 1, 65]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 65), rows, 128, 65);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 65), "Logits", "output of its Dense(65)", 0);
         }
 
     }

@@ -135,6 +135,22 @@ namespace Kiln.Samples.Cifar
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("CifarCnn");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -222,6 +238,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>Inference: <paramref name="logits"/> [rows, 10] from <paramref name="image"/> [rows, 3, 32, 32], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> image, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -236,6 +253,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The most likely class of each row of <paramref name="image"/> [rows, 3, 32, 32] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> image, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -250,6 +268,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -265,11 +284,15 @@ namespace Kiln.Samples.Cifar
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(image));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(image, rows);
             float loss = RunLoss(image, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(image, labels, rows);
             return loss;
         }
@@ -278,6 +301,7 @@ namespace Kiln.Samples.Cifar
         public float TrainStep(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(image, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -290,14 +314,16 @@ namespace Kiln.Samples.Cifar
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -312,36 +338,47 @@ namespace Kiln.Samples.Cifar
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
             global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Conv1: Conv2d(32, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 3, 32, 32] -> [B, 32, 32, 32]
             _conv1Conv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), parameters.Slice(ParameterOffsets.Conv1Weight, 864), parameters.Slice(ParameterOffsets.Conv1Bias, 32), workspace.Slice(WorkspaceOffsets.Conv1, rows * 32768), rows, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv1, rows * 32768), "Conv1", "output of its Conv2d(32, 3, Padding = 1) -> Relu", _steps);
 
             // Conv2: Conv2d(32, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 32, 32, 32] -> [B, 32, 32, 32]
             _conv2Conv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Conv1, rows * 32768), parameters.Slice(ParameterOffsets.Conv2Weight, 9216), parameters.Slice(ParameterOffsets.Conv2Bias, 32), workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), rows, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), "Conv2", "output of its Conv2d(32, 3, Padding = 1) -> Relu", _steps);
 
             // Conv2: MaxPool2d(2)   [B, 32, 32, 32] -> [B, 32, 16, 16]
             global::Kiln.Kernels.MaxPool.Forward(s_conv2Window, workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), "Conv2", "output of its MaxPool2d(2)", _steps);
 
             // Conv3: Conv2d(64, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 32, 16, 16] -> [B, 64, 16, 16]
             _conv3Conv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), parameters.Slice(ParameterOffsets.Conv3Weight, 18432), parameters.Slice(ParameterOffsets.Conv3Bias, 64), workspace.Slice(WorkspaceOffsets.Conv3, rows * 16384), rows, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv3, rows * 16384), "Conv3", "output of its Conv2d(64, 3, Padding = 1) -> Relu", _steps);
 
             // Conv4: Conv2d(64, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 64, 16, 16] -> [B, 64, 16, 16]
             _conv4Conv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Conv3, rows * 16384), parameters.Slice(ParameterOffsets.Conv4Weight, 36864), parameters.Slice(ParameterOffsets.Conv4Bias, 64), workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), rows, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), "Conv4", "output of its Conv2d(64, 3, Padding = 1) -> Relu", _steps);
 
             // Conv4: MaxPool2d(2)   [B, 64, 16, 16] -> [B, 64, 8, 8]
             global::Kiln.Kernels.MaxPool.Forward(s_conv4Window, workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), "Conv4", "output of its MaxPool2d(2)", _steps);
 
             // Hidden: Flatten   [B, 64, 8, 8] -> [B, 4096]
             global::Kiln.Kernels.Layout.ToChannelsFirst(workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), rows, 64, 64); // PyTorch's flatten order: channel, row, column
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), "Hidden", "output of its Flatten", _steps);
 
             // Hidden: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 4096] -> [B, 256]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), parameters.Slice(ParameterOffsets.HiddenBias, 256), workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), rows, 4096, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), "Hidden", "output of its Dense(256) -> Relu", _steps);
 
             // Logits: Dense(10)   [B, 256] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), parameters.Slice(ParameterOffsets.LogitsWeight, 2560), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 256, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -363,53 +400,79 @@ namespace Kiln.Samples.Cifar
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 256], dweight[10, 256], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.LogitsWeight, 2560), gradients.Slice(ParameterOffsets.LogitsBias, 10), rows, 256, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), parameters.Slice(ParameterOffsets.LogitsWeight, 2560), workspace.Slice(WorkspaceOffsets.DHidden, rows * 256), rows, 256, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden, rows * 256), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Hidden')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 2560), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 10), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Hidden: Relu   d[B, 256] -> d[B, 256]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden, rows * 256), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 256), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 256), "Hidden", "gradient w.r.t. the input of its Relu (the output of 'Hidden')", _steps);
 
             // backward of Hidden: Dense(256)   d[B, 256] -> d[B, 4096], dweight[256, 4096], dbias[256]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 256), gradients.Slice(ParameterOffsets.HiddenWeight, 1048576), gradients.Slice(ParameterOffsets.HiddenBias, 256), rows, 4096, 256, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 256), parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), workspace.Slice(WorkspaceOffsets.DHiddenFlatten, rows * 4096), rows, 4096, 256, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenFlatten, rows * 4096), "Hidden", "gradient w.r.t. the input of its Dense(256) (the output of 'Hidden')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenWeight, 1048576), "Hidden", "gradient of Hidden.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenBias, 256), "Hidden", "gradient of Hidden.bias", _steps);
 
             // backward of Hidden: Flatten   d[B, 4096] -> d[B, 64, 8, 8]
             global::Kiln.Kernels.Layout.ToChannelsFirstBackward(workspace.Slice(WorkspaceOffsets.DHiddenFlatten, rows * 4096), workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), rows, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), "Hidden", "gradient w.r.t. the input of its Flatten (the output of 'Conv4')", _steps);
 
             // backward of Conv4: MaxPool2d(2)   d[B, 64, 8, 8] -> d[B, 64, 16, 16]
             global::Kiln.Kernels.MaxPool.Backward(s_conv4Window, workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), workspace.Slice(WorkspaceOffsets.DConv4Relu, rows * 16384), rows, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv4Relu, rows * 16384), "Conv4", "gradient w.r.t. the input of its MaxPool2d(2) (the output of 'Conv4')", _steps);
 
             // backward of Conv4: Relu   d[B, 64, 16, 16] -> d[B, 64, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.DConv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.DConv4Conv2d, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv4Conv2d, rows * 16384), "Conv4", "gradient w.r.t. the input of its Relu (the output of 'Conv4')", _steps);
 
             // backward of Conv4: Conv2d(64, 3, Padding = 1)   d[B, 64, 16, 16] -> d[B, 64, 16, 16], dweight[64, 64, 3, 3], dbias[64]
             _conv4Conv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Conv3, rows * 16384), workspace.Slice(WorkspaceOffsets.DConv4Conv2d, rows * 16384), gradients.Slice(ParameterOffsets.Conv4Weight, 36864), gradients.Slice(ParameterOffsets.Conv4Bias, 64), rows, accumulate: false, threads: Threads);
             _conv4Conv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DConv4Conv2d, rows * 16384), parameters.Slice(ParameterOffsets.Conv4Weight, 36864), workspace.Slice(WorkspaceOffsets.DConv3, rows * 16384), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv3, rows * 16384), "Conv4", "gradient w.r.t. the input of its Conv2d(64, 3, Padding = 1) (the output of 'Conv3')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv4Weight, 36864), "Conv4", "gradient of Conv4.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv4Bias, 64), "Conv4", "gradient of Conv4.bias", _steps);
 
             // backward of Conv3: Relu   d[B, 64, 16, 16] -> d[B, 64, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Conv3, rows * 16384), workspace.Slice(WorkspaceOffsets.DConv3, rows * 16384), workspace.Slice(WorkspaceOffsets.DConv3Conv2d, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv3Conv2d, rows * 16384), "Conv3", "gradient w.r.t. the input of its Relu (the output of 'Conv3')", _steps);
 
             // backward of Conv3: Conv2d(64, 3, Padding = 1)   d[B, 64, 16, 16] -> d[B, 32, 16, 16], dweight[64, 32, 3, 3], dbias[64]
             _conv3Conv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), workspace.Slice(WorkspaceOffsets.DConv3Conv2d, rows * 16384), gradients.Slice(ParameterOffsets.Conv3Weight, 18432), gradients.Slice(ParameterOffsets.Conv3Bias, 64), rows, accumulate: false, threads: Threads);
             _conv3Conv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DConv3Conv2d, rows * 16384), parameters.Slice(ParameterOffsets.Conv3Weight, 18432), workspace.Slice(WorkspaceOffsets.DConv2, rows * 8192), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv2, rows * 8192), "Conv3", "gradient w.r.t. the input of its Conv2d(64, 3, Padding = 1) (the output of 'Conv2')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv3Weight, 18432), "Conv3", "gradient of Conv3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv3Bias, 64), "Conv3", "gradient of Conv3.bias", _steps);
 
             // backward of Conv2: MaxPool2d(2)   d[B, 32, 16, 16] -> d[B, 32, 32, 32]
             global::Kiln.Kernels.MaxPool.Backward(s_conv2Window, workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), workspace.Slice(WorkspaceOffsets.DConv2, rows * 8192), workspace.Slice(WorkspaceOffsets.DConv2Relu, rows * 32768), rows, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv2Relu, rows * 32768), "Conv2", "gradient w.r.t. the input of its MaxPool2d(2) (the output of 'Conv2')", _steps);
 
             // backward of Conv2: Relu   d[B, 32, 32, 32] -> d[B, 32, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.DConv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.DConv2Conv2d, rows * 32768), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv2Conv2d, rows * 32768), "Conv2", "gradient w.r.t. the input of its Relu (the output of 'Conv2')", _steps);
 
             // backward of Conv2: Conv2d(32, 3, Padding = 1)   d[B, 32, 32, 32] -> d[B, 32, 32, 32], dweight[32, 32, 3, 3], dbias[32]
             _conv2Conv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Conv1, rows * 32768), workspace.Slice(WorkspaceOffsets.DConv2Conv2d, rows * 32768), gradients.Slice(ParameterOffsets.Conv2Weight, 9216), gradients.Slice(ParameterOffsets.Conv2Bias, 32), rows, accumulate: false, threads: Threads);
             _conv2Conv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DConv2Conv2d, rows * 32768), parameters.Slice(ParameterOffsets.Conv2Weight, 9216), workspace.Slice(WorkspaceOffsets.DConv1, rows * 32768), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv1, rows * 32768), "Conv2", "gradient w.r.t. the input of its Conv2d(32, 3, Padding = 1) (the output of 'Conv1')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv2Weight, 9216), "Conv2", "gradient of Conv2.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv2Bias, 32), "Conv2", "gradient of Conv2.bias", _steps);
 
             // backward of Conv1: Relu   d[B, 32, 32, 32] -> d[B, 32, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Conv1, rows * 32768), workspace.Slice(WorkspaceOffsets.DConv1, rows * 32768), workspace.Slice(WorkspaceOffsets.DConv1Conv2d, rows * 32768), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv1Conv2d, rows * 32768), "Conv1", "gradient w.r.t. the input of its Relu (the output of 'Conv1')", _steps);
 
             // backward of Conv1: Conv2d(32, 3, Padding = 1)   d[B, 32, 32, 32] -> d[B, 3, 32, 32], dweight[32, 3, 3, 3], dbias[32]
             _conv1Conv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), workspace.Slice(WorkspaceOffsets.DConv1Conv2d, rows * 32768), gradients.Slice(ParameterOffsets.Conv1Weight, 864), gradients.Slice(ParameterOffsets.Conv1Bias, 32), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv1Weight, 864), "Conv1", "gradient of Conv1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Conv1Bias, 32), "Conv1", "gradient of Conv1.bias", _steps);
         }
     }
 }

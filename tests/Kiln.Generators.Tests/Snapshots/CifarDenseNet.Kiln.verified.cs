@@ -275,6 +275,22 @@ namespace Kiln.Samples.Cifar
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("CifarDenseNet");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -455,6 +471,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>Inference: <paramref name="logits"/> [rows, 10] from <paramref name="image"/> [rows, 3, 32, 32], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> image, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -469,6 +486,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The most likely class of each row of <paramref name="image"/> [rows, 3, 32, 32] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> image, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -483,6 +501,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -498,11 +517,15 @@ namespace Kiln.Samples.Cifar
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(image));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(image, rows);
             float loss = RunLoss(image, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(image, labels, rows);
             return loss;
         }
@@ -511,6 +534,7 @@ namespace Kiln.Samples.Cifar
         public float TrainStep(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(image, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -523,14 +547,16 @@ namespace Kiln.Samples.Cifar
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters, Buffers);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, buffers: Buffers);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, Buffers, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), buffers: Buffers);
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, Buffers, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -546,12 +572,15 @@ namespace Kiln.Samples.Cifar
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
             global::System.Span<float> buffers = memory.Slice(BufferStart, BufferFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
             global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Stem: Conv2d(24, 3, Padding = 1, Bias = false)   [B, 3, 32, 32] -> [B, 24, 32, 32]
             _stemKernel.Forward(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), parameters.Slice(ParameterOffsets.StemWeight, 648), default, workspace.Slice(WorkspaceOffsets.Stem, rows * 24576), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stem, rows * 24576), "Stem", "output of its Conv2d(24, 3, Padding = 1, Bias = false)", _steps);
 
             // Block1.0.Layer: BatchNorm   [B, 24, 32, 32] -> [B, 24, 32, 32]
             if (Training)
@@ -563,15 +592,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stem, rows * 24576), parameters.Slice(ParameterOffsets.Block10Layer0Weight, 24), parameters.Slice(ParameterOffsets.Block10Layer0Bias, 24), workspace.Slice(WorkspaceOffsets.Block10LayerBatchNorm, rows * 24576), buffers.Slice(BufferOffsets.Block10Layer0RunningMean, 24), buffers.Slice(BufferOffsets.Block10Layer0RunningVar, 24), workspace.Slice(WorkspaceOffsets.Block10LayerBatchNormStatistics, 48), rows * 1024, 24, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block10LayerBatchNorm, rows * 24576), "Block1.0.Layer", "output of its BatchNorm", _steps);
 
             // Block1.0.Layer: Relu   [B, 24, 32, 32] -> [B, 24, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block10LayerBatchNorm, rows * 24576), workspace.Slice(WorkspaceOffsets.Block10LayerRelu, rows * 24576));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block10LayerRelu, rows * 24576), "Block1.0.Layer", "output of its Relu", _steps);
 
             // Block1.0.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 24, 32, 32] -> [B, 12, 32, 32]
             _block10LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block10LayerRelu, rows * 24576), parameters.Slice(ParameterOffsets.Block10Layer2Weight, 2592), default, workspace.Slice(WorkspaceOffsets.Block10LayerConv2d, rows * 12288), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block10LayerConv2d, rows * 12288), "Block1.0.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block1.0.Layer: Concat   [B, 24, 32, 32] -> [B, 36, 32, 32]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 24576), workspace.Slice(WorkspaceOffsets.Block10LayerConv2d, rows * 12288), workspace.Slice(WorkspaceOffsets.Block10Layer, rows * 36864), rows * 1024, 24, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block10Layer, rows * 36864), "Block1.0.Layer", "output of its Concat", _steps);
 
             // Block1.1.Layer: BatchNorm   [B, 36, 32, 32] -> [B, 36, 32, 32]
             if (Training)
@@ -583,15 +616,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block10Layer, rows * 36864), parameters.Slice(ParameterOffsets.Block11Layer0Weight, 36), parameters.Slice(ParameterOffsets.Block11Layer0Bias, 36), workspace.Slice(WorkspaceOffsets.Block11LayerBatchNorm, rows * 36864), buffers.Slice(BufferOffsets.Block11Layer0RunningMean, 36), buffers.Slice(BufferOffsets.Block11Layer0RunningVar, 36), workspace.Slice(WorkspaceOffsets.Block11LayerBatchNormStatistics, 72), rows * 1024, 36, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block11LayerBatchNorm, rows * 36864), "Block1.1.Layer", "output of its BatchNorm", _steps);
 
             // Block1.1.Layer: Relu   [B, 36, 32, 32] -> [B, 36, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block11LayerBatchNorm, rows * 36864), workspace.Slice(WorkspaceOffsets.Block11LayerRelu, rows * 36864));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block11LayerRelu, rows * 36864), "Block1.1.Layer", "output of its Relu", _steps);
 
             // Block1.1.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 36, 32, 32] -> [B, 12, 32, 32]
             _block11LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block11LayerRelu, rows * 36864), parameters.Slice(ParameterOffsets.Block11Layer2Weight, 3888), default, workspace.Slice(WorkspaceOffsets.Block11LayerConv2d, rows * 12288), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block11LayerConv2d, rows * 12288), "Block1.1.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block1.1.Layer: Concat   [B, 36, 32, 32] -> [B, 48, 32, 32]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block10Layer, rows * 36864), workspace.Slice(WorkspaceOffsets.Block11LayerConv2d, rows * 12288), workspace.Slice(WorkspaceOffsets.Block11Layer, rows * 49152), rows * 1024, 36, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block11Layer, rows * 49152), "Block1.1.Layer", "output of its Concat", _steps);
 
             // Block1.2.Layer: BatchNorm   [B, 48, 32, 32] -> [B, 48, 32, 32]
             if (Training)
@@ -603,15 +640,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block11Layer, rows * 49152), parameters.Slice(ParameterOffsets.Block12Layer0Weight, 48), parameters.Slice(ParameterOffsets.Block12Layer0Bias, 48), workspace.Slice(WorkspaceOffsets.Block12LayerBatchNorm, rows * 49152), buffers.Slice(BufferOffsets.Block12Layer0RunningMean, 48), buffers.Slice(BufferOffsets.Block12Layer0RunningVar, 48), workspace.Slice(WorkspaceOffsets.Block12LayerBatchNormStatistics, 96), rows * 1024, 48, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block12LayerBatchNorm, rows * 49152), "Block1.2.Layer", "output of its BatchNorm", _steps);
 
             // Block1.2.Layer: Relu   [B, 48, 32, 32] -> [B, 48, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block12LayerBatchNorm, rows * 49152), workspace.Slice(WorkspaceOffsets.Block12LayerRelu, rows * 49152));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block12LayerRelu, rows * 49152), "Block1.2.Layer", "output of its Relu", _steps);
 
             // Block1.2.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 48, 32, 32] -> [B, 12, 32, 32]
             _block12LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block12LayerRelu, rows * 49152), parameters.Slice(ParameterOffsets.Block12Layer2Weight, 5184), default, workspace.Slice(WorkspaceOffsets.Block12LayerConv2d, rows * 12288), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block12LayerConv2d, rows * 12288), "Block1.2.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block1.2.Layer: Concat   [B, 48, 32, 32] -> [B, 60, 32, 32]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block11Layer, rows * 49152), workspace.Slice(WorkspaceOffsets.Block12LayerConv2d, rows * 12288), workspace.Slice(WorkspaceOffsets.Block12Layer, rows * 61440), rows * 1024, 48, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block12Layer, rows * 61440), "Block1.2.Layer", "output of its Concat", _steps);
 
             // Block1.3.Layer: BatchNorm   [B, 60, 32, 32] -> [B, 60, 32, 32]
             if (Training)
@@ -623,15 +664,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block12Layer, rows * 61440), parameters.Slice(ParameterOffsets.Block13Layer0Weight, 60), parameters.Slice(ParameterOffsets.Block13Layer0Bias, 60), workspace.Slice(WorkspaceOffsets.Block13LayerBatchNorm, rows * 61440), buffers.Slice(BufferOffsets.Block13Layer0RunningMean, 60), buffers.Slice(BufferOffsets.Block13Layer0RunningVar, 60), workspace.Slice(WorkspaceOffsets.Block13LayerBatchNormStatistics, 120), rows * 1024, 60, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block13LayerBatchNorm, rows * 61440), "Block1.3.Layer", "output of its BatchNorm", _steps);
 
             // Block1.3.Layer: Relu   [B, 60, 32, 32] -> [B, 60, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block13LayerBatchNorm, rows * 61440), workspace.Slice(WorkspaceOffsets.Block13LayerRelu, rows * 61440));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block13LayerRelu, rows * 61440), "Block1.3.Layer", "output of its Relu", _steps);
 
             // Block1.3.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 60, 32, 32] -> [B, 12, 32, 32]
             _block13LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block13LayerRelu, rows * 61440), parameters.Slice(ParameterOffsets.Block13Layer2Weight, 6480), default, workspace.Slice(WorkspaceOffsets.Block13LayerConv2d, rows * 12288), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block13LayerConv2d, rows * 12288), "Block1.3.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block1.3.Layer: Concat   [B, 60, 32, 32] -> [B, 72, 32, 32]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block12Layer, rows * 61440), workspace.Slice(WorkspaceOffsets.Block13LayerConv2d, rows * 12288), workspace.Slice(WorkspaceOffsets.Block13Layer, rows * 73728), rows * 1024, 60, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block13Layer, rows * 73728), "Block1.3.Layer", "output of its Concat", _steps);
 
             // Transition: BatchNorm   [B, 72, 32, 32] -> [B, 72, 32, 32]
             if (Training)
@@ -643,15 +688,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block13Layer, rows * 73728), parameters.Slice(ParameterOffsets.Transition0Weight, 72), parameters.Slice(ParameterOffsets.Transition0Bias, 72), workspace.Slice(WorkspaceOffsets.TransitionBatchNorm, rows * 73728), buffers.Slice(BufferOffsets.Transition0RunningMean, 72), buffers.Slice(BufferOffsets.Transition0RunningVar, 72), workspace.Slice(WorkspaceOffsets.TransitionBatchNormStatistics, 144), rows * 1024, 72, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TransitionBatchNorm, rows * 73728), "Transition", "output of its BatchNorm", _steps);
 
             // Transition: Relu   [B, 72, 32, 32] -> [B, 72, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.TransitionBatchNorm, rows * 73728), workspace.Slice(WorkspaceOffsets.TransitionRelu, rows * 73728));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TransitionRelu, rows * 73728), "Transition", "output of its Relu", _steps);
 
             // Transition: Conv2d(36, 1, Bias = false)   [B, 72, 32, 32] -> [B, 36, 32, 32]
             _transitionConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.TransitionRelu, rows * 73728), parameters.Slice(ParameterOffsets.Transition2Weight, 2592), default, workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), "Transition", "output of its Conv2d(36, 1, Bias = false)", _steps);
 
             // Transition: AvgPool2d(2)   [B, 36, 32, 32] -> [B, 36, 16, 16]
             global::Kiln.Kernels.AvgPool.Forward(s_transitionWindow, workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), "Transition", "output of its AvgPool2d(2)", _steps);
 
             // Block2.0.Layer: BatchNorm   [B, 36, 16, 16] -> [B, 36, 16, 16]
             if (Training)
@@ -663,15 +712,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), parameters.Slice(ParameterOffsets.Block20Layer0Weight, 36), parameters.Slice(ParameterOffsets.Block20Layer0Bias, 36), workspace.Slice(WorkspaceOffsets.Block20LayerBatchNorm, rows * 9216), buffers.Slice(BufferOffsets.Block20Layer0RunningMean, 36), buffers.Slice(BufferOffsets.Block20Layer0RunningVar, 36), workspace.Slice(WorkspaceOffsets.Block20LayerBatchNormStatistics, 72), rows * 256, 36, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block20LayerBatchNorm, rows * 9216), "Block2.0.Layer", "output of its BatchNorm", _steps);
 
             // Block2.0.Layer: Relu   [B, 36, 16, 16] -> [B, 36, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block20LayerBatchNorm, rows * 9216), workspace.Slice(WorkspaceOffsets.Block20LayerRelu, rows * 9216));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block20LayerRelu, rows * 9216), "Block2.0.Layer", "output of its Relu", _steps);
 
             // Block2.0.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 36, 16, 16] -> [B, 12, 16, 16]
             _block20LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block20LayerRelu, rows * 9216), parameters.Slice(ParameterOffsets.Block20Layer2Weight, 3888), default, workspace.Slice(WorkspaceOffsets.Block20LayerConv2d, rows * 3072), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block20LayerConv2d, rows * 3072), "Block2.0.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block2.0.Layer: Concat   [B, 36, 16, 16] -> [B, 48, 16, 16]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), workspace.Slice(WorkspaceOffsets.Block20LayerConv2d, rows * 3072), workspace.Slice(WorkspaceOffsets.Block20Layer, rows * 12288), rows * 256, 36, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block20Layer, rows * 12288), "Block2.0.Layer", "output of its Concat", _steps);
 
             // Block2.1.Layer: BatchNorm   [B, 48, 16, 16] -> [B, 48, 16, 16]
             if (Training)
@@ -683,15 +736,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block20Layer, rows * 12288), parameters.Slice(ParameterOffsets.Block21Layer0Weight, 48), parameters.Slice(ParameterOffsets.Block21Layer0Bias, 48), workspace.Slice(WorkspaceOffsets.Block21LayerBatchNorm, rows * 12288), buffers.Slice(BufferOffsets.Block21Layer0RunningMean, 48), buffers.Slice(BufferOffsets.Block21Layer0RunningVar, 48), workspace.Slice(WorkspaceOffsets.Block21LayerBatchNormStatistics, 96), rows * 256, 48, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block21LayerBatchNorm, rows * 12288), "Block2.1.Layer", "output of its BatchNorm", _steps);
 
             // Block2.1.Layer: Relu   [B, 48, 16, 16] -> [B, 48, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block21LayerBatchNorm, rows * 12288), workspace.Slice(WorkspaceOffsets.Block21LayerRelu, rows * 12288));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block21LayerRelu, rows * 12288), "Block2.1.Layer", "output of its Relu", _steps);
 
             // Block2.1.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 48, 16, 16] -> [B, 12, 16, 16]
             _block21LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block21LayerRelu, rows * 12288), parameters.Slice(ParameterOffsets.Block21Layer2Weight, 5184), default, workspace.Slice(WorkspaceOffsets.Block21LayerConv2d, rows * 3072), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block21LayerConv2d, rows * 3072), "Block2.1.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block2.1.Layer: Concat   [B, 48, 16, 16] -> [B, 60, 16, 16]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block20Layer, rows * 12288), workspace.Slice(WorkspaceOffsets.Block21LayerConv2d, rows * 3072), workspace.Slice(WorkspaceOffsets.Block21Layer, rows * 15360), rows * 256, 48, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block21Layer, rows * 15360), "Block2.1.Layer", "output of its Concat", _steps);
 
             // Block2.2.Layer: BatchNorm   [B, 60, 16, 16] -> [B, 60, 16, 16]
             if (Training)
@@ -703,15 +760,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block21Layer, rows * 15360), parameters.Slice(ParameterOffsets.Block22Layer0Weight, 60), parameters.Slice(ParameterOffsets.Block22Layer0Bias, 60), workspace.Slice(WorkspaceOffsets.Block22LayerBatchNorm, rows * 15360), buffers.Slice(BufferOffsets.Block22Layer0RunningMean, 60), buffers.Slice(BufferOffsets.Block22Layer0RunningVar, 60), workspace.Slice(WorkspaceOffsets.Block22LayerBatchNormStatistics, 120), rows * 256, 60, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block22LayerBatchNorm, rows * 15360), "Block2.2.Layer", "output of its BatchNorm", _steps);
 
             // Block2.2.Layer: Relu   [B, 60, 16, 16] -> [B, 60, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block22LayerBatchNorm, rows * 15360), workspace.Slice(WorkspaceOffsets.Block22LayerRelu, rows * 15360));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block22LayerRelu, rows * 15360), "Block2.2.Layer", "output of its Relu", _steps);
 
             // Block2.2.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 60, 16, 16] -> [B, 12, 16, 16]
             _block22LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block22LayerRelu, rows * 15360), parameters.Slice(ParameterOffsets.Block22Layer2Weight, 6480), default, workspace.Slice(WorkspaceOffsets.Block22LayerConv2d, rows * 3072), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block22LayerConv2d, rows * 3072), "Block2.2.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block2.2.Layer: Concat   [B, 60, 16, 16] -> [B, 72, 16, 16]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block21Layer, rows * 15360), workspace.Slice(WorkspaceOffsets.Block22LayerConv2d, rows * 3072), workspace.Slice(WorkspaceOffsets.Block22Layer, rows * 18432), rows * 256, 60, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block22Layer, rows * 18432), "Block2.2.Layer", "output of its Concat", _steps);
 
             // Block2.3.Layer: BatchNorm   [B, 72, 16, 16] -> [B, 72, 16, 16]
             if (Training)
@@ -723,15 +784,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block22Layer, rows * 18432), parameters.Slice(ParameterOffsets.Block23Layer0Weight, 72), parameters.Slice(ParameterOffsets.Block23Layer0Bias, 72), workspace.Slice(WorkspaceOffsets.Block23LayerBatchNorm, rows * 18432), buffers.Slice(BufferOffsets.Block23Layer0RunningMean, 72), buffers.Slice(BufferOffsets.Block23Layer0RunningVar, 72), workspace.Slice(WorkspaceOffsets.Block23LayerBatchNormStatistics, 144), rows * 256, 72, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block23LayerBatchNorm, rows * 18432), "Block2.3.Layer", "output of its BatchNorm", _steps);
 
             // Block2.3.Layer: Relu   [B, 72, 16, 16] -> [B, 72, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Block23LayerBatchNorm, rows * 18432), workspace.Slice(WorkspaceOffsets.Block23LayerRelu, rows * 18432));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block23LayerRelu, rows * 18432), "Block2.3.Layer", "output of its Relu", _steps);
 
             // Block2.3.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   [B, 72, 16, 16] -> [B, 12, 16, 16]
             _block23LayerConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Block23LayerRelu, rows * 18432), parameters.Slice(ParameterOffsets.Block23Layer2Weight, 7776), default, workspace.Slice(WorkspaceOffsets.Block23LayerConv2d, rows * 3072), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block23LayerConv2d, rows * 3072), "Block2.3.Layer", "output of its Conv2d(12, 3, Padding = 1, Bias = false)", _steps);
 
             // Block2.3.Layer: Concat   [B, 72, 16, 16] -> [B, 84, 16, 16]
             global::Kiln.Kernels.Concat.Forward(workspace.Slice(WorkspaceOffsets.Block22Layer, rows * 18432), workspace.Slice(WorkspaceOffsets.Block23LayerConv2d, rows * 3072), workspace.Slice(WorkspaceOffsets.Block23Layer, rows * 21504), rows * 256, 72, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block23Layer, rows * 21504), "Block2.3.Layer", "output of its Concat", _steps);
 
             // Logits: BatchNorm   [B, 84, 16, 16] -> [B, 84, 16, 16]
             if (Training)
@@ -743,15 +808,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Block23Layer, rows * 21504), parameters.Slice(ParameterOffsets.Logits0Weight, 84), parameters.Slice(ParameterOffsets.Logits0Bias, 84), workspace.Slice(WorkspaceOffsets.LogitsBatchNorm, rows * 21504), buffers.Slice(BufferOffsets.Logits0RunningMean, 84), buffers.Slice(BufferOffsets.Logits0RunningVar, 84), workspace.Slice(WorkspaceOffsets.LogitsBatchNormStatistics, 168), rows * 256, 84, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsBatchNorm, rows * 21504), "Logits", "output of its BatchNorm", _steps);
 
             // Logits: Relu   [B, 84, 16, 16] -> [B, 84, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.LogitsBatchNorm, rows * 21504), workspace.Slice(WorkspaceOffsets.LogitsRelu, rows * 21504));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsRelu, rows * 21504), "Logits", "output of its Relu", _steps);
 
             // Logits: GlobalAvgPool   [B, 84, 16, 16] -> [B, 84]
             global::Kiln.Kernels.GlobalAvgPool.Forward(workspace.Slice(WorkspaceOffsets.LogitsRelu, rows * 21504), workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), rows, 256, 84);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), "Logits", "output of its GlobalAvgPool", _steps);
 
             // Logits: Dense(10)   [B, 84] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), parameters.Slice(ParameterOffsets.Logits3Weight, 840), parameters.Slice(ParameterOffsets.Logits3Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 84, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -773,139 +842,220 @@ namespace Kiln.Samples.Cifar
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 84], dweight[10, 84], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.Logits3Weight, 840), gradients.Slice(ParameterOffsets.Logits3Bias, 10), rows, 84, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), parameters.Slice(ParameterOffsets.Logits3Weight, 840), workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 84), rows, 84, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 84), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits3Weight, 840), "Logits", "gradient of Logits.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits3Bias, 10), "Logits", "gradient of Logits.3.bias", _steps);
 
             // backward of Logits: GlobalAvgPool   d[B, 84] -> d[B, 84, 16, 16]
             global::Kiln.Kernels.GlobalAvgPool.Backward(workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 84), workspace.Slice(WorkspaceOffsets.DLogitsRelu, rows * 21504), rows, 256, 84, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsRelu, rows * 21504), "Logits", "gradient w.r.t. the input of its GlobalAvgPool (the output of 'Logits')", _steps);
 
             // backward of Logits: Relu   d[B, 84, 16, 16] -> d[B, 84, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.LogitsRelu, rows * 21504), workspace.Slice(WorkspaceOffsets.DLogitsRelu, rows * 21504), workspace.Slice(WorkspaceOffsets.DLogitsBatchNorm, rows * 21504), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsBatchNorm, rows * 21504), "Logits", "gradient w.r.t. the input of its Relu (the output of 'Logits')", _steps);
 
             // backward of Logits: BatchNorm   d[B, 84, 16, 16] -> d[B, 84, 16, 16], dweight[84], dbias[84]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block23Layer, rows * 21504), workspace.Slice(WorkspaceOffsets.DLogitsBatchNorm, rows * 21504), parameters.Slice(ParameterOffsets.Logits0Weight, 84), workspace.Slice(WorkspaceOffsets.LogitsBatchNormStatistics, 168), workspace.Slice(WorkspaceOffsets.DBlock23Layer, rows * 21504), gradients.Slice(ParameterOffsets.Logits0Weight, 84), gradients.Slice(ParameterOffsets.Logits0Bias, 84), rows * 256, 84, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock23Layer, rows * 21504), "Logits", "gradient w.r.t. the input of its BatchNorm (the output of 'Block2.3.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Weight, 84), "Logits", "gradient of Logits.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Bias, 84), "Logits", "gradient of Logits.0.bias", _steps);
 
             // backward of Block2.3.Layer: Concat   d[B, 84, 16, 16] -> d[B, 72, 16, 16]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock23Layer, rows * 21504), workspace.Slice(WorkspaceOffsets.DBlock22Layer, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock23LayerConv2d, rows * 3072), rows * 256, 72, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock22Layer, rows * 18432), "Block2.3.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock23LayerConv2d, rows * 3072), "Block2.3.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.3.Layer')", _steps);
 
             // backward of Block2.3.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 16, 16] -> d[B, 72, 16, 16], dweight[12, 72, 3, 3]
             _block23LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block23LayerRelu, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock23LayerConv2d, rows * 3072), gradients.Slice(ParameterOffsets.Block23Layer2Weight, 7776), default, rows, accumulate: false, threads: Threads);
             _block23LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock23LayerConv2d, rows * 3072), parameters.Slice(ParameterOffsets.Block23Layer2Weight, 7776), workspace.Slice(WorkspaceOffsets.DBlock23LayerRelu, rows * 18432), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock23LayerRelu, rows * 18432), "Block2.3.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block2.3.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block23Layer2Weight, 7776), "Block2.3.Layer", "gradient of Block2.3.Layer.2.weight", _steps);
 
             // backward of Block2.3.Layer: Relu   d[B, 72, 16, 16] -> d[B, 72, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block23LayerRelu, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock23LayerRelu, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock23LayerBatchNorm, rows * 18432), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock23LayerBatchNorm, rows * 18432), "Block2.3.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block2.3.Layer')", _steps);
 
             // backward of Block2.3.Layer: BatchNorm   d[B, 72, 16, 16] -> d[B, 72, 16, 16], dweight[72], dbias[72]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block22Layer, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock23LayerBatchNorm, rows * 18432), parameters.Slice(ParameterOffsets.Block23Layer0Weight, 72), workspace.Slice(WorkspaceOffsets.Block23LayerBatchNormStatistics, 144), workspace.Slice(WorkspaceOffsets.DBlock22Layer, rows * 18432), gradients.Slice(ParameterOffsets.Block23Layer0Weight, 72), gradients.Slice(ParameterOffsets.Block23Layer0Bias, 72), rows * 256, 72, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock22Layer, rows * 18432), "Block2.3.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block2.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block23Layer0Weight, 72), "Block2.3.Layer", "gradient of Block2.3.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block23Layer0Bias, 72), "Block2.3.Layer", "gradient of Block2.3.Layer.0.bias", _steps);
 
             // backward of Block2.2.Layer: Concat   d[B, 72, 16, 16] -> d[B, 60, 16, 16]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock22Layer, rows * 18432), workspace.Slice(WorkspaceOffsets.DBlock21Layer, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock22LayerConv2d, rows * 3072), rows * 256, 60, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock21Layer, rows * 15360), "Block2.2.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock22LayerConv2d, rows * 3072), "Block2.2.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.2.Layer')", _steps);
 
             // backward of Block2.2.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 16, 16] -> d[B, 60, 16, 16], dweight[12, 60, 3, 3]
             _block22LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block22LayerRelu, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock22LayerConv2d, rows * 3072), gradients.Slice(ParameterOffsets.Block22Layer2Weight, 6480), default, rows, accumulate: false, threads: Threads);
             _block22LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock22LayerConv2d, rows * 3072), parameters.Slice(ParameterOffsets.Block22Layer2Weight, 6480), workspace.Slice(WorkspaceOffsets.DBlock22LayerRelu, rows * 15360), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock22LayerRelu, rows * 15360), "Block2.2.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block2.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block22Layer2Weight, 6480), "Block2.2.Layer", "gradient of Block2.2.Layer.2.weight", _steps);
 
             // backward of Block2.2.Layer: Relu   d[B, 60, 16, 16] -> d[B, 60, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block22LayerRelu, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock22LayerRelu, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock22LayerBatchNorm, rows * 15360), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock22LayerBatchNorm, rows * 15360), "Block2.2.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block2.2.Layer')", _steps);
 
             // backward of Block2.2.Layer: BatchNorm   d[B, 60, 16, 16] -> d[B, 60, 16, 16], dweight[60], dbias[60]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block21Layer, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock22LayerBatchNorm, rows * 15360), parameters.Slice(ParameterOffsets.Block22Layer0Weight, 60), workspace.Slice(WorkspaceOffsets.Block22LayerBatchNormStatistics, 120), workspace.Slice(WorkspaceOffsets.DBlock21Layer, rows * 15360), gradients.Slice(ParameterOffsets.Block22Layer0Weight, 60), gradients.Slice(ParameterOffsets.Block22Layer0Bias, 60), rows * 256, 60, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock21Layer, rows * 15360), "Block2.2.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block2.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block22Layer0Weight, 60), "Block2.2.Layer", "gradient of Block2.2.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block22Layer0Bias, 60), "Block2.2.Layer", "gradient of Block2.2.Layer.0.bias", _steps);
 
             // backward of Block2.1.Layer: Concat   d[B, 60, 16, 16] -> d[B, 48, 16, 16]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock21Layer, rows * 15360), workspace.Slice(WorkspaceOffsets.DBlock20Layer, rows * 12288), workspace.Slice(WorkspaceOffsets.DBlock21LayerConv2d, rows * 3072), rows * 256, 48, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock20Layer, rows * 12288), "Block2.1.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock21LayerConv2d, rows * 3072), "Block2.1.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.1.Layer')", _steps);
 
             // backward of Block2.1.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 16, 16] -> d[B, 48, 16, 16], dweight[12, 48, 3, 3]
             _block21LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block21LayerRelu, rows * 12288), workspace.Slice(WorkspaceOffsets.DBlock21LayerConv2d, rows * 3072), gradients.Slice(ParameterOffsets.Block21Layer2Weight, 5184), default, rows, accumulate: false, threads: Threads);
             _block21LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock21LayerConv2d, rows * 3072), parameters.Slice(ParameterOffsets.Block21Layer2Weight, 5184), workspace.Slice(WorkspaceOffsets.DBlock21LayerRelu, rows * 12288), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock21LayerRelu, rows * 12288), "Block2.1.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block2.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block21Layer2Weight, 5184), "Block2.1.Layer", "gradient of Block2.1.Layer.2.weight", _steps);
 
             // backward of Block2.1.Layer: Relu   d[B, 48, 16, 16] -> d[B, 48, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block21LayerRelu, rows * 12288), workspace.Slice(WorkspaceOffsets.DBlock21LayerRelu, rows * 12288), workspace.Slice(WorkspaceOffsets.DBlock21LayerBatchNorm, rows * 12288), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock21LayerBatchNorm, rows * 12288), "Block2.1.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block2.1.Layer')", _steps);
 
             // backward of Block2.1.Layer: BatchNorm   d[B, 48, 16, 16] -> d[B, 48, 16, 16], dweight[48], dbias[48]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block20Layer, rows * 12288), workspace.Slice(WorkspaceOffsets.DBlock21LayerBatchNorm, rows * 12288), parameters.Slice(ParameterOffsets.Block21Layer0Weight, 48), workspace.Slice(WorkspaceOffsets.Block21LayerBatchNormStatistics, 96), workspace.Slice(WorkspaceOffsets.DBlock20Layer, rows * 12288), gradients.Slice(ParameterOffsets.Block21Layer0Weight, 48), gradients.Slice(ParameterOffsets.Block21Layer0Bias, 48), rows * 256, 48, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock20Layer, rows * 12288), "Block2.1.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block2.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block21Layer0Weight, 48), "Block2.1.Layer", "gradient of Block2.1.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block21Layer0Bias, 48), "Block2.1.Layer", "gradient of Block2.1.Layer.0.bias", _steps);
 
             // backward of Block2.0.Layer: Concat   d[B, 48, 16, 16] -> d[B, 36, 16, 16]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock20Layer, rows * 12288), workspace.Slice(WorkspaceOffsets.DTransition, rows * 9216), workspace.Slice(WorkspaceOffsets.DBlock20LayerConv2d, rows * 3072), rows * 256, 36, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTransition, rows * 9216), "Block2.0.Layer", "gradient w.r.t. the input of its Concat (the output of 'Transition')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock20LayerConv2d, rows * 3072), "Block2.0.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block2.0.Layer')", _steps);
 
             // backward of Block2.0.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 16, 16] -> d[B, 36, 16, 16], dweight[12, 36, 3, 3]
             _block20LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block20LayerRelu, rows * 9216), workspace.Slice(WorkspaceOffsets.DBlock20LayerConv2d, rows * 3072), gradients.Slice(ParameterOffsets.Block20Layer2Weight, 3888), default, rows, accumulate: false, threads: Threads);
             _block20LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock20LayerConv2d, rows * 3072), parameters.Slice(ParameterOffsets.Block20Layer2Weight, 3888), workspace.Slice(WorkspaceOffsets.DBlock20LayerRelu, rows * 9216), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock20LayerRelu, rows * 9216), "Block2.0.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block2.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block20Layer2Weight, 3888), "Block2.0.Layer", "gradient of Block2.0.Layer.2.weight", _steps);
 
             // backward of Block2.0.Layer: Relu   d[B, 36, 16, 16] -> d[B, 36, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block20LayerRelu, rows * 9216), workspace.Slice(WorkspaceOffsets.DBlock20LayerRelu, rows * 9216), workspace.Slice(WorkspaceOffsets.DBlock20LayerBatchNorm, rows * 9216), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock20LayerBatchNorm, rows * 9216), "Block2.0.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block2.0.Layer')", _steps);
 
             // backward of Block2.0.Layer: BatchNorm   d[B, 36, 16, 16] -> d[B, 36, 16, 16], dweight[36], dbias[36]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), workspace.Slice(WorkspaceOffsets.DBlock20LayerBatchNorm, rows * 9216), parameters.Slice(ParameterOffsets.Block20Layer0Weight, 36), workspace.Slice(WorkspaceOffsets.Block20LayerBatchNormStatistics, 72), workspace.Slice(WorkspaceOffsets.DTransition, rows * 9216), gradients.Slice(ParameterOffsets.Block20Layer0Weight, 36), gradients.Slice(ParameterOffsets.Block20Layer0Bias, 36), rows * 256, 36, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTransition, rows * 9216), "Block2.0.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Transition')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block20Layer0Weight, 36), "Block2.0.Layer", "gradient of Block2.0.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block20Layer0Bias, 36), "Block2.0.Layer", "gradient of Block2.0.Layer.0.bias", _steps);
 
             // backward of Transition: AvgPool2d(2)   d[B, 36, 16, 16] -> d[B, 36, 32, 32]
             global::Kiln.Kernels.AvgPool.Backward(s_transitionWindow, workspace.Slice(WorkspaceOffsets.DTransition, rows * 9216), workspace.Slice(WorkspaceOffsets.DTransitionConv2d, rows * 36864), rows, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTransitionConv2d, rows * 36864), "Transition", "gradient w.r.t. the input of its AvgPool2d(2) (the output of 'Transition')", _steps);
 
             // backward of Transition: Conv2d(36, 1, Bias = false)   d[B, 36, 32, 32] -> d[B, 72, 32, 32], dweight[36, 72, 1, 1]
             _transitionConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.TransitionRelu, rows * 73728), workspace.Slice(WorkspaceOffsets.DTransitionConv2d, rows * 36864), gradients.Slice(ParameterOffsets.Transition2Weight, 2592), default, rows, accumulate: false, threads: Threads);
             _transitionConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DTransitionConv2d, rows * 36864), parameters.Slice(ParameterOffsets.Transition2Weight, 2592), workspace.Slice(WorkspaceOffsets.DTransitionRelu, rows * 73728), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTransitionRelu, rows * 73728), "Transition", "gradient w.r.t. the input of its Conv2d(36, 1, Bias = false) (the output of 'Transition')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Transition2Weight, 2592), "Transition", "gradient of Transition.2.weight", _steps);
 
             // backward of Transition: Relu   d[B, 72, 32, 32] -> d[B, 72, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.TransitionRelu, rows * 73728), workspace.Slice(WorkspaceOffsets.DTransitionRelu, rows * 73728), workspace.Slice(WorkspaceOffsets.DTransitionBatchNorm, rows * 73728), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTransitionBatchNorm, rows * 73728), "Transition", "gradient w.r.t. the input of its Relu (the output of 'Transition')", _steps);
 
             // backward of Transition: BatchNorm   d[B, 72, 32, 32] -> d[B, 72, 32, 32], dweight[72], dbias[72]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block13Layer, rows * 73728), workspace.Slice(WorkspaceOffsets.DTransitionBatchNorm, rows * 73728), parameters.Slice(ParameterOffsets.Transition0Weight, 72), workspace.Slice(WorkspaceOffsets.TransitionBatchNormStatistics, 144), workspace.Slice(WorkspaceOffsets.DBlock13Layer, rows * 73728), gradients.Slice(ParameterOffsets.Transition0Weight, 72), gradients.Slice(ParameterOffsets.Transition0Bias, 72), rows * 1024, 72, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock13Layer, rows * 73728), "Transition", "gradient w.r.t. the input of its BatchNorm (the output of 'Block1.3.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Transition0Weight, 72), "Transition", "gradient of Transition.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Transition0Bias, 72), "Transition", "gradient of Transition.0.bias", _steps);
 
             // backward of Block1.3.Layer: Concat   d[B, 72, 32, 32] -> d[B, 60, 32, 32]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock13Layer, rows * 73728), workspace.Slice(WorkspaceOffsets.DBlock12Layer, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock13LayerConv2d, rows * 12288), rows * 1024, 60, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock12Layer, rows * 61440), "Block1.3.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock13LayerConv2d, rows * 12288), "Block1.3.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.3.Layer')", _steps);
 
             // backward of Block1.3.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 32, 32] -> d[B, 60, 32, 32], dweight[12, 60, 3, 3]
             _block13LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block13LayerRelu, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock13LayerConv2d, rows * 12288), gradients.Slice(ParameterOffsets.Block13Layer2Weight, 6480), default, rows, accumulate: false, threads: Threads);
             _block13LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock13LayerConv2d, rows * 12288), parameters.Slice(ParameterOffsets.Block13Layer2Weight, 6480), workspace.Slice(WorkspaceOffsets.DBlock13LayerRelu, rows * 61440), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock13LayerRelu, rows * 61440), "Block1.3.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block1.3.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block13Layer2Weight, 6480), "Block1.3.Layer", "gradient of Block1.3.Layer.2.weight", _steps);
 
             // backward of Block1.3.Layer: Relu   d[B, 60, 32, 32] -> d[B, 60, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block13LayerRelu, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock13LayerRelu, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock13LayerBatchNorm, rows * 61440), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock13LayerBatchNorm, rows * 61440), "Block1.3.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block1.3.Layer')", _steps);
 
             // backward of Block1.3.Layer: BatchNorm   d[B, 60, 32, 32] -> d[B, 60, 32, 32], dweight[60], dbias[60]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block12Layer, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock13LayerBatchNorm, rows * 61440), parameters.Slice(ParameterOffsets.Block13Layer0Weight, 60), workspace.Slice(WorkspaceOffsets.Block13LayerBatchNormStatistics, 120), workspace.Slice(WorkspaceOffsets.DBlock12Layer, rows * 61440), gradients.Slice(ParameterOffsets.Block13Layer0Weight, 60), gradients.Slice(ParameterOffsets.Block13Layer0Bias, 60), rows * 1024, 60, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock12Layer, rows * 61440), "Block1.3.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block1.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block13Layer0Weight, 60), "Block1.3.Layer", "gradient of Block1.3.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block13Layer0Bias, 60), "Block1.3.Layer", "gradient of Block1.3.Layer.0.bias", _steps);
 
             // backward of Block1.2.Layer: Concat   d[B, 60, 32, 32] -> d[B, 48, 32, 32]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock12Layer, rows * 61440), workspace.Slice(WorkspaceOffsets.DBlock11Layer, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock12LayerConv2d, rows * 12288), rows * 1024, 48, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock11Layer, rows * 49152), "Block1.2.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock12LayerConv2d, rows * 12288), "Block1.2.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.2.Layer')", _steps);
 
             // backward of Block1.2.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 32, 32] -> d[B, 48, 32, 32], dweight[12, 48, 3, 3]
             _block12LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block12LayerRelu, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock12LayerConv2d, rows * 12288), gradients.Slice(ParameterOffsets.Block12Layer2Weight, 5184), default, rows, accumulate: false, threads: Threads);
             _block12LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock12LayerConv2d, rows * 12288), parameters.Slice(ParameterOffsets.Block12Layer2Weight, 5184), workspace.Slice(WorkspaceOffsets.DBlock12LayerRelu, rows * 49152), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock12LayerRelu, rows * 49152), "Block1.2.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block1.2.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block12Layer2Weight, 5184), "Block1.2.Layer", "gradient of Block1.2.Layer.2.weight", _steps);
 
             // backward of Block1.2.Layer: Relu   d[B, 48, 32, 32] -> d[B, 48, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block12LayerRelu, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock12LayerRelu, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock12LayerBatchNorm, rows * 49152), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock12LayerBatchNorm, rows * 49152), "Block1.2.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block1.2.Layer')", _steps);
 
             // backward of Block1.2.Layer: BatchNorm   d[B, 48, 32, 32] -> d[B, 48, 32, 32], dweight[48], dbias[48]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block11Layer, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock12LayerBatchNorm, rows * 49152), parameters.Slice(ParameterOffsets.Block12Layer0Weight, 48), workspace.Slice(WorkspaceOffsets.Block12LayerBatchNormStatistics, 96), workspace.Slice(WorkspaceOffsets.DBlock11Layer, rows * 49152), gradients.Slice(ParameterOffsets.Block12Layer0Weight, 48), gradients.Slice(ParameterOffsets.Block12Layer0Bias, 48), rows * 1024, 48, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock11Layer, rows * 49152), "Block1.2.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block1.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block12Layer0Weight, 48), "Block1.2.Layer", "gradient of Block1.2.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block12Layer0Bias, 48), "Block1.2.Layer", "gradient of Block1.2.Layer.0.bias", _steps);
 
             // backward of Block1.1.Layer: Concat   d[B, 48, 32, 32] -> d[B, 36, 32, 32]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock11Layer, rows * 49152), workspace.Slice(WorkspaceOffsets.DBlock10Layer, rows * 36864), workspace.Slice(WorkspaceOffsets.DBlock11LayerConv2d, rows * 12288), rows * 1024, 36, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock10Layer, rows * 36864), "Block1.1.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock11LayerConv2d, rows * 12288), "Block1.1.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.1.Layer')", _steps);
 
             // backward of Block1.1.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 32, 32] -> d[B, 36, 32, 32], dweight[12, 36, 3, 3]
             _block11LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block11LayerRelu, rows * 36864), workspace.Slice(WorkspaceOffsets.DBlock11LayerConv2d, rows * 12288), gradients.Slice(ParameterOffsets.Block11Layer2Weight, 3888), default, rows, accumulate: false, threads: Threads);
             _block11LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock11LayerConv2d, rows * 12288), parameters.Slice(ParameterOffsets.Block11Layer2Weight, 3888), workspace.Slice(WorkspaceOffsets.DBlock11LayerRelu, rows * 36864), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock11LayerRelu, rows * 36864), "Block1.1.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block1.1.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block11Layer2Weight, 3888), "Block1.1.Layer", "gradient of Block1.1.Layer.2.weight", _steps);
 
             // backward of Block1.1.Layer: Relu   d[B, 36, 32, 32] -> d[B, 36, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block11LayerRelu, rows * 36864), workspace.Slice(WorkspaceOffsets.DBlock11LayerRelu, rows * 36864), workspace.Slice(WorkspaceOffsets.DBlock11LayerBatchNorm, rows * 36864), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock11LayerBatchNorm, rows * 36864), "Block1.1.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block1.1.Layer')", _steps);
 
             // backward of Block1.1.Layer: BatchNorm   d[B, 36, 32, 32] -> d[B, 36, 32, 32], dweight[36], dbias[36]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Block10Layer, rows * 36864), workspace.Slice(WorkspaceOffsets.DBlock11LayerBatchNorm, rows * 36864), parameters.Slice(ParameterOffsets.Block11Layer0Weight, 36), workspace.Slice(WorkspaceOffsets.Block11LayerBatchNormStatistics, 72), workspace.Slice(WorkspaceOffsets.DBlock10Layer, rows * 36864), gradients.Slice(ParameterOffsets.Block11Layer0Weight, 36), gradients.Slice(ParameterOffsets.Block11Layer0Bias, 36), rows * 1024, 36, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock10Layer, rows * 36864), "Block1.1.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Block1.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block11Layer0Weight, 36), "Block1.1.Layer", "gradient of Block1.1.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block11Layer0Bias, 36), "Block1.1.Layer", "gradient of Block1.1.Layer.0.bias", _steps);
 
             // backward of Block1.0.Layer: Concat   d[B, 36, 32, 32] -> d[B, 24, 32, 32]
             global::Kiln.Kernels.Concat.Backward(workspace.Slice(WorkspaceOffsets.DBlock10Layer, rows * 36864), workspace.Slice(WorkspaceOffsets.DStem, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlock10LayerConv2d, rows * 12288), rows * 1024, 24, 12, accumulateA: false, accumulateB: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 24576), "Block1.0.Layer", "gradient w.r.t. the input of its Concat (the output of 'Stem')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock10LayerConv2d, rows * 12288), "Block1.0.Layer", "gradient w.r.t. the input of its Concat (the output of 'Block1.0.Layer')", _steps);
 
             // backward of Block1.0.Layer: Conv2d(12, 3, Padding = 1, Bias = false)   d[B, 12, 32, 32] -> d[B, 24, 32, 32], dweight[12, 24, 3, 3]
             _block10LayerConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Block10LayerRelu, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlock10LayerConv2d, rows * 12288), gradients.Slice(ParameterOffsets.Block10Layer2Weight, 2592), default, rows, accumulate: false, threads: Threads);
             _block10LayerConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlock10LayerConv2d, rows * 12288), parameters.Slice(ParameterOffsets.Block10Layer2Weight, 2592), workspace.Slice(WorkspaceOffsets.DBlock10LayerRelu, rows * 24576), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock10LayerRelu, rows * 24576), "Block1.0.Layer", "gradient w.r.t. the input of its Conv2d(12, 3, Padding = 1, Bias = false) (the output of 'Block1.0.Layer')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block10Layer2Weight, 2592), "Block1.0.Layer", "gradient of Block1.0.Layer.2.weight", _steps);
 
             // backward of Block1.0.Layer: Relu   d[B, 24, 32, 32] -> d[B, 24, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Block10LayerRelu, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlock10LayerRelu, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlock10LayerBatchNorm, rows * 24576), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock10LayerBatchNorm, rows * 24576), "Block1.0.Layer", "gradient w.r.t. the input of its Relu (the output of 'Block1.0.Layer')", _steps);
 
             // backward of Block1.0.Layer: BatchNorm   d[B, 24, 32, 32] -> d[B, 24, 32, 32], dweight[24], dbias[24]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stem, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlock10LayerBatchNorm, rows * 24576), parameters.Slice(ParameterOffsets.Block10Layer0Weight, 24), workspace.Slice(WorkspaceOffsets.Block10LayerBatchNormStatistics, 48), workspace.Slice(WorkspaceOffsets.DStem, rows * 24576), gradients.Slice(ParameterOffsets.Block10Layer0Weight, 24), gradients.Slice(ParameterOffsets.Block10Layer0Bias, 24), rows * 1024, 24, Training, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 24576), "Block1.0.Layer", "gradient w.r.t. the input of its BatchNorm (the output of 'Stem')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block10Layer0Weight, 24), "Block1.0.Layer", "gradient of Block1.0.Layer.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Block10Layer0Bias, 24), "Block1.0.Layer", "gradient of Block1.0.Layer.0.bias", _steps);
 
             // backward of Stem: Conv2d(24, 3, Padding = 1, Bias = false)   d[B, 24, 32, 32] -> d[B, 3, 32, 32], dweight[24, 3, 3, 3]
             _stemKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), workspace.Slice(WorkspaceOffsets.DStem, rows * 24576), gradients.Slice(ParameterOffsets.StemWeight, 648), default, rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.StemWeight, 648), "Stem", "gradient of Stem.weight", _steps);
         }
     }
 }

@@ -262,6 +262,22 @@ namespace Kiln.Samples.Cifar
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("CifarResNet");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -445,6 +461,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>Inference: <paramref name="logits"/> [rows, 10] from <paramref name="image"/> [rows, 3, 32, 32], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> image, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -459,6 +476,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The most likely class of each row of <paramref name="image"/> [rows, 3, 32, 32] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> image, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -473,6 +491,7 @@ namespace Kiln.Samples.Cifar
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -488,11 +507,15 @@ namespace Kiln.Samples.Cifar
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(image.Length, InputSize, nameof(image), "[rows, 3, 32, 32]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(image));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(image, rows);
             float loss = RunLoss(image, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(image, labels, rows);
             return loss;
         }
@@ -501,6 +524,7 @@ namespace Kiln.Samples.Cifar
         public float TrainStep(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(image, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -513,14 +537,16 @@ namespace Kiln.Samples.Cifar
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters, Buffers);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, buffers: Buffers);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, Buffers, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), buffers: Buffers);
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, Buffers, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -536,12 +562,15 @@ namespace Kiln.Samples.Cifar
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
             global::System.Span<float> buffers = memory.Slice(BufferStart, BufferFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
             global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Stem: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 3, 32, 32] -> [B, 16, 32, 32]
             _stemConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), parameters.Slice(ParameterOffsets.Stem0Weight, 432), default, workspace.Slice(WorkspaceOffsets.StemConv2d, rows * 16384), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.StemConv2d, rows * 16384), "Stem", "output of its Conv2d(16, 3, Padding = 1, Bias = false)", _steps);
 
             // Stem: BatchNorm   [B, 16, 32, 32] -> [B, 16, 32, 32]
             if (Training)
@@ -553,12 +582,15 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.StemConv2d, rows * 16384), parameters.Slice(ParameterOffsets.Stem1Weight, 16), parameters.Slice(ParameterOffsets.Stem1Bias, 16), workspace.Slice(WorkspaceOffsets.StemBatchNorm, rows * 16384), buffers.Slice(BufferOffsets.Stem1RunningMean, 16), buffers.Slice(BufferOffsets.Stem1RunningVar, 16), workspace.Slice(WorkspaceOffsets.StemBatchNormStatistics, 32), rows * 1024, 16, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.StemBatchNorm, rows * 16384), "Stem", "output of its BatchNorm", _steps);
 
             // Stem: Relu   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.StemBatchNorm, rows * 16384), workspace.Slice(WorkspaceOffsets.Stem, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stem, rows * 16384), "Stem", "output of its Relu", _steps);
 
             // Stage1.0.Body: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 16, 32, 32] -> [B, 16, 32, 32]
             _stage10BodyConv2d0Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body0Weight, 2304), default, workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d0, rows * 16384), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d0, rows * 16384), "Stage1.0.Body", "output of its Conv2d(16, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage1.0.Body: BatchNorm   [B, 16, 32, 32] -> [B, 16, 32, 32]
             if (Training)
@@ -570,12 +602,15 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d0, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body1Weight, 16), parameters.Slice(ParameterOffsets.Stage10Body1Bias, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm1, rows * 16384), buffers.Slice(BufferOffsets.Stage10Body1RunningMean, 16), buffers.Slice(BufferOffsets.Stage10Body1RunningVar, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm1Statistics, 32), rows * 1024, 16, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm1, rows * 16384), "Stage1.0.Body", "output of its BatchNorm", _steps);
 
             // Stage1.0.Body: Relu   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm1, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage10BodyRelu2, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyRelu2, rows * 16384), "Stage1.0.Body", "output of its Relu", _steps);
 
             // Stage1.0.Body: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 16, 32, 32] -> [B, 16, 32, 32]
             _stage10BodyConv2d3Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stage10BodyRelu2, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body3Weight, 2304), default, workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d3, rows * 16384), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d3, rows * 16384), "Stage1.0.Body", "output of its Conv2d(16, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage1.0.Body: BatchNorm   [B, 16, 32, 32] -> [B, 16, 32, 32]
             if (Training)
@@ -587,15 +622,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d3, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body4Weight, 16), parameters.Slice(ParameterOffsets.Stage10Body4Bias, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm4, rows * 16384), buffers.Slice(BufferOffsets.Stage10Body4RunningMean, 16), buffers.Slice(BufferOffsets.Stage10Body4RunningVar, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm4Statistics, 32), rows * 1024, 16, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm4, rows * 16384), "Stage1.0.Body", "output of its BatchNorm", _steps);
 
             // Stage1.0.Body: Residual   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm4, rows * 16384), workspace.Slice(WorkspaceOffsets.Stem, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage10BodyAdd, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10BodyAdd, rows * 16384), "Stage1.0.Body", "output of its Residual", _steps);
 
             // Stage1.0.Body: Relu   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage10BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384), "Stage1.0.Body", "output of its Relu", _steps);
 
             // Stage1.1.Body: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 16, 32, 32] -> [B, 16, 32, 32]
             _stage11BodyConv2d0Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body0Weight, 2304), default, workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d0, rows * 16384), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d0, rows * 16384), "Stage1.1.Body", "output of its Conv2d(16, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage1.1.Body: BatchNorm   [B, 16, 32, 32] -> [B, 16, 32, 32]
             if (Training)
@@ -607,12 +646,15 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d0, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body1Weight, 16), parameters.Slice(ParameterOffsets.Stage11Body1Bias, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm1, rows * 16384), buffers.Slice(BufferOffsets.Stage11Body1RunningMean, 16), buffers.Slice(BufferOffsets.Stage11Body1RunningVar, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm1Statistics, 32), rows * 1024, 16, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm1, rows * 16384), "Stage1.1.Body", "output of its BatchNorm", _steps);
 
             // Stage1.1.Body: Relu   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm1, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage11BodyRelu2, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyRelu2, rows * 16384), "Stage1.1.Body", "output of its Relu", _steps);
 
             // Stage1.1.Body: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 16, 32, 32] -> [B, 16, 32, 32]
             _stage11BodyConv2d3Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stage11BodyRelu2, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body3Weight, 2304), default, workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d3, rows * 16384), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d3, rows * 16384), "Stage1.1.Body", "output of its Conv2d(16, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage1.1.Body: BatchNorm   [B, 16, 32, 32] -> [B, 16, 32, 32]
             if (Training)
@@ -624,15 +666,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d3, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body4Weight, 16), parameters.Slice(ParameterOffsets.Stage11Body4Bias, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm4, rows * 16384), buffers.Slice(BufferOffsets.Stage11Body4RunningMean, 16), buffers.Slice(BufferOffsets.Stage11Body4RunningVar, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm4Statistics, 32), rows * 1024, 16, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm4, rows * 16384), "Stage1.1.Body", "output of its BatchNorm", _steps);
 
             // Stage1.1.Body: Residual   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm4, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage11BodyAdd, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11BodyAdd, rows * 16384), "Stage1.1.Body", "output of its Residual", _steps);
 
             // Stage1.1.Body: Relu   [B, 16, 32, 32] -> [B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage11BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), "Stage1.1.Body", "output of its Relu", _steps);
 
             // Down: Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false)   [B, 16, 32, 32] -> [B, 32, 16, 16]
             _downConv2d0Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), parameters.Slice(ParameterOffsets.Down0Weight, 4608), default, workspace.Slice(WorkspaceOffsets.DownConv2d0, rows * 8192), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DownConv2d0, rows * 8192), "Down", "output of its Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false)", _steps);
 
             // Down: BatchNorm   [B, 32, 16, 16] -> [B, 32, 16, 16]
             if (Training)
@@ -644,12 +690,15 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.DownConv2d0, rows * 8192), parameters.Slice(ParameterOffsets.Down1Weight, 32), parameters.Slice(ParameterOffsets.Down1Bias, 32), workspace.Slice(WorkspaceOffsets.DownBatchNorm1, rows * 8192), buffers.Slice(BufferOffsets.Down1RunningMean, 32), buffers.Slice(BufferOffsets.Down1RunningVar, 32), workspace.Slice(WorkspaceOffsets.DownBatchNorm1Statistics, 64), rows * 256, 32, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DownBatchNorm1, rows * 8192), "Down", "output of its BatchNorm", _steps);
 
             // Down: Relu   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.DownBatchNorm1, rows * 8192), workspace.Slice(WorkspaceOffsets.DownRelu, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DownRelu, rows * 8192), "Down", "output of its Relu", _steps);
 
             // Down: Conv2d(32, 3, Padding = 1, Bias = false)   [B, 32, 16, 16] -> [B, 32, 16, 16]
             _downConv2d3Kernel.Forward(workspace.Slice(WorkspaceOffsets.DownRelu, rows * 8192), parameters.Slice(ParameterOffsets.Down3Weight, 9216), default, workspace.Slice(WorkspaceOffsets.DownConv2d3, rows * 8192), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DownConv2d3, rows * 8192), "Down", "output of its Conv2d(32, 3, Padding = 1, Bias = false)", _steps);
 
             // Down: BatchNorm   [B, 32, 16, 16] -> [B, 32, 16, 16]
             if (Training)
@@ -661,9 +710,11 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.DownConv2d3, rows * 8192), parameters.Slice(ParameterOffsets.Down4Weight, 32), parameters.Slice(ParameterOffsets.Down4Bias, 32), workspace.Slice(WorkspaceOffsets.Down, rows * 8192), buffers.Slice(BufferOffsets.Down4RunningMean, 32), buffers.Slice(BufferOffsets.Down4RunningVar, 32), workspace.Slice(WorkspaceOffsets.DownStatistics, 64), rows * 256, 32, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Down, rows * 8192), "Down", "output of its BatchNorm", _steps);
 
             // Shortcut: Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body   [B, 16, 32, 32] -> [B, 32, 16, 16]
             _shortcutConv2dKernel.Forward(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), parameters.Slice(ParameterOffsets.Shortcut0Weight, 512), default, workspace.Slice(WorkspaceOffsets.ShortcutConv2d, rows * 8192), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.ShortcutConv2d, rows * 8192), "Shortcut", "output of its Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body", _steps);
 
             // Shortcut: BatchNorm   [B, 32, 16, 16] -> [B, 32, 16, 16]
             if (Training)
@@ -675,15 +726,19 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.ShortcutConv2d, rows * 8192), parameters.Slice(ParameterOffsets.Shortcut1Weight, 32), parameters.Slice(ParameterOffsets.Shortcut1Bias, 32), workspace.Slice(WorkspaceOffsets.ShortcutBatchNorm, rows * 8192), buffers.Slice(BufferOffsets.Shortcut1RunningMean, 32), buffers.Slice(BufferOffsets.Shortcut1RunningVar, 32), workspace.Slice(WorkspaceOffsets.ShortcutBatchNormStatistics, 64), rows * 256, 32, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.ShortcutBatchNorm, rows * 8192), "Shortcut", "output of its BatchNorm", _steps);
 
             // Shortcut: Add(Down)   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.ShortcutBatchNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.Down, rows * 8192), workspace.Slice(WorkspaceOffsets.ShortcutAdd, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.ShortcutAdd, rows * 8192), "Shortcut", "output of its Add(Down)", _steps);
 
             // Shortcut: Relu   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.ShortcutAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192), "Shortcut", "output of its Relu", _steps);
 
             // Stage2.0.Body: Conv2d(32, 3, Padding = 1, Bias = false)   [B, 32, 16, 16] -> [B, 32, 16, 16]
             _stage20BodyConv2d0Kernel.Forward(workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body0Weight, 9216), default, workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d0, rows * 8192), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d0, rows * 8192), "Stage2.0.Body", "output of its Conv2d(32, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage2.0.Body: BatchNorm   [B, 32, 16, 16] -> [B, 32, 16, 16]
             if (Training)
@@ -695,12 +750,15 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d0, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body1Weight, 32), parameters.Slice(ParameterOffsets.Stage20Body1Bias, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm1, rows * 8192), buffers.Slice(BufferOffsets.Stage20Body1RunningMean, 32), buffers.Slice(BufferOffsets.Stage20Body1RunningVar, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm1Statistics, 64), rows * 256, 32, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm1, rows * 8192), "Stage2.0.Body", "output of its BatchNorm", _steps);
 
             // Stage2.0.Body: Relu   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm1, rows * 8192), workspace.Slice(WorkspaceOffsets.Stage20BodyRelu2, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyRelu2, rows * 8192), "Stage2.0.Body", "output of its Relu", _steps);
 
             // Stage2.0.Body: Conv2d(32, 3, Padding = 1, Bias = false)   [B, 32, 16, 16] -> [B, 32, 16, 16]
             _stage20BodyConv2d3Kernel.Forward(workspace.Slice(WorkspaceOffsets.Stage20BodyRelu2, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body3Weight, 9216), default, workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d3, rows * 8192), rows, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d3, rows * 8192), "Stage2.0.Body", "output of its Conv2d(32, 3, Padding = 1, Bias = false)", _steps);
 
             // Stage2.0.Body: BatchNorm   [B, 32, 16, 16] -> [B, 32, 16, 16]
             if (Training)
@@ -712,18 +770,23 @@ namespace Kiln.Samples.Cifar
             {
                 global::Kiln.Kernels.BatchNorm.ForwardEvaluation(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d3, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body4Weight, 32), parameters.Slice(ParameterOffsets.Stage20Body4Bias, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm4, rows * 8192), buffers.Slice(BufferOffsets.Stage20Body4RunningMean, 32), buffers.Slice(BufferOffsets.Stage20Body4RunningVar, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm4Statistics, 64), rows * 256, 32, 1E-05f);
             }
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm4, rows * 8192), "Stage2.0.Body", "output of its BatchNorm", _steps);
 
             // Stage2.0.Body: Residual   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm4, rows * 8192), workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192), workspace.Slice(WorkspaceOffsets.Stage20BodyAdd, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20BodyAdd, rows * 8192), "Stage2.0.Body", "output of its Residual", _steps);
 
             // Stage2.0.Body: Relu   [B, 32, 16, 16] -> [B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluForward(workspace.Slice(WorkspaceOffsets.Stage20BodyAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.Stage20Body, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stage20Body, rows * 8192), "Stage2.0.Body", "output of its Relu", _steps);
 
             // Logits: GlobalAvgPool   [B, 32, 16, 16] -> [B, 32]
             global::Kiln.Kernels.GlobalAvgPool.Forward(workspace.Slice(WorkspaceOffsets.Stage20Body, rows * 8192), workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 32), rows, 256, 32);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 32), "Logits", "output of its GlobalAvgPool", _steps);
 
             // Logits: Dense(10)   [B, 32] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 32), parameters.Slice(ParameterOffsets.LogitsWeight, 320), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 32, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -745,125 +808,196 @@ namespace Kiln.Samples.Cifar
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 32], dweight[10, 32], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 32), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.LogitsWeight, 320), gradients.Slice(ParameterOffsets.LogitsBias, 10), rows, 32, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), parameters.Slice(ParameterOffsets.LogitsWeight, 320), workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 32), rows, 32, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 32), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 320), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 10), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Logits: GlobalAvgPool   d[B, 32] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.GlobalAvgPool.Backward(workspace.Slice(WorkspaceOffsets.DLogitsGlobalAvgPool, rows * 32), workspace.Slice(WorkspaceOffsets.DStage20Body, rows * 8192), rows, 256, 32, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20Body, rows * 8192), "Logits", "gradient w.r.t. the input of its GlobalAvgPool (the output of 'Stage2.0.Body')", _steps);
 
             // backward of Stage2.0.Body: Relu   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage20Body, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20Body, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyAdd, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyAdd, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage2.0.Body')", _steps);
 
             // backward of Stage2.0.Body: Residual   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage20BodyAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm4, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage20BodyAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.DShortcut, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm4, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Residual (the output of 'Stage2.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DShortcut, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Residual (the output of 'Shortcut')", _steps);
 
             // backward of Stage2.0.Body: BatchNorm   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32], dbias[32]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d3, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm4, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body4Weight, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm4Statistics, 64), workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d3, rows * 8192), gradients.Slice(ParameterOffsets.Stage20Body4Weight, 32), gradients.Slice(ParameterOffsets.Stage20Body4Bias, 32), rows * 256, 32, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d3, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage2.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body4Weight, 32), "Stage2.0.Body", "gradient of Stage2.0.Body.4.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body4Bias, 32), "Stage2.0.Body", "gradient of Stage2.0.Body.4.bias", _steps);
 
             // backward of Stage2.0.Body: Conv2d(32, 3, Padding = 1, Bias = false)   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32, 32, 3, 3]
             _stage20BodyConv2d3Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage20BodyRelu2, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d3, rows * 8192), gradients.Slice(ParameterOffsets.Stage20Body3Weight, 9216), default, rows, accumulate: false, threads: Threads);
             _stage20BodyConv2d3Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d3, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body3Weight, 9216), workspace.Slice(WorkspaceOffsets.DStage20BodyRelu2, rows * 8192), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyRelu2, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Conv2d(32, 3, Padding = 1, Bias = false) (the output of 'Stage2.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body3Weight, 9216), "Stage2.0.Body", "gradient of Stage2.0.Body.3.weight", _steps);
 
             // backward of Stage2.0.Body: Relu   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage20BodyRelu2, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyRelu2, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm1, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm1, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage2.0.Body')", _steps);
 
             // backward of Stage2.0.Body: BatchNorm   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32], dbias[32]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage20BodyConv2d0, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyBatchNorm1, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body1Weight, 32), workspace.Slice(WorkspaceOffsets.Stage20BodyBatchNorm1Statistics, 64), workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d0, rows * 8192), gradients.Slice(ParameterOffsets.Stage20Body1Weight, 32), gradients.Slice(ParameterOffsets.Stage20Body1Bias, 32), rows * 256, 32, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d0, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage2.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body1Weight, 32), "Stage2.0.Body", "gradient of Stage2.0.Body.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body1Bias, 32), "Stage2.0.Body", "gradient of Stage2.0.Body.1.bias", _steps);
 
             // backward of Stage2.0.Body: Conv2d(32, 3, Padding = 1, Bias = false)   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32, 32, 3, 3]
             _stage20BodyConv2d0Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192), workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d0, rows * 8192), gradients.Slice(ParameterOffsets.Stage20Body0Weight, 9216), default, rows, accumulate: false, threads: Threads);
             _stage20BodyConv2d0Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage20BodyConv2d0, rows * 8192), parameters.Slice(ParameterOffsets.Stage20Body0Weight, 9216), workspace.Slice(WorkspaceOffsets.DShortcut, rows * 8192), rows, accumulate: true, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DShortcut, rows * 8192), "Stage2.0.Body", "gradient w.r.t. the input of its Conv2d(32, 3, Padding = 1, Bias = false) (the output of 'Shortcut')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage20Body0Weight, 9216), "Stage2.0.Body", "gradient of Stage2.0.Body.0.weight", _steps);
 
             // backward of Shortcut: Relu   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Shortcut, rows * 8192), workspace.Slice(WorkspaceOffsets.DShortcut, rows * 8192), workspace.Slice(WorkspaceOffsets.DShortcutAdd, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DShortcutAdd, rows * 8192), "Shortcut", "gradient w.r.t. the input of its Relu (the output of 'Shortcut')", _steps);
 
             // backward of Shortcut: Add(Down)   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DShortcutAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.DShortcutBatchNorm, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DShortcutAdd, rows * 8192), workspace.Slice(WorkspaceOffsets.DDown, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DShortcutBatchNorm, rows * 8192), "Shortcut", "gradient w.r.t. the input of its Add(Down) (the output of 'Shortcut')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDown, rows * 8192), "Shortcut", "gradient w.r.t. the input of its Add(Down) (the output of 'Down')", _steps);
 
             // backward of Shortcut: BatchNorm   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32], dbias[32]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.ShortcutConv2d, rows * 8192), workspace.Slice(WorkspaceOffsets.DShortcutBatchNorm, rows * 8192), parameters.Slice(ParameterOffsets.Shortcut1Weight, 32), workspace.Slice(WorkspaceOffsets.ShortcutBatchNormStatistics, 64), workspace.Slice(WorkspaceOffsets.DShortcutConv2d, rows * 8192), gradients.Slice(ParameterOffsets.Shortcut1Weight, 32), gradients.Slice(ParameterOffsets.Shortcut1Bias, 32), rows * 256, 32, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DShortcutConv2d, rows * 8192), "Shortcut", "gradient w.r.t. the input of its BatchNorm (the output of 'Shortcut')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Shortcut1Weight, 32), "Shortcut", "gradient of Shortcut.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Shortcut1Bias, 32), "Shortcut", "gradient of Shortcut.1.bias", _steps);
 
             // backward of Shortcut: Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body   d[B, 32, 16, 16] -> d[B, 16, 32, 32], dweight[32, 16, 1, 1]
             _shortcutConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DShortcutConv2d, rows * 8192), gradients.Slice(ParameterOffsets.Shortcut0Weight, 512), default, rows, accumulate: false, threads: Threads);
             _shortcutConv2dKernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DShortcutConv2d, rows * 8192), parameters.Slice(ParameterOffsets.Shortcut0Weight, 512), workspace.Slice(WorkspaceOffsets.DStage11Body, rows * 16384), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11Body, rows * 16384), "Shortcut", "gradient w.r.t. the input of its Conv2d(32, 1, Stride = 2, Bias = false) from Stage1.1.Body (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Shortcut0Weight, 512), "Shortcut", "gradient of Shortcut.0.weight", _steps);
 
             // backward of Down: BatchNorm   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32], dbias[32]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.DownConv2d3, rows * 8192), workspace.Slice(WorkspaceOffsets.DDown, rows * 8192), parameters.Slice(ParameterOffsets.Down4Weight, 32), workspace.Slice(WorkspaceOffsets.DownStatistics, 64), workspace.Slice(WorkspaceOffsets.DDownConv2d3, rows * 8192), gradients.Slice(ParameterOffsets.Down4Weight, 32), gradients.Slice(ParameterOffsets.Down4Bias, 32), rows * 256, 32, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDownConv2d3, rows * 8192), "Down", "gradient w.r.t. the input of its BatchNorm (the output of 'Down')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down4Weight, 32), "Down", "gradient of Down.4.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down4Bias, 32), "Down", "gradient of Down.4.bias", _steps);
 
             // backward of Down: Conv2d(32, 3, Padding = 1, Bias = false)   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32, 32, 3, 3]
             _downConv2d3Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.DownRelu, rows * 8192), workspace.Slice(WorkspaceOffsets.DDownConv2d3, rows * 8192), gradients.Slice(ParameterOffsets.Down3Weight, 9216), default, rows, accumulate: false, threads: Threads);
             _downConv2d3Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DDownConv2d3, rows * 8192), parameters.Slice(ParameterOffsets.Down3Weight, 9216), workspace.Slice(WorkspaceOffsets.DDownRelu, rows * 8192), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDownRelu, rows * 8192), "Down", "gradient w.r.t. the input of its Conv2d(32, 3, Padding = 1, Bias = false) (the output of 'Down')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down3Weight, 9216), "Down", "gradient of Down.3.weight", _steps);
 
             // backward of Down: Relu   d[B, 32, 16, 16] -> d[B, 32, 16, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.DownRelu, rows * 8192), workspace.Slice(WorkspaceOffsets.DDownRelu, rows * 8192), workspace.Slice(WorkspaceOffsets.DDownBatchNorm1, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDownBatchNorm1, rows * 8192), "Down", "gradient w.r.t. the input of its Relu (the output of 'Down')", _steps);
 
             // backward of Down: BatchNorm   d[B, 32, 16, 16] -> d[B, 32, 16, 16], dweight[32], dbias[32]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.DownConv2d0, rows * 8192), workspace.Slice(WorkspaceOffsets.DDownBatchNorm1, rows * 8192), parameters.Slice(ParameterOffsets.Down1Weight, 32), workspace.Slice(WorkspaceOffsets.DownBatchNorm1Statistics, 64), workspace.Slice(WorkspaceOffsets.DDownConv2d0, rows * 8192), gradients.Slice(ParameterOffsets.Down1Weight, 32), gradients.Slice(ParameterOffsets.Down1Bias, 32), rows * 256, 32, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDownConv2d0, rows * 8192), "Down", "gradient w.r.t. the input of its BatchNorm (the output of 'Down')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down1Weight, 32), "Down", "gradient of Down.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down1Bias, 32), "Down", "gradient of Down.1.bias", _steps);
 
             // backward of Down: Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false)   d[B, 32, 16, 16] -> d[B, 16, 32, 32], dweight[32, 16, 3, 3]
             _downConv2d0Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DDownConv2d0, rows * 8192), gradients.Slice(ParameterOffsets.Down0Weight, 4608), default, rows, accumulate: false, threads: Threads);
             _downConv2d0Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DDownConv2d0, rows * 8192), parameters.Slice(ParameterOffsets.Down0Weight, 4608), workspace.Slice(WorkspaceOffsets.DStage11Body, rows * 16384), rows, accumulate: true, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11Body, rows * 16384), "Down", "gradient w.r.t. the input of its Conv2d(32, 3, Stride = 2, Padding = 1, Bias = false) (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Down0Weight, 4608), "Down", "gradient of Down.0.weight", _steps);
 
             // backward of Stage1.1.Body: Relu   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage11Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyAdd, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyAdd, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage1.1.Body')", _steps);
 
             // backward of Stage1.1.Body: Residual   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage11BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm4, rows * 16384), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage11BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10Body, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm4, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Residual (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10Body, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Residual (the output of 'Stage1.0.Body')", _steps);
 
             // backward of Stage1.1.Body: BatchNorm   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16], dbias[16]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d3, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm4, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body4Weight, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm4Statistics, 32), workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d3, rows * 16384), gradients.Slice(ParameterOffsets.Stage11Body4Weight, 16), gradients.Slice(ParameterOffsets.Stage11Body4Bias, 16), rows * 1024, 16, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d3, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body4Weight, 16), "Stage1.1.Body", "gradient of Stage1.1.Body.4.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body4Bias, 16), "Stage1.1.Body", "gradient of Stage1.1.Body.4.bias", _steps);
 
             // backward of Stage1.1.Body: Conv2d(16, 3, Padding = 1, Bias = false)   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16, 16, 3, 3]
             _stage11BodyConv2d3Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage11BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d3, rows * 16384), gradients.Slice(ParameterOffsets.Stage11Body3Weight, 2304), default, rows, accumulate: false, threads: Threads);
             _stage11BodyConv2d3Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d3, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body3Weight, 2304), workspace.Slice(WorkspaceOffsets.DStage11BodyRelu2, rows * 16384), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyRelu2, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Conv2d(16, 3, Padding = 1, Bias = false) (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body3Weight, 2304), "Stage1.1.Body", "gradient of Stage1.1.Body.3.weight", _steps);
 
             // backward of Stage1.1.Body: Relu   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage11BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm1, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm1, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage1.1.Body')", _steps);
 
             // backward of Stage1.1.Body: BatchNorm   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16], dbias[16]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage11BodyConv2d0, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyBatchNorm1, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body1Weight, 16), workspace.Slice(WorkspaceOffsets.Stage11BodyBatchNorm1Statistics, 32), workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d0, rows * 16384), gradients.Slice(ParameterOffsets.Stage11Body1Weight, 16), gradients.Slice(ParameterOffsets.Stage11Body1Bias, 16), rows * 1024, 16, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d0, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage1.1.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body1Weight, 16), "Stage1.1.Body", "gradient of Stage1.1.Body.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body1Bias, 16), "Stage1.1.Body", "gradient of Stage1.1.Body.1.bias", _steps);
 
             // backward of Stage1.1.Body: Conv2d(16, 3, Padding = 1, Bias = false)   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16, 16, 3, 3]
             _stage11BodyConv2d0Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d0, rows * 16384), gradients.Slice(ParameterOffsets.Stage11Body0Weight, 2304), default, rows, accumulate: false, threads: Threads);
             _stage11BodyConv2d0Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage11BodyConv2d0, rows * 16384), parameters.Slice(ParameterOffsets.Stage11Body0Weight, 2304), workspace.Slice(WorkspaceOffsets.DStage10Body, rows * 16384), rows, accumulate: true, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10Body, rows * 16384), "Stage1.1.Body", "gradient w.r.t. the input of its Conv2d(16, 3, Padding = 1, Bias = false) (the output of 'Stage1.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage11Body0Weight, 2304), "Stage1.1.Body", "gradient of Stage1.1.Body.0.weight", _steps);
 
             // backward of Stage1.0.Body: Relu   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage10Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10Body, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyAdd, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyAdd, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage1.0.Body')", _steps);
 
             // backward of Stage1.0.Body: Residual   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage10BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm4, rows * 16384), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DStage10BodyAdd, rows * 16384), workspace.Slice(WorkspaceOffsets.DStem, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm4, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Residual (the output of 'Stage1.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Residual (the output of 'Stem')", _steps);
 
             // backward of Stage1.0.Body: BatchNorm   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16], dbias[16]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d3, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm4, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body4Weight, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm4Statistics, 32), workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d3, rows * 16384), gradients.Slice(ParameterOffsets.Stage10Body4Weight, 16), gradients.Slice(ParameterOffsets.Stage10Body4Bias, 16), rows * 1024, 16, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d3, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage1.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body4Weight, 16), "Stage1.0.Body", "gradient of Stage1.0.Body.4.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body4Bias, 16), "Stage1.0.Body", "gradient of Stage1.0.Body.4.bias", _steps);
 
             // backward of Stage1.0.Body: Conv2d(16, 3, Padding = 1, Bias = false)   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16, 16, 3, 3]
             _stage10BodyConv2d3Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stage10BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d3, rows * 16384), gradients.Slice(ParameterOffsets.Stage10Body3Weight, 2304), default, rows, accumulate: false, threads: Threads);
             _stage10BodyConv2d3Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d3, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body3Weight, 2304), workspace.Slice(WorkspaceOffsets.DStage10BodyRelu2, rows * 16384), rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyRelu2, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Conv2d(16, 3, Padding = 1, Bias = false) (the output of 'Stage1.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body3Weight, 2304), "Stage1.0.Body", "gradient of Stage1.0.Body.3.weight", _steps);
 
             // backward of Stage1.0.Body: Relu   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stage10BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyRelu2, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm1, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm1, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Relu (the output of 'Stage1.0.Body')", _steps);
 
             // backward of Stage1.0.Body: BatchNorm   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16], dbias[16]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.Stage10BodyConv2d0, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyBatchNorm1, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body1Weight, 16), workspace.Slice(WorkspaceOffsets.Stage10BodyBatchNorm1Statistics, 32), workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d0, rows * 16384), gradients.Slice(ParameterOffsets.Stage10Body1Weight, 16), gradients.Slice(ParameterOffsets.Stage10Body1Bias, 16), rows * 1024, 16, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d0, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its BatchNorm (the output of 'Stage1.0.Body')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body1Weight, 16), "Stage1.0.Body", "gradient of Stage1.0.Body.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body1Bias, 16), "Stage1.0.Body", "gradient of Stage1.0.Body.1.bias", _steps);
 
             // backward of Stage1.0.Body: Conv2d(16, 3, Padding = 1, Bias = false)   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16, 16, 3, 3]
             _stage10BodyConv2d0Kernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stem, rows * 16384), workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d0, rows * 16384), gradients.Slice(ParameterOffsets.Stage10Body0Weight, 2304), default, rows, accumulate: false, threads: Threads);
             _stage10BodyConv2d0Kernel.BackwardInput(workspace.Slice(WorkspaceOffsets.DStage10BodyConv2d0, rows * 16384), parameters.Slice(ParameterOffsets.Stage10Body0Weight, 2304), workspace.Slice(WorkspaceOffsets.DStem, rows * 16384), rows, accumulate: true, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 16384), "Stage1.0.Body", "gradient w.r.t. the input of its Conv2d(16, 3, Padding = 1, Bias = false) (the output of 'Stem')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stage10Body0Weight, 2304), "Stage1.0.Body", "gradient of Stage1.0.Body.0.weight", _steps);
 
             // backward of Stem: Relu   d[B, 16, 32, 32] -> d[B, 16, 32, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Stem, rows * 16384), workspace.Slice(WorkspaceOffsets.DStem, rows * 16384), workspace.Slice(WorkspaceOffsets.DStemBatchNorm, rows * 16384), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStemBatchNorm, rows * 16384), "Stem", "gradient w.r.t. the input of its Relu (the output of 'Stem')", _steps);
 
             // backward of Stem: BatchNorm   d[B, 16, 32, 32] -> d[B, 16, 32, 32], dweight[16], dbias[16]
             global::Kiln.Kernels.BatchNorm.Backward(workspace.Slice(WorkspaceOffsets.StemConv2d, rows * 16384), workspace.Slice(WorkspaceOffsets.DStemBatchNorm, rows * 16384), parameters.Slice(ParameterOffsets.Stem1Weight, 16), workspace.Slice(WorkspaceOffsets.StemBatchNormStatistics, 32), workspace.Slice(WorkspaceOffsets.DStemConv2d, rows * 16384), gradients.Slice(ParameterOffsets.Stem1Weight, 16), gradients.Slice(ParameterOffsets.Stem1Bias, 16), rows * 1024, 16, Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStemConv2d, rows * 16384), "Stem", "gradient w.r.t. the input of its BatchNorm (the output of 'Stem')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stem1Weight, 16), "Stem", "gradient of Stem.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stem1Bias, 16), "Stem", "gradient of Stem.1.bias", _steps);
 
             // backward of Stem: Conv2d(16, 3, Padding = 1, Bias = false)   d[B, 16, 32, 32] -> d[B, 3, 32, 32], dweight[16, 3, 3, 3]
             _stemConv2dKernel.BackwardParameters(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), workspace.Slice(WorkspaceOffsets.DStemConv2d, rows * 16384), gradients.Slice(ParameterOffsets.Stem0Weight, 432), default, rows, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Stem0Weight, 432), "Stem", "gradient of Stem.0.weight", _steps);
         }
     }
 }

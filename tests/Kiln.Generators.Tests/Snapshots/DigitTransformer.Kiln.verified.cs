@@ -313,6 +313,22 @@ namespace Kiln.Samples.Seq2Seq
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("DigitTransformer");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -539,6 +555,7 @@ namespace Kiln.Samples.Seq2Seq
         /// <summary>Inference: <paramref name="logits"/> [rows, 8, 10] from <paramref name="source"/> [rows, 8], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 8]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
@@ -554,6 +571,7 @@ namespace Kiln.Samples.Seq2Seq
         /// <summary>The most likely class of each row of <paramref name="source"/> [rows, 8] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 8]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(classes.Length, rows, 8, nameof(classes));
@@ -569,6 +587,7 @@ namespace Kiln.Samples.Seq2Seq
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 8]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(labels.Length, rows, 8, nameof(labels));
@@ -585,12 +604,16 @@ namespace Kiln.Samples.Seq2Seq
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 8]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Batch(rows, Batch, nameof(source));
             global::Kiln.Guard.Length(labels.Length, rows, 8, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(source, target, rows);
             float loss = RunLoss(source, target, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(source, target, labels, rows);
             return loss;
         }
@@ -599,6 +622,7 @@ namespace Kiln.Samples.Seq2Seq
         public float TrainStep(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(source, target, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -611,14 +635,16 @@ namespace Kiln.Samples.Seq2Seq
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, int rows)
@@ -629,174 +655,229 @@ namespace Kiln.Samples.Seq2Seq
 
             // SourceEmbedded: Embedding(11, 64)   [B, 8] -> [B, 8, 64]
             global::Kiln.Kernels.Embedding.Forward(source, parameters.Slice(ParameterOffsets.SourceEmbedded0Weight, 704), workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 512), 11, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 512), "SourceEmbedded", "output of its Embedding(11, 64)", _steps);
 
             // SourceEmbedded: LearnedPositions   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Positions.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 512), parameters.Slice(ParameterOffsets.SourceEmbedded1Weight, 512), workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 512), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 512), "SourceEmbedded", "output of its LearnedPositions", _steps);
 
             // EncoderLayers.0.Attn: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn0Weight, 64), parameters.Slice(ParameterOffsets.EncoderLayers0Attn0Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), "EncoderLayers.0.Attn", "output of its LayerNorm", _steps);
 
             // EncoderLayers.0.Attn: SelfAttention(4): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), "EncoderLayers.0.Attn", "output of its SelfAttention(4): Q, K, V projection", _steps);
 
             // EncoderLayers.0.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   [B, 8, 192] -> [B, 8, 64]
             // Q, K, V: columns [0, 64), [64, 128), [128, 192) of each row of EncoderLayers0AttnQkv (stride 192), read in place
             _encoderLayers0AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), "EncoderLayers.0.Attn", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V", _steps);
 
             // EncoderLayers.0.Attn: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), "EncoderLayers.0.Attn", "output of its output projection", _steps);
 
             // EncoderLayers.0.Attn: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0Attn, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0Attn, rows * 512), "EncoderLayers.0.Attn", "output of its Residual", _steps);
 
             // EncoderLayers.0.Mlp: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0Attn, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp0Weight, 64), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp0Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), "EncoderLayers.0.Mlp", "output of its LayerNorm", _steps);
 
             // EncoderLayers.0.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense1, rows * 1024), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), "EncoderLayers.0.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // EncoderLayers.0.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), "EncoderLayers.0.Mlp", "output of its Dense(64)", _steps);
 
             // EncoderLayers.0.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0Attn, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0Mlp, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0Mlp, rows * 512), "EncoderLayers.0.Mlp", "output of its Residual", _steps);
 
             // EncoderLayers.1.Attn: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0Mlp, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn0Weight, 64), parameters.Slice(ParameterOffsets.EncoderLayers1Attn0Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), "EncoderLayers.1.Attn", "output of its LayerNorm", _steps);
 
             // EncoderLayers.1.Attn: SelfAttention(4): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), "EncoderLayers.1.Attn", "output of its SelfAttention(4): Q, K, V projection", _steps);
 
             // EncoderLayers.1.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   [B, 8, 192] -> [B, 8, 64]
             // Q, K, V: columns [0, 64), [64, 128), [128, 192) of each row of EncoderLayers1AttnQkv (stride 192), read in place
             _encoderLayers1AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), "EncoderLayers.1.Attn", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V", _steps);
 
             // EncoderLayers.1.Attn: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), "EncoderLayers.1.Attn", "output of its output projection", _steps);
 
             // EncoderLayers.1.Attn: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1Attn, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1Attn, rows * 512), "EncoderLayers.1.Attn", "output of its Residual", _steps);
 
             // EncoderLayers.1.Mlp: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1Attn, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp0Weight, 64), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp0Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), "EncoderLayers.1.Mlp", "output of its LayerNorm", _steps);
 
             // EncoderLayers.1.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense1, rows * 1024), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), "EncoderLayers.1.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // EncoderLayers.1.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), "EncoderLayers.1.Mlp", "output of its Dense(64)", _steps);
 
             // EncoderLayers.1.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1Attn, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1Mlp, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1Mlp, rows * 512), "EncoderLayers.1.Mlp", "output of its Residual", _steps);
 
             // Encoded: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1Mlp, rows * 512), parameters.Slice(ParameterOffsets.EncodedWeight, 64), parameters.Slice(ParameterOffsets.EncodedBias, 64), workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), workspace.Slice(WorkspaceOffsets.EncodedSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), "Encoded", "output of its LayerNorm", _steps);
 
             // TargetEmbedded: Embedding(11, 64)   [B, 8] -> [B, 8, 64]
             global::Kiln.Kernels.Embedding.Forward(target, parameters.Slice(ParameterOffsets.TargetEmbedded0Weight, 704), workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 512), 11, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 512), "TargetEmbedded", "output of its Embedding(11, 64)", _steps);
 
             // TargetEmbedded: LearnedPositions   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Positions.Forward(workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 512), parameters.Slice(ParameterOffsets.TargetEmbedded1Weight, 512), workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 512), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 512), "TargetEmbedded", "output of its LearnedPositions", _steps);
 
             // DecoderLayers.0.Self: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers0Self0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), "DecoderLayers.0.Self", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Self: SelfAttention(4, Causal = true): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), "DecoderLayers.0.Self", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // DecoderLayers.0.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   [B, 8, 192] -> [B, 8, 64]
             // Q, K, V: columns [0, 64), [64, 128), [128, 192) of each row of DecoderLayers0SelfQkv (stride 192), read in place
             _decoderLayers0SelfAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), "DecoderLayers.0.Self", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V", _steps);
 
             // DecoderLayers.0.Self: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), "DecoderLayers.0.Self", "output of its output projection", _steps);
 
             // DecoderLayers.0.Self: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Self, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0Self, rows * 512), "DecoderLayers.0.Self", "output of its Residual", _steps);
 
             // DecoderLayers.0.Cross: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Self, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers0Cross0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), "DecoderLayers.0.Cross", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Cross: CrossAttention(4, Memory = Encoded): Q projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), "DecoderLayers.0.Cross", "output of its CrossAttention(4, Memory = Encoded): Q projection", _steps);
 
             // DecoderLayers.0.Cross: K, V projection of Encoded   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), "DecoderLayers.0.Cross", "output of its K, V projection of Encoded", _steps);
 
             // DecoderLayers.0.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   [B, 8, 64] -> [B, 8, 64]
             // Q: the rows of DecoderLayers0CrossQuery; K, V: columns [0, 64), [64, 128) of each row of DecoderLayers0CrossKeyValue (stride 128), read in place
             _decoderLayers0CrossAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), 64, workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024).Slice(64), 128, workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), "DecoderLayers.0.Cross", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded", _steps);
 
             // DecoderLayers.0.Cross: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), "DecoderLayers.0.Cross", "output of its output projection", _steps);
 
             // DecoderLayers.0.Cross: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Self, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Cross, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0Cross, rows * 512), "DecoderLayers.0.Cross", "output of its Residual", _steps);
 
             // DecoderLayers.0.Mlp: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Cross, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), "DecoderLayers.0.Mlp", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense1, rows * 1024), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), "DecoderLayers.0.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // DecoderLayers.0.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), "DecoderLayers.0.Mlp", "output of its Dense(64)", _steps);
 
             // DecoderLayers.0.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Mlp, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0Mlp, rows * 512), "DecoderLayers.0.Mlp", "output of its Residual", _steps);
 
             // DecoderLayers.1.Self: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Mlp, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers1Self0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), "DecoderLayers.1.Self", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Self: SelfAttention(4, Causal = true): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), "DecoderLayers.1.Self", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // DecoderLayers.1.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   [B, 8, 192] -> [B, 8, 64]
             // Q, K, V: columns [0, 64), [64, 128), [128, 192) of each row of DecoderLayers1SelfQkv (stride 192), read in place
             _decoderLayers1SelfAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), "DecoderLayers.1.Self", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V", _steps);
 
             // DecoderLayers.1.Self: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), "DecoderLayers.1.Self", "output of its output projection", _steps);
 
             // DecoderLayers.1.Self: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1Self, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1Self, rows * 512), "DecoderLayers.1.Self", "output of its Residual", _steps);
 
             // DecoderLayers.1.Cross: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Self, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers1Cross0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), "DecoderLayers.1.Cross", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Cross: CrossAttention(4, Memory = Encoded): Q projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), "DecoderLayers.1.Cross", "output of its CrossAttention(4, Memory = Encoded): Q projection", _steps);
 
             // DecoderLayers.1.Cross: K, V projection of Encoded   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), "DecoderLayers.1.Cross", "output of its K, V projection of Encoded", _steps);
 
             // DecoderLayers.1.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   [B, 8, 64] -> [B, 8, 64]
             // Q: the rows of DecoderLayers1CrossQuery; K, V: columns [0, 64), [64, 128) of each row of DecoderLayers1CrossKeyValue (stride 128), read in place
             _decoderLayers1CrossAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), 64, workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024).Slice(64), 128, workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttentionSaved, rows * 256), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), "DecoderLayers.1.Cross", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded", _steps);
 
             // DecoderLayers.1.Cross: output projection   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), rows * 8, 64, 64);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), "DecoderLayers.1.Cross", "output of its output projection", _steps);
 
             // DecoderLayers.1.Cross: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1Self, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1Cross, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1Cross, rows * 512), "DecoderLayers.1.Cross", "output of its Residual", _steps);
 
             // DecoderLayers.1.Mlp: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Cross, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp0Weight, 64), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp0Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), "DecoderLayers.1.Mlp", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense1, rows * 1024), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), "DecoderLayers.1.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // DecoderLayers.1.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), "DecoderLayers.1.Mlp", "output of its Dense(64)", _steps);
 
             // DecoderLayers.1.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1Mlp, rows * 512));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1Mlp, rows * 512), "DecoderLayers.1.Mlp", "output of its Residual", _steps);
 
             // Logits: LayerNorm   [B, 8, 64] -> [B, 8, 64]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Mlp, rows * 512), parameters.Slice(ParameterOffsets.Logits0Weight, 64), parameters.Slice(ParameterOffsets.Logits0Bias, 64), workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 16), rows * 8, 64, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(10)   [B, 8, 64] -> [B, 8, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.Logits1Weight, 640), parameters.Slice(ParameterOffsets.Logits1Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 80), rows * 8, 64, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 80), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -818,224 +899,368 @@ namespace Kiln.Samples.Seq2Seq
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 8, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 80), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 80), rows * 8, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 80), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 8, 10] -> d[B, 8, 64], dweight[10, 64], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DLogits, rows * 80), gradients.Slice(ParameterOffsets.Logits1Weight, 640), gradients.Slice(ParameterOffsets.Logits1Bias, 10), rows * 8, 64, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 80), parameters.Slice(ParameterOffsets.Logits1Weight, 640), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 512), rows * 8, 64, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 512), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Weight, 640), "Logits", "gradient of Logits.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Bias, 10), "Logits", "gradient of Logits.1.bias", _steps);
 
             // backward of Logits: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.Logits0Weight, 64), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers1Mlp, rows * 512), gradients.Slice(ParameterOffsets.Logits0Weight, 64), gradients.Slice(ParameterOffsets.Logits0Bias, 64), rows * 8, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Mlp, rows * 512), "Logits", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Weight, 64), "Logits", "gradient of Logits.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Bias, 64), "Logits", "gradient of Logits.0.bias", _steps);
 
             // backward of DecoderLayers.1.Mlp: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense3, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense3, rows * 512), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.1.Cross')", _steps);
 
             // backward of DecoderLayers.1.Mlp: Dense(64)   d[B, 8, 64] -> d[B, 8, 128], dweight[64, 128], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense3, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp3Bias, 64), rows * 8, 128, 64, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense3, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpGelu, rows * 1024), rows * 8, 128, 64, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpGelu, rows * 1024), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its Dense(64) (the output of 'DecoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp3Bias, 64), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.3.bias", _steps);
 
             // backward of DecoderLayers.1.Mlp: Gelu   d[B, 8, 128] -> d[B, 8, 128]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense1, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense1, rows * 1024), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense1, rows * 1024), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'DecoderLayers.1.Mlp')", _steps);
 
             // backward of DecoderLayers.1.Mlp: Dense(128)   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense1, rows * 1024), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp1Bias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpDense1, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpLayerNorm, rows * 512), rows * 8, 64, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpLayerNorm, rows * 512), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'DecoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp1Bias, 128), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.1.bias", _steps);
 
             // backward of DecoderLayers.1.Mlp: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers1Mlp0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), "DecoderLayers.1.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.1.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp0Weight, 64), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Mlp0Bias, 64), "DecoderLayers.1.Mlp", "gradient of DecoderLayers.1.Mlp.0.bias", _steps);
 
             // backward of DecoderLayers.1.Cross: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossOutProj, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.1.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.1.Self')", _steps);
 
             // backward of DecoderLayers.1.Cross: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossOutProj, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossOutProj, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossAttention, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its output projection (the output of 'DecoderLayers.1.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjBias, 64), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.out_proj.bias", _steps);
 
             // backward of DecoderLayers.1.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   d[B, 8, 64] -> d[B, 8, 64]
             _decoderLayers1CrossAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), 64, workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024).Slice(64), 128, workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossQuery, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossKeyValue, rows * 1024).Slice(64), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossQuery, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded (the output of 'DecoderLayers.1.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossKeyValue, rows * 1024), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded (the output of 'DecoderLayers.1.Cross')", _steps);
 
             // backward of DecoderLayers.1.Cross: K, V projection of Encoded   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossKeyValue, rows * 1024), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjBias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossKeyValue, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), workspace.Slice(WorkspaceOffsets.DEncoded, rows * 512), rows * 8, 64, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoded, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its K, V projection of Encoded (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.kv_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjBias, 128), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.kv_proj.bias", _steps);
 
             // backward of DecoderLayers.1.Cross: CrossAttention(4, Memory = Encoded): Q projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossQuery, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers1Cross1QProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossQuery, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossLayerNorm, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossLayerNorm, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its CrossAttention(4, Memory = Encoded): Q projection (the output of 'DecoderLayers.1.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.q_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross1QProjBias, 64), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.1.q_proj.bias", _steps);
 
             // backward of DecoderLayers.1.Cross: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers1Self, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Cross0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers1Cross0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), "DecoderLayers.1.Cross", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.1.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross0Weight, 64), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Cross0Bias, 64), "DecoderLayers.1.Cross", "gradient of DecoderLayers.1.Cross.0.bias", _steps);
 
             // backward of DecoderLayers.1.Self: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1Self, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfOutProj, rows * 512), "DecoderLayers.1.Self", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.1.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), "DecoderLayers.1.Self", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Mlp')", _steps);
 
             // backward of DecoderLayers.1.Self: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfOutProj, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers1Self1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfOutProj, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfAttention, rows * 512), "DecoderLayers.1.Self", "gradient w.r.t. the input of its output projection (the output of 'DecoderLayers.1.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self1OutProjBias, 64), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.1.out_proj.bias", _steps);
 
             // backward of DecoderLayers.1.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   d[B, 8, 64] -> d[B, 8, 192]
             _decoderLayers1SelfAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536).Slice(128), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536), "DecoderLayers.1.Self", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V (the output of 'DecoderLayers.1.Self')", _steps);
 
             // backward of DecoderLayers.1.Self: SelfAttention(4, Causal = true): Q, K, V projection   d[B, 8, 192] -> d[B, 8, 64], din_proj_weight[192, 64], din_proj_bias[192]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536), gradients.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), gradients.Slice(ParameterOffsets.DecoderLayers1Self1InProjBias, 192), rows * 8, 64, 192, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfQkv, rows * 1536), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfLayerNorm, rows * 512), rows * 8, 64, 192, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfLayerNorm, rows * 512), "DecoderLayers.1.Self", "gradient w.r.t. the input of its SelfAttention(4, Causal = true): Q, K, V projection (the output of 'DecoderLayers.1.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self1InProjBias, 192), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.1.in_proj_bias", _steps);
 
             // backward of DecoderLayers.1.Self: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers1SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers1Self0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers1Self0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), "DecoderLayers.1.Self", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self0Weight, 64), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers1Self0Bias, 64), "DecoderLayers.1.Self", "gradient of DecoderLayers.1.Self.0.bias", _steps);
 
             // backward of DecoderLayers.0.Mlp: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense3, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense3, rows * 512), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Cross')", _steps);
 
             // backward of DecoderLayers.0.Mlp: Dense(64)   d[B, 8, 64] -> d[B, 8, 128], dweight[64, 128], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense3, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp3Bias, 64), rows * 8, 128, 64, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense3, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpGelu, rows * 1024), rows * 8, 128, 64, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpGelu, rows * 1024), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its Dense(64) (the output of 'DecoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp3Bias, 64), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.3.bias", _steps);
 
             // backward of DecoderLayers.0.Mlp: Gelu   d[B, 8, 128] -> d[B, 8, 128]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense1, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense1, rows * 1024), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense1, rows * 1024), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'DecoderLayers.0.Mlp')", _steps);
 
             // backward of DecoderLayers.0.Mlp: Dense(128)   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense1, rows * 1024), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp1Bias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpDense1, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpLayerNorm, rows * 512), rows * 8, 64, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpLayerNorm, rows * 512), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'DecoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp1Bias, 128), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.1.bias", _steps);
 
             // backward of DecoderLayers.0.Mlp: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers0Mlp0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), "DecoderLayers.0.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp0Weight, 64), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Mlp0Bias, 64), "DecoderLayers.0.Mlp", "gradient of DecoderLayers.0.Mlp.0.bias", _steps);
 
             // backward of DecoderLayers.0.Cross: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Cross, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossOutProj, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Self')", _steps);
 
             // backward of DecoderLayers.0.Cross: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossOutProj, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossOutProj, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossAttention, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its output projection (the output of 'DecoderLayers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjBias, 64), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.out_proj.bias", _steps);
 
             // backward of DecoderLayers.0.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   d[B, 8, 64] -> d[B, 8, 64]
             _decoderLayers0CrossAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), 64, workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024).Slice(64), 128, workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossQuery, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossKeyValue, rows * 1024), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossKeyValue, rows * 1024).Slice(64), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossQuery, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded (the output of 'DecoderLayers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossKeyValue, rows * 1024), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded (the output of 'DecoderLayers.0.Cross')", _steps);
 
             // backward of DecoderLayers.0.Cross: K, V projection of Encoded   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossKeyValue, rows * 1024), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjBias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossKeyValue, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), workspace.Slice(WorkspaceOffsets.DEncoded, rows * 512), rows * 8, 64, 128, accumulate: true, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoded, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its K, V projection of Encoded (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.kv_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjBias, 128), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.kv_proj.bias", _steps);
 
             // backward of DecoderLayers.0.Cross: CrossAttention(4, Memory = Encoded): Q projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossQuery, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers0Cross1QProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossQuery, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossLayerNorm, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossLayerNorm, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its CrossAttention(4, Memory = Encoded): Q projection (the output of 'DecoderLayers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.q_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross1QProjBias, 64), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.1.q_proj.bias", _steps);
 
             // backward of DecoderLayers.0.Cross: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.DecoderLayers0Self, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Cross0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers0Cross0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), "DecoderLayers.0.Cross", "gradient w.r.t. the input of its LayerNorm (the output of 'DecoderLayers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross0Weight, 64), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Cross0Bias, 64), "DecoderLayers.0.Cross", "gradient of DecoderLayers.0.Cross.0.bias", _steps);
 
             // backward of DecoderLayers.0.Self: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0Self, rows * 512), workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfOutProj, rows * 512), "DecoderLayers.0.Self", "gradient w.r.t. the input of its Residual (the output of 'DecoderLayers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), "DecoderLayers.0.Self", "gradient w.r.t. the input of its Residual (the output of 'TargetEmbedded')", _steps);
 
             // backward of DecoderLayers.0.Self: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfOutProj, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.DecoderLayers0Self1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfOutProj, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfAttention, rows * 512), "DecoderLayers.0.Self", "gradient w.r.t. the input of its output projection (the output of 'DecoderLayers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self1OutProjBias, 64), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.1.out_proj.bias", _steps);
 
             // backward of DecoderLayers.0.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   d[B, 8, 64] -> d[B, 8, 192]
             _decoderLayers0SelfAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536).Slice(128), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536), "DecoderLayers.0.Self", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V (the output of 'DecoderLayers.0.Self')", _steps);
 
             // backward of DecoderLayers.0.Self: SelfAttention(4, Causal = true): Q, K, V projection   d[B, 8, 192] -> d[B, 8, 64], din_proj_weight[192, 64], din_proj_bias[192]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536), gradients.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), gradients.Slice(ParameterOffsets.DecoderLayers0Self1InProjBias, 192), rows * 8, 64, 192, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfQkv, rows * 1536), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfLayerNorm, rows * 512), rows * 8, 64, 192, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfLayerNorm, rows * 512), "DecoderLayers.0.Self", "gradient w.r.t. the input of its SelfAttention(4, Causal = true): Q, K, V projection (the output of 'DecoderLayers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self1InProjBias, 192), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.1.in_proj_bias", _steps);
 
             // backward of DecoderLayers.0.Self: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.DDecoderLayers0SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self0Weight, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), gradients.Slice(ParameterOffsets.DecoderLayers0Self0Weight, 64), gradients.Slice(ParameterOffsets.DecoderLayers0Self0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), "DecoderLayers.0.Self", "gradient w.r.t. the input of its LayerNorm (the output of 'TargetEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self0Weight, 64), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.DecoderLayers0Self0Bias, 64), "DecoderLayers.0.Self", "gradient of DecoderLayers.0.Self.0.bias", _steps);
 
             // backward of TargetEmbedded: LearnedPositions   d[B, 8, 64] -> d[B, 8, 64], dweight[8, 64]
             global::Kiln.Kernels.Positions.BackwardTable(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), gradients.Slice(ParameterOffsets.TargetEmbedded1Weight, 512), rows, accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 512), "TargetEmbedded", "gradient w.r.t. the input of its LearnedPositions (the output of 'TargetEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.TargetEmbedded1Weight, 512), "TargetEmbedded", "gradient of TargetEmbedded.1.weight", _steps);
 
             // backward of TargetEmbedded: Embedding(11, 64)   d[B, 8, 64] -> d[B, 8], dweight[11, 64]
             global::Kiln.Kernels.Embedding.Backward(target, workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 512), gradients.Slice(ParameterOffsets.TargetEmbedded0Weight, 704), 11, 64, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.TargetEmbedded0Weight, 704), "TargetEmbedded", "gradient of TargetEmbedded.0.weight", _steps);
 
             // backward of Encoded: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.EncoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoded, rows * 512), parameters.Slice(ParameterOffsets.EncodedWeight, 64), workspace.Slice(WorkspaceOffsets.EncodedSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DEncoderLayers1Mlp, rows * 512), gradients.Slice(ParameterOffsets.EncodedWeight, 64), gradients.Slice(ParameterOffsets.EncodedBias, 64), rows * 8, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Mlp, rows * 512), "Encoded", "gradient w.r.t. the input of its LayerNorm (the output of 'EncoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncodedWeight, 64), "Encoded", "gradient of Encoded.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncodedBias, 64), "Encoded", "gradient of Encoded.bias", _steps);
 
             // backward of EncoderLayers.1.Mlp: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense3, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense3, rows * 512), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.1.Attn')", _steps);
 
             // backward of EncoderLayers.1.Mlp: Dense(64)   d[B, 8, 64] -> d[B, 8, 128], dweight[64, 128], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense3, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp3Bias, 64), rows * 8, 128, 64, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense3, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpGelu, rows * 1024), rows * 8, 128, 64, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpGelu, rows * 1024), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its Dense(64) (the output of 'EncoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp3Bias, 64), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.3.bias", _steps);
 
             // backward of EncoderLayers.1.Mlp: Gelu   d[B, 8, 128] -> d[B, 8, 128]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense1, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense1, rows * 1024), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense1, rows * 1024), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'EncoderLayers.1.Mlp')", _steps);
 
             // backward of EncoderLayers.1.Mlp: Dense(128)   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense1, rows * 1024), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp1Bias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpDense1, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpLayerNorm, rows * 512), rows * 8, 64, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpLayerNorm, rows * 512), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'EncoderLayers.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp1Bias, 128), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.1.bias", _steps);
 
             // backward of EncoderLayers.1.Mlp: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.EncoderLayers1Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp0Weight, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp0Weight, 64), gradients.Slice(ParameterOffsets.EncoderLayers1Mlp0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), "EncoderLayers.1.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'EncoderLayers.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp0Weight, 64), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Mlp0Bias, 64), "EncoderLayers.1.Mlp", "gradient of EncoderLayers.1.Mlp.0.bias", _steps);
 
             // backward of EncoderLayers.1.Attn: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers1Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnOutProj, rows * 512), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.0.Mlp')", _steps);
 
             // backward of EncoderLayers.1.Attn: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnOutProj, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnOutProj, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnAttention, rows * 512), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its output projection (the output of 'EncoderLayers.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjBias, 64), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.1.out_proj.bias", _steps);
 
             // backward of EncoderLayers.1.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   d[B, 8, 64] -> d[B, 8, 192]
             _encoderLayers1AttnAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536).Slice(128), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V (the output of 'EncoderLayers.1.Attn')", _steps);
 
             // backward of EncoderLayers.1.Attn: SelfAttention(4): Q, K, V projection   d[B, 8, 192] -> d[B, 8, 64], din_proj_weight[192, 64], din_proj_bias[192]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536), gradients.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), gradients.Slice(ParameterOffsets.EncoderLayers1Attn1InProjBias, 192), rows * 8, 64, 192, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnQkv, rows * 1536), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnLayerNorm, rows * 512), rows * 8, 64, 192, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnLayerNorm, rows * 512), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its SelfAttention(4): Q, K, V projection (the output of 'EncoderLayers.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn1InProjBias, 192), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.1.in_proj_bias", _steps);
 
             // backward of EncoderLayers.1.Attn: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.EncoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers1AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn0Weight, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers1Attn0Weight, 64), gradients.Slice(ParameterOffsets.EncoderLayers1Attn0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), "EncoderLayers.1.Attn", "gradient w.r.t. the input of its LayerNorm (the output of 'EncoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn0Weight, 64), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers1Attn0Bias, 64), "EncoderLayers.1.Attn", "gradient of EncoderLayers.1.Attn.0.bias", _steps);
 
             // backward of EncoderLayers.0.Mlp: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense3, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Mlp, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense3, rows * 512), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.0.Attn')", _steps);
 
             // backward of EncoderLayers.0.Mlp: Dense(64)   d[B, 8, 64] -> d[B, 8, 128], dweight[64, 128], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense3, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp3Bias, 64), rows * 8, 128, 64, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense3, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpGelu, rows * 1024), rows * 8, 128, 64, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpGelu, rows * 1024), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its Dense(64) (the output of 'EncoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp3Bias, 64), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.3.bias", _steps);
 
             // backward of EncoderLayers.0.Mlp: Gelu   d[B, 8, 128] -> d[B, 8, 128]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense1, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpGelu, rows * 1024), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense1, rows * 1024), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense1, rows * 1024), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'EncoderLayers.0.Mlp')", _steps);
 
             // backward of EncoderLayers.0.Mlp: Dense(128)   d[B, 8, 128] -> d[B, 8, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense1, rows * 1024), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp1Bias, 128), rows * 8, 64, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpDense1, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpLayerNorm, rows * 512), rows * 8, 64, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpLayerNorm, rows * 512), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'EncoderLayers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp1Bias, 128), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.1.bias", _steps);
 
             // backward of EncoderLayers.0.Mlp: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.EncoderLayers0Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp0Weight, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp0Weight, 64), gradients.Slice(ParameterOffsets.EncoderLayers0Mlp0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), "EncoderLayers.0.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'EncoderLayers.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp0Weight, 64), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Mlp0Bias, 64), "EncoderLayers.0.Mlp", "gradient of EncoderLayers.0.Mlp.0.bias", _steps);
 
             // backward of EncoderLayers.0.Attn: Residual   d[B, 8, 64] -> d[B, 8, 64]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnOutProj, rows * 512), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers0Attn, rows * 512), workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnOutProj, rows * 512), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its Residual (the output of 'EncoderLayers.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its Residual (the output of 'SourceEmbedded')", _steps);
 
             // backward of EncoderLayers.0.Attn: output projection   d[B, 8, 64] -> d[B, 8, 64], dweight[64, 64], dbias[64]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnOutProj, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), gradients.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjBias, 64), rows * 8, 64, 64, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnOutProj, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnAttention, rows * 512), rows * 8, 64, 64, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnAttention, rows * 512), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its output projection (the output of 'EncoderLayers.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjBias, 64), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.1.out_proj.bias", _steps);
 
             // backward of EncoderLayers.0.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   d[B, 8, 64] -> d[B, 8, 192]
             _encoderLayers0AttnAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnAttention, rows * 512), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536).Slice(128), 192, workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttentionSaved, rows * 256),
                 workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536).Slice(64), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536).Slice(128), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V (the output of 'EncoderLayers.0.Attn')", _steps);
 
             // backward of EncoderLayers.0.Attn: SelfAttention(4): Q, K, V projection   d[B, 8, 192] -> d[B, 8, 64], din_proj_weight[192, 64], din_proj_bias[192]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536), gradients.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), gradients.Slice(ParameterOffsets.EncoderLayers0Attn1InProjBias, 192), rows * 8, 64, 192, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnQkv, rows * 1536), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnLayerNorm, rows * 512), rows * 8, 64, 192, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnLayerNorm, rows * 512), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its SelfAttention(4): Q, K, V projection (the output of 'EncoderLayers.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn1InProjBias, 192), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.1.in_proj_bias", _steps);
 
             // backward of EncoderLayers.0.Attn: LayerNorm   d[B, 8, 64] -> d[B, 8, 64], dweight[64], dbias[64]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.DEncoderLayers0AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn0Weight, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNormSaved, rows * 16), workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), gradients.Slice(ParameterOffsets.EncoderLayers0Attn0Weight, 64), gradients.Slice(ParameterOffsets.EncoderLayers0Attn0Bias, 64), rows * 8, 64, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), "EncoderLayers.0.Attn", "gradient w.r.t. the input of its LayerNorm (the output of 'SourceEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn0Weight, 64), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.EncoderLayers0Attn0Bias, 64), "EncoderLayers.0.Attn", "gradient of EncoderLayers.0.Attn.0.bias", _steps);
 
             // backward of SourceEmbedded: LearnedPositions   d[B, 8, 64] -> d[B, 8, 64], dweight[8, 64]
             global::Kiln.Kernels.Positions.BackwardTable(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), gradients.Slice(ParameterOffsets.SourceEmbedded1Weight, 512), rows, accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 512), workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 512), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 512), "SourceEmbedded", "gradient w.r.t. the input of its LearnedPositions (the output of 'SourceEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.SourceEmbedded1Weight, 512), "SourceEmbedded", "gradient of SourceEmbedded.1.weight", _steps);
 
             // backward of SourceEmbedded: Embedding(11, 64)   d[B, 8, 64] -> d[B, 8], dweight[11, 64]
             global::Kiln.Kernels.Embedding.Backward(source, workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 512), gradients.Slice(ParameterOffsets.SourceEmbedded0Weight, 704), 11, 64, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.SourceEmbedded0Weight, 704), "SourceEmbedded", "gradient of SourceEmbedded.0.weight", _steps);
         }
     }
 }

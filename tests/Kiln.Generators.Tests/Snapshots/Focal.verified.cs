@@ -82,6 +82,22 @@ namespace Tests
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("FocalClassifier");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -141,6 +157,7 @@ namespace Tests
         /// <summary>Inference: <paramref name="logits"/> [rows, 4] from <paramref name="features"/> [rows, 12], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> features, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 12]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -155,6 +172,7 @@ namespace Tests
         /// <summary>The most likely class of each row of <paramref name="features"/> [rows, 12] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> features, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 12]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -169,6 +187,7 @@ namespace Tests
         /// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 12]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -184,11 +203,15 @@ namespace Tests
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the summed loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 12]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(features));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(features, rows);
             float loss = RunLoss(features, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(features, labels, rows);
             return loss;
         }
@@ -197,6 +220,7 @@ namespace Tests
         public float TrainStep(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(features, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -209,14 +233,16 @@ namespace Tests
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -231,12 +257,15 @@ namespace Tests
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(features, "Features", "input", _steps);
 
             // Hidden: Dense(16) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 12] -> [B, 16]
             global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.HiddenWeight, 192), parameters.Slice(ParameterOffsets.HiddenBias, 16), workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), rows, 12, 16, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), "Hidden", "output of its Dense(16) -> Relu", _steps);
 
             // Logits: Dense(4)   [B, 16] -> [B, 4]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), parameters.Slice(ParameterOffsets.LogitsWeight, 64), parameters.Slice(ParameterOffsets.LogitsBias, 4), workspace.Slice(WorkspaceOffsets.Logits, rows * 4), rows, 16, 4);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4), "Logits", "output of its Dense(4)", _steps);
         }
 
         /// <summary>Loss: FocalLoss(γ 2, α 0.5, sum) over the last forward pass.</summary>
@@ -258,16 +287,23 @@ namespace Tests
 
             // backward of Loss: FocalLoss(γ 2, α 0.5, sum)   d[] -> d[B, 4]
             global::Kiln.Kernels.Losses.FocalLossBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 4), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 4), rows, 4, accumulate: false, 2f, 0.5f, global::Kiln.Reduction.Sum);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4), "Loss", "gradient w.r.t. the input of its FocalLoss(γ 2, α 0.5, sum) (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(4)   d[B, 4] -> d[B, 16], dweight[4, 16], dbias[4]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), workspace.Slice(WorkspaceOffsets.DLogits, rows * 4), gradients.Slice(ParameterOffsets.LogitsWeight, 64), gradients.Slice(ParameterOffsets.LogitsBias, 4), rows, 16, 4, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4), parameters.Slice(ParameterOffsets.LogitsWeight, 64), workspace.Slice(WorkspaceOffsets.DHidden, rows * 16), rows, 16, 4, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden, rows * 16), "Logits", "gradient w.r.t. the input of its Dense(4) (the output of 'Hidden')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 64), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 4), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Hidden: Relu   d[B, 16] -> d[B, 16]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), workspace.Slice(WorkspaceOffsets.DHidden, rows * 16), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 16), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 16), "Hidden", "gradient w.r.t. the input of its Relu (the output of 'Hidden')", _steps);
 
             // backward of Hidden: Dense(16)   d[B, 16] -> d[B, 12], dweight[16, 12], dbias[16]
             global::Kiln.Kernels.Dense.BackwardParameters(features, workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 16), gradients.Slice(ParameterOffsets.HiddenWeight, 192), gradients.Slice(ParameterOffsets.HiddenBias, 16), rows, 12, 16, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenWeight, 192), "Hidden", "gradient of Hidden.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenBias, 16), "Hidden", "gradient of Hidden.bias", _steps);
         }
     }
 }

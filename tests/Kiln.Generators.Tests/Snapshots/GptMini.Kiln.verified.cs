@@ -166,6 +166,22 @@ namespace Kiln.Samples.Gpt
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("GptMini");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -286,6 +302,7 @@ namespace Kiln.Samples.Gpt
         /// <summary>Inference: <paramref name="logits"/> [rows, 64, 65] from <paramref name="tokens"/> [rows, 64], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -300,6 +317,7 @@ namespace Kiln.Samples.Gpt
         /// <summary>The most likely class of each row of <paramref name="tokens"/> [rows, 64] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<int> tokens, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(classes.Length, rows, 64, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -314,6 +332,7 @@ namespace Kiln.Samples.Gpt
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Length(labels.Length, rows, 64, nameof(labels));
             double total = 0;
@@ -329,11 +348,15 @@ namespace Kiln.Samples.Gpt
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(tokens.Length, InputSize, nameof(tokens), "[rows, 64]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(tokens));
             global::Kiln.Guard.Length(labels.Length, rows, 64, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(tokens, rows);
             float loss = RunLoss(tokens, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(tokens, labels, rows);
             return loss;
         }
@@ -342,6 +365,7 @@ namespace Kiln.Samples.Gpt
         public float TrainStep(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(tokens, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -354,14 +378,16 @@ namespace Kiln.Samples.Gpt
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<int, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<int, int>.BatchSize => Batch;
@@ -379,71 +405,93 @@ namespace Kiln.Samples.Gpt
 
             // Embedded: Embedding(65, 128)   [B, 64] -> [B, 64, 128]
             global::Kiln.Kernels.Embedding.Forward(tokens, parameters.Slice(ParameterOffsets.Embedded0Weight, 8320), workspace.Slice(WorkspaceOffsets.EmbeddedEmbedding, rows * 8192), 65, 128);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EmbeddedEmbedding, rows * 8192), "Embedded", "output of its Embedding(65, 128)", _steps);
 
             // Embedded: LearnedPositions   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Positions.Forward(workspace.Slice(WorkspaceOffsets.EmbeddedEmbedding, rows * 8192), parameters.Slice(ParameterOffsets.Embedded1Weight, 8192), workspace.Slice(WorkspaceOffsets.Embedded, rows * 8192), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Embedded, rows * 8192), "Embedded", "output of its LearnedPositions", _steps);
 
             // Blocks.0.Attn: LayerNorm   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Embedded, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn0Weight, 128), parameters.Slice(ParameterOffsets.Blocks0Attn0Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNormSaved, rows * 128), rows * 64, 128, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), "Blocks.0.Attn", "output of its LayerNorm", _steps);
 
             // Blocks.0.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [B, 64, 128] -> [B, 64, 384]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), "Blocks.0.Attn", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
             // Q, K, V: columns [0, 128), [128, 256), [256, 384) of each row of Blocks0AttnQkv (stride 384), read in place
             _blocks0AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0AttnAttentionSaved, rows * 16384), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), "Blocks.0.Attn", "output of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V", _steps);
 
             // Blocks.0.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), "Blocks.0.Attn", "output of its output projection", _steps);
 
             // Blocks.0.Attn: Residual   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), workspace.Slice(WorkspaceOffsets.Embedded, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0Attn, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0Attn, rows * 8192), "Blocks.0.Attn", "output of its Residual", _steps);
 
             // Blocks.0.Mlp: LayerNorm   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Blocks0Attn, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp0Weight, 128), parameters.Slice(ParameterOffsets.Blocks0Mlp0Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNormSaved, rows * 128), rows * 64, 128, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), "Blocks.0.Mlp", "output of its LayerNorm", _steps);
 
             // Blocks.0.Mlp: Dense(512) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64, 128] -> [B, 64, 512]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks0MlpDense1, rows * 32768), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), "Blocks.0.Mlp", "output of its Dense(512) -> Gelu", _steps);
 
             // Blocks.0.Mlp: Dense(128)   [B, 64, 512] -> [B, 64, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), "Blocks.0.Mlp", "output of its Dense(128)", _steps);
 
             // Blocks.0.Mlp: Residual   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0Mlp, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0Mlp, rows * 8192), "Blocks.0.Mlp", "output of its Residual", _steps);
 
             // Blocks.1.Attn: LayerNorm   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Blocks0Mlp, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn0Weight, 128), parameters.Slice(ParameterOffsets.Blocks1Attn0Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNormSaved, rows * 128), rows * 64, 128, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), "Blocks.1.Attn", "output of its LayerNorm", _steps);
 
             // Blocks.1.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [B, 64, 128] -> [B, 64, 384]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), "Blocks.1.Attn", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
             // Q, K, V: columns [0, 128), [128, 256), [256, 384) of each row of Blocks1AttnQkv (stride 384), read in place
             _blocks1AttnAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1AttnAttentionSaved, rows * 16384), rows, default, false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), "Blocks.1.Attn", "output of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V", _steps);
 
             // Blocks.1.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), "Blocks.1.Attn", "output of its output projection", _steps);
 
             // Blocks.1.Attn: Residual   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1Attn, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1Attn, rows * 8192), "Blocks.1.Attn", "output of its Residual", _steps);
 
             // Blocks.1.Mlp: LayerNorm   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Blocks1Attn, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp0Weight, 128), parameters.Slice(ParameterOffsets.Blocks1Mlp0Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNormSaved, rows * 128), rows * 64, 128, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), "Blocks.1.Mlp", "output of its LayerNorm", _steps);
 
             // Blocks.1.Mlp: Dense(512) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64, 128] -> [B, 64, 512]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks1MlpDense1, rows * 32768), threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), "Blocks.1.Mlp", "output of its Dense(512) -> Gelu", _steps);
 
             // Blocks.1.Mlp: Dense(128)   [B, 64, 512] -> [B, 64, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), "Blocks.1.Mlp", "output of its Dense(128)", _steps);
 
             // Blocks.1.Mlp: Residual   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1Mlp, rows * 8192));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1Mlp, rows * 8192), "Blocks.1.Mlp", "output of its Residual", _steps);
 
             // Logits: LayerNorm   [B, 64, 128] -> [B, 64, 128]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Blocks1Mlp, rows * 8192), parameters.Slice(ParameterOffsets.Logits0Weight, 128), parameters.Slice(ParameterOffsets.Logits0Bias, 128), workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 128), rows * 64, 128, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(65)   [B, 64, 128] -> [B, 64, 65]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Logits1Weight, 8320), parameters.Slice(ParameterOffsets.Logits1Bias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), "Logits", "output of its Dense(65)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -465,94 +513,152 @@ namespace Kiln.Samples.Gpt
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 64, 65]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 4160), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), rows * 64, 65, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(65)   d[B, 64, 65] -> d[B, 64, 128], dweight[65, 128], dbias[65]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), gradients.Slice(ParameterOffsets.Logits1Weight, 8320), gradients.Slice(ParameterOffsets.Logits1Bias, 65), rows * 64, 128, 65, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 4160), parameters.Slice(ParameterOffsets.Logits1Weight, 8320), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 8192), rows * 64, 128, 65, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 8192), "Logits", "gradient w.r.t. the input of its Dense(65) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Weight, 8320), "Logits", "gradient of Logits.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Bias, 65), "Logits", "gradient of Logits.1.bias", _steps);
 
             // backward of Logits: LayerNorm   d[B, 64, 128] -> d[B, 64, 128], dweight[128], dbias[128]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Blocks1Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Logits0Weight, 128), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 128), workspace.Slice(WorkspaceOffsets.DBlocks1Mlp, rows * 8192), gradients.Slice(ParameterOffsets.Logits0Weight, 128), gradients.Slice(ParameterOffsets.Logits0Bias, 128), rows * 64, 128, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1Mlp, rows * 8192), "Logits", "gradient w.r.t. the input of its LayerNorm (the output of 'Blocks.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Weight, 128), "Logits", "gradient of Logits.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Bias, 128), "Logits", "gradient of Logits.0.bias", _steps);
 
             // backward of Blocks.1.Mlp: Residual   d[B, 64, 128] -> d[B, 64, 128]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks1Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense3, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks1Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense3, rows * 8192), "Blocks.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Blocks.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), "Blocks.1.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Blocks.1.Attn')", _steps);
 
             // backward of Blocks.1.Mlp: Dense(128)   d[B, 64, 128] -> d[B, 64, 512], dweight[128, 512], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense3, rows * 8192), gradients.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), gradients.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), rows * 64, 512, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense3, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), workspace.Slice(WorkspaceOffsets.DBlocks1MlpGelu, rows * 32768), rows * 64, 512, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1MlpGelu, rows * 32768), "Blocks.1.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'Blocks.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.3.bias", _steps);
 
             // backward of Blocks.1.Mlp: Gelu   d[B, 64, 512] -> d[B, 64, 512]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.Blocks1MlpDense1, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks1MlpGelu, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense1, rows * 32768), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense1, rows * 32768), "Blocks.1.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'Blocks.1.Mlp')", _steps);
 
             // backward of Blocks.1.Mlp: Dense(512)   d[B, 64, 512] -> d[B, 64, 128], dweight[512, 128], dbias[512]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense1, rows * 32768), gradients.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), gradients.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), rows * 64, 128, 512, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks1MlpDense1, rows * 32768), parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), workspace.Slice(WorkspaceOffsets.DBlocks1MlpLayerNorm, rows * 8192), rows * 64, 128, 512, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1MlpLayerNorm, rows * 8192), "Blocks.1.Mlp", "gradient w.r.t. the input of its Dense(512) (the output of 'Blocks.1.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.1.bias", _steps);
 
             // backward of Blocks.1.Mlp: LayerNorm   d[B, 64, 128] -> d[B, 64, 128], dweight[128], dbias[128]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Blocks1Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp0Weight, 128), workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNormSaved, rows * 128), workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), gradients.Slice(ParameterOffsets.Blocks1Mlp0Weight, 128), gradients.Slice(ParameterOffsets.Blocks1Mlp0Bias, 128), rows * 64, 128, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), "Blocks.1.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'Blocks.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp0Weight, 128), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Mlp0Bias, 128), "Blocks.1.Mlp", "gradient of Blocks.1.Mlp.0.bias", _steps);
 
             // backward of Blocks.1.Attn: Residual   d[B, 64, 128] -> d[B, 64, 128]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1AttnOutProj, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks1Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1AttnOutProj, rows * 8192), "Blocks.1.Attn", "gradient w.r.t. the input of its Residual (the output of 'Blocks.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), "Blocks.1.Attn", "gradient w.r.t. the input of its Residual (the output of 'Blocks.0.Mlp')", _steps);
 
             // backward of Blocks.1.Attn: output projection   d[B, 64, 128] -> d[B, 64, 128], dweight[128, 128], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1AttnOutProj, rows * 8192), gradients.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), gradients.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), rows * 64, 128, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks1AttnOutProj, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), workspace.Slice(WorkspaceOffsets.DBlocks1AttnAttention, rows * 8192), rows * 64, 128, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1AttnAttention, rows * 8192), "Blocks.1.Attn", "gradient w.r.t. the input of its output projection (the output of 'Blocks.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), "Blocks.1.Attn", "gradient of Blocks.1.Attn.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), "Blocks.1.Attn", "gradient of Blocks.1.Attn.1.out_proj.bias", _steps);
 
             // backward of Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   d[B, 64, 128] -> d[B, 64, 384]
             _blocks1AttnAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DBlocks1AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks1AttnAttentionSaved, rows * 16384),
                 workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576).Slice(256), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576), "Blocks.1.Attn", "gradient w.r.t. the input of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V (the output of 'Blocks.1.Attn')", _steps);
 
             // backward of Blocks.1.Attn: SelfAttention(4, Causal = true): Q, K, V projection   d[B, 64, 384] -> d[B, 64, 128], din_proj_weight[384, 128], din_proj_bias[384]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576), gradients.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), gradients.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), rows * 64, 128, 384, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks1AttnQkv, rows * 24576), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), workspace.Slice(WorkspaceOffsets.DBlocks1AttnLayerNorm, rows * 8192), rows * 64, 128, 384, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks1AttnLayerNorm, rows * 8192), "Blocks.1.Attn", "gradient w.r.t. the input of its SelfAttention(4, Causal = true): Q, K, V projection (the output of 'Blocks.1.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), "Blocks.1.Attn", "gradient of Blocks.1.Attn.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), "Blocks.1.Attn", "gradient of Blocks.1.Attn.1.in_proj_bias", _steps);
 
             // backward of Blocks.1.Attn: LayerNorm   d[B, 64, 128] -> d[B, 64, 128], dweight[128], dbias[128]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Blocks0Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks1AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn0Weight, 128), workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNormSaved, rows * 128), workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), gradients.Slice(ParameterOffsets.Blocks1Attn0Weight, 128), gradients.Slice(ParameterOffsets.Blocks1Attn0Bias, 128), rows * 64, 128, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), "Blocks.1.Attn", "gradient w.r.t. the input of its LayerNorm (the output of 'Blocks.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn0Weight, 128), "Blocks.1.Attn", "gradient of Blocks.1.Attn.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks1Attn0Bias, 128), "Blocks.1.Attn", "gradient of Blocks.1.Attn.0.bias", _steps);
 
             // backward of Blocks.0.Mlp: Residual   d[B, 64, 128] -> d[B, 64, 128]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense3, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks0Mlp, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense3, rows * 8192), "Blocks.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Blocks.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), "Blocks.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Blocks.0.Attn')", _steps);
 
             // backward of Blocks.0.Mlp: Dense(128)   d[B, 64, 128] -> d[B, 64, 512], dweight[128, 512], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense3, rows * 8192), gradients.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), gradients.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), rows * 64, 512, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense3, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), workspace.Slice(WorkspaceOffsets.DBlocks0MlpGelu, rows * 32768), rows * 64, 512, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0MlpGelu, rows * 32768), "Blocks.0.Mlp", "gradient w.r.t. the input of its Dense(128) (the output of 'Blocks.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.3.bias", _steps);
 
             // backward of Blocks.0.Mlp: Gelu   d[B, 64, 512] -> d[B, 64, 512]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.Blocks0MlpDense1, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks0MlpGelu, rows * 32768), workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense1, rows * 32768), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense1, rows * 32768), "Blocks.0.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'Blocks.0.Mlp')", _steps);
 
             // backward of Blocks.0.Mlp: Dense(512)   d[B, 64, 512] -> d[B, 64, 128], dweight[512, 128], dbias[512]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense1, rows * 32768), gradients.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), gradients.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), rows * 64, 128, 512, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks0MlpDense1, rows * 32768), parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), workspace.Slice(WorkspaceOffsets.DBlocks0MlpLayerNorm, rows * 8192), rows * 64, 128, 512, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0MlpLayerNorm, rows * 8192), "Blocks.0.Mlp", "gradient w.r.t. the input of its Dense(512) (the output of 'Blocks.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.1.bias", _steps);
 
             // backward of Blocks.0.Mlp: LayerNorm   d[B, 64, 128] -> d[B, 64, 128], dweight[128], dbias[128]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Blocks0Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp0Weight, 128), workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNormSaved, rows * 128), workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), gradients.Slice(ParameterOffsets.Blocks0Mlp0Weight, 128), gradients.Slice(ParameterOffsets.Blocks0Mlp0Bias, 128), rows * 64, 128, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), "Blocks.0.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'Blocks.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp0Weight, 128), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Mlp0Bias, 128), "Blocks.0.Mlp", "gradient of Blocks.0.Mlp.0.bias", _steps);
 
             // backward of Blocks.0.Attn: Residual   d[B, 64, 128] -> d[B, 64, 128]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0AttnOutProj, rows * 8192), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DBlocks0Attn, rows * 8192), workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0AttnOutProj, rows * 8192), "Blocks.0.Attn", "gradient w.r.t. the input of its Residual (the output of 'Blocks.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), "Blocks.0.Attn", "gradient w.r.t. the input of its Residual (the output of 'Embedded')", _steps);
 
             // backward of Blocks.0.Attn: output projection   d[B, 64, 128] -> d[B, 64, 128], dweight[128, 128], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0AttnOutProj, rows * 8192), gradients.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), gradients.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), rows * 64, 128, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks0AttnOutProj, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), workspace.Slice(WorkspaceOffsets.DBlocks0AttnAttention, rows * 8192), rows * 64, 128, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0AttnAttention, rows * 8192), "Blocks.0.Attn", "gradient w.r.t. the input of its output projection (the output of 'Blocks.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), "Blocks.0.Attn", "gradient of Blocks.0.Attn.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), "Blocks.0.Attn", "gradient of Blocks.0.Attn.1.out_proj.bias", _steps);
 
             // backward of Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   d[B, 64, 128] -> d[B, 64, 384]
             _blocks0AttnAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DBlocks0AttnAttention, rows * 8192), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576).Slice(256), 384, workspace.Slice(WorkspaceOffsets.Blocks0AttnAttentionSaved, rows * 16384),
                 workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576), workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576).Slice(128), workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576).Slice(256), rows, accumulate: false, default, false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576), "Blocks.0.Attn", "gradient w.r.t. the input of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V (the output of 'Blocks.0.Attn')", _steps);
 
             // backward of Blocks.0.Attn: SelfAttention(4, Causal = true): Q, K, V projection   d[B, 64, 384] -> d[B, 64, 128], din_proj_weight[384, 128], din_proj_bias[384]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576), gradients.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), gradients.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), rows * 64, 128, 384, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlocks0AttnQkv, rows * 24576), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), workspace.Slice(WorkspaceOffsets.DBlocks0AttnLayerNorm, rows * 8192), rows * 64, 128, 384, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlocks0AttnLayerNorm, rows * 8192), "Blocks.0.Attn", "gradient w.r.t. the input of its SelfAttention(4, Causal = true): Q, K, V projection (the output of 'Blocks.0.Attn')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), "Blocks.0.Attn", "gradient of Blocks.0.Attn.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), "Blocks.0.Attn", "gradient of Blocks.0.Attn.1.in_proj_bias", _steps);
 
             // backward of Blocks.0.Attn: LayerNorm   d[B, 64, 128] -> d[B, 64, 128], dweight[128], dbias[128]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Embedded, rows * 8192), workspace.Slice(WorkspaceOffsets.DBlocks0AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn0Weight, 128), workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNormSaved, rows * 128), workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), gradients.Slice(ParameterOffsets.Blocks0Attn0Weight, 128), gradients.Slice(ParameterOffsets.Blocks0Attn0Bias, 128), rows * 64, 128, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), "Blocks.0.Attn", "gradient w.r.t. the input of its LayerNorm (the output of 'Embedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn0Weight, 128), "Blocks.0.Attn", "gradient of Blocks.0.Attn.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Blocks0Attn0Bias, 128), "Blocks.0.Attn", "gradient of Blocks.0.Attn.0.bias", _steps);
 
             // backward of Embedded: LearnedPositions   d[B, 64, 128] -> d[B, 64, 128], dweight[64, 128]
             global::Kiln.Kernels.Positions.BackwardTable(workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), gradients.Slice(ParameterOffsets.Embedded1Weight, 8192), rows, accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEmbedded, rows * 8192), workspace.Slice(WorkspaceOffsets.DEmbeddedEmbedding, rows * 8192), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEmbeddedEmbedding, rows * 8192), "Embedded", "gradient w.r.t. the input of its LearnedPositions (the output of 'Embedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Embedded1Weight, 8192), "Embedded", "gradient of Embedded.1.weight", _steps);
 
             // backward of Embedded: Embedding(65, 128)   d[B, 64, 128] -> d[B, 64], dweight[65, 128]
             global::Kiln.Kernels.Embedding.Backward(tokens, workspace.Slice(WorkspaceOffsets.DEmbeddedEmbedding, rows * 8192), gradients.Slice(ParameterOffsets.Embedded0Weight, 8320), 65, 128, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Embedded0Weight, 8320), "Embedded", "gradient of Embedded.0.weight", _steps);
         }
 
         /// <summary>
@@ -616,6 +722,7 @@ namespace Kiln.Samples.Gpt
             private readonly global::Kiln.AlignedBuffer _memory;
             private readonly int[] _history = new int[Capacity];
             private readonly float[] _logits;
+            private readonly global::Kiln.InstanceGuard _use = new("Decoder");
 
             /// <summary>A decoder over <paramref name="model"/>'s parameters for <paramref name="rows"/> sequences decoded side by side.</summary>
             public Decoder(GptMini model, int rows = 1)
@@ -643,6 +750,7 @@ namespace Kiln.Samples.Gpt
             /// </summary>
             public void Step(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> logits)
             {
+                using var use = _use.Enter(nameof(Step));
                 global::Kiln.Guard.Length(tokens.Length, Rows, 1, nameof(tokens));
                 global::Kiln.Guard.Length(logits.Length, Rows, OutputWidth, nameof(logits));
                 if (Length == Capacity)
@@ -735,6 +843,7 @@ namespace Kiln.Samples.Gpt
             public void Generate(global::System.ReadOnlySpan<int> prompt, global::System.Span<int> output, global::Kiln.KilnRandom random, float temperature = 1f, int topK = 0)
             {
                 global::System.ArgumentNullException.ThrowIfNull(random);
+                using var use = _use.Enter(nameof(Generate));
                 if (Rows != 1) throw new global::System.InvalidOperationException($"Generate continues one sequence; this decoder holds {Rows} (decode them with Step).");
                 if (prompt.IsEmpty) throw new global::System.ArgumentException("The prompt needs at least one token.", nameof(prompt));
                 if (!(temperature > 0) || float.IsInfinity(temperature)) throw new global::System.ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be a finite number > 0.");

@@ -196,6 +196,22 @@ namespace Padded
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("PaddedSeq2Seq");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -330,6 +346,7 @@ namespace Padded
         /// <summary>Inference: <paramref name="logits"/> [rows, 5, 12] from <paramref name="source"/> [rows, 6], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 6]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
@@ -345,6 +362,7 @@ namespace Padded
         /// <summary>The most likely class of each row of <paramref name="source"/> [rows, 6] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 6]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(classes.Length, rows, 5, nameof(classes));
@@ -360,6 +378,7 @@ namespace Padded
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 6]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Length(labels.Length, rows, 5, nameof(labels));
@@ -376,12 +395,16 @@ namespace Padded
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(source.Length, SourceSize, nameof(source), "[rows, 6]");
             global::Kiln.Guard.Length(target.Length, rows, TargetSize, nameof(target));
             global::Kiln.Guard.Batch(rows, Batch, nameof(source));
             global::Kiln.Guard.Length(labels.Length, rows, 5, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(source, target, rows);
             float loss = RunLoss(source, target, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(source, target, labels, rows);
             return loss;
         }
@@ -390,6 +413,7 @@ namespace Padded
         public float TrainStep(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(source, target, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -402,14 +426,16 @@ namespace Padded
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         /// <summary>The forward pass over <paramref name="rows"/> ≤ <see cref="Batch"/> rows; activations stay in the workspace.</summary>
         private void RunForward(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, int rows)
@@ -426,84 +452,110 @@ namespace Padded
 
             // SourceEmbedded: Embedding(12, 8)   [B, 6] -> [B, 6, 8]
             global::Kiln.Kernels.Embedding.Forward(source, parameters.Slice(ParameterOffsets.SourceEmbeddedWeight, 96), workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 48), 12, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 48), "SourceEmbedded", "output of its Embedding(12, 8)", _steps);
 
             // SourceEmbedded: SinusoidalPositions   [B, 6, 8] -> [B, 6, 8]
             global::Kiln.Kernels.Positions.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbeddedEmbedding, rows * 48), s_sourceEmbeddedTable, workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), "SourceEmbedded", "output of its SinusoidalPositions", _steps);
 
             // Encoded: SelfAttention(2, KeyPadding = Source): Q, K, V projection   [B, 6, 8] -> [B, 6, 24]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), parameters.Slice(ParameterOffsets.Encoded0InProjBias, 24), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), rows * 6, 8, 24);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), "Encoded", "output of its SelfAttention(2, KeyPadding = Source): Q, K, V projection", _steps);
 
             // Encoded: 2 heads of 4: softmax(Q·Kᵀ/√4)·V   [B, 6, 24] -> [B, 6, 8]
             // Q, K, V: columns [0, 8), [8, 16), [16, 24) of each row of EncodedQkv (stride 24), read in place
             _encodedAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), 24, workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144).Slice(8), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144).Slice(16), 24, workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), workspace.Slice(WorkspaceOffsets.EncodedAttentionSaved, rows * 72), rows, new global::System.Span<int>(_sourceKeyLengths, 0, rows), false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), "Encoded", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V", _steps);
 
             // Encoded: output projection   [B, 6, 8] -> [B, 6, 8]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), parameters.Slice(ParameterOffsets.Encoded0OutProjBias, 8), workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), rows * 6, 8, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), "Encoded", "output of its output projection", _steps);
 
             // Encoded: Residual   [B, 6, 8] -> [B, 6, 8]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), workspace.Slice(WorkspaceOffsets.EncodedAdd, rows * 48));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedAdd, rows * 48), "Encoded", "output of its Residual", _steps);
 
             // Encoded: LayerNorm   [B, 6, 8] -> [B, 6, 8]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.EncodedAdd, rows * 48), parameters.Slice(ParameterOffsets.Encoded2Weight, 8), parameters.Slice(ParameterOffsets.Encoded2Bias, 8), workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), workspace.Slice(WorkspaceOffsets.EncodedSaved, rows * 12), rows * 6, 8, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), "Encoded", "output of its LayerNorm", _steps);
 
             // TargetEmbedded: Embedding(12, 8)   [B, 5] -> [B, 5, 8]
             global::Kiln.Kernels.Embedding.Forward(target, parameters.Slice(ParameterOffsets.TargetEmbedded0Weight, 96), workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 40), 12, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 40), "TargetEmbedded", "output of its Embedding(12, 8)", _steps);
 
             // TargetEmbedded: LearnedPositions   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Positions.Forward(workspace.Slice(WorkspaceOffsets.TargetEmbeddedEmbedding, rows * 40), parameters.Slice(ParameterOffsets.TargetEmbedded1Weight, 40), workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 40), rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 40), "TargetEmbedded", "output of its LearnedPositions", _steps);
 
             // Layers.0.Self: LayerNorm   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self0Weight, 8), parameters.Slice(ParameterOffsets.Layers0Self0Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNormSaved, rows * 10), rows * 5, 8, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), "Layers.0.Self", "output of its LayerNorm", _steps);
 
             // Layers.0.Self: SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection   [B, 5, 8] -> [B, 5, 24]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), parameters.Slice(ParameterOffsets.Layers0Self1InProjBias, 24), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), rows * 5, 8, 24);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), "Layers.0.Self", "output of its SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection", _steps);
 
             // Layers.0.Self: 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V   [B, 5, 24] -> [B, 5, 8]
             // Q, K, V: columns [0, 8), [8, 16), [16, 24) of each row of Layers0SelfQkv (stride 24), read in place
             _layers0SelfAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), 24, workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120).Slice(8), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120).Slice(16), 24, workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0SelfAttentionSaved, rows * 50), rows, new global::System.Span<int>(_targetKeyLengths, 0, rows), false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), "Layers.0.Self", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V", _steps);
 
             // Layers.0.Self: output projection   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Self1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), rows * 5, 8, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), "Layers.0.Self", "output of its output projection", _steps);
 
             // Layers.0.Self: Residual   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0Self, rows * 40));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0Self, rows * 40), "Layers.0.Self", "output of its Residual", _steps);
 
             // Layers.0.Cross: LayerNorm   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Layers0Self, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross0Weight, 8), parameters.Slice(ParameterOffsets.Layers0Cross0Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNormSaved, rows * 10), rows * 5, 8, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), "Layers.0.Cross", "output of its LayerNorm", _steps);
 
             // Layers.0.Cross: CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1QProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), rows * 5, 8, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), "Layers.0.Cross", "output of its CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection", _steps);
 
             // Layers.0.Cross: K, V projection of Encoded   [B, 6, 8] -> [B, 6, 16]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjBias, 16), workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), rows * 6, 8, 16);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), "Layers.0.Cross", "output of its K, V projection of Encoded", _steps);
 
             // Layers.0.Cross: 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded   [B, 5, 8] -> [B, 5, 8]
             // Q: the rows of Layers0CrossQuery; K, V: columns [0, 8), [8, 16) of each row of Layers0CrossKeyValue (stride 16), read in place
             _layers0CrossAttentionLayer.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), 8, workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96).Slice(8), 16, workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0CrossAttentionSaved, rows * 60), rows, new global::System.Span<int>(_sourceKeyLengths, 0, rows), false, null, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), "Layers.0.Cross", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded", _steps);
 
             // Layers.0.Cross: output projection   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), rows * 5, 8, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), "Layers.0.Cross", "output of its output projection", _steps);
 
             // Layers.0.Cross: Residual   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0Self, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0Cross, rows * 40));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0Cross, rows * 40), "Layers.0.Cross", "output of its Residual", _steps);
 
             // Layers.0.Mlp: LayerNorm   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Layers0Cross, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp0Weight, 8), parameters.Slice(ParameterOffsets.Layers0Mlp0Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNormSaved, rows * 10), rows * 5, 8, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), "Layers.0.Mlp", "output of its LayerNorm", _steps);
 
             // Layers.0.Mlp: Dense(16) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 5, 8] -> [B, 5, 16]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp1Bias, 16), workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), rows * 5, 8, 16, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Layers0MlpDense1, rows * 80));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), "Layers.0.Mlp", "output of its Dense(16) -> Gelu", _steps);
 
             // Layers.0.Mlp: Dense(8)   [B, 5, 16] -> [B, 5, 8]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp3Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), rows * 5, 16, 8);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), "Layers.0.Mlp", "output of its Dense(8)", _steps);
 
             // Layers.0.Mlp: Residual   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0Cross, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0Mlp, rows * 40));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0Mlp, rows * 40), "Layers.0.Mlp", "output of its Residual", _steps);
 
             // Logits: LayerNorm   [B, 5, 8] -> [B, 5, 8]
             global::Kiln.Kernels.LayerNorm.Forward(workspace.Slice(WorkspaceOffsets.Layers0Mlp, rows * 40), parameters.Slice(ParameterOffsets.Logits0Weight, 8), parameters.Slice(ParameterOffsets.Logits0Bias, 8), workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 10), rows * 5, 8, 1E-05f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(12)   [B, 5, 8] -> [B, 5, 12]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Logits1Weight, 96), parameters.Slice(ParameterOffsets.Logits1Bias, 12), workspace.Slice(WorkspaceOffsets.Logits, rows * 60), rows * 5, 8, 12);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 60), "Logits", "output of its Dense(12)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy(ignoring 0) over the last forward pass.</summary>
@@ -525,105 +577,169 @@ namespace Padded
 
             // backward of Loss: SoftmaxCrossEntropy(ignoring 0)   d[] -> d[B, 5, 12]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 60), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 60), rows * 5, 12, accumulate: false, 0f, global::Kiln.Reduction.Mean, ignoreIndex: 0);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 60), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy(ignoring 0) (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(12)   d[B, 5, 12] -> d[B, 5, 8], dweight[12, 8], dbias[12]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.DLogits, rows * 60), gradients.Slice(ParameterOffsets.Logits1Weight, 96), gradients.Slice(ParameterOffsets.Logits1Bias, 12), rows * 5, 8, 12, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 60), parameters.Slice(ParameterOffsets.Logits1Weight, 96), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 40), rows * 5, 8, 12, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 40), "Logits", "gradient w.r.t. the input of its Dense(12) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Weight, 96), "Logits", "gradient of Logits.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits1Bias, 12), "Logits", "gradient of Logits.1.bias", _steps);
 
             // backward of Logits: LayerNorm   d[B, 5, 8] -> d[B, 5, 8], dweight[8], dbias[8]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Layers0Mlp, rows * 40), workspace.Slice(WorkspaceOffsets.DLogitsLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Logits0Weight, 8), workspace.Slice(WorkspaceOffsets.LogitsLayerNormSaved, rows * 10), workspace.Slice(WorkspaceOffsets.DLayers0Mlp, rows * 40), gradients.Slice(ParameterOffsets.Logits0Weight, 8), gradients.Slice(ParameterOffsets.Logits0Bias, 8), rows * 5, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0Mlp, rows * 40), "Logits", "gradient w.r.t. the input of its LayerNorm (the output of 'Layers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Weight, 8), "Logits", "gradient of Logits.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Logits0Bias, 8), "Logits", "gradient of Logits.0.bias", _steps);
 
             // backward of Layers.0.Mlp: Residual   d[B, 5, 8] -> d[B, 5, 8]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Mlp, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0MlpDense3, rows * 40), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Mlp, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0MlpDense3, rows * 40), "Layers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Layers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), "Layers.0.Mlp", "gradient w.r.t. the input of its Residual (the output of 'Layers.0.Cross')", _steps);
 
             // backward of Layers.0.Mlp: Dense(8)   d[B, 5, 8] -> d[B, 5, 16], dweight[8, 16], dbias[8]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), workspace.Slice(WorkspaceOffsets.DLayers0MlpDense3, rows * 40), gradients.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), gradients.Slice(ParameterOffsets.Layers0Mlp3Bias, 8), rows * 5, 16, 8, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0MlpDense3, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), workspace.Slice(WorkspaceOffsets.DLayers0MlpGelu, rows * 80), rows * 5, 16, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0MlpGelu, rows * 80), "Layers.0.Mlp", "gradient w.r.t. the input of its Dense(8) (the output of 'Layers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), "Layers.0.Mlp", "gradient of Layers.0.Mlp.3.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp3Bias, 8), "Layers.0.Mlp", "gradient of Layers.0.Mlp.3.bias", _steps);
 
             // backward of Layers.0.Mlp: Gelu   d[B, 5, 16] -> d[B, 5, 16]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.Layers0MlpDense1, rows * 80), workspace.Slice(WorkspaceOffsets.DLayers0MlpGelu, rows * 80), workspace.Slice(WorkspaceOffsets.DLayers0MlpDense1, rows * 80), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0MlpDense1, rows * 80), "Layers.0.Mlp", "gradient w.r.t. the input of its Gelu (the output of 'Layers.0.Mlp')", _steps);
 
             // backward of Layers.0.Mlp: Dense(16)   d[B, 5, 16] -> d[B, 5, 8], dweight[16, 8], dbias[16]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0MlpDense1, rows * 80), gradients.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), gradients.Slice(ParameterOffsets.Layers0Mlp1Bias, 16), rows * 5, 8, 16, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0MlpDense1, rows * 80), parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), workspace.Slice(WorkspaceOffsets.DLayers0MlpLayerNorm, rows * 40), rows * 5, 8, 16, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0MlpLayerNorm, rows * 40), "Layers.0.Mlp", "gradient w.r.t. the input of its Dense(16) (the output of 'Layers.0.Mlp')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), "Layers.0.Mlp", "gradient of Layers.0.Mlp.1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp1Bias, 16), "Layers.0.Mlp", "gradient of Layers.0.Mlp.1.bias", _steps);
 
             // backward of Layers.0.Mlp: LayerNorm   d[B, 5, 8] -> d[B, 5, 8], dweight[8], dbias[8]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Layers0Cross, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0MlpLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp0Weight, 8), workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNormSaved, rows * 10), workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), gradients.Slice(ParameterOffsets.Layers0Mlp0Weight, 8), gradients.Slice(ParameterOffsets.Layers0Mlp0Bias, 8), rows * 5, 8, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), "Layers.0.Mlp", "gradient w.r.t. the input of its LayerNorm (the output of 'Layers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp0Weight, 8), "Layers.0.Mlp", "gradient of Layers.0.Mlp.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Mlp0Bias, 8), "Layers.0.Mlp", "gradient of Layers.0.Mlp.0.bias", _steps);
 
             // backward of Layers.0.Cross: Residual   d[B, 5, 8] -> d[B, 5, 8]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0CrossOutProj, rows * 40), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Cross, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0CrossOutProj, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its Residual (the output of 'Layers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its Residual (the output of 'Layers.0.Self')", _steps);
 
             // backward of Layers.0.Cross: output projection   d[B, 5, 8] -> d[B, 5, 8], dweight[8, 8], dbias[8]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0CrossOutProj, rows * 40), gradients.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), gradients.Slice(ParameterOffsets.Layers0Cross1OutProjBias, 8), rows * 5, 8, 8, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0CrossOutProj, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), workspace.Slice(WorkspaceOffsets.DLayers0CrossAttention, rows * 40), rows * 5, 8, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0CrossAttention, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its output projection (the output of 'Layers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), "Layers.0.Cross", "gradient of Layers.0.Cross.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1OutProjBias, 8), "Layers.0.Cross", "gradient of Layers.0.Cross.1.out_proj.bias", _steps);
 
             // backward of Layers.0.Cross: 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded   d[B, 5, 8] -> d[B, 5, 8]
             _layers0CrossAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DLayers0CrossAttention, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), 8, workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96).Slice(8), 16, workspace.Slice(WorkspaceOffsets.Layers0CrossAttentionSaved, rows * 60),
                 workspace.Slice(WorkspaceOffsets.DLayers0CrossQuery, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0CrossKeyValue, rows * 96), workspace.Slice(WorkspaceOffsets.DLayers0CrossKeyValue, rows * 96).Slice(8), rows, accumulate: false, new global::System.Span<int>(_sourceKeyLengths, 0, rows), false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0CrossQuery, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded (the output of 'Layers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0CrossKeyValue, rows * 96), "Layers.0.Cross", "gradient w.r.t. the input of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded (the output of 'Layers.0.Cross')", _steps);
 
             // backward of Layers.0.Cross: K, V projection of Encoded   d[B, 6, 16] -> d[B, 6, 8], dweight[16, 8], dbias[16]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), workspace.Slice(WorkspaceOffsets.DLayers0CrossKeyValue, rows * 96), gradients.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), gradients.Slice(ParameterOffsets.Layers0Cross1KvProjBias, 16), rows * 6, 8, 16, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0CrossKeyValue, rows * 96), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), workspace.Slice(WorkspaceOffsets.DEncoded, rows * 48), rows * 6, 8, 16, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncoded, rows * 48), "Layers.0.Cross", "gradient w.r.t. the input of its K, V projection of Encoded (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), "Layers.0.Cross", "gradient of Layers.0.Cross.1.kv_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1KvProjBias, 16), "Layers.0.Cross", "gradient of Layers.0.Cross.1.kv_proj.bias", _steps);
 
             // backward of Layers.0.Cross: CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection   d[B, 5, 8] -> d[B, 5, 8], dweight[8, 8], dbias[8]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0CrossQuery, rows * 40), gradients.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), gradients.Slice(ParameterOffsets.Layers0Cross1QProjBias, 8), rows * 5, 8, 8, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0CrossQuery, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), workspace.Slice(WorkspaceOffsets.DLayers0CrossLayerNorm, rows * 40), rows * 5, 8, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0CrossLayerNorm, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection (the output of 'Layers.0.Cross')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), "Layers.0.Cross", "gradient of Layers.0.Cross.1.q_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross1QProjBias, 8), "Layers.0.Cross", "gradient of Layers.0.Cross.1.q_proj.bias", _steps);
 
             // backward of Layers.0.Cross: LayerNorm   d[B, 5, 8] -> d[B, 5, 8], dweight[8], dbias[8]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.Layers0Self, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0CrossLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross0Weight, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNormSaved, rows * 10), workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), gradients.Slice(ParameterOffsets.Layers0Cross0Weight, 8), gradients.Slice(ParameterOffsets.Layers0Cross0Bias, 8), rows * 5, 8, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), "Layers.0.Cross", "gradient w.r.t. the input of its LayerNorm (the output of 'Layers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross0Weight, 8), "Layers.0.Cross", "gradient of Layers.0.Cross.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Cross0Bias, 8), "Layers.0.Cross", "gradient of Layers.0.Cross.0.bias", _steps);
 
             // backward of Layers.0.Self: Residual   d[B, 5, 8] -> d[B, 5, 8]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0SelfOutProj, rows * 40), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DLayers0Self, rows * 40), workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0SelfOutProj, rows * 40), "Layers.0.Self", "gradient w.r.t. the input of its Residual (the output of 'Layers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), "Layers.0.Self", "gradient w.r.t. the input of its Residual (the output of 'TargetEmbedded')", _steps);
 
             // backward of Layers.0.Self: output projection   d[B, 5, 8] -> d[B, 5, 8], dweight[8, 8], dbias[8]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0SelfOutProj, rows * 40), gradients.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), gradients.Slice(ParameterOffsets.Layers0Self1OutProjBias, 8), rows * 5, 8, 8, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0SelfOutProj, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), workspace.Slice(WorkspaceOffsets.DLayers0SelfAttention, rows * 40), rows * 5, 8, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0SelfAttention, rows * 40), "Layers.0.Self", "gradient w.r.t. the input of its output projection (the output of 'Layers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), "Layers.0.Self", "gradient of Layers.0.Self.1.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self1OutProjBias, 8), "Layers.0.Self", "gradient of Layers.0.Self.1.out_proj.bias", _steps);
 
             // backward of Layers.0.Self: 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V   d[B, 5, 8] -> d[B, 5, 24]
             _layers0SelfAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DLayers0SelfAttention, rows * 40), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), 24, workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120).Slice(8), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120).Slice(16), 24, workspace.Slice(WorkspaceOffsets.Layers0SelfAttentionSaved, rows * 50),
                 workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120), workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120).Slice(8), workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120).Slice(16), rows, accumulate: false, new global::System.Span<int>(_targetKeyLengths, 0, rows), false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120), "Layers.0.Self", "gradient w.r.t. the input of its 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V (the output of 'Layers.0.Self')", _steps);
 
             // backward of Layers.0.Self: SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection   d[B, 5, 24] -> d[B, 5, 8], din_proj_weight[24, 8], din_proj_bias[24]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120), gradients.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), gradients.Slice(ParameterOffsets.Layers0Self1InProjBias, 24), rows * 5, 8, 24, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLayers0SelfQkv, rows * 120), parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), workspace.Slice(WorkspaceOffsets.DLayers0SelfLayerNorm, rows * 40), rows * 5, 8, 24, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLayers0SelfLayerNorm, rows * 40), "Layers.0.Self", "gradient w.r.t. the input of its SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection (the output of 'Layers.0.Self')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), "Layers.0.Self", "gradient of Layers.0.Self.1.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self1InProjBias, 24), "Layers.0.Self", "gradient of Layers.0.Self.1.in_proj_bias", _steps);
 
             // backward of Layers.0.Self: LayerNorm   d[B, 5, 8] -> d[B, 5, 8], dweight[8], dbias[8]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.TargetEmbedded, rows * 40), workspace.Slice(WorkspaceOffsets.DLayers0SelfLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self0Weight, 8), workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNormSaved, rows * 10), workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), gradients.Slice(ParameterOffsets.Layers0Self0Weight, 8), gradients.Slice(ParameterOffsets.Layers0Self0Bias, 8), rows * 5, 8, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), "Layers.0.Self", "gradient w.r.t. the input of its LayerNorm (the output of 'TargetEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self0Weight, 8), "Layers.0.Self", "gradient of Layers.0.Self.0.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Layers0Self0Bias, 8), "Layers.0.Self", "gradient of Layers.0.Self.0.bias", _steps);
 
             // backward of TargetEmbedded: LearnedPositions   d[B, 5, 8] -> d[B, 5, 8], dweight[5, 8]
             global::Kiln.Kernels.Positions.BackwardTable(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), gradients.Slice(ParameterOffsets.TargetEmbedded1Weight, 40), rows, accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DTargetEmbedded, rows * 40), workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 40), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 40), "TargetEmbedded", "gradient w.r.t. the input of its LearnedPositions (the output of 'TargetEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.TargetEmbedded1Weight, 40), "TargetEmbedded", "gradient of TargetEmbedded.1.weight", _steps);
 
             // backward of TargetEmbedded: Embedding(12, 8)   d[B, 5, 8] -> d[B, 5], dweight[12, 8]
             global::Kiln.Kernels.Embedding.Backward(target, workspace.Slice(WorkspaceOffsets.DTargetEmbeddedEmbedding, rows * 40), gradients.Slice(ParameterOffsets.TargetEmbedded0Weight, 96), 12, 8, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.TargetEmbedded0Weight, 96), "TargetEmbedded", "gradient of TargetEmbedded.0.weight", _steps);
 
             // backward of Encoded: LayerNorm   d[B, 6, 8] -> d[B, 6, 8], dweight[8], dbias[8]
             global::Kiln.Kernels.LayerNorm.Backward(workspace.Slice(WorkspaceOffsets.EncodedAdd, rows * 48), workspace.Slice(WorkspaceOffsets.DEncoded, rows * 48), parameters.Slice(ParameterOffsets.Encoded2Weight, 8), workspace.Slice(WorkspaceOffsets.EncodedSaved, rows * 12), workspace.Slice(WorkspaceOffsets.DEncodedAdd, rows * 48), gradients.Slice(ParameterOffsets.Encoded2Weight, 8), gradients.Slice(ParameterOffsets.Encoded2Bias, 8), rows * 6, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncodedAdd, rows * 48), "Encoded", "gradient w.r.t. the input of its LayerNorm (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded2Weight, 8), "Encoded", "gradient of Encoded.2.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded2Bias, 8), "Encoded", "gradient of Encoded.2.bias", _steps);
 
             // backward of Encoded: Residual   d[B, 6, 8] -> d[B, 6, 8]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncodedAdd, rows * 48), workspace.Slice(WorkspaceOffsets.DEncodedOutProj, rows * 48), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DEncodedAdd, rows * 48), workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 48), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncodedOutProj, rows * 48), "Encoded", "gradient w.r.t. the input of its Residual (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 48), "Encoded", "gradient w.r.t. the input of its Residual (the output of 'SourceEmbedded')", _steps);
 
             // backward of Encoded: output projection   d[B, 6, 8] -> d[B, 6, 8], dweight[8, 8], dbias[8]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), workspace.Slice(WorkspaceOffsets.DEncodedOutProj, rows * 48), gradients.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), gradients.Slice(ParameterOffsets.Encoded0OutProjBias, 8), rows * 6, 8, 8, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncodedOutProj, rows * 48), parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), workspace.Slice(WorkspaceOffsets.DEncodedAttention, rows * 48), rows * 6, 8, 8, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncodedAttention, rows * 48), "Encoded", "gradient w.r.t. the input of its output projection (the output of 'Encoded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), "Encoded", "gradient of Encoded.0.out_proj.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded0OutProjBias, 8), "Encoded", "gradient of Encoded.0.out_proj.bias", _steps);
 
             // backward of Encoded: 2 heads of 4: softmax(Q·Kᵀ/√4)·V   d[B, 6, 8] -> d[B, 6, 24]
             _encodedAttentionLayer.Backward(workspace.Slice(WorkspaceOffsets.DEncodedAttention, rows * 48), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), 24, workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144).Slice(8), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144).Slice(16), 24, workspace.Slice(WorkspaceOffsets.EncodedAttentionSaved, rows * 72),
                 workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144), workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144).Slice(8), workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144).Slice(16), rows, accumulate: false, new global::System.Span<int>(_sourceKeyLengths, 0, rows), false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144), "Encoded", "gradient w.r.t. the input of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V (the output of 'Encoded')", _steps);
 
             // backward of Encoded: SelfAttention(2, KeyPadding = Source): Q, K, V projection   d[B, 6, 24] -> d[B, 6, 8], din_proj_weight[24, 8], din_proj_bias[24]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144), gradients.Slice(ParameterOffsets.Encoded0InProjWeight, 192), gradients.Slice(ParameterOffsets.Encoded0InProjBias, 24), rows * 6, 8, 24, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DEncodedQkv, rows * 144), parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 48), rows * 6, 8, 24, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 48), "Encoded", "gradient w.r.t. the input of its SelfAttention(2, KeyPadding = Source): Q, K, V projection (the output of 'SourceEmbedded')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded0InProjWeight, 192), "Encoded", "gradient of Encoded.0.in_proj_weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Encoded0InProjBias, 24), "Encoded", "gradient of Encoded.0.in_proj_bias", _steps);
 
             // backward of SourceEmbedded: SinusoidalPositions   d[B, 6, 8] -> d[B, 6, 8]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DSourceEmbedded, rows * 48), workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 48), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 48), "SourceEmbedded", "gradient w.r.t. the input of its SinusoidalPositions (the output of 'SourceEmbedded')", _steps);
 
             // backward of SourceEmbedded: Embedding(12, 8)   d[B, 6, 8] -> d[B, 6], dweight[12, 8]
             global::Kiln.Kernels.Embedding.Backward(source, workspace.Slice(WorkspaceOffsets.DSourceEmbeddedEmbedding, rows * 48), gradients.Slice(ParameterOffsets.SourceEmbeddedWeight, 96), 12, 8, -1, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.SourceEmbeddedWeight, 96), "SourceEmbedded", "gradient of SourceEmbedded.weight", _steps);
         }
     }
 }

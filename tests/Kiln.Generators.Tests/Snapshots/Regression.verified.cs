@@ -88,6 +88,22 @@ namespace Tests
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("Regressor");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -153,6 +169,7 @@ namespace Tests
         /// <summary>Inference: <paramref name="prediction"/> [rows, 3] from <paramref name="x"/> [rows, 8], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> x, global::System.Span<float> prediction)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(x.Length, InputSize, nameof(x), "[rows, 8]");
             global::Kiln.Guard.Length(prediction.Length, rows, OutputSize, nameof(prediction));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Prediction, Batch * OutputSize);
@@ -167,6 +184,7 @@ namespace Tests
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> targets)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(x.Length, InputSize, nameof(x), "[rows, 8]");
             global::Kiln.Guard.Length(targets.Length, rows, OutputSize, nameof(targets));
             double total = 0;
@@ -182,11 +200,15 @@ namespace Tests
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> targets)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(x.Length, InputSize, nameof(x), "[rows, 8]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(x));
             global::Kiln.Guard.Length(targets.Length, rows, OutputSize, nameof(targets));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(x, rows);
             float loss = RunLoss(x, targets, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(x, targets, rows);
             return loss;
         }
@@ -195,6 +217,7 @@ namespace Tests
         public float TrainStep(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> targets, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(x, targets);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -207,14 +230,16 @@ namespace Tests
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<float, float>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, float>.BatchSize => Batch;
@@ -229,18 +254,23 @@ namespace Tests
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(x, "X", "input", _steps);
 
             // Hidden: Dense(32) -> Sigmoid, fused: bias and activation in the GEMM epilogue   [B, 8] -> [B, 32]
             global::Kiln.Kernels.Dense.Forward(x, parameters.Slice(ParameterOffsets.HiddenWeight, 256), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), rows, 8, 32, default(global::Kiln.Kernels.Activations.SigmoidOp), preActivation: default);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), "Hidden", "output of its Dense(32) -> Sigmoid", _steps);
 
             // Mixture: Dense(16, Bias = false)   [B, 32] -> [B, 16]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.MixtureWeight, 512), default, workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), rows, 32, 16);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), "Mixture", "output of its Dense(16, Bias = false)", _steps);
 
             // Mixture: Softmax   [B, 16] -> [B, 16]
             global::Kiln.Kernels.Softmax.Forward(workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), rows, 16);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), "Mixture", "output of its Softmax", _steps);
 
             // Prediction: Dense(3)   [B, 16] -> [B, 3]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), parameters.Slice(ParameterOffsets.PredictionWeight, 48), parameters.Slice(ParameterOffsets.PredictionBias, 3), workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), rows, 16, 3);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), "Prediction", "output of its Dense(3)", _steps);
         }
 
         /// <summary>Loss: MeanSquaredError over the last forward pass.</summary>
@@ -262,23 +292,33 @@ namespace Tests
 
             // backward of Loss: MeanSquaredError   d[] -> d[B, 3]
             global::Kiln.Kernels.Losses.MeanSquaredErrorBackward(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), targets, workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), accumulate: false, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), "Loss", "gradient w.r.t. the input of its MeanSquaredError (the output of 'Prediction')", _steps);
 
             // backward of Prediction: Dense(3)   d[B, 3] -> d[B, 16], dweight[3, 16], dbias[3]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), gradients.Slice(ParameterOffsets.PredictionWeight, 48), gradients.Slice(ParameterOffsets.PredictionBias, 3), rows, 16, 3, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DPrediction, rows * 3), parameters.Slice(ParameterOffsets.PredictionWeight, 48), workspace.Slice(WorkspaceOffsets.DMixture, rows * 16), rows, 16, 3, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DMixture, rows * 16), "Prediction", "gradient w.r.t. the input of its Dense(3) (the output of 'Mixture')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.PredictionWeight, 48), "Prediction", "gradient of Prediction.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.PredictionBias, 3), "Prediction", "gradient of Prediction.bias", _steps);
 
             // backward of Mixture: Softmax   d[B, 16] -> d[B, 16]
             global::Kiln.Kernels.Softmax.Backward(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), workspace.Slice(WorkspaceOffsets.DMixture, rows * 16), workspace.Slice(WorkspaceOffsets.DMixtureDense, rows * 16), rows, 16, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DMixtureDense, rows * 16), "Mixture", "gradient w.r.t. the input of its Softmax (the output of 'Mixture')", _steps);
 
             // backward of Mixture: Dense(16, Bias = false)   d[B, 16] -> d[B, 32], dweight[16, 32]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), workspace.Slice(WorkspaceOffsets.DMixtureDense, rows * 16), gradients.Slice(ParameterOffsets.MixtureWeight, 512), default, rows, 32, 16, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DMixtureDense, rows * 16), parameters.Slice(ParameterOffsets.MixtureWeight, 512), workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), rows, 32, 16, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), "Mixture", "gradient w.r.t. the input of its Dense(16, Bias = false) (the output of 'Hidden')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.MixtureWeight, 512), "Mixture", "gradient of Mixture.weight", _steps);
 
             // backward of Hidden: Sigmoid   d[B, 32] -> d[B, 32]
             global::Kiln.Kernels.Activations.SigmoidBackward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), "Hidden", "gradient w.r.t. the input of its Sigmoid (the output of 'Hidden')", _steps);
 
             // backward of Hidden: Dense(32)   d[B, 32] -> d[B, 8], dweight[32, 8], dbias[32]
             global::Kiln.Kernels.Dense.BackwardParameters(x, workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), gradients.Slice(ParameterOffsets.HiddenWeight, 256), gradients.Slice(ParameterOffsets.HiddenBias, 32), rows, 8, 32, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenWeight, 256), "Hidden", "gradient of Hidden.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenBias, 32), "Hidden", "gradient of Hidden.bias", _steps);
         }
     }
 }

@@ -86,6 +86,22 @@ namespace Tests
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("RegularizedMlp");
+
         /// <summary>The generator dropout and noise draw from, seeded from the constructor's seed; a checkpoint saves its state.</summary>
         public global::Kiln.KilnRandom Random { get; }
 
@@ -149,6 +165,7 @@ namespace Tests
         /// <summary>Inference: <paramref name="logits"/> [rows, 5] from <paramref name="features"/> [rows, 20], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> features, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 20]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -163,6 +180,7 @@ namespace Tests
         /// <summary>The most likely class of each row of <paramref name="features"/> [rows, 20] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> features, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 20]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -177,6 +195,7 @@ namespace Tests
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 20]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -192,11 +211,15 @@ namespace Tests
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 20]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(features));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(features, rows);
             float loss = RunLoss(features, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(features, labels, rows);
             return loss;
         }
@@ -205,6 +228,7 @@ namespace Tests
         public float TrainStep(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(features, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -217,14 +241,16 @@ namespace Tests
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, Random);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, Random, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), Random);
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), Random, null, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -239,18 +265,23 @@ namespace Tests
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(features, "Features", "input", _steps);
 
             // Features: GaussianNoise(0.1)   [B, 20] -> [B, 20]
             global::Kiln.Kernels.GaussianNoise.Forward(features, workspace.Slice(WorkspaceOffsets.Features, rows * 20), 0.1f, Training, Random);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Features, rows * 20), "Features", "output of its GaussianNoise(0.1)", _steps);
 
             // Hidden: Dense(32) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 20] -> [B, 32]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Features, rows * 20), parameters.Slice(ParameterOffsets.HiddenWeight, 640), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), rows, 20, 32, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), "Hidden", "output of its Dense(32) -> Relu", _steps);
 
             // Hidden: Dropout(0.25)   [B, 32] -> [B, 32]
             global::Kiln.Kernels.Dropout.Forward(workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), workspace.Slice(WorkspaceOffsets.HiddenMask, rows * 32), 0.25f, Training, Random);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), "Hidden", "output of its Dropout(0.25)", _steps);
 
             // Logits: Dense(5)   [B, 32] -> [B, 5]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.LogitsWeight, 160), parameters.Slice(ParameterOffsets.LogitsBias, 5), workspace.Slice(WorkspaceOffsets.Logits, rows * 5), rows, 32, 5);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 5), "Logits", "output of its Dense(5)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy(smoothing 0.1) over the last forward pass.</summary>
@@ -272,19 +303,27 @@ namespace Tests
 
             // backward of Loss: SoftmaxCrossEntropy(smoothing 0.1)   d[] -> d[B, 5]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 5), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 5), rows, 5, accumulate: false, 0.1f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 5), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy(smoothing 0.1) (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(5)   d[B, 5] -> d[B, 32], dweight[5, 32], dbias[5]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), workspace.Slice(WorkspaceOffsets.DLogits, rows * 5), gradients.Slice(ParameterOffsets.LogitsWeight, 160), gradients.Slice(ParameterOffsets.LogitsBias, 5), rows, 32, 5, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 5), parameters.Slice(ParameterOffsets.LogitsWeight, 160), workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), rows, 32, 5, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), "Logits", "gradient w.r.t. the input of its Dense(5) (the output of 'Hidden')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 160), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 5), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Hidden: Dropout(0.25)   d[B, 32] -> d[B, 32]
             global::Kiln.Kernels.Dropout.Backward(workspace.Slice(WorkspaceOffsets.DHidden, rows * 32), workspace.Slice(WorkspaceOffsets.HiddenMask, rows * 32), workspace.Slice(WorkspaceOffsets.DHiddenRelu, rows * 32), Training, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenRelu, rows * 32), "Hidden", "gradient w.r.t. the input of its Dropout(0.25) (the output of 'Hidden')", _steps);
 
             // backward of Hidden: Relu   d[B, 32] -> d[B, 32]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), workspace.Slice(WorkspaceOffsets.DHiddenRelu, rows * 32), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), "Hidden", "gradient w.r.t. the input of its Relu (the output of 'Hidden')", _steps);
 
             // backward of Hidden: Dense(32)   d[B, 32] -> d[B, 20], dweight[32, 20], dbias[32]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Features, rows * 20), workspace.Slice(WorkspaceOffsets.DHiddenDense, rows * 32), gradients.Slice(ParameterOffsets.HiddenWeight, 640), gradients.Slice(ParameterOffsets.HiddenBias, 32), rows, 20, 32, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenWeight, 640), "Hidden", "gradient of Hidden.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenBias, 32), "Hidden", "gradient of Hidden.bias", _steps);
         }
     }
 }

@@ -96,6 +96,22 @@ namespace Tests
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("ResidualMlp");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -166,6 +182,7 @@ namespace Tests
         /// <summary>Inference: <paramref name="logits"/> [rows, 10] from <paramref name="features"/> [rows, 64], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> features, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 64]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -180,6 +197,7 @@ namespace Tests
         /// <summary>The most likely class of each row of <paramref name="features"/> [rows, 64] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> features, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 64]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -194,6 +212,7 @@ namespace Tests
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 64]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -209,11 +228,15 @@ namespace Tests
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(features.Length, InputSize, nameof(features), "[rows, 64]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(features));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(features, rows);
             float loss = RunLoss(features, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(features, labels, rows);
             return loss;
         }
@@ -222,6 +245,7 @@ namespace Tests
         public float TrainStep(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(features, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -234,14 +258,16 @@ namespace Tests
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -256,21 +282,27 @@ namespace Tests
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(features, "Features", "input", _steps);
 
             // Stem: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64] -> [B, 128]
             global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.StemWeight, 8192), parameters.Slice(ParameterOffsets.StemBias, 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), rows, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.StemDense, rows * 128));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), "Stem", "output of its Dense(128) -> Gelu", _steps);
 
             // Block: Dense(128) -> Tanh, fused: bias and activation in the GEMM epilogue   [B, 128] -> [B, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), parameters.Slice(ParameterOffsets.BlockBias, 128), workspace.Slice(WorkspaceOffsets.Block, rows * 128), rows, 128, 128, default(global::Kiln.Kernels.Activations.TanhOp), preActivation: default);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block, rows * 128), "Block", "output of its Dense(128) -> Tanh", _steps);
 
             // Sum: Add(Stem)   [B, 128] -> [B, 128]
             global::Kiln.Kernels.Add.Forward(workspace.Slice(WorkspaceOffsets.Block, rows * 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), workspace.Slice(WorkspaceOffsets.Sum, rows * 128));
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Sum, rows * 128), "Sum", "output of its Add(Stem)", _steps);
 
             // Logits: LeakyRelu(0.1)   [B, 128] -> [B, 128]
             global::Kiln.Kernels.Activations.LeakyReluForward(workspace.Slice(WorkspaceOffsets.Sum, rows * 128), workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), 0.1f);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), "Logits", "output of its LeakyRelu(0.1)", _steps);
 
             // Logits: Dense(10)   [B, 128] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -292,30 +324,44 @@ namespace Tests
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 128], dweight[10, 128], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.LogitsWeight, 1280), gradients.Slice(ParameterOffsets.LogitsBias, 10), rows, 128, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), workspace.Slice(WorkspaceOffsets.DLogitsLeakyRelu, rows * 128), rows, 128, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogitsLeakyRelu, rows * 128), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Logits')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 1280), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 10), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Logits: LeakyRelu(0.1)   d[B, 128] -> d[B, 128]
             global::Kiln.Kernels.Activations.LeakyReluBackward(workspace.Slice(WorkspaceOffsets.Sum, rows * 128), workspace.Slice(WorkspaceOffsets.DLogitsLeakyRelu, rows * 128), workspace.Slice(WorkspaceOffsets.DSum, rows * 128), 0.1f, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DSum, rows * 128), "Logits", "gradient w.r.t. the input of its LeakyRelu(0.1) (the output of 'Sum')", _steps);
 
             // backward of Sum: Add(Stem)   d[B, 128] -> d[B, 128]
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DSum, rows * 128), workspace.Slice(WorkspaceOffsets.DBlock, rows * 128), accumulate: false);
             global::Kiln.Kernels.Add.Backward(workspace.Slice(WorkspaceOffsets.DSum, rows * 128), workspace.Slice(WorkspaceOffsets.DStem, rows * 128), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlock, rows * 128), "Sum", "gradient w.r.t. the input of its Add(Stem) (the output of 'Block')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 128), "Sum", "gradient w.r.t. the input of its Add(Stem) (the output of 'Stem')", _steps);
 
             // backward of Block: Tanh   d[B, 128] -> d[B, 128]
             global::Kiln.Kernels.Activations.TanhBackward(workspace.Slice(WorkspaceOffsets.Block, rows * 128), workspace.Slice(WorkspaceOffsets.DBlock, rows * 128), workspace.Slice(WorkspaceOffsets.DBlockDense, rows * 128), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DBlockDense, rows * 128), "Block", "gradient w.r.t. the input of its Tanh (the output of 'Block')", _steps);
 
             // backward of Block: Dense(128)   d[B, 128] -> d[B, 128], dweight[128, 128], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), workspace.Slice(WorkspaceOffsets.DBlockDense, rows * 128), gradients.Slice(ParameterOffsets.BlockWeight, 16384), gradients.Slice(ParameterOffsets.BlockBias, 128), rows, 128, 128, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DBlockDense, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), workspace.Slice(WorkspaceOffsets.DStem, rows * 128), rows, 128, 128, accumulate: true);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStem, rows * 128), "Block", "gradient w.r.t. the input of its Dense(128) (the output of 'Stem')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.BlockWeight, 16384), "Block", "gradient of Block.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.BlockBias, 128), "Block", "gradient of Block.bias", _steps);
 
             // backward of Stem: Gelu   d[B, 128] -> d[B, 128]
             global::Kiln.Kernels.Activations.GeluBackward(workspace.Slice(WorkspaceOffsets.StemDense, rows * 128), workspace.Slice(WorkspaceOffsets.DStem, rows * 128), workspace.Slice(WorkspaceOffsets.DStemDense, rows * 128), approximate: false, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DStemDense, rows * 128), "Stem", "gradient w.r.t. the input of its Gelu (the output of 'Stem')", _steps);
 
             // backward of Stem: Dense(128)   d[B, 128] -> d[B, 64], dweight[128, 64], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(features, workspace.Slice(WorkspaceOffsets.DStemDense, rows * 128), gradients.Slice(ParameterOffsets.StemWeight, 8192), gradients.Slice(ParameterOffsets.StemBias, 128), rows, 64, 128, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.StemWeight, 8192), "Stem", "gradient of Stem.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.StemBias, 128), "Stem", "gradient of Stem.bias", _steps);
         }
     }
 }

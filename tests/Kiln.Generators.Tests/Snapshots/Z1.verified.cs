@@ -89,6 +89,22 @@ namespace Kiln.Samples.Mnist
         /// (<c>model.eval()</c>): they pass their input through. Every pass follows it: Forward, Predict, Evaluate and training.</summary>
         public bool Training { get; set; } = true;
 
+        /// <summary>Check mode, off by default (PyTorch's <c>detect_anomaly</c>): every pass verifies that the parameters, the input, each
+        /// node's activation, the loss and each gradient are finite, and throws a <see cref="global::Kiln.NonFiniteException"/> naming the node, the
+        /// tensor and the training step at the first NaN or infinity. When off, each check is one untaken branch. Compiling with
+        /// <c>KILN_NO_FINITE_CHECKS</c> defined removes the checks altogether (the mode then cannot be turned on).</summary>
+        #if KILN_NO_FINITE_CHECKS
+        public bool CheckFinite { get => false; set { if (value) throw new global::System.NotSupportedException("This model was compiled with KILN_NO_FINITE_CHECKS defined."); } }
+        #else
+        public bool CheckFinite { get; set; }
+        #endif
+
+        /// <summary>Training steps begun (calls of <c>ComputeGradients</c>, directly or through <c>TrainStep</c>); check mode names the step by it.</summary>
+        private long _steps;
+
+        /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
+        private readonly global::Kiln.InstanceGuard _use = new("MnistMlp");
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -155,6 +171,7 @@ namespace Kiln.Samples.Mnist
         /// <summary>Inference: <paramref name="logits"/> [rows, 10] from <paramref name="pixels"/> [rows, 784], for any number of rows (run in chunks of at most <see cref="Batch"/>).</summary>
         public void Forward(global::System.ReadOnlySpan<float> pixels, global::System.Span<float> logits)
         {
+            using var use = _use.Enter(nameof(Forward));
             int rows = global::Kiln.Guard.Rows(pixels.Length, InputSize, nameof(pixels), "[rows, 784]");
             global::Kiln.Guard.Length(logits.Length, rows, OutputSize, nameof(logits));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -169,6 +186,7 @@ namespace Kiln.Samples.Mnist
         /// <summary>The most likely class of each row of <paramref name="pixels"/> [rows, 784] (the arg-max of the logits).</summary>
         public void Predict(global::System.ReadOnlySpan<float> pixels, global::System.Span<int> classes)
         {
+            using var use = _use.Enter(nameof(Predict));
             int rows = global::Kiln.Guard.Rows(pixels.Length, InputSize, nameof(pixels), "[rows, 784]");
             global::Kiln.Guard.Length(classes.Length, rows, 1, nameof(classes));
             global::System.ReadOnlySpan<float> output = _memory.Slice(WorkspaceStart + WorkspaceOffsets.Logits, Batch * OutputSize);
@@ -183,6 +201,7 @@ namespace Kiln.Samples.Mnist
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(Evaluate));
             int rows = global::Kiln.Guard.Rows(pixels.Length, InputSize, nameof(pixels), "[rows, 784]");
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
             double total = 0;
@@ -198,11 +217,15 @@ namespace Kiln.Samples.Mnist
         /// <summary>Forward and backward over one batch of up to <see cref="Batch"/> rows: returns the mean loss and leaves the gradients in <see cref="Gradients"/>.</summary>
         public float ComputeGradients(global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<int> labels)
         {
+            using var use = _use.Enter(nameof(ComputeGradients));
             int rows = global::Kiln.Guard.Rows(pixels.Length, InputSize, nameof(pixels), "[rows, 784]");
             global::Kiln.Guard.Batch(rows, Batch, nameof(pixels));
             global::Kiln.Guard.Length(labels.Length, rows, 1, nameof(labels));
+            _steps++;
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(Parameters, "parameter", _steps);
             RunForward(pixels, rows);
             float loss = RunLoss(pixels, labels, rows);
+            if (CheckFinite) global::Kiln.FiniteCheck.CheckLoss(loss, "Loss", _steps);
             RunBackward(pixels, labels, rows);
             return loss;
         }
@@ -211,6 +234,7 @@ namespace Kiln.Samples.Mnist
         public float TrainStep(global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<int> labels, global::Kiln.Optimizers.Optimizer optimizer)
         {
             global::System.ArgumentNullException.ThrowIfNull(optimizer);
+            using var use = _use.Enter(nameof(TrainStep));
             float loss = ComputeGradients(pixels, labels);
             optimizer.Step(Parameters.Span, Gradients.Span);
             return loss;
@@ -223,14 +247,16 @@ namespace Kiln.Samples.Mnist
         public void Load(string path) => global::Kiln.IO.SafeTensors.Load(path, Parameters);
 
         /// <summary>Writes a training checkpoint atomically: the parameters, the optimizer's state, step count and learning rate,
-        /// and <paramref name="metadata"/> (e.g. the epoch and the data position), so that a run can resume exactly.</summary>
-        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null) =>
-            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata);
+        /// <paramref name="metadata"/> (e.g. the epoch and the data position) and the caller's own <paramref name="tensors"/>, so that a
+        /// run can resume exactly.</summary>
+        public void Save(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null, global::System.Collections.Generic.IReadOnlyDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Save(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), metadata, null, null, tensors);
 
         /// <summary>Resumes from a training checkpoint: the parameters and the optimizer's state, step count and learning rate;
-        /// returns the checkpoint's metadata. The file is validated whole before anything changes.</summary>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer) =>
-            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)));
+        /// returns the checkpoint's metadata, and its own tensors into <paramref name="tensors"/> when given. The file is validated whole
+        /// before anything changes.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, string> Load(string path, global::Kiln.Optimizers.Optimizer optimizer, global::System.Collections.Generic.IDictionary<string, float[]>? tensors = null) =>
+            global::Kiln.IO.Checkpoint.Load(path, Parameters, optimizer ?? throw new global::System.ArgumentNullException(nameof(optimizer)), null, null, tensors);
 
         // global::Kiln.ITrainable<float, int>: the sizes by the interface's names; the methods above implement the rest.
         int global::Kiln.ITrainable<float, int>.BatchSize => Batch;
@@ -245,15 +271,19 @@ namespace Kiln.Samples.Mnist
             global::System.Span<float> memory = _memory.Span;
             global::System.ReadOnlySpan<float> parameters = memory.Slice(0, ParameterFloats);
             global::System.Span<float> workspace = memory.Slice(WorkspaceStart, WorkspaceFloats);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(pixels, "Pixels", "input", _steps);
 
             // Hidden1: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 784] -> [B, 256]
             global::Kiln.Kernels.Dense.Forward(pixels, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), parameters.Slice(ParameterOffsets.Hidden1Bias, 256), workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), rows, 784, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), "Hidden1", "output of its Dense(256) -> Relu", _steps);
 
             // Hidden2: Dense(128) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 256] -> [B, 128]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), parameters.Slice(ParameterOffsets.Hidden2Bias, 128), workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), rows, 256, 128, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), "Hidden2", "output of its Dense(128) -> Relu", _steps);
 
             // Logits: Dense(10)   [B, 128] -> [B, 10]
             global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
         /// <summary>Loss: SoftmaxCrossEntropy over the last forward pass.</summary>
@@ -275,23 +305,34 @@ namespace Kiln.Samples.Mnist
 
             // backward of Loss: SoftmaxCrossEntropy   d[] -> d[B, 10]
             global::Kiln.Kernels.Losses.SoftmaxCrossEntropyBackward(workspace.Slice(WorkspaceOffsets.LossProbabilities, rows * 10), labels, workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), rows, 10, accumulate: false, 0f, global::Kiln.Reduction.Mean);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), "Loss", "gradient w.r.t. the input of its SoftmaxCrossEntropy (the output of 'Logits')", _steps);
 
             // backward of Logits: Dense(10)   d[B, 10] -> d[B, 128], dweight[10, 128], dbias[10]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), gradients.Slice(ParameterOffsets.LogitsWeight, 1280), gradients.Slice(ParameterOffsets.LogitsBias, 10), rows, 128, 10, accumulate: false);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DLogits, rows * 10), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), workspace.Slice(WorkspaceOffsets.DHidden2, rows * 128), rows, 128, 10, accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden2, rows * 128), "Logits", "gradient w.r.t. the input of its Dense(10) (the output of 'Hidden2')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsWeight, 1280), "Logits", "gradient of Logits.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.LogitsBias, 10), "Logits", "gradient of Logits.bias", _steps);
 
             // backward of Hidden2: Relu   d[B, 128] -> d[B, 128]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DHidden2, rows * 128), workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), "Hidden2", "gradient w.r.t. the input of its Relu (the output of 'Hidden2')", _steps);
 
             // backward of Hidden2: Dense(128)   d[B, 128] -> d[B, 256], dweight[128, 256], dbias[128]
             global::Kiln.Kernels.Dense.BackwardParameters(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), gradients.Slice(ParameterOffsets.Hidden2Weight, 32768), gradients.Slice(ParameterOffsets.Hidden2Bias, 128), rows, 256, 128, accumulate: false, threads: Threads);
             global::Kiln.Kernels.Dense.BackwardInput(workspace.Slice(WorkspaceOffsets.DHidden2Dense, rows * 128), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), rows, 256, 128, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), "Hidden2", "gradient w.r.t. the input of its Dense(128) (the output of 'Hidden1')", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Hidden2Weight, 32768), "Hidden2", "gradient of Hidden2.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Hidden2Bias, 128), "Hidden2", "gradient of Hidden2.bias", _steps);
 
             // backward of Hidden1: Relu   d[B, 256] -> d[B, 256]
             global::Kiln.Kernels.Activations.ReluBackward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden1, rows * 256), workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), accumulate: false);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), "Hidden1", "gradient w.r.t. the input of its Relu (the output of 'Hidden1')", _steps);
 
             // backward of Hidden1: Dense(256)   d[B, 256] -> d[B, 784], dweight[256, 784], dbias[256]
             global::Kiln.Kernels.Dense.BackwardParameters(pixels, workspace.Slice(WorkspaceOffsets.DHidden1Dense, rows * 256), gradients.Slice(ParameterOffsets.Hidden1Weight, 200704), gradients.Slice(ParameterOffsets.Hidden1Bias, 256), rows, 784, 256, accumulate: false, threads: Threads);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Hidden1Weight, 200704), "Hidden1", "gradient of Hidden1.weight", _steps);
+            if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.Hidden1Bias, 256), "Hidden1", "gradient of Hidden1.bias", _steps);
         }
     }
 }
