@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using Kiln.Data;
 using Kiln.Optimizers;
 
@@ -120,7 +121,7 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
                     || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out batchInEpoch))
                     throw new IO.CheckpointException($"{_options.CheckpointPath}: the epoch state '{epochState}' is not 'loss sum,rows,batches'.");
             }
-            if (meta.TryGetValue(LogKey, out string? bytes)) logBytes = long.Parse(bytes, NumberStyles.None, CultureInfo.InvariantCulture);
+            if (meta.ContainsKey(LogKey)) logBytes = Long(meta, LogKey);
             if (_options.EarlyStopping is { } early) RestoreEarlyStopping(early, meta, tensors);
             resumed = true;
         }
@@ -319,8 +320,11 @@ public sealed class Trainer<TTarget> where TTarget : unmanaged
     {
         if (random is null || !meta.TryGetValue(key, out string? text)) return;
         string[] parts = text.Split(',');
-        random.State = (uint.Parse(parts[0], CultureInfo.InvariantCulture), uint.Parse(parts[1], CultureInfo.InvariantCulture),
-            uint.Parse(parts[2], CultureInfo.InvariantCulture), uint.Parse(parts[3], CultureInfo.InvariantCulture));
+        var words = new uint[4];
+        if (parts.Length != 4 || !parts.Select((p, i) => uint.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out words[i])).All(ok => ok)
+            || (words[0] | words[1] | words[2] | words[3]) == 0)
+            throw new IO.CheckpointException($"The checkpoint's generator state '{key}' = '{text}' is not four non-zero numbers.");
+        random.State = (words[0], words[1], words[2], words[3]);
     }
 
     private static string F(float? value) => value is float v ? v.ToString("R", CultureInfo.InvariantCulture) : "";
