@@ -97,7 +97,10 @@ public static class SafeTensors
     }
 
     /// <summary>A test hook run between writing the temporary file and renaming it (fault injection).</summary>
-    internal static Action<string>? BeforeCommit { get; set; }
+    internal static Action<string>? BeforeCommit { get => t_beforeCommit; set => t_beforeCommit = value; }
+
+    // Per thread: a test that simulates a crash must not fail a save another test makes at the same time.
+    [ThreadStatic] private static Action<string>? t_beforeCommit;
 
     /// <summary>
     /// Loads every tensor of <paramref name="tensors"/> from <paramref name="path"/>. The file must hold exactly
