@@ -139,7 +139,7 @@ public static unsafe class SideBySide
             NativeMemory.AlignedFree(pc);
         }
         s_lastMedianRatio = Median(blas) / Median(kiln);
-        s_lastPeak = s_best ? peak.DefaultIfEmpty(0).Max() : Median(peak.Count > 0 ? peak : new List<double> { 0 });
+        s_lastPeak = s_best ? peak.Max() : Median(peak);
         return s_best ? (kiln.Min(), blas.Min()) : (Median(kiln), Median(blas));
     }
 
