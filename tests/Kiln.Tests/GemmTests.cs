@@ -430,15 +430,52 @@ public class ThreadedGemmTests
         }
     }
 
+    /// <summary>A matrix-vector product (one row, Nt) with a large enough B is split by columns between the threads: each
+    /// part runs the register-blocked kernel and the epilogue (bias, pre-activation copy, activation) on its own slice.</summary>
+    [Theory]
+    [InlineData(256, 784, false)]
+    [InlineData(300, 1000, false)]
+    [InlineData(130, 520, true)]
+    [InlineData(1000, 77, true)]
+    public void MatrixVector_SplitBetweenThreads_MatchesTheReference(int n, int k, bool accumulate)
+    {
+        int expectedParts = KernelInfo.Best == KernelIsa.Portable ? 1 : Math.Min(2, KernelThreads.MaxThreads);
+        Assert.Equal(expectedParts, Gemm.MatrixVectorPartitions(GemmKernel.Auto, GemmForm.Nt, 2, 1, n, k, KernelInfo.Best));
+        Assert.Equal(1, Gemm.MatrixVectorPartitions(GemmKernel.Auto, GemmForm.Nt, 2, 2, n, k, KernelInfo.Best));
+        Assert.Equal(1, Gemm.MatrixVectorPartitions(GemmKernel.Auto, GemmForm.Nn, 2, 1, n, k, KernelInfo.Best));
+        float[] a = Reference.Random(k, 1), b = Reference.Random(n * k, 2), bias = Reference.Random(n, 3), start = Reference.Random(n, 4);
+        float[] two = (float[])start.Clone(), pre = new float[n];
+        Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, two, 1, n, k, accumulate, bias, default(Activations.GeluOp), pre, threads: 2);
+
+        var expectedPre = new double[n];
+        var expected = new double[n];
+        for (int j = 0; j < n; j++)
+        {
+            double sum = accumulate ? start[j] : 0;
+            for (int p = 0; p < k; p++) sum += (double)a[p] * b[j * k + p];
+            expectedPre[j] = sum + bias[j];
+            expected[j] = ReferenceMath.Gelu(expectedPre[j]);
+        }
+        Reference.AssertClose(expectedPre, pre, relative: 1e-5, absolute: 1e-4, "pre-activation");
+        Reference.AssertClose(expected, two, relative: 1e-5, absolute: 1e-4, "GELU output");
+
+        float[] one = (float[])start.Clone(), preOne = new float[n];
+        Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, one, 1, n, k, accumulate, bias, default(Activations.GeluOp), preOne, threads: 1);
+        for (int j = 0; j < n; j++) Assert.True(Math.Abs(one[j] - two[j]) <= 1e-5f * (1 + Math.Abs(one[j])), $"[{j}] one thread {one[j]}, two {two[j]}");
+    }
+
     [Fact]
     public void ThreadedRun_AllocatesNothing_AfterWarmUp()
     {
         float[] a = Reference.Random(64 * 784, 1), b = Reference.Random(256 * 784, 2), c = new float[64 * 256];
         for (int i = 0; i < 3; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, c, 64, 256, 784, false, default, default(IdentityOp), default, threads: 2);
+        float[] vector = new float[256];
+        for (int i = 0; i < 3; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, vector, 1, 256, 784, false, default, default(IdentityOp), default, threads: 2);
         long bytes = Allocations.SteadyState(() =>
         {
             for (int i = 0; i < 10; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, c, 64, 256, 784, false, default, default(IdentityOp), default, threads: 2);
+            for (int i = 0; i < 10; i++) Gemm.Run(KernelInfo.Best, GemmKernel.Auto, GemmForm.Nt, a, b, vector, 1, 256, 784, false, default, default(IdentityOp), default, threads: 2);
         }, out string rounds);
-        Assert.True(bytes == 0, $"bytes per round of 10 threaded products: {rounds}");
+        Assert.True(bytes == 0, $"bytes per round of 10 threaded products and 10 threaded matrix-vector products: {rounds}");
     }
 }

@@ -99,6 +99,19 @@ public static unsafe class Gemm
             throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", nameof(preActivation));
         if (m == 0 || n == 0) return;
 
+        int vectorParts = MatrixVectorPartitions(kernel, form, threads, m, n, k, isa);
+        if (vectorParts > 1)
+        {
+            fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
+            {
+                MatrixVectorJob<TAct> job = MatrixVectorJob<TAct>.ForThisThread;
+                job.Set(isa, pa, pb, pc, n, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz);
+                KernelThreads.Run(job, vectorParts);
+                job.Clear();
+            }
+            return;
+        }
+
         int parts = Partitions(threads, m, n, k, isa);
         bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (parts > 1 || PackingPays(form, m, n, k)));
         if (packed && isa != KernelIsa.Portable)
@@ -129,6 +142,13 @@ public static unsafe class Gemm
             default: GemmRegisterBlocked.Tn(isa, a, b, c, m, n, k, accumulate); break;
         }
         // The register-blocked kernels have no fused epilogue: a second pass over C.
+        Epilogue(isa, c, m, n, bias, activation, preActivation);
+    }
+
+    /// <summary>Bias, the pre-activation copy and the activation over C[m, n], after a kernel without a fused epilogue.</summary>
+    private static void Epilogue<TAct>(KernelIsa isa, Span<float> c, int m, int n, ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation)
+        where TAct : struct, IUnaryOperator
+    {
         if (bias.IsEmpty && preActivation.IsEmpty && typeof(TAct) == typeof(IdentityOp)) return;
         for (int i = 0; i < m; i++)
         {
@@ -137,6 +157,19 @@ public static unsafe class Gemm
             if (!preActivation.IsEmpty) row.CopyTo(preActivation.Slice(i * n, n));
             if (typeof(TAct) != typeof(IdentityOp)) ElementWise.Map(isa, activation, row, row);
         }
+    }
+
+    /// <summary>A matrix-vector product (one row of A, Nt: a layer's forward at batch 1) reads every weight once and is
+    /// bound by memory bandwidth, not FLOPs: it is split by columns between threads (each core streams its own rows of
+    /// B) once B holds at least this many floats.</summary>
+    public const long MatrixVectorParallelFloats = 1L << 16;
+
+    /// <summary>How many threads a matrix-vector product uses (1: it is not one, or too small to split).</summary>
+    public static int MatrixVectorPartitions(GemmKernel kernel, GemmForm form, int threads, int m, int n, int k, KernelIsa isa = KernelIsa.Avx512)
+    {
+        if (m != 1 || form != GemmForm.Nt || kernel == GemmKernel.Packed || threads <= 1 || isa == KernelIsa.Portable || (long)n * k < MatrixVectorParallelFloats)
+            return 1;
+        return Math.Max(1, Math.Min(Math.Min(threads, KernelThreads.MaxThreads), n / 64));
     }
 
     /// <summary>Floats a B of <paramref name="n"/> columns and depth <paramref name="k"/> takes packed by <see cref="Pack"/>.</summary>
@@ -211,6 +244,42 @@ public static unsafe class Gemm
             throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] needs {(long)TShape.M * TShape.N}.", nameof(preActivation));
         fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
             GemmPacked.RunShaped<TShape, TAct>(isa, form, pa, pb, pc, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz);
+    }
+
+    /// <summary>The arguments of one threaded matrix-vector product (c[n] = act(a[k]·Bᵀ + bias), B [n, k]), reused per calling
+    /// thread. Each part takes whole 16-column groups: its rows of B, its slice of c, bias and pre-activation.</summary>
+    private sealed class MatrixVectorJob<TAct> : IParallelWork where TAct : struct, IUnaryOperator
+    {
+        [ThreadStatic] private static MatrixVectorJob<TAct>? t_job;
+
+        public static MatrixVectorJob<TAct> ForThisThread => t_job ??= new MatrixVectorJob<TAct>();
+
+        private KernelIsa _isa;
+        private float* _a, _b, _c, _bias, _z;
+        private int _n, _k;
+        private bool _accumulate;
+        private TAct _activation;
+
+        public void Set(KernelIsa isa, float* a, float* b, float* c, int n, int k, bool accumulate, float* bias, TAct activation, float* z)
+        {
+            _isa = isa; _a = a; _b = b; _c = c; _bias = bias; _z = z;
+            _n = n; _k = k; _accumulate = accumulate; _activation = activation;
+        }
+
+        public void Clear() => _a = _b = _c = _bias = _z = null;
+
+        public void Execute(int part, int parts)
+        {
+            int groups = (_n + 15) / 16;
+            int begin = Math.Min(_n, groups * part / parts * 16);
+            int end = part == parts - 1 ? _n : Math.Min(_n, groups * (part + 1) / parts * 16);
+            int width = end - begin;
+            if (width <= 0) return;
+            var c = new Span<float>(_c + begin, width);
+            GemmRegisterBlocked.Nt(_isa, new ReadOnlySpan<float>(_a, _k), new ReadOnlySpan<float>(_b + (nint)begin * _k, width * _k), c, 1, width, _k, _accumulate);
+            Epilogue(_isa, c, 1, width, _bias == null ? default : new ReadOnlySpan<float>(_bias + begin, width), _activation,
+                _z == null ? default : new Span<float>(_z + begin, width));
+        }
     }
 
     /// <summary>The arguments of one threaded product, reused per calling thread (no allocation per call).</summary>
