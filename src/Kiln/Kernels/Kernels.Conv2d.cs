@@ -590,12 +590,19 @@ internal readonly unsafe struct ImageRowsA(float* source, int* table, int pixels
             while (left > 0)
             {
                 int run = Math.Min(depthPerTap - c, left);
-                int offset = offsets[t];
+                int offset = offsets[t], next = t + 1;
+                // Taps that continue this one in memory (the next columns of a kernel row, channels-last) or are padding
+                // like it join one run: with 3 input channels, 3 copies of 9 floats per pixel instead of 9 of 3.
+                while (run < left && (offset < 0 ? offsets[next] < 0 : offsets[next] == offset + (next - t) * depthPerTap))
+                {
+                    run += Math.Min(depthPerTap, left - run);
+                    next++;
+                }
                 if (offset < 0) Runs.Clear(to, run);
                 else Runs.Copy(from + offset + c, to, run);
                 to += run;
                 left -= run;
-                t++;
+                t = next;
                 c = 0;
             }
             if (++pixel == pixels)
