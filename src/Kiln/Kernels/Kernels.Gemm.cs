@@ -104,8 +104,9 @@ public static unsafe class Gemm
         {
             fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
             {
-                MatrixVectorJob<TAct> job = MatrixVectorJob<TAct>.ForThisThread;
-                job.Set(isa, pa, pb, pc, n, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz);
+                // Columns of C (rows of B) in whole 16-column groups per part.
+                RowJob<MatrixVectorWork<TAct>> job = RowJob<MatrixVectorWork<TAct>>.ForThisThread;
+                job.Set(new MatrixVectorWork<TAct>(isa, pa, pb, pc, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz), n, align: 16);
                 KernelThreads.Run(job, vectorParts);
                 job.Clear();
             }
@@ -246,39 +247,18 @@ public static unsafe class Gemm
             GemmPacked.RunShaped<TShape, TAct>(isa, form, pa, pb, pc, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz);
     }
 
-    /// <summary>The arguments of one threaded matrix-vector product (c[n] = act(a[k]·Bᵀ + bias), B [n, k]), reused per calling
-    /// thread. Each part takes whole 16-column groups: its rows of B, its slice of c, bias and pre-activation.</summary>
-    private sealed class MatrixVectorJob<TAct> : IParallelWork where TAct : struct, IUnaryOperator
+    /// <summary>Columns [begin, end) of a matrix-vector product c[n] = act(a[k]·Bᵀ + bias), B [n, k]: those rows of B, that
+    /// slice of c, bias and pre-activation, through the register-blocked kernel and the epilogue.</summary>
+    private readonly struct MatrixVectorWork<TAct>(KernelIsa isa, float* a, float* b, float* c, int k, bool accumulate, float* bias, TAct activation, float* z)
+        : IRowWork where TAct : struct, IUnaryOperator
     {
-        [ThreadStatic] private static MatrixVectorJob<TAct>? t_job;
-
-        public static MatrixVectorJob<TAct> ForThisThread => t_job ??= new MatrixVectorJob<TAct>();
-
-        private KernelIsa _isa;
-        private float* _a, _b, _c, _bias, _z;
-        private int _n, _k;
-        private bool _accumulate;
-        private TAct _activation;
-
-        public void Set(KernelIsa isa, float* a, float* b, float* c, int n, int k, bool accumulate, float* bias, TAct activation, float* z)
+        public void Rows(int begin, int end)
         {
-            _isa = isa; _a = a; _b = b; _c = c; _bias = bias; _z = z;
-            _n = n; _k = k; _accumulate = accumulate; _activation = activation;
-        }
-
-        public void Clear() => _a = _b = _c = _bias = _z = null;
-
-        public void Execute(int part, int parts)
-        {
-            int groups = (_n + 15) / 16;
-            int begin = Math.Min(_n, groups * part / parts * 16);
-            int end = part == parts - 1 ? _n : Math.Min(_n, groups * (part + 1) / parts * 16);
             int width = end - begin;
-            if (width <= 0) return;
-            var c = new Span<float>(_c + begin, width);
-            GemmRegisterBlocked.Nt(_isa, new ReadOnlySpan<float>(_a, _k), new ReadOnlySpan<float>(_b + (nint)begin * _k, width * _k), c, 1, width, _k, _accumulate);
-            Epilogue(_isa, c, 1, width, _bias == null ? default : new ReadOnlySpan<float>(_bias + begin, width), _activation,
-                _z == null ? default : new Span<float>(_z + begin, width));
+            var slice = new Span<float>(c + begin, width);
+            GemmRegisterBlocked.Nt(isa, new ReadOnlySpan<float>(a, k), new ReadOnlySpan<float>(b + (nint)begin * k, width * k), slice, 1, width, k, accumulate);
+            Epilogue(isa, slice, 1, width, bias == null ? default : new ReadOnlySpan<float>(bias + begin, width), activation,
+                z == null ? default : new Span<float>(z + begin, width));
         }
     }
 
