@@ -37,15 +37,25 @@ public class ConvTests
         ["3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)"] = ConvGeometry.Square(16, 20, 22, 16, 3, padding: 1),
     };
 
+    /// <summary>Every ISA, geometry and thread count, with the default algorithm; where Winograd applies, F(2×2, 3×3)
+    /// forced as well (the default runs F(4×4, 3×3) for the forward and input gradient).</summary>
     public static IEnumerable<object[]> Cases() =>
         from isa in KernelInfo.Supported
         from name in Geometries.Keys
         from threads in new[] { 1, 2 }
-        select new object[] { isa, name, threads };
+        from algorithm in Winograd3x3.Applies(Geometries[name]) && isa != KernelIsa.Portable
+            ? new[] { ConvAlgorithm.Auto, ConvAlgorithm.Winograd2x2 } : new[] { ConvAlgorithm.Auto }
+        select new object[] { isa, name, threads, algorithm };
+
+    /// <summary>The float32 tolerance of an output that sums 9·<paramref name="inChannels"/> products: 1e-5 for a direct
+    /// sum (im2col), 1e-5·√(9·in) for Winograd, whose transforms scale values up before they cancel (F(4×4, 3×3)'s hold
+    /// 4, 5 and 8; its error measured about 4× F(2×2)'s: up to 2.1e-5 of the output's scale).</summary>
+    private static double Tolerance(Conv2d conv, int inChannels) => conv.UsesWinograd ? 1e-5 * Math.Sqrt(9 * inChannels) : 1e-5;
 
     private static float[] Random(int length, int seed) => Reference.Random(length, seed);
 
-    private static Conv2d Create(KernelIsa isa, string name) => new(Geometries[name]) { Isa = isa };
+    private static Conv2d Create(KernelIsa isa, string name, ConvAlgorithm algorithm = ConvAlgorithm.Auto) =>
+        new(Geometries[name]) { Isa = isa, Algorithm = algorithm };
 
     [Fact]
     public void Winograd_RunsWhereItApplies_AndIm2colCanBeForced()
@@ -74,16 +84,19 @@ public class ConvTests
 
     /// <summary>Winograd against the im2col path on the same data: both within the float32 tolerance of each other.</summary>
     [Theory]
-    [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1)]
-    [InlineData("3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)", 2)]
-    [InlineData("3x3 pad 1, 32 -> 32 at 16x16 (threaded)", 2)]
-    public void Winograd_MatchesIm2col_ForwardInputAndWeightGradients(string name, int threads)
+    [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1, ConvAlgorithm.Auto)]
+    [InlineData("3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)", 1, ConvAlgorithm.Winograd2x2)]
+    [InlineData("3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)", 2, ConvAlgorithm.Auto)]
+    [InlineData("3x3 pad 1, 16 -> 16 at 20x22 (Winograd, several blocks)", 2, ConvAlgorithm.Winograd2x2)]
+    [InlineData("3x3 pad 1, 32 -> 32 at 16x16 (threaded)", 2, ConvAlgorithm.Winograd4x4)]
+    [InlineData("3x3 pad 1, 32 -> 32 at 16x16 (threaded)", 2, ConvAlgorithm.Winograd2x2)]
+    public void Winograd_MatchesIm2col_ForwardInputAndWeightGradients(string name, int threads, ConvAlgorithm algorithm)
     {
         foreach (KernelIsa isa in KernelInfo.Supported)
         {
             if (isa == KernelIsa.Portable) continue;
             ConvGeometry g = Geometries[name];
-            var winograd = new Conv2d(g) { Isa = isa };
+            var winograd = new Conv2d(g) { Isa = isa, Algorithm = algorithm };
             var im2col = new Conv2d(g) { Isa = isa, Algorithm = ConvAlgorithm.Im2col };
             Assert.True(winograd.UsesWinograd);
             const int images = 3;
@@ -108,10 +121,11 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Forward_WithBiasAndFusedActivation_MatchesReference(KernelIsa isa, string name, int threads)
+    public void Forward_WithBiasAndFusedActivation_MatchesReference(KernelIsa isa, string name, int threads, ConvAlgorithm algorithm)
     {
-        Conv2d conv = Create(isa, name);
+        Conv2d conv = Create(isa, name, algorithm);
         ConvGeometry g = conv.Geometry;
+        double tolerance = Tolerance(conv, g.GroupInChannels);
         foreach (int images in new[] { 1, 3 })
         {
             float[] x = Random(images * g.InputSize, 1), w = Random(g.WeightSize, 2), b = Random(g.OutChannels, 3);
@@ -119,23 +133,24 @@ public class ConvTests
 
             var y = new float[images * g.OutputSize];
             conv.Forward(x, w, b, y, images, threads);
-            Reference.AssertClose(expected, y, 1e-5, 1e-5, $"{name}, {images} images, forward");
+            Reference.AssertClose(expected, y, tolerance, tolerance, $"{name}, {images} images, forward");
 
             var act = new float[y.Length];
             var pre = new float[y.Length];
             conv.Forward(x, w, default, act, images, new Activations.LeakyReluOp(0.1f), pre, threads);
             double[] noBias = ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), null, images);
-            Reference.AssertClose(noBias, pre, 1e-5, 1e-5, $"{name}, {images} images, pre-activation");
-            Reference.AssertClose(noBias.Select(v => v > 0 ? v : 0.1 * v).ToArray(), act, 1e-5, 1e-5, $"{name}, {images} images, leaky ReLU epilogue");
+            Reference.AssertClose(noBias, pre, tolerance, tolerance, $"{name}, {images} images, pre-activation");
+            Reference.AssertClose(noBias.Select(v => v > 0 ? v : 0.1 * v).ToArray(), act, tolerance, tolerance, $"{name}, {images} images, leaky ReLU epilogue");
         }
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void BackwardInput_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads)
+    public void BackwardInput_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads, ConvAlgorithm algorithm)
     {
-        Conv2d conv = Create(isa, name);
+        Conv2d conv = Create(isa, name, algorithm);
         ConvGeometry g = conv.Geometry;
+        double tolerance = Tolerance(conv, g.GroupOutChannels);
         foreach (int images in new[] { 1, 3 })
         {
             float[] dy = Random(images * g.OutputSize, 4), w = Random(g.WeightSize, 5), previous = Random(images * g.InputSize, 6);
@@ -143,19 +158,19 @@ public class ConvTests
 
             float[] dx = Random(images * g.InputSize, 7); // garbage: assigned, not added to
             conv.BackwardInput(dy, w, dx, images, accumulate: false, threads);
-            Reference.AssertClose(expected, dx, 1e-5, 1e-5, $"{name}, {images} images, dx");
+            Reference.AssertClose(expected, dx, tolerance, tolerance, $"{name}, {images} images, dx");
 
             float[] sum = (float[])previous.Clone();
             conv.BackwardInput(dy, w, sum, images, accumulate: true, threads);
-            Reference.AssertClose(expected.Select((v, i) => v + previous[i]).ToArray(), sum, 1e-5, 1e-5, $"{name}, {images} images, dx accumulated");
+            Reference.AssertClose(expected.Select((v, i) => v + previous[i]).ToArray(), sum, tolerance, tolerance, $"{name}, {images} images, dx accumulated");
         }
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void BackwardParameters_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads)
+    public void BackwardParameters_AssignsAndAccumulates_MatchesReference(KernelIsa isa, string name, int threads, ConvAlgorithm algorithm)
     {
-        Conv2d conv = Create(isa, name);
+        Conv2d conv = Create(isa, name, algorithm);
         ConvGeometry g = conv.Geometry;
         foreach (int images in new[] { 1, 3 })
         {
@@ -193,10 +208,12 @@ public class ConvTests
             float[] x = Random(images * g.InputSize, 21), w = Random(g.WeightSize, 22), dy = Random(images * g.OutputSize, 23);
             var y = new float[images * g.OutputSize];
             conv.Forward(x, w, default, y, images, threads: 2);
-            Reference.AssertClose(ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), null, images), y, 1e-5, 1e-4, $"{isa} forward");
+            // 288 (forward) and 576 (dx) products a sum, at 1e-5 relative and 1e-4 absolute, or Winograd's tolerance.
+            double forward = Tolerance(conv, g.InChannels), backward = Tolerance(conv, g.OutChannels);
+            Reference.AssertClose(ReferenceConv.Forward(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(w), null, images), y, forward, Math.Max(forward, 1e-4), $"{isa} forward");
             var dx = new float[x.Length];
             conv.BackwardInput(dy, w, dx, images, false, threads: 2);
-            Reference.AssertClose(ReferenceConv.BackwardInput(g, ReferenceConv.ToDouble(dy), ReferenceConv.ToDouble(w), images), dx, 1e-5, 1e-4, $"{isa} dx");
+            Reference.AssertClose(ReferenceConv.BackwardInput(g, ReferenceConv.ToDouble(dy), ReferenceConv.ToDouble(w), images), dx, backward, Math.Max(backward, 1e-4), $"{isa} dx");
             var dw = new float[w.Length];
             conv.BackwardParameters(x, dy, dw, default, images, false, threads: 2);
             Reference.AssertClose(ReferenceConv.BackwardParameters(g, ReferenceConv.ToDouble(x), ReferenceConv.ToDouble(dy), images).Weight, dw, 1e-4, 1e-4, $"{isa} dW");

@@ -5,36 +5,52 @@ using System.Runtime.Intrinsics;
 namespace Kiln.Kernels;
 
 /// <summary>
-/// Winograd's F(2×2, 3×3) for a 3×3 convolution with stride 1, dilation 1 and padding 1 over channels-last images
-/// (Lavin &amp; Gray, 2016): each 2×2 block of output pixels (a tile) is computed from the 4×4 block of input pixels
-/// around it as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so the 36 multiply-adds per channel pair of a direct 2×2 block become 16
-/// — 2.25× fewer. Over channels, the element-wise product is 16 matrix products, one per position ξ of the 4×4
-/// transformed tile: M[ξ] = V[ξ]·U[ξ] with V[ξ] [tiles, in] the transformed input and U[ξ] [in, out] the transformed
-/// weight, run on the packed GEMM's register tiles. Tiles go in blocks small enough that V and M stay in L2; threads
-/// take whole blocks. The transforms run on 8-lane vectors along the channels, so both channel counts must be
-/// multiples of 8. The input gradient of such a layer is the same computation on dY with the weight turned by 180°
-/// and its in/out swapped (<see cref="Prepare"/> with <c>transposed</c>); the weight gradient sums V ⊙ (A dY Aᵀ) over
-/// the tiles, 16 products along the tiles, and turns the sums back with Gᵀ·G (<see cref="WeightGradient"/>).
+/// Winograd's F(m×m, 3×3), m = 2 or 4, for a 3×3 convolution with stride 1, dilation 1 and padding 1 over
+/// channels-last images (Lavin &amp; Gray, 2016): each m×m block of output pixels (a tile) is computed from the α×α
+/// block of input pixels around it (α = m + 2) as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. The 9m² multiply-adds per channel
+/// pair of a direct tile become α²: 2.25× fewer for F(2×2) (16 for 36), 4× fewer for F(4×4) (36 for 144). Over
+/// channels, the element-wise product is α² matrix products, one per position ξ of the transformed tile: M[ξ] =
+/// V[ξ]·U[ξ] with V[ξ] [tiles, in] the transformed input and U[ξ] [in, out] the transformed weight, packed once for
+/// the GEMM's register tiles. Tiles go in blocks small enough that V and M stay in L2; threads take whole blocks. The
+/// transforms run on vectors along the channels (16 lanes where AVX-512 and the channel counts allow, else 8), so
+/// both channel counts must be multiples of 8. F(4×4) rounds more (its transforms hold 1/6, 1/24 and 8): about 4× the
+/// error of F(2×2), still within float32's tolerance for a sum over 9·in products. The input gradient of such a layer
+/// is the same computation on dY with the weight turned by 180° and its in/out swapped (<see cref="Prepare"/> with
+/// <c>transposed</c>); the weight gradient (F(2×2) only) sums V ⊙ (A dY Aᵀ) over the tiles, 16 products along the
+/// tiles, and turns the sums back with Gᵀ·G (<see cref="WeightGradient"/>).
 /// </summary>
 internal sealed unsafe class Winograd3x3
 {
-    private const int Positions = 16;
-
-    private readonly int _in, _out, _height, _width, _tileRows, _tileColumns;
-    private readonly float[] _u;
+    private readonly int _in, _out, _height, _width, _tileRows, _tileColumns, _alpha, _positions;
+    private readonly bool _wide;
+    private float[]? _u, _packed;
+    private int _packedStride;
 
     [ThreadStatic] private static float[]? t_scratch;
 
+    /// <param name="tile">The output tile's side m: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)).</param>
     /// <param name="inChannels">Channels read (the layer's input, or its output for the input gradient).</param>
     /// <param name="outChannels">Channels written.</param>
     /// <param name="height">The map's height (input and output: stride 1, padding 1).</param>
     /// <param name="width">The map's width.</param>
-    public Winograd3x3(int inChannels, int outChannels, int height, int width)
+    /// <param name="isa">The kernels' instruction set (AVX2 or AVX-512).</param>
+    public Winograd3x3(int tile, int inChannels, int outChannels, int height, int width, KernelIsa isa)
     {
-        (_in, _out, _height, _width) = (inChannels, outChannels, height, width);
-        (_tileRows, _tileColumns) = ((height + 1) / 2, (width + 1) / 2);
-        _u = GC.AllocateUninitializedArray<float>(Positions * inChannels * outChannels, pinned: true);
+        if (tile is not (2 or 4)) throw new ArgumentOutOfRangeException(nameof(tile), tile, "The output tile is 2 or 4.");
+        if (isa == KernelIsa.Portable) throw new ArgumentException("Winograd runs on AVX2 or AVX-512 vectors.", nameof(isa));
+        (Tile, Isa, _in, _out, _height, _width) = (tile, isa, inChannels, outChannels, height, width);
+        (_tileRows, _tileColumns) = ((height + tile - 1) / tile, (width + tile - 1) / tile);
+        _alpha = tile + 2;
+        _positions = _alpha * _alpha;
+        _wide = isa == KernelIsa.Avx512 && inChannels % 16 == 0 && outChannels % 16 == 0;
+        // F(2×2): 96 tiles. F(4×4): V and M of a block within about 600 KB, a multiple of 12 tiles (AVX-512's tile rows).
+        MaxTilesPerBlock = tile == 2 ? 96 : Math.Clamp(150_000 / (_positions * (inChannels + outChannels)) / 12 * 12, 12, 96);
     }
+
+    /// <summary>The output tile's side m.</summary>
+    public int Tile { get; }
+
+    public KernelIsa Isa { get; }
 
     /// <summary>Whether a layer's geometry runs this way (and its input gradient, which has the same geometry).</summary>
     public static bool Applies(ConvGeometry g) =>
@@ -42,9 +58,10 @@ internal sealed unsafe class Winograd3x3
         && g.Groups == 1 && g.PadTop == 1 && g.PadBottom == 1 && g.PadLeft == 1 && g.PadRight == 1
         && g.InChannels % 8 == 0 && g.OutChannels % 8 == 0 && g.InHeight >= 2 && g.InWidth >= 2;
 
-    /// <summary>The most tiles per block (a multiple of the 6-row register tile). For the weight gradient, whose
-    /// products run along the tiles, 384 (a longer depth per product call) measured no faster on Z2.</summary>
-    public const int MaxTilesPerBlock = 96;
+    /// <summary>The most tiles per block. F(2×2): 96 (a multiple of the 6- and 12-row register tiles; for the weight
+    /// gradient, whose products run along the tiles, 384 measured no faster on Z2). F(4×4): fewer, as each tile has
+    /// 36 positions.</summary>
+    public int MaxTilesPerBlock { get; }
 
     public int Tiles(int images) => images * _tileRows * _tileColumns;
 
@@ -61,15 +78,16 @@ internal sealed unsafe class Winograd3x3
         return (Math.Min(parts, blocks), tilesPerBlock, blocks);
     }
 
-    /// <summary>Floats between the 16 positions' matrices of a block: the matrix, plus one cache line, so that the 16
-    /// do not all fall on the same L1 sets (a block of 96 tiles × 32 channels is 12 KB, a multiple of 4 KB: the
-    /// transforms, which touch all 16 at once, measured twice as slow without the pad).</summary>
+    /// <summary>Floats between the positions' matrices of a block: the matrix, plus one cache line, so that they do not
+    /// all fall on the same L1 sets (a block of 96 tiles × 32 channels is 12 KB, a multiple of 4 KB: the transforms,
+    /// which touch every position at once, measured twice as slow without the pad).</summary>
     private static int PositionStride(int tilesPerBlock, int channels) => tilesPerBlock * channels + 16;
 
-    /// <summary>This thread's scratch for V and M (or D) of a block of <paramref name="tilesPerBlock"/> tiles.</summary>
+    /// <summary>This thread's scratch for V and M (or D) of a block of <paramref name="tilesPerBlock"/> tiles, and the
+    /// transforms' staging (an α×α block of 16-lane vectors, twice).</summary>
     private float[] Scratch(int tilesPerBlock)
     {
-        int floats = Positions * (PositionStride(tilesPerBlock, _in) + PositionStride(tilesPerBlock, _out)) + 16;
+        int floats = _positions * (PositionStride(tilesPerBlock, _in) + PositionStride(tilesPerBlock, _out)) + 2 * 36 * 16 + 16;
         return t_scratch is { } s && s.Length >= floats ? s : (t_scratch = GC.AllocateUninitializedArray<float>(floats, pinned: true));
     }
 
@@ -77,9 +95,9 @@ internal sealed unsafe class Winograd3x3
     private bool _preparedTransposed;
 
     /// <summary>
-    /// U[ξ][in, out] = G g Gᵀ for each channel pair of the PyTorch weight [out, in, 3, 3], or with
-    /// <paramref name="transposed"/> of the weight [in', out', 3, 3] turned by 180° (the input gradient's: its "in" is the
-    /// layer's out).
+    /// U[ξ][in, out] = G g Gᵀ (in double, rounded once) for each channel pair of the PyTorch weight [out, in, 3, 3], or
+    /// with <paramref name="transposed"/> of the weight [in', out', 3, 3] turned by 180° (the input gradient's: its "in"
+    /// is the layer's out), each position's matrix packed as the GEMM's B.
     /// </summary>
     public void Prepare(ReadOnlySpan<float> weight, bool transposed)
     {
@@ -88,61 +106,82 @@ internal sealed unsafe class Winograd3x3
         _preparedFrom ??= GC.AllocateUninitializedArray<float>(weight.Length);
         weight.CopyTo(_preparedFrom);
         _preparedTransposed = transposed;
-        Span<float> g = stackalloc float[9];
-        Span<float> t = stackalloc float[12];
+        double[,] gm = Tile == 2 ? G2 : G4;
+        int pairs = _in * _out, a = _alpha;
+        float[] u = _u ??= GC.AllocateUninitializedArray<float>(_positions * pairs, pinned: true);
+        Span<double> g = stackalloc double[9];
+        Span<double> t = stackalloc double[6 * 3];
         for (int i = 0; i < _in; i++)
             for (int o = 0; o < _out; o++)
             {
                 // g[kh, kw]: forward W[o, i, kh, kw]; transposed W[i, o, 2 − kh, 2 − kw] (i indexes the layer's out).
                 ReadOnlySpan<float> source = transposed ? weight.Slice((i * _out + o) * 9, 9) : weight.Slice((o * _in + i) * 9, 9);
                 for (int k = 0; k < 9; k++) g[k] = transposed ? source[8 - k] : source[k];
-                // t = G g (4×3), then U = t Gᵀ (4×4); G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
-                for (int c = 0; c < 3; c++)
-                {
-                    float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-                    t[c] = g0;
-                    t[3 + c] = 0.5f * (g0 + g1 + g2);
-                    t[6 + c] = 0.5f * (g0 - g1 + g2);
-                    t[9 + c] = g2;
-                }
-                for (int r = 0; r < 4; r++)
-                {
-                    float t0 = t[3 * r], t1 = t[3 * r + 1], t2 = t[3 * r + 2];
-                    int at = i * _out + o;
-                    _u[(4 * r + 0) * _in * _out + at] = t0;
-                    _u[(4 * r + 1) * _in * _out + at] = 0.5f * (t0 + t1 + t2);
-                    _u[(4 * r + 2) * _in * _out + at] = 0.5f * (t0 - t1 + t2);
-                    _u[(4 * r + 3) * _in * _out + at] = t2;
-                }
+                // t = G g (α×3), then U = t Gᵀ (α×α).
+                for (int r = 0; r < a; r++)
+                    for (int c = 0; c < 3; c++)
+                        t[3 * r + c] = gm[r, 0] * g[c] + gm[r, 1] * g[3 + c] + gm[r, 2] * g[6 + c];
+                for (int r = 0; r < a; r++)
+                    for (int c = 0; c < a; c++)
+                        u[(a * r + c) * pairs + i * _out + o] = (float)(t[3 * r] * gm[c, 0] + t[3 * r + 1] * gm[c, 1] + t[3 * r + 2] * gm[c, 2]);
             }
+        _packedStride = (GemmPacked.PrepackedFloats(Isa, _out, _in) + 15) / 16 * 16;
+        _packed ??= GC.AllocateUninitializedArray<float>(_positions * _packedStride + 16, pinned: true);
+        fixed (float* pu = u, pp = _packed)
+        {
+            float* aligned = (float*)(((nint)pp + 63) & ~(nint)63);
+            for (int xi = 0; xi < _positions; xi++)
+                GemmPacked.Prepack(Isa, GemmForm.Nn, pu + (nint)xi * pairs, _out, _in, aligned + (nint)xi * _packedStride);
+        }
     }
+
+    /// <summary>F(2×2, 3×3)'s G: rows [1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1].</summary>
+    private static readonly double[,] G2 = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+
+    /// <summary>F(4×4, 3×3)'s G, interpolation points 0, ±1, ±2 and ∞.</summary>
+    private static readonly double[,] G4 =
+    {
+        { 1 / 4.0, 0, 0 }, { -1 / 6.0, -1 / 6.0, -1 / 6.0 }, { -1 / 6.0, 1 / 6.0, -1 / 6.0 },
+        { 1 / 24.0, 1 / 12.0, 1 / 6.0 }, { 1 / 24.0, -1 / 12.0, 1 / 6.0 }, { 0, 0, 1 },
+    };
 
     /// <summary>
     /// y[images, H, W, out] = act(conv + bias) (or y += conv with <paramref name="accumulate"/>, no bias or activation),
     /// for blocks [firstBlock, lastBlock) of tiles; <paramref name="z"/>, when not null, receives conv + bias.
     /// </summary>
-    public void Run<TAct>(KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
+    public void Run<TAct>(float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
         int firstBlock, int lastBlock)
         where TAct : struct, IUnaryOperator
     {
+        if (_packed is null) throw new InvalidOperationException("Prepare the weight first.");
+        if (_wide) Run<Vector512<float>, Simd512, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstBlock, lastBlock);
+        else Run<Vector256<float>, Simd256, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstBlock, lastBlock);
+    }
+
+    private void Run<TVec, TSimd, TAct>(float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
+        int firstBlock, int lastBlock)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
         float[] scratch = Scratch(tilesPerBlock);
-        int tiles = Tiles(images);
-        fixed (float* ps = scratch, pu = _u)
+        int tiles = Tiles(images), padded = GemmPacked.PaddedColumns(_out, Isa == KernelIsa.Avx512 ? 16 : 8);
+        fixed (float* ps = scratch, pp = _packed)
         {
+            float* pu = (float*)(((nint)pp + 63) & ~(nint)63);
             int vStride = PositionStride(tilesPerBlock, _in), mStride = PositionStride(tilesPerBlock, _out);
-            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + Positions * vStride;
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + _positions * vStride, staging = m + _positions * mStride;
             for (int block = firstBlock; block < lastBlock; block++)
             {
                 int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
                 if (count <= 0) break;
-                TransformInput(x, v, first, count, vStride);
-                for (int xi = 0; xi < Positions; xi++)
+                TransformInput<TVec, TSimd>(x, v, first, count, vStride, staging);
+                for (int xi = 0; xi < _positions; xi++)
                 {
                     var a = new RowMajorA(v + (nint)xi * vStride, _in);
-                    var b = new MatrixB(GemmForm.Nn, pu + (nint)xi * _in * _out, _out, _in);
-                    GemmPacked.RunSources(isa, a, b, m + (nint)xi * mStride, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
+                    var b = new PrepackedB(pu + (nint)xi * _packedStride, padded);
+                    GemmPacked.RunSources(Isa, a, b, m + (nint)xi * mStride, _out, count, _out, _in, false, null, default(IdentityOp), null, 0, _out);
                 }
-                TransformOutput(m, y, bias, z, act, accumulate, first, count, mStride);
+                if (Tile == 2) TransformOutput2<TVec, TSimd, TAct>(m, y, bias, z, act, accumulate, first, count, mStride);
+                else TransformOutput4<TVec, TSimd, TAct>(m, y, bias, z, act, accumulate, first, count, mStride, staging);
             }
         }
     }
@@ -151,36 +190,45 @@ internal sealed unsafe class Winograd3x3
     /// The weight gradient's transformed sums over tiles [first block, last block): Ũ[ξ][in, out] += Σ_t V[ξ][t, in] ·
     /// D[ξ][t, out], V the transformed input tiles (as the forward's), D = A dY Aᵀ the output gradient's 2×2 blocks
     /// (zero past the map's edge) taken to 4×4, A = [[1, 0], [1, 1], [1, −1], [0, −1]]. <see cref="FinishWeightGradient"/>
-    /// turns Ũ into dW = Gᵀ Ũ G. This object is the forward's (in = the layer's in).
+    /// turns Ũ into dW = Gᵀ Ũ G. F(2×2) only; in = the layer's in.
     /// </summary>
-    public void WeightGradient(KernelIsa isa, float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+    public void WeightGradient(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+    {
+        if (Tile != 2) throw new InvalidOperationException("The weight gradient runs as F(2×2, 3×3).");
+        if (_wide) WeightGradient<Vector512<float>, Simd512>(x, dy, accumulator, images, tilesPerBlock, firstBlock, lastBlock);
+        else WeightGradient<Vector256<float>, Simd256>(x, dy, accumulator, images, tilesPerBlock, firstBlock, lastBlock);
+    }
+
+    private void WeightGradient<TVec, TSimd>(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
         float[] scratch = Scratch(tilesPerBlock);
         int tiles = Tiles(images);
         fixed (float* ps = scratch)
         {
             int vStride = PositionStride(tilesPerBlock, _in), dStride = PositionStride(tilesPerBlock, _out);
-            float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + Positions * vStride;
+            float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + _positions * vStride, staging = d + _positions * dStride;
             for (int block = firstBlock; block < lastBlock; block++)
             {
                 int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
                 if (count <= 0) break;
-                TransformInput(x, v, first, count, vStride);
-                TransformOutputGradient(dy, d, first, count, dStride);
-                for (int xi = 0; xi < Positions; xi++)
+                TransformInput<TVec, TSimd>(x, v, first, count, vStride, staging);
+                TransformOutputGradient<TVec, TSimd>(dy, d, first, count, dStride);
+                for (int xi = 0; xi < _positions; xi++)
                 {
                     var a = new KMajorA(v + (nint)xi * vStride, _in);
                     var b = new MatrixB(GemmForm.Tn, d + (nint)xi * dStride, _out, count);
-                    GemmPacked.RunSources(isa, a, b, accumulator + (nint)xi * _in * _out, _out, _in, _out, count, true, null, default(IdentityOp), null, 0, _out);
+                    GemmPacked.RunSources(Isa, a, b, accumulator + (nint)xi * _in * _out, _out, _in, _out, count, true, null, default(IdentityOp), null, 0, _out);
                 }
             }
         }
     }
 
     /// <summary>D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 2×2 output-gradient block (zeros past the map's edge).</summary>
-    private void TransformOutputGradient(float* dy, float* d, int first, int count, nint stride)
+    private void TransformOutputGradient<TVec, TSimd>(float* dy, float* d, int first, int count, nint stride)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
-        int perImage = _tileRows * _tileColumns;
+        int perImage = _tileRows * _tileColumns, w = TSimd.Count;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
@@ -189,28 +237,29 @@ internal sealed unsafe class Winograd3x3
             float* source = dy + (nint)image * _height * _width * _out + ((nint)row * _width + column) * _out;
             nint down = (nint)_width * _out;
             float* target = d + (nint)t * _out;
-            for (int o = 0; o < _out; o += 8)
+            for (int o = 0; o < _out; o += w)
             {
-                Vector256<float> y00 = Vector256.Load(source + o);
-                Vector256<float> y01 = right ? Vector256.Load(source + _out + o) : Vector256<float>.Zero;
-                Vector256<float> y10 = below ? Vector256.Load(source + down + o) : Vector256<float>.Zero;
-                Vector256<float> y11 = right && below ? Vector256.Load(source + down + _out + o) : Vector256<float>.Zero;
-                // Rows: A y (4×2): (y0, y0 + y1, y0 − y1, −y1) down each column.
-                Vector256<float> a0 = y00, a1 = y01;
-                Vector256<float> b0 = y00 + y10, b1 = y01 + y11;
-                Vector256<float> c0 = y00 - y10, c1 = y01 - y11;
-                Vector256<float> e0 = -y10, e1 = -y11;
-                // Columns: (A y) Aᵀ, each row (r0, r1) → (r0, r0 + r1, r0 − r1, −r1).
+                TVec y00 = TSimd.Load(ref source[o]);
+                TVec y01 = right ? TSimd.Load(ref source[_out + o]) : TSimd.Zero;
+                TVec y10 = below ? TSimd.Load(ref source[down + o]) : TSimd.Zero;
+                TVec y11 = right && below ? TSimd.Load(ref source[down + _out + o]) : TSimd.Zero;
+                // Rows: A y (4×2): (y0, y0 + y1, y0 − y1, −y1) down each column; then each row (r0, r1) the same way.
                 float* q = target + o;
-                a0.Store(q); (a0 + a1).Store(q + stride); (a0 - a1).Store(q + 2 * stride); (-a1).Store(q + 3 * stride);
-                q += 4 * stride;
-                b0.Store(q); (b0 + b1).Store(q + stride); (b0 - b1).Store(q + 2 * stride); (-b1).Store(q + 3 * stride);
-                q += 4 * stride;
-                c0.Store(q); (c0 + c1).Store(q + stride); (c0 - c1).Store(q + 2 * stride); (-c1).Store(q + 3 * stride);
-                q += 4 * stride;
-                e0.Store(q); (e0 + e1).Store(q + stride); (e0 - e1).Store(q + 2 * stride); (-e1).Store(q + 3 * stride);
+                StoreRow2<TVec, TSimd>(y00, y01, q, stride);
+                StoreRow2<TVec, TSimd>(TSimd.Add(y00, y10), TSimd.Add(y01, y11), q + 4 * stride, stride);
+                StoreRow2<TVec, TSimd>(TSimd.Subtract(y00, y10), TSimd.Subtract(y01, y11), q + 8 * stride, stride);
+                StoreRow2<TVec, TSimd>(TSimd.Subtract(TSimd.Zero, y10), TSimd.Subtract(TSimd.Zero, y11), q + 12 * stride, stride);
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow2<TVec, TSimd>(TVec r0, TVec r1, float* q, nint stride) where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TSimd.Store(r0, ref q[0]);
+        TSimd.Store(TSimd.Add(r0, r1), ref q[stride]);
+        TSimd.Store(TSimd.Subtract(r0, r1), ref q[2 * stride]);
+        TSimd.Store(TSimd.Subtract(TSimd.Zero, r1), ref q[3 * stride]);
     }
 
     /// <summary>dW[out, in, 3, 3] (+)= Gᵀ Ũ[·][in, out] G, Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].</summary>
@@ -241,21 +290,22 @@ internal sealed unsafe class Winograd3x3
             }
     }
 
-    /// <summary>V[ξ][t, c] = (Bᵀ d B)[ξ] for tiles [first, first + count), d the 4×4 input block at (2·row − 1, 2·column − 1),
-    /// zero outside the image; Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Tiles inside the image
-    /// read their 16 vectors directly; border tiles copy theirs, zero-padded, into a 4×4 block first.</summary>
-    private void TransformInput(float* x, float* v, int first, int count, int stride)
+    /// <summary>V[ξ][t, c] = (Bᵀ d B)[ξ] for tiles [first, first + count), d the α×α input block at (m·row − 1,
+    /// m·column − 1), zero outside the image. Tiles inside the image read their vectors directly; border tiles copy
+    /// theirs, zero-padded, into a block first.</summary>
+    private void TransformInput<TVec, TSimd>(float* x, float* v, int first, int count, int stride, float* staging)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
-        int perImage = _tileRows * _tileColumns, rowStride = _width * _in;
-        float* padded = stackalloc float[16 * 8];
+        int perImage = _tileRows * _tileColumns, rowStride = _width * _in, a = _alpha, w = TSimd.Count;
+        float* padded = staging, work = staging + 36 * 16;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
-            int row = inImage / _tileColumns * 2 - 1, column = inImage % _tileColumns * 2 - 1;
+            int row = inImage / _tileColumns * Tile - 1, column = inImage % _tileColumns * Tile - 1;
             float* source = x + (nint)image * _height * _width * _in;
-            bool inside = row >= 0 && column >= 0 && row + 4 <= _height && column + 4 <= _width;
+            bool inside = row >= 0 && column >= 0 && row + a <= _height && column + a <= _width;
             float* target = v + (nint)t * _in;
-            for (int c = 0; c < _in; c += 8)
+            for (int c = 0; c < _in; c += w)
             {
                 float* p;
                 nint rs, cs;
@@ -267,101 +317,206 @@ internal sealed unsafe class Winograd3x3
                 }
                 else
                 {
-                    for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++)
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++)
                         {
                             int r = row + i, q = column + j;
-                            ((uint)r < (uint)_height && (uint)q < (uint)_width ? Vector256.Load(source + ((nint)r * _width + q) * _in + c) : Vector256<float>.Zero)
-                                .Store(padded + (4 * i + j) * 8);
+                            TVec value = (uint)r < (uint)_height && (uint)q < (uint)_width ? TSimd.Load(ref source[((nint)r * _width + q) * _in + c]) : TSimd.Zero;
+                            TSimd.Store(value, ref padded[(a * i + j) * w]);
                         }
                     p = padded;
-                    rs = 32;
-                    cs = 8;
+                    rs = a * w;
+                    cs = w;
                 }
-                Transform4x4(p, rs, cs, target + c, stride);
+                if (Tile == 2) Transform4x4<TVec, TSimd>(p, rs, cs, target + c, stride);
+                else Transform6x6<TVec, TSimd>(p, rs, cs, target + c, stride, work);
             }
         }
     }
 
-    /// <summary>Bᵀ d B of one 4×4 block of 8-channel vectors (element (i, j) at p + i·rs + j·cs), stored per position.</summary>
+    /// <summary>F(2×2)'s Bᵀ d B of one 4×4 block of vectors (element (i, j) at p + i·rs + j·cs), stored per position;
+    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transform4x4(float* p, nint rs, nint cs, float* target, nint stride)
+    private static void Transform4x4<TVec, TSimd>(float* p, nint rs, nint cs, float* target, nint stride)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
         // Rows first (Bᵀ d), one column of the block at a time, then each row of the result (· B).
-        Vector256<float> a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, e0, e1, e2, e3;
-        {
-            Vector256<float> d0 = Vector256.Load(p), d1 = Vector256.Load(p + rs), d2 = Vector256.Load(p + 2 * rs), d3 = Vector256.Load(p + 3 * rs);
-            a0 = d0 - d2; b0 = d1 + d2; c0 = d2 - d1; e0 = d1 - d3;
-        }
-        {
-            float* q = p + cs;
-            Vector256<float> d0 = Vector256.Load(q), d1 = Vector256.Load(q + rs), d2 = Vector256.Load(q + 2 * rs), d3 = Vector256.Load(q + 3 * rs);
-            a1 = d0 - d2; b1 = d1 + d2; c1 = d2 - d1; e1 = d1 - d3;
-        }
-        {
-            float* q = p + 2 * cs;
-            Vector256<float> d0 = Vector256.Load(q), d1 = Vector256.Load(q + rs), d2 = Vector256.Load(q + 2 * rs), d3 = Vector256.Load(q + 3 * rs);
-            a2 = d0 - d2; b2 = d1 + d2; c2 = d2 - d1; e2 = d1 - d3;
-        }
-        {
-            float* q = p + 3 * cs;
-            Vector256<float> d0 = Vector256.Load(q), d1 = Vector256.Load(q + rs), d2 = Vector256.Load(q + 2 * rs), d3 = Vector256.Load(q + 3 * rs);
-            a3 = d0 - d2; b3 = d1 + d2; c3 = d2 - d1; e3 = d1 - d3;
-        }
-        (a0 - a2).Store(target); (a1 + a2).Store(target + stride); (a2 - a1).Store(target + 2 * stride); (a1 - a3).Store(target + 3 * stride);
-        float* t4 = target + 4 * stride;
-        (b0 - b2).Store(t4); (b1 + b2).Store(t4 + stride); (b2 - b1).Store(t4 + 2 * stride); (b1 - b3).Store(t4 + 3 * stride);
-        float* t8 = target + 8 * stride;
-        (c0 - c2).Store(t8); (c1 + c2).Store(t8 + stride); (c2 - c1).Store(t8 + 2 * stride); (c1 - c3).Store(t8 + 3 * stride);
-        float* t12 = target + 12 * stride;
-        (e0 - e2).Store(t12); (e1 + e2).Store(t12 + stride); (e2 - e1).Store(t12 + 2 * stride); (e1 - e3).Store(t12 + 3 * stride);
+        Column4<TVec, TSimd>(p, rs, out TVec a0, out TVec b0, out TVec c0, out TVec e0);
+        Column4<TVec, TSimd>(p + cs, rs, out TVec a1, out TVec b1, out TVec c1, out TVec e1);
+        Column4<TVec, TSimd>(p + 2 * cs, rs, out TVec a2, out TVec b2, out TVec c2, out TVec e2);
+        Column4<TVec, TSimd>(p + 3 * cs, rs, out TVec a3, out TVec b3, out TVec c3, out TVec e3);
+        Row4<TVec, TSimd>(a0, a1, a2, a3, target, stride);
+        Row4<TVec, TSimd>(b0, b1, b2, b3, target + 4 * stride, stride);
+        Row4<TVec, TSimd>(c0, c1, c2, c3, target + 8 * stride, stride);
+        Row4<TVec, TSimd>(e0, e1, e2, e3, target + 12 * stride, stride);
     }
 
-    /// <summary>The 2×2 outputs of each tile, Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], clipped at the map's edge.</summary>
-    private void TransformOutput<TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int stride)
-        where TAct : struct, IUnaryOperator
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column4<TVec, TSimd>(float* q, nint rs, out TVec a, out TVec b, out TVec c, out TVec e)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
-        int perImage = _tileRows * _tileColumns;
+        TVec d0 = TSimd.Load(ref q[0]), d1 = TSimd.Load(ref q[rs]), d2 = TSimd.Load(ref q[2 * rs]), d3 = TSimd.Load(ref q[3 * rs]);
+        a = TSimd.Subtract(d0, d2); b = TSimd.Add(d1, d2); c = TSimd.Subtract(d2, d1); e = TSimd.Subtract(d1, d3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row4<TVec, TSimd>(TVec d0, TVec d1, TVec d2, TVec d3, float* q, nint stride)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TSimd.Store(TSimd.Subtract(d0, d2), ref q[0]);
+        TSimd.Store(TSimd.Add(d1, d2), ref q[stride]);
+        TSimd.Store(TSimd.Subtract(d2, d1), ref q[2 * stride]);
+        TSimd.Store(TSimd.Subtract(d1, d3), ref q[3 * stride]);
+    }
+
+    /// <summary>
+    /// F(4×4)'s Bᵀ d B of one 6×6 block of vectors (element (i, j) at p + i·rs + j·cs), stored per position, Bᵀ =
+    /// [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0],
+    /// [0, 4, 0, −5, 0, 1]]: each column of the block through Bᵀ into <paramref name="work"/>, then each row of that.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transform6x6<TVec, TSimd>(float* p, nint rs, nint cs, float* target, nint stride, float* work)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        int w = TSimd.Count;
+        for (int j = 0; j < 6; j++)
+        {
+            float* q = p + j * cs;
+            // Column j's results go to work[i, j] (i = 0..5), 6 vectors a row.
+            InputLine6<TVec, TSimd>(TSimd.Load(ref q[0]), TSimd.Load(ref q[rs]), TSimd.Load(ref q[2 * rs]), TSimd.Load(ref q[3 * rs]),
+                TSimd.Load(ref q[4 * rs]), TSimd.Load(ref q[5 * rs]), work + j * w, 6 * w);
+        }
+        for (int i = 0; i < 6; i++)
+        {
+            float* q = work + i * 6 * w;
+            InputLine6<TVec, TSimd>(TSimd.Load(ref q[0]), TSimd.Load(ref q[w]), TSimd.Load(ref q[2 * w]), TSimd.Load(ref q[3 * w]),
+                TSimd.Load(ref q[4 * w]), TSimd.Load(ref q[5 * w]), target + 6 * i * stride, stride);
+        }
+    }
+
+    /// <summary>Bᵀ·(d0..d5) of F(4×4), the six results at q, q + step, … q + 5·step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputLine6<TVec, TSimd>(TVec d0, TVec d1, TVec d2, TVec d3, TVec d4, TVec d5, float* q, nint step)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TVec four = TSimd.Broadcast(4f), minusFour = TSimd.Broadcast(-4f), minusFive = TSimd.Broadcast(-5f), two = TSimd.Broadcast(2f);
+        TVec a = TSimd.MultiplyAdd(minusFour, d2, d4), b = TSimd.MultiplyAdd(minusFour, d1, d3);
+        TVec c = TSimd.Subtract(d4, d2), e = TSimd.Multiply(two, TSimd.Subtract(d3, d1));
+        TSimd.Store(TSimd.MultiplyAdd(four, d0, TSimd.MultiplyAdd(minusFive, d2, d4)), ref q[0]);
+        TSimd.Store(TSimd.Add(a, b), ref q[step]);
+        TSimd.Store(TSimd.Subtract(a, b), ref q[2 * step]);
+        TSimd.Store(TSimd.Add(c, e), ref q[3 * step]);
+        TSimd.Store(TSimd.Subtract(c, e), ref q[4 * step]);
+        TSimd.Store(TSimd.MultiplyAdd(four, d1, TSimd.MultiplyAdd(minusFive, d3, d5)), ref q[5 * step]);
+    }
+
+    /// <summary>F(2×2)'s 2×2 outputs of each tile, Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], clipped at the map's edge.</summary>
+    private void TransformOutput2<TVec, TSimd, TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int stride)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        int perImage = _tileRows * _tileColumns, w = TSimd.Count;
         for (int t = 0; t < count; t++)
         {
             int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
             int row = inImage / _tileColumns * 2, column = inImage % _tileColumns * 2;
             nint imageAt = (nint)image * _height * _width * _out;
-            for (int o = 0; o < _out; o += 8)
+            bool right = column + 1 < _width, below = row + 1 < _height;
+            for (int o = 0; o < _out; o += w)
             {
-                float* source = m + (nint)t * _out + o;
-                // Rows: Aᵀ M (2×4).
-                Vector256<float> r00, r01, r02, r03, r10, r11, r12, r13;
-                {
-                    Vector256<float> m0 = Vector256.Load(source), m4 = Vector256.Load(source + 4 * stride), m8 = Vector256.Load(source + 8 * stride), m12 = Vector256.Load(source + 12 * stride);
-                    r00 = m0 + m4 + m8; r10 = m4 - m8 - m12;
-                    Vector256<float> m1 = Vector256.Load(source + stride), m5 = Vector256.Load(source + 5 * stride), m9 = Vector256.Load(source + 9 * stride), m13 = Vector256.Load(source + 13 * stride);
-                    r01 = m1 + m5 + m9; r11 = m5 - m9 - m13;
-                    Vector256<float> m2 = Vector256.Load(source + 2 * stride), m6 = Vector256.Load(source + 6 * stride), m10 = Vector256.Load(source + 10 * stride), m14 = Vector256.Load(source + 14 * stride);
-                    r02 = m2 + m6 + m10; r12 = m6 - m10 - m14;
-                    Vector256<float> m3 = Vector256.Load(source + 3 * stride), m7 = Vector256.Load(source + 7 * stride), m11 = Vector256.Load(source + 11 * stride), m15 = Vector256.Load(source + 15 * stride);
-                    r03 = m3 + m7 + m11; r13 = m7 - m11 - m15;
-                }
-                Vector256<float> b = bias == null ? Vector256<float>.Zero : Vector256.Load(bias + o);
+                float* s = m + (nint)t * _out + o;
+                // Rows: Aᵀ M (2×4), column j of M at s + j·stride, s + (4 + j)·stride, ….
+                TVec r00, r01, r02, r03, r10, r11, r12, r13;
+                OutputColumn2<TVec, TSimd>(s, stride, out r00, out r10);
+                OutputColumn2<TVec, TSimd>(s + stride, stride, out r01, out r11);
+                OutputColumn2<TVec, TSimd>(s + 2 * stride, stride, out r02, out r12);
+                OutputColumn2<TVec, TSimd>(s + 3 * stride, stride, out r03, out r13);
+                TVec b = bias == null ? TSimd.Zero : TSimd.Load(ref bias[o]);
                 nint at = imageAt + ((nint)row * _width + column) * _out + o, down = (nint)_width * _out;
-                bool right = column + 1 < _width, below = row + 1 < _height;
-                Put(r00 + r01 + r02 + b, y + at, z == null ? null : z + at, act, accumulate);
-                if (right) Put(r01 - r02 - r03 + b, y + at + _out, z == null ? null : z + at + _out, act, accumulate);
-                if (below) Put(r10 + r11 + r12 + b, y + at + down, z == null ? null : z + at + down, act, accumulate);
-                if (right && below) Put(r11 - r12 - r13 + b, y + at + down + _out, z == null ? null : z + at + down + _out, act, accumulate);
+                Put<TVec, TSimd, TAct>(TSimd.Add(TSimd.Add(TSimd.Add(r00, r01), r02), b), y + at, z == null ? null : z + at, act, accumulate);
+                if (right) Put<TVec, TSimd, TAct>(TSimd.Add(TSimd.Subtract(TSimd.Subtract(r01, r02), r03), b), y + at + _out, z == null ? null : z + at + _out, act, accumulate);
+                if (below) Put<TVec, TSimd, TAct>(TSimd.Add(TSimd.Add(TSimd.Add(r10, r11), r12), b), y + at + down, z == null ? null : z + at + down, act, accumulate);
+                if (right && below) Put<TVec, TSimd, TAct>(TSimd.Add(TSimd.Subtract(TSimd.Subtract(r11, r12), r13), b), y + at + down + _out, z == null ? null : z + at + down + _out, act, accumulate);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put<TAct>(Vector256<float> value, float* y, float* z, TAct act, bool accumulate) where TAct : struct, IUnaryOperator
+    private static void OutputColumn2<TVec, TSimd>(float* s, nint stride, out TVec top, out TVec bottom) where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TVec m0 = TSimd.Load(ref s[0]), m4 = TSimd.Load(ref s[4 * stride]), m8 = TSimd.Load(ref s[8 * stride]), m12 = TSimd.Load(ref s[12 * stride]);
+        top = TSimd.Add(TSimd.Add(m0, m4), m8);
+        bottom = TSimd.Subtract(TSimd.Subtract(m4, m8), m12);
+    }
+
+    /// <summary>
+    /// F(4×4)'s 4×4 outputs of each tile, Aᵀ M A with Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0],
+    /// [0, 1, −1, 8, −8, 1]], clipped at the map's edge: each column of M through Aᵀ into <paramref name="work"/>, then
+    /// each of the 4 rows of that.
+    /// </summary>
+    private void TransformOutput4<TVec, TSimd, TAct>(float* m, float* y, float* bias, float* z, TAct act, bool accumulate, int first, int count, int stride,
+        float* work)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
+    {
+        int perImage = _tileRows * _tileColumns, w = TSimd.Count;
+        for (int t = 0; t < count; t++)
+        {
+            int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
+            int row = inImage / _tileColumns * 4, column = inImage % _tileColumns * 4;
+            int rows = Math.Min(4, _height - row), columns = Math.Min(4, _width - column);
+            nint imageAt = (nint)image * _height * _width * _out, down = (nint)_width * _out;
+            for (int o = 0; o < _out; o += w)
+            {
+                float* s = m + (nint)t * _out + o;
+                for (int j = 0; j < 6; j++)
+                {
+                    float* q = s + j * (nint)stride;
+                    OutputLine6<TVec, TSimd>(TSimd.Load(ref q[0]), TSimd.Load(ref q[6 * (nint)stride]), TSimd.Load(ref q[12 * (nint)stride]),
+                        TSimd.Load(ref q[18 * (nint)stride]), TSimd.Load(ref q[24 * (nint)stride]), TSimd.Load(ref q[30 * (nint)stride]),
+                        out TVec s0, out TVec s1, out TVec s2, out TVec s3);
+                    TSimd.Store(s0, ref work[j * w]);
+                    TSimd.Store(s1, ref work[(6 + j) * w]);
+                    TSimd.Store(s2, ref work[(12 + j) * w]);
+                    TSimd.Store(s3, ref work[(18 + j) * w]);
+                }
+                TVec b = bias == null ? TSimd.Zero : TSimd.Load(ref bias[o]);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* q = work + r * 6 * w;
+                    OutputLine6<TVec, TSimd>(TSimd.Load(ref q[0]), TSimd.Load(ref q[w]), TSimd.Load(ref q[2 * w]), TSimd.Load(ref q[3 * w]),
+                        TSimd.Load(ref q[4 * w]), TSimd.Load(ref q[5 * w]), out TVec y0, out TVec y1, out TVec y2, out TVec y3);
+                    nint at = imageAt + ((nint)(row + r) * _width + column) * _out + o;
+                    float* zr = z == null ? null : z + at;
+                    Put<TVec, TSimd, TAct>(TSimd.Add(y0, b), y + at, zr, act, accumulate);
+                    if (columns > 1) Put<TVec, TSimd, TAct>(TSimd.Add(y1, b), y + at + _out, zr == null ? null : zr + _out, act, accumulate);
+                    if (columns > 2) Put<TVec, TSimd, TAct>(TSimd.Add(y2, b), y + at + 2 * _out, zr == null ? null : zr + 2 * _out, act, accumulate);
+                    if (columns > 3) Put<TVec, TSimd, TAct>(TSimd.Add(y3, b), y + at + 3 * _out, zr == null ? null : zr + 3 * _out, act, accumulate);
+                }
+            }
+        }
+    }
+
+    /// <summary>Aᵀ·(m0..m5) of F(4×4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputLine6<TVec, TSimd>(TVec m0, TVec m1, TVec m2, TVec m3, TVec m4, TVec m5, out TVec s0, out TVec s1, out TVec s2, out TVec s3)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TVec p = TSimd.Add(m1, m2), q = TSimd.Subtract(m1, m2), r = TSimd.Add(m3, m4), u = TSimd.Subtract(m3, m4);
+        s0 = TSimd.Add(TSimd.Add(m0, p), r);
+        s1 = TSimd.MultiplyAdd(TSimd.Broadcast(2f), u, q);
+        s2 = TSimd.MultiplyAdd(TSimd.Broadcast(4f), r, p);
+        s3 = TSimd.Add(TSimd.MultiplyAdd(TSimd.Broadcast(8f), u, q), m5);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put<TVec, TSimd, TAct>(TVec value, float* y, float* z, TAct act, bool accumulate)
+        where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
     {
         if (accumulate)
         {
-            (Vector256.Load(y) + value).Store(y);
+            TSimd.Store(TSimd.Add(TSimd.Load(ref y[0]), value), ref y[0]);
             return;
         }
-        if (z != null) value.Store(z);
-        act.Invoke<Vector256<float>, Simd256>(value).Store(y);
+        if (z != null) TSimd.Store(value, ref z[0]);
+        TSimd.Store(act.Invoke<TVec, TSimd>(value), ref y[0]);
     }
 }

@@ -16,8 +16,9 @@ namespace Kiln.Kernels;
 /// <item>weight gradient: dW'[out, (tap, in)] = dYᵀ·im2col(X), the gathered im2col as B, then permuted back to
 /// PyTorch's layout; bias gradient: column sums of dY.</item>
 /// </list>
-/// A 3×3 convolution with stride 1, padding 1 and channel counts that are multiples of 8 runs all three passes as
-/// Winograd F(2×2, 3×3) instead (<see cref="Winograd3x3"/>, 2.25× fewer multiplies; <see cref="Algorithm"/> forces im2col).
+/// A 3×3 convolution with stride 1, padding 1 and channel counts that are multiples of 8 runs as Winograd instead
+/// (<see cref="Winograd3x3"/>): the forward and input gradient as F(4×4, 3×3) (4× fewer multiplies), the weight
+/// gradient as F(2×2, 3×3) (2.25×); <see cref="Algorithm"/> forces F(2×2) everywhere, or im2col.
 /// A 1×1 convolution with stride 1 and no padding is a plain matrix product over pixels (the dense layer's kernels).
 /// Groups run one product each on their slice of channels. The portable variant is a direct scalar loop over the
 /// same tables.
@@ -46,7 +47,10 @@ public sealed unsafe class Conv2d
     /// <summary>Whether the forward, the input gradient and the weight gradient run as Winograd F(2×2, 3×3).</summary>
     public bool UsesWinograd => Algorithm != ConvAlgorithm.Im2col && Isa != KernelIsa.Portable && Winograd3x3.Applies(Geometry);
 
-    private Winograd3x3? _winograd, _winogradBackward;
+    /// <summary>The output tile of the Winograd forward and input gradient: 4 (F(4×4, 3×3)), or 2 when forced.</summary>
+    private int WinogradTile => Algorithm == ConvAlgorithm.Winograd2x2 ? 2 : 4;
+
+    private Winograd3x3? _winograd, _winogradBackward, _winogradWeights;
     private float[]? _winogradGradient;
 
     // ---- tables ----
@@ -121,7 +125,7 @@ public sealed unsafe class Conv2d
         }
         if (UsesWinograd)
         {
-            Winograd3x3 winograd = _winograd ??= new Winograd3x3(g.InChannels, g.OutChannels, g.InHeight, g.InWidth);
+            Winograd3x3 winograd = _winograd ??= new Winograd3x3(WinogradTile, g.InChannels, g.OutChannels, g.InHeight, g.InWidth, Isa);
             winograd.Prepare(weight, transposed: false);
             fixed (float* px = x, pb = bias, py = y, pz = preActivation)
                 RunWinograd(winograd, px, py, bias.IsEmpty ? null : pb, preActivation.IsEmpty ? null : pz, activation, false, images, threads);
@@ -173,7 +177,7 @@ public sealed unsafe class Conv2d
         where TAct : struct, IUnaryOperator
     {
         var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue));
-        var work = new WinogradWork<TAct>(winograd, Isa, x, y, bias, z, act, accumulate, images, tilesPerBlock);
+        var work = new WinogradWork<TAct>(winograd, x, y, bias, z, act, accumulate, images, tilesPerBlock);
         if (parts == 1)
         {
             work.Rows(0, blocks);
@@ -185,10 +189,10 @@ public sealed unsafe class Conv2d
         job.Clear();
     }
 
-    private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, KernelIsa isa, float* x, float* y, float* bias, float* z, TAct act, bool accumulate,
+    private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate,
         int images, int tilesPerBlock) : IRowWork where TAct : struct, IUnaryOperator
     {
-        public void Rows(int begin, int end) => winograd.Run(isa, x, y, bias, z, act, accumulate, images, tilesPerBlock, begin, end);
+        public void Rows(int begin, int end) => winograd.Run(x, y, bias, z, act, accumulate, images, tilesPerBlock, begin, end);
     }
 
     // ---- input gradient ----
@@ -209,7 +213,7 @@ public sealed unsafe class Conv2d
         }
         if (UsesWinograd)
         {
-            Winograd3x3 winograd = _winogradBackward ??= new Winograd3x3(g.OutChannels, g.InChannels, g.InHeight, g.InWidth);
+            Winograd3x3 winograd = _winogradBackward ??= new Winograd3x3(WinogradTile, g.OutChannels, g.InChannels, g.InHeight, g.InWidth, Isa);
             winograd.Prepare(weight, transposed: true);
             fixed (float* pdy = dy, pdx = dx)
                 RunWinograd(winograd, pdy, pdx, null, null, default(IdentityOp), accumulate, images, threads);
@@ -341,7 +345,7 @@ public sealed unsafe class Conv2d
     private void BackwardParametersWinograd(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, int images, bool accumulate, int threads)
     {
         ConvGeometry g = Geometry;
-        Winograd3x3 winograd = _winograd ??= new Winograd3x3(g.InChannels, g.OutChannels, g.InHeight, g.InWidth);
+        Winograd3x3 winograd = _winogradWeights ??= new Winograd3x3(2, g.InChannels, g.OutChannels, g.InHeight, g.InWidth, Isa);
         int size = 16 * g.InChannels * g.OutChannels;
         var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue));
         if (_winogradGradient is null || _winogradGradient.Length < parts * size)
@@ -350,7 +354,7 @@ public sealed unsafe class Conv2d
         sums.AsSpan(0, parts * size).Clear();
         fixed (float* px = x, pdy = dy, ps = sums)
         {
-            var work = new WinogradWeightWork(winograd, Isa, px, pdy, ps, size, images, tilesPerBlock, blocks, parts);
+            var work = new WinogradWeightWork(winograd, px, pdy, ps, size, images, tilesPerBlock, blocks, parts);
             if (parts == 1)
             {
                 work.Rows(0, 1);
@@ -370,13 +374,13 @@ public sealed unsafe class Conv2d
     }
 
     /// <summary>Part p of the Winograd weight gradient: its share of the tile blocks into its own Ũ.</summary>
-    private readonly struct WinogradWeightWork(Winograd3x3 winograd, KernelIsa isa, float* x, float* dy, float* sums, int size, int images,
+    private readonly struct WinogradWeightWork(Winograd3x3 winograd, float* x, float* dy, float* sums, int size, int images,
         int tilesPerBlock, int blocks, int parts) : IRowWork
     {
         public void Rows(int begin, int end)
         {
             for (int part = begin; part < end; part++)
-                winograd.WeightGradient(isa, x, dy, sums + (nint)part * size, images, tilesPerBlock,
+                winograd.WeightGradient(x, dy, sums + (nint)part * size, images, tilesPerBlock,
                     (int)((long)blocks * part / parts), (int)((long)blocks * (part + 1) / parts));
         }
     }
