@@ -65,17 +65,25 @@ internal sealed unsafe class Winograd3x3
 
     public int Tiles(int images) => images * _tileRows * _tileColumns;
 
-    /// <summary>How a call splits: tiles per block (at most <see cref="MaxTilesPerBlock"/>, a multiple of 6, fewer
-    /// when that would leave one of <paramref name="wantedParts"/> threads without a block — a small batch), the block
-    /// count and the parts (threads) actually used.</summary>
-    public (int Parts, int TilesPerBlock, int Blocks) Plan(int images, int wantedParts)
+    /// <summary>How a call splits: the parts (threads) used — at most <paramref name="wantedParts"/>, each with 4 tiles
+    /// or more — and the tiles per block: each part takes an equal, contiguous range of tiles (<see cref="PartTiles"/>)
+    /// and runs it in equal blocks of at most <see cref="MaxTilesPerBlock"/>, a multiple of 4 (so that a small batch's
+    /// few tiles still split evenly: Z2's last layer at batch 1 has 16, 8 a thread).</summary>
+    public (int Parts, int TilesPerBlock) Plan(int images, int wantedParts)
     {
         int tiles = Tiles(images);
-        int parts = Math.Max(1, Math.Min(wantedParts, (tiles + 5) / 6));
+        int parts = Math.Max(1, Math.Min(wantedParts, tiles / 4));
         int perPart = (tiles + parts - 1) / parts;
-        int tilesPerBlock = Math.Clamp((perPart + 5) / 6 * 6, 6, MaxTilesPerBlock);
-        int blocks = (tiles + tilesPerBlock - 1) / tilesPerBlock;
-        return (Math.Min(parts, blocks), tilesPerBlock, blocks);
+        int blocksPerPart = (perPart + MaxTilesPerBlock - 1) / MaxTilesPerBlock;
+        int tilesPerBlock = Math.Min(MaxTilesPerBlock, ((perPart + blocksPerPart - 1) / blocksPerPart + 3) / 4 * 4);
+        return (parts, Math.Max(tilesPerBlock, 4));
+    }
+
+    /// <summary>The tiles of part <paramref name="part"/> of <paramref name="parts"/>: [first, last), in whole multiples of 4.</summary>
+    public (int First, int Last) PartTiles(int images, int part, int parts)
+    {
+        int tiles = Tiles(images), groups = (tiles + 3) / 4;
+        return (Math.Min(tiles, (int)((long)groups * part / parts) * 4), Math.Min(tiles, (int)((long)groups * (part + 1) / parts) * 4));
     }
 
     /// <summary>Floats between the positions' matrices of a block: the matrix, plus one cache line, so that they do not
@@ -147,32 +155,32 @@ internal sealed unsafe class Winograd3x3
 
     /// <summary>
     /// y[images, H, W, out] = act(conv + bias) (or y += conv with <paramref name="accumulate"/>, no bias or activation),
-    /// for blocks [firstBlock, lastBlock) of tiles; <paramref name="z"/>, when not null, receives conv + bias.
+    /// for tiles [firstTile, lastTile) in blocks of <paramref name="tilesPerBlock"/>; <paramref name="z"/>, when not null,
+    /// receives conv + bias.
     /// </summary>
     public void Run<TAct>(float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
-        int firstBlock, int lastBlock)
+        int firstTile, int lastTile)
         where TAct : struct, IUnaryOperator
     {
         if (_packed is null) throw new InvalidOperationException("Prepare the weight first.");
-        if (_wide) Run<Vector512<float>, Simd512, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstBlock, lastBlock);
-        else Run<Vector256<float>, Simd256, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstBlock, lastBlock);
+        if (_wide) Run<Vector512<float>, Simd512, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstTile, lastTile);
+        else Run<Vector256<float>, Simd256, TAct>(x, y, bias, z, act, accumulate, images, tilesPerBlock, firstTile, lastTile);
     }
 
     private void Run<TVec, TSimd, TAct>(float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int tilesPerBlock,
-        int firstBlock, int lastBlock)
+        int firstTile, int lastTile)
         where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
     {
         float[] scratch = Scratch(tilesPerBlock);
-        int tiles = Tiles(images), padded = GemmPacked.PaddedColumns(_out, Isa == KernelIsa.Avx512 ? 16 : 8);
+        int padded = GemmPacked.PaddedColumns(_out, Isa == KernelIsa.Avx512 ? 16 : 8);
         fixed (float* ps = scratch, pp = _packed)
         {
             float* pu = (float*)(((nint)pp + 63) & ~(nint)63);
             int vStride = PositionStride(tilesPerBlock, _in), mStride = PositionStride(tilesPerBlock, _out);
             float* v = (float*)(((nint)ps + 63) & ~(nint)63), m = v + _positions * vStride, staging = m + _positions * mStride;
-            for (int block = firstBlock; block < lastBlock; block++)
+            for (int first = firstTile; first < lastTile; first += tilesPerBlock)
             {
-                int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
-                if (count <= 0) break;
+                int count = Math.Min(tilesPerBlock, lastTile - first);
                 TransformInput<TVec, TSimd>(x, v, first, count, vStride, staging);
                 for (int xi = 0; xi < _positions; xi++)
                 {
@@ -192,26 +200,24 @@ internal sealed unsafe class Winograd3x3
     /// (zero past the map's edge) taken to 4×4, A = [[1, 0], [1, 1], [1, −1], [0, −1]]. <see cref="FinishWeightGradient"/>
     /// turns Ũ into dW = Gᵀ Ũ G. F(2×2) only; in = the layer's in.
     /// </summary>
-    public void WeightGradient(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+    public void WeightGradient(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstTile, int lastTile)
     {
         if (Tile != 2) throw new InvalidOperationException("The weight gradient runs as F(2×2, 3×3).");
-        if (_wide) WeightGradient<Vector512<float>, Simd512>(x, dy, accumulator, images, tilesPerBlock, firstBlock, lastBlock);
-        else WeightGradient<Vector256<float>, Simd256>(x, dy, accumulator, images, tilesPerBlock, firstBlock, lastBlock);
+        if (_wide) WeightGradient<Vector512<float>, Simd512>(x, dy, accumulator, images, tilesPerBlock, firstTile, lastTile);
+        else WeightGradient<Vector256<float>, Simd256>(x, dy, accumulator, images, tilesPerBlock, firstTile, lastTile);
     }
 
-    private void WeightGradient<TVec, TSimd>(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstBlock, int lastBlock)
+    private void WeightGradient<TVec, TSimd>(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstTile, int lastTile)
         where TVec : struct where TSimd : ISimd<TVec>
     {
         float[] scratch = Scratch(tilesPerBlock);
-        int tiles = Tiles(images);
         fixed (float* ps = scratch)
         {
             int vStride = PositionStride(tilesPerBlock, _in), dStride = PositionStride(tilesPerBlock, _out);
             float* v = (float*)(((nint)ps + 63) & ~(nint)63), d = v + _positions * vStride, staging = d + _positions * dStride;
-            for (int block = firstBlock; block < lastBlock; block++)
+            for (int first = firstTile; first < lastTile; first += tilesPerBlock)
             {
-                int first = block * tilesPerBlock, count = Math.Min(tilesPerBlock, tiles - first);
-                if (count <= 0) break;
+                int count = Math.Min(tilesPerBlock, lastTile - first);
                 TransformInput<TVec, TSimd>(x, v, first, count, vStride, staging);
                 TransformOutputGradient<TVec, TSimd>(dy, d, first, count, dStride);
                 for (int xi = 0; xi < _positions; xi++)

@@ -172,19 +172,20 @@ public sealed unsafe class Conv2d
         }
     }
 
-    /// <summary>Winograd over every tile block, the blocks split between the threads.</summary>
+    /// <summary>Winograd over every tile, the tiles split evenly between the threads (whole groups of 4).</summary>
     private void RunWinograd<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate, int images, int threads)
         where TAct : struct, IUnaryOperator
     {
-        var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue));
+        var (parts, tilesPerBlock) = winograd.Plan(images, Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue));
         var work = new WinogradWork<TAct>(winograd, x, y, bias, z, act, accumulate, images, tilesPerBlock);
+        int tiles = winograd.Tiles(images);
         if (parts == 1)
         {
-            work.Rows(0, blocks);
+            work.Rows(0, tiles);
             return;
         }
         RowJob<WinogradWork<TAct>> job = RowJob<WinogradWork<TAct>>.ForThisThread;
-        job.Set(work, blocks, align: 1);
+        job.Set(work, tiles, align: 4);
         KernelThreads.Run(job, parts);
         job.Clear();
     }
@@ -347,14 +348,14 @@ public sealed unsafe class Conv2d
         ConvGeometry g = Geometry;
         Winograd3x3 winograd = _winogradWeights ??= new Winograd3x3(2, g.InChannels, g.OutChannels, g.InHeight, g.InWidth, Isa);
         int size = 16 * g.InChannels * g.OutChannels;
-        var (parts, tilesPerBlock, blocks) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue));
+        var (parts, tilesPerBlock) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue));
         if (_winogradGradient is null || _winogradGradient.Length < parts * size)
             _winogradGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * size);
         float[] sums = _winogradGradient;
         sums.AsSpan(0, parts * size).Clear();
         fixed (float* px = x, pdy = dy, ps = sums)
         {
-            var work = new WinogradWeightWork(winograd, px, pdy, ps, size, images, tilesPerBlock, blocks, parts);
+            var work = new WinogradWeightWork(winograd, px, pdy, ps, size, images, tilesPerBlock, parts);
             if (parts == 1)
             {
                 work.Rows(0, 1);
@@ -375,13 +376,15 @@ public sealed unsafe class Conv2d
 
     /// <summary>Part p of the Winograd weight gradient: its share of the tile blocks into its own Ũ.</summary>
     private readonly struct WinogradWeightWork(Winograd3x3 winograd, float* x, float* dy, float* sums, int size, int images,
-        int tilesPerBlock, int blocks, int parts) : IRowWork
+        int tilesPerBlock, int parts) : IRowWork
     {
         public void Rows(int begin, int end)
         {
             for (int part = begin; part < end; part++)
-                winograd.WeightGradient(x, dy, sums + (nint)part * size, images, tilesPerBlock,
-                    (int)((long)blocks * part / parts), (int)((long)blocks * (part + 1) / parts));
+            {
+                var (first, last) = winograd.PartTiles(images, part, parts);
+                winograd.WeightGradient(x, dy, sums + (nint)part * size, images, tilesPerBlock, first, last);
+            }
         }
     }
 
@@ -439,10 +442,15 @@ public sealed unsafe class Conv2d
         if (images < 0) throw new ArgumentOutOfRangeException(nameof(images), images, "The image count cannot be negative.");
     }
 
-    /// <summary>Threads worth using: one per 4 MFLOP of work at least, never more rows per part than there are.</summary>
+    /// <summary>The work (FLOP, direct-equivalent) from which a convolution splits between threads: a quarter of the
+    /// GEMM's threshold, as a convolution's gathers and transforms make each FLOP slower (Z2's first layer at batch 1,
+    /// 1.8 MFLOP: 26 → 14 µs on 2 threads).</summary>
+    internal const long ParallelFlops = 1_000_000;
+
+    /// <summary>Threads worth using: one per <see cref="ParallelFlops"/> of work at least, never more rows per part than there are.</summary>
     private int Parts(int threads, long multiplyAdds, int rows)
     {
-        if (threads <= 1 || Isa == KernelIsa.Portable || 2 * multiplyAdds < Gemm.ParallelFlops) return 1;
+        if (threads <= 1 || Isa == KernelIsa.Portable || 2 * multiplyAdds < ParallelFlops) return 1;
         return Math.Max(1, Math.Min(Math.Min(threads, KernelThreads.MaxThreads), rows / 16));
     }
 
