@@ -72,6 +72,19 @@ public class ConvTests
     }
 
     [Fact]
+    public void PaddedRows_GatherFewChannelLayers_AndNotDilatedGroupedOrWide()
+    {
+        bool vectors = KernelInfo.Best != KernelIsa.Portable;
+        Assert.Equal(vectors, new Conv2d(Geometries["3x3 pad 1, 3 -> 8 (first layer)"]).UsesPaddedRows);
+        Assert.Equal(vectors, new Conv2d(Geometries["7x7 stride 2 pad 3, 3 -> 64 (ResNet stem)"]).UsesPaddedRows);   // runs of 21
+        Assert.Equal(vectors, new Conv2d(Geometries["5x3 kernel, stride 2x1, padding 2/1/0/1"]).UsesPaddedRows);
+        Assert.False(new Conv2d(Geometries["3x3 dilation 2 pad 2, 6 -> 7"]).UsesPaddedRows);
+        Assert.False(new Conv2d(Geometries["groups 2, 8 -> 12"]).UsesPaddedRows);
+        Assert.False(new Conv2d(Geometries["3x3 stride 2 pad 1, 16 -> 24"]).UsesPaddedRows);   // runs of 48: the table's
+        Assert.False(new Conv2d(Geometries["3x3 pad 1, 3 -> 8 (first layer)"]) { Isa = KernelIsa.Portable }.UsesPaddedRows);
+    }
+
+    [Fact]
     public void Winograd_SeesAWeightChangedInPlace()
     {
         ConvGeometry g = Geometries["3x3 pad 1, 8 -> 16 at 7x9 (Winograd, odd map)"];

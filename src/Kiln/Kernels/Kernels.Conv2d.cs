@@ -133,6 +133,28 @@ public sealed unsafe class Conv2d
         }
         float[] permuted = _forwardWeights ??= Pinned(g.WeightSize);
         PermuteWeights(weight, permuted, outerIsOut: false);
+        if (UsesPaddedRows)
+        {
+            float[] padded = Pad(x, images);
+            fixed (float* pp = padded, pw = permuted, pb = bias, py = y, pz = preActivation)
+            {
+                var work = new PaddedForwardWork<TAct>(this, pp, pw, bias.IsEmpty ? null : pb, py, preActivation.IsEmpty ? null : pz, activation);
+                int rows = images * g.OutPixels;
+                int parts = Parts(threads, images * g.MultiplyAdds, rows);
+                if (parts == 1)
+                {
+                    work.Rows(0, rows);
+                }
+                else
+                {
+                    RowJob<PaddedForwardWork<TAct>> job = RowJob<PaddedForwardWork<TAct>>.ForThisThread;
+                    job.Set(work, rows);
+                    KernelThreads.Run(job, parts);
+                    job.Clear();
+                }
+            }
+            return;
+        }
         fixed (float* px = x, pw = permuted, pb = bias, py = y, pz = preActivation)
         fixed (int* table = _forwardTable)
         {
@@ -150,6 +172,56 @@ public sealed unsafe class Conv2d
                 KernelThreads.Run(job, parts);
                 job.Clear();
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether the forward gathers its im2col rows from a zero-padded copy of the input (<see cref="PaddedRowsA"/>)
+    /// rather than through the tap table: for few input channels (a first layer), where the table's runs are short.
+    /// With dilation 1 and one group, each kernel row of an output pixel's window is one contiguous run of
+    /// KernelWidth·InChannels floats in the padded image, copied as whole 8-float vectors; the depth must fit one depth block.
+    /// </summary>
+    internal bool UsesPaddedRows
+    {
+        get
+        {
+            ConvGeometry g = Geometry;
+            return Isa != KernelIsa.Portable && !g.IsPointwise && !UsesWinograd && g.Groups == 1 && g.DilationHeight == 1 && g.DilationWidth == 1
+                && g.KernelWidth * g.InChannels <= PaddedRowsA.MaxRun && g.Taps * g.InChannels <= GemmPacked.Avx512.KC;
+        }
+    }
+
+    private float[]? _padded;
+
+    /// <summary>x copied into the middle of a zeroed [images, InH + pads, InW + pads, In] buffer (plus a vector of slack for
+    /// the whole-vector copies): the buffer is allocated zeroed and only its middle is ever written, so the border stays 0.</summary>
+    private float[] Pad(ReadOnlySpan<float> x, int images)
+    {
+        ConvGeometry g = Geometry;
+        int paddedWidth = g.InWidth + g.PadLeft + g.PadRight, paddedHeight = g.InHeight + g.PadTop + g.PadBottom;
+        int imageFloats = paddedHeight * paddedWidth * g.InChannels, rowFloats = g.InWidth * g.InChannels;
+        long needed = (long)images * imageFloats + PaddedRowsA.MaxRun;
+        if (_padded is null || _padded.Length < needed)
+            _padded = GC.AllocateArray<float>(checked((int)needed), pinned: true);
+        for (int image = 0; image < images; image++)
+            for (int h = 0; h < g.InHeight; h++)
+                x.Slice((image * g.InHeight + h) * rowFloats, rowFloats)
+                    .CopyTo(_padded.AsSpan(image * imageFloats + ((h + g.PadTop) * paddedWidth + g.PadLeft) * g.InChannels, rowFloats));
+        return _padded;
+    }
+
+    /// <summary>Rows [begin, end) of the forward from the padded input (<see cref="UsesPaddedRows"/>).</summary>
+    private readonly struct PaddedForwardWork<TAct>(Conv2d conv, float* padded, float* w, float* bias, float* y, float* z, TAct act) : IRowWork
+        where TAct : struct, IUnaryOperator
+    {
+        public void Rows(int begin, int end)
+        {
+            ConvGeometry g = conv.Geometry;
+            int depth = g.Taps * g.InChannels;
+            var a = new PaddedRowsA(padded, g, begin);
+            var b = new MatrixB(GemmForm.Nn, w, g.OutChannels, depth);
+            nint at = (nint)begin * g.OutChannels;
+            GemmPacked.RunSources(conv.Isa, a, b, y + at, g.OutChannels, end - begin, g.OutChannels, depth, false, bias, act, z == null ? null : z + at, 0, g.OutChannels);
         }
     }
 
@@ -621,6 +693,64 @@ internal readonly unsafe struct ImageRowsA(float* source, int* table, int pixels
             {
                 pixel = 0;
                 image++;
+            }
+        }
+        return scratch;
+    }
+}
+
+/// <summary>
+/// The im2col matrix of an image batch as the GEMM's A, gathered from a zero-padded copy of the input (dilation 1, one
+/// group): row r is output pixel r of the batch (from <c>rowOffset</c>), and its depth, kernel row by kernel row, is
+/// KernelHeight runs of KernelWidth·InChannels floats, each contiguous in the padded image. Each run is copied as whole
+/// 8-float vectors; the spill past a run is overwritten by the next run (or the next row; the panel scratch has slack
+/// for the last), and the padded buffer has <see cref="MaxRun"/> floats of slack for the last read.
+/// </summary>
+internal readonly unsafe struct PaddedRowsA : IASource
+{
+    /// <summary>The longest run copied (4 vectors: a 7×7 kernel over 3 channels is 21).</summary>
+    public const int MaxRun = 32;
+
+    private readonly float* _padded;
+    private readonly int _outWidth, _outPixels, _strideH, _strideW, _paddedWidth, _channels, _kernelHeight, _run, _imageFloats, _rowOffset;
+
+    public PaddedRowsA(float* padded, ConvGeometry g, int rowOffset)
+    {
+        _padded = padded;
+        (_outWidth, _outPixels, _strideH, _strideW) = (g.OutWidth, g.OutPixels, g.StrideHeight, g.StrideWidth);
+        _paddedWidth = g.InWidth + g.PadLeft + g.PadRight;
+        _channels = g.InChannels;
+        _kernelHeight = g.KernelHeight;
+        _run = g.KernelWidth * g.InChannels;
+        _imageFloats = (g.InHeight + g.PadTop + g.PadBottom) * _paddedWidth * g.InChannels;
+        _rowOffset = rowOffset;
+    }
+
+    public static bool Packed => false;
+
+    public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int lda)
+    {
+        if (pc != 0 || kc != _kernelHeight * _run) throw new InvalidOperationException("A padded-rows panel is gathered whole (one depth block).");
+        lda = kc;
+        int row = _rowOffset + ir;
+        int image = row / _outPixels, pixel = row - image * _outPixels;
+        int oh = pixel / _outWidth, ow = pixel - oh * _outWidth;
+        nint down = (nint)_paddedWidth * _channels;
+        for (int r = 0; r < rows; r++)
+        {
+            float* from = _padded + (nint)image * _imageFloats + ((nint)oh * _strideH * _paddedWidth + (nint)ow * _strideW) * _channels;
+            float* to = scratch + (nint)r * kc;
+            for (int kh = 0; kh < _kernelHeight; kh++, from += down, to += _run)
+                for (int i = 0; i < _run; i += 8)
+                    Vector256.Store(Vector256.Load(from + i), to + i);
+            if (++ow == _outWidth)
+            {
+                ow = 0;
+                if (++oh == _outPixels / _outWidth)
+                {
+                    oh = 0;
+                    image++;
+                }
             }
         }
         return scratch;
