@@ -141,17 +141,7 @@ public sealed unsafe class Conv2d
                 var work = new PaddedForwardWork<TAct>(this, pp, pw, bias.IsEmpty ? null : pb, py, preActivation.IsEmpty ? null : pz, activation);
                 int rows = images * g.OutPixels;
                 int parts = Parts(threads, images * g.MultiplyAdds, rows);
-                if (parts == 1)
-                {
-                    work.Rows(0, rows);
-                }
-                else
-                {
-                    RowJob<PaddedForwardWork<TAct>> job = RowJob<PaddedForwardWork<TAct>>.ForThisThread;
-                    job.Set(work, rows);
-                    KernelThreads.Run(job, parts);
-                    job.Clear();
-                }
+                RowJob<PaddedForwardWork<TAct>>.Run(work, rows, parts);
             }
             return;
         }
@@ -161,17 +151,7 @@ public sealed unsafe class Conv2d
             var work = new ForwardWork<TAct>(this, px, pw, bias.IsEmpty ? null : pb, py, preActivation.IsEmpty ? null : pz, table, activation);
             int rows = images * g.OutPixels;
             int parts = Parts(threads, images * g.MultiplyAdds, rows);
-            if (parts == 1)
-            {
-                work.Rows(0, rows);
-            }
-            else
-            {
-                RowJob<ForwardWork<TAct>> job = RowJob<ForwardWork<TAct>>.ForThisThread;
-                job.Set(work, rows);
-                KernelThreads.Run(job, parts);
-                job.Clear();
-            }
+            RowJob<ForwardWork<TAct>>.Run(work, rows, parts);
         }
     }
 
@@ -250,16 +230,7 @@ public sealed unsafe class Conv2d
     {
         var (parts, tilesPerBlock) = winograd.Plan(images, Parts(threads, images * Geometry.MultiplyAdds, int.MaxValue));
         var work = new WinogradWork<TAct>(winograd, x, y, bias, z, act, accumulate, images, tilesPerBlock);
-        int tiles = winograd.Tiles(images);
-        if (parts == 1)
-        {
-            work.Rows(0, tiles);
-            return;
-        }
-        RowJob<WinogradWork<TAct>> job = RowJob<WinogradWork<TAct>>.ForThisThread;
-        job.Set(work, tiles, align: 4);
-        KernelThreads.Run(job, parts);
-        job.Clear();
+        RowJob<WinogradWork<TAct>>.Run(work, winograd.Tiles(images), parts, align: 4);
     }
 
     private readonly struct WinogradWork<TAct>(Winograd3x3 winograd, float* x, float* y, float* bias, float* z, TAct act, bool accumulate,
@@ -306,17 +277,7 @@ public sealed unsafe class Conv2d
             var work = new BackwardInputWork(this, pdy, pw, pdx, table, accumulate);
             int rows = images * g.InPixels;
             int parts = Parts(threads, images * g.MultiplyAdds, rows);
-            if (parts == 1)
-            {
-                work.Rows(0, rows);
-            }
-            else
-            {
-                RowJob<BackwardInputWork> job = RowJob<BackwardInputWork>.ForThisThread;
-                job.Set(work, rows);
-                KernelThreads.Run(job, parts);
-                job.Clear();
-            }
+            RowJob<BackwardInputWork>.Run(work, rows, parts);
         }
     }
 
@@ -380,20 +341,10 @@ public sealed unsafe class Conv2d
         fixed (int* table = _forwardTable)
         {
             var work = new WeightWork(this, px, pdy, pg, table, images, parts);
-            if (parts == 1)
-            {
-                work.Rows(0, 1);
-            }
-            else
-            {
-                RowJob<WeightWork> job = RowJob<WeightWork>.ForThisThread;
-                job.Set(work, parts, align: 1);
-                KernelThreads.Run(job, parts);
-                job.Clear();
-                Span<float> sum = gradient.AsSpan(0, g.WeightSize);
-                for (int part = 1; part < parts; part++)
-                    System.Numerics.Tensors.TensorPrimitives.Add(sum, gradient.AsSpan(part * g.WeightSize, g.WeightSize), sum);
-            }
+            RowJob<WeightWork>.Run(work, parts, parts, align: 1);
+            Span<float> sum = gradient.AsSpan(0, g.WeightSize);
+            for (int part = 1; part < parts; part++)
+                System.Numerics.Tensors.TensorPrimitives.Add(sum, gradient.AsSpan(part * g.WeightSize, g.WeightSize), sum);
         }
         // dW'[group][out][tap, in] → dW[out][in][tap].
         int taps = g.Taps, cin = g.GroupInChannels, cout = g.GroupOutChannels;
@@ -428,17 +379,7 @@ public sealed unsafe class Conv2d
         fixed (float* px = x, pdy = dy, ps = sums)
         {
             var work = new WinogradWeightWork(winograd, px, pdy, ps, size, images, tilesPerBlock, parts);
-            if (parts == 1)
-            {
-                work.Rows(0, 1);
-            }
-            else
-            {
-                RowJob<WinogradWeightWork> job = RowJob<WinogradWeightWork>.ForThisThread;
-                job.Set(work, parts, align: 1);
-                KernelThreads.Run(job, parts);
-                job.Clear();
-            }
+            RowJob<WinogradWeightWork>.Run(work, parts, parts, align: 1);
         }
         Span<float> total = sums.AsSpan(0, size);
         for (int part = 1; part < parts; part++)
@@ -626,6 +567,21 @@ internal sealed class RowJob<TWork> : IParallelWork where TWork : struct, IRowWo
     [ThreadStatic] private static RowJob<TWork>? t_job;
 
     public static RowJob<TWork> ForThisThread => t_job ??= new RowJob<TWork>();
+
+    /// <summary>Rows [0, rows) of <paramref name="work"/>: on this thread when <paramref name="parts"/> is 1, else split
+    /// into parts of whole <paramref name="align"/>-row blocks on the kernel threads.</summary>
+    public static void Run(TWork work, int rows, int parts, int align = 16)
+    {
+        if (parts == 1)
+        {
+            work.Rows(0, rows);
+            return;
+        }
+        RowJob<TWork> job = ForThisThread;
+        job.Set(work, rows, align);
+        KernelThreads.Run(job, parts);
+        job.Clear();
+    }
 
     private TWork _work;
     private int _rows, _align;

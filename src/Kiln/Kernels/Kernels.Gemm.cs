@@ -105,10 +105,8 @@ public static unsafe class Gemm
             fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
             {
                 // Columns of C (rows of B) in whole 16-column groups per part.
-                RowJob<MatrixVectorWork<TAct>> job = RowJob<MatrixVectorWork<TAct>>.ForThisThread;
-                job.Set(new MatrixVectorWork<TAct>(isa, pa, pb, pc, k, accumulate, bias.IsEmpty ? null : pbias, activation, preActivation.IsEmpty ? null : pz), n, align: 16);
-                KernelThreads.Run(job, vectorParts);
-                job.Clear();
+                RowJob<MatrixVectorWork<TAct>>.Run(new MatrixVectorWork<TAct>(isa, pa, pb, pc, k, accumulate, bias.IsEmpty ? null : pbias, activation,
+                    preActivation.IsEmpty ? null : pz), n, vectorParts, align: 16);
             }
             return;
         }
