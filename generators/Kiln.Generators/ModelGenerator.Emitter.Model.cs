@@ -794,11 +794,11 @@ public sealed partial class ModelGenerator
                             break;
                         case OpKind.Dropout: _w.Line($"{K}.Dropout.Forward({x}, {y}, {Mask(op.Id)}, {Naming.Float(op.Probability)}, Training, Random);"); break;
                         case OpKind.GaussianNoise: _w.Line($"{K}.GaussianNoise.Forward({x}, {y}, {Naming.Float(op.Probability)}, Training, Random);"); break;
-                        case OpKind.ChannelsLast: _w.Line($"{K}.Layout.ToChannelsLast({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)});"); break;
-                        case OpKind.ChannelsFirst: _w.Line($"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)});"); break;
+                        case OpKind.ChannelsLast: _w.Line($"{K}.Layout.ToChannelsLast({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)}, threads: Threads);"); break;
+                        case OpKind.ChannelsFirst: _w.Line($"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)}, threads: Threads);"); break;
                         case OpKind.Flatten:
                             _w.Line(input.IsImage
-                                ? $"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(input.Channels)}, {I(input.Pixels)}); // PyTorch's flatten order: channel, row, column"
+                                ? $"{K}.Layout.ToChannelsFirst({x}, {y}, rows, {I(input.Channels)}, {I(input.Pixels)}, threads: Threads); // PyTorch's flatten order: channel, row, column"
                                 : $"{x}.CopyTo({y});");
                             break;
                         case OpKind.Conv2d:
@@ -808,9 +808,9 @@ public sealed partial class ModelGenerator
                             EmitProduct(op, $"{KernelField(op)}.Forward({x}, {weight}, {bias}, ", ", rows");
                             break;
                         }
-                        case OpKind.MaxPool2d: _w.Line($"{K}.MaxPool.Forward({WindowField(op)}, {x}, {y}, rows);"); break;
+                        case OpKind.MaxPool2d: _w.Line($"{K}.MaxPool.Forward({WindowField(op)}, {x}, {y}, rows, threads: Threads);"); break;
                         case OpKind.AvgPool2d:
-                            _w.Line($"{K}.AvgPool.Forward({WindowField(op)}, {x}, {y}, rows{(op.CountIncludePad ? "" : ", countIncludePad: false")});");
+                            _w.Line($"{K}.AvgPool.Forward({WindowField(op)}, {x}, {y}, rows{(op.CountIncludePad ? "" : ", countIncludePad: false")}, threads: Threads);");
                             break;
                         case OpKind.GlobalAvgPool: _w.Line($"{K}.GlobalAvgPool.Forward({x}, {y}, rows, {I(input.Pixels)}, {I(input.Channels)});"); break;
                         case OpKind.BatchNorm:
@@ -963,11 +963,11 @@ public sealed partial class ModelGenerator
                         case OpKind.Dropout: _w.Line($"{K}.Dropout.Backward({Grad(op.Id)}, {Mask(op.Id)}, {Dx(0)}, Training, accumulate: {Acc(0)});"); break;
                         case OpKind.GaussianNoise: _w.Line($"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});"); break;
                         case OpKind.ChannelsFirst:
-                            _w.Line($"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)}, accumulate: {Acc(0)});");
+                            _w.Line($"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(op.Shape.Channels)}, {I(op.Shape.Pixels)}, accumulate: {Acc(0)}, threads: Threads);");
                             break;
                         case OpKind.Flatten:
                             _w.Line(input.IsImage
-                                ? $"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(input.Channels)}, {I(input.Pixels)}, accumulate: {Acc(0)});"
+                                ? $"{K}.Layout.ToChannelsFirstBackward({Grad(op.Id)}, {Dx(0)}, rows, {I(input.Channels)}, {I(input.Pixels)}, accumulate: {Acc(0)}, threads: Threads);"
                                 : $"{K}.Add.Backward({Grad(op.Id)}, {Dx(0)}, accumulate: {Acc(0)});");
                             break;
                         case OpKind.Conv2d:

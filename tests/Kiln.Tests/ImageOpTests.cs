@@ -160,6 +160,40 @@ public class ImageOpTests
         Assert.Contains("more than one value per channel", e.Message);
     }
 
+    /// <summary>Enough work to split (2¹⁶ values read and more), over an odd image count: 2 threads give the 1-thread
+    /// result exactly, for max and average pooling and each layout change.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void PoolingAndLayout_SplitBetweenThreads_GiveTheOneThreadResult(int threads)
+    {
+        const int images = 5;
+        PoolGeometry g = PoolGeometry.Square(32, 32, 32, 2);
+        float[] x = Reference.Random(images * g.InputSize, 40);
+        Assert.True(Pool.Parts(threads, images, (long)images * g.OutputSize * 4) > 1);
+        foreach (KernelIsa isa in KernelInfo.Supported)
+        {
+            float[] one = new float[images * g.OutputSize], split = new float[one.Length];
+            MaxPool.Forward(isa, g, x, one, images);
+            MaxPool.Forward(isa, g, x, split, images, threads);
+            Assert.Equal(ReferenceConv.Pool(g, ReferenceConv.ToDouble(x), images, max: true).Select(v => (float)v), split);
+            Assert.Equal(one, split);
+            AvgPool.Forward(isa, g, x, one, images, countIncludePad: true);
+            AvgPool.Forward(isa, g, x, split, images, countIncludePad: true, threads);
+            Assert.Equal(one, split);
+        }
+        float[] nhwc = new float[x.Length], nhwcSplit = new float[x.Length], back = new float[x.Length];
+        Layout.ToChannelsLast(x, nhwc, images, 32, 1024);
+        Layout.ToChannelsLast(x, nhwcSplit, images, 32, 1024, threads);
+        Assert.Equal(nhwc, nhwcSplit);
+        Layout.ToChannelsFirst(nhwcSplit, back, images, 32, 1024, threads);
+        Assert.Equal(x, back);
+        float[] previous = Reference.Random(x.Length, 41), sum = (float[])previous.Clone(), sumSplit = (float[])previous.Clone();
+        Layout.ToChannelsFirstBackward(x, sum, images, 32, 1024, accumulate: true);
+        Layout.ToChannelsFirstBackward(x, sumSplit, images, 32, 1024, accumulate: true, threads);
+        Assert.Equal(sum, sumSplit);
+    }
+
     [Fact]
     public void Layout_ChannelsLastAndFirst_AreInverseTransposes_AndTheirBackwardsAccumulate()
     {

@@ -8,26 +8,26 @@ namespace Kiln.Kernels;
 /// channels contiguous) while callers, checkpoints and <c>Flatten</c> use PyTorch's channels-first [C, H, W].
 /// Each is a per-image transpose of a [C, H·W] matrix.
 /// </summary>
-public static class Layout
+public static unsafe class Layout
 {
-    /// <summary>[images, C, H·W] → [images, H·W, C].</summary>
-    public static void ToChannelsLast(ReadOnlySpan<float> x, Span<float> y, int images, int channels, int pixels) =>
-        Run(x, y, images, channels, pixels, accumulate: false);
+    /// <summary>[images, C, H·W] → [images, H·W, C]; the images split between <paramref name="threads"/> when there is enough work.</summary>
+    public static void ToChannelsLast(ReadOnlySpan<float> x, Span<float> y, int images, int channels, int pixels, int threads = 1) =>
+        Run(x, y, images, channels, pixels, accumulate: false, threads);
 
     /// <summary>[images, H·W, C] → [images, C, H·W].</summary>
-    public static void ToChannelsFirst(ReadOnlySpan<float> x, Span<float> y, int images, int channels, int pixels) =>
-        Run(x, y, images, pixels, channels, accumulate: false);
+    public static void ToChannelsFirst(ReadOnlySpan<float> x, Span<float> y, int images, int channels, int pixels, int threads = 1) =>
+        Run(x, y, images, pixels, channels, accumulate: false, threads);
 
     /// <summary>dx[images, H·W, C] (+)= dy[images, C, H·W] transposed back (the backward of <see cref="ToChannelsFirst"/>).</summary>
-    public static void ToChannelsFirstBackward(ReadOnlySpan<float> dy, Span<float> dx, int images, int channels, int pixels, bool accumulate) =>
-        Run(dy, dx, images, channels, pixels, accumulate);
+    public static void ToChannelsFirstBackward(ReadOnlySpan<float> dy, Span<float> dx, int images, int channels, int pixels, bool accumulate, int threads = 1) =>
+        Run(dy, dx, images, channels, pixels, accumulate, threads);
 
     /// <summary>dx[images, C, H·W] (+)= dy[images, H·W, C] transposed back (the backward of <see cref="ToChannelsLast"/>).</summary>
-    public static void ToChannelsLastBackward(ReadOnlySpan<float> dy, Span<float> dx, int images, int channels, int pixels, bool accumulate) =>
-        Run(dy, dx, images, pixels, channels, accumulate);
+    public static void ToChannelsLastBackward(ReadOnlySpan<float> dy, Span<float> dx, int images, int channels, int pixels, bool accumulate, int threads = 1) =>
+        Run(dy, dx, images, pixels, channels, accumulate, threads);
 
     /// <summary>Per image, out[c, r] (+)= in[r, c] for in [rows, cols].</summary>
-    private static void Run(ReadOnlySpan<float> input, Span<float> output, int images, int rows, int cols, bool accumulate)
+    private static void Run(ReadOnlySpan<float> input, Span<float> output, int images, int rows, int cols, bool accumulate, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(images);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
@@ -35,18 +35,30 @@ public static class Layout
         int size = rows * cols;
         Guard.Length(input.Length, images, size, nameof(input));
         Guard.Length(output.Length, images, size, nameof(output));
-        for (int n = 0; n < images; n++)
+        int parts = Pool.Parts(threads, images, (long)images * size);
+        fixed (float* pi = input, po = output)
+            RowJob<TransposeWork>.Run(new TransposeWork(pi, po, rows, cols, accumulate), images, parts, align: 1);
+    }
+
+    /// <summary>Images [begin, end) of a layout change.</summary>
+    private readonly struct TransposeWork(float* input, float* output, int rows, int cols, bool accumulate) : IRowWork
+    {
+        public void Rows(int begin, int end)
         {
-            ReadOnlySpan<float> from = input.Slice(n * size, size);
-            Span<float> to = output.Slice(n * size, size);
-            if (!accumulate)
+            int size = rows * cols;
+            for (int n = begin; n < end; n++)
             {
-                Transpose.Run(from, rows, cols, to);
-                continue;
+                var from = new ReadOnlySpan<float>(input + (nint)n * size, size);
+                var to = new Span<float>(output + (nint)n * size, size);
+                if (!accumulate)
+                {
+                    Transpose.Run(from, rows, cols, to);
+                    continue;
+                }
+                for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < cols; c++)
+                        to[c * rows + r] += from[r * cols + c];
             }
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++)
-                    to[c * rows + r] += from[r * cols + c];
         }
     }
 }

@@ -52,17 +52,14 @@ public sealed record PoolGeometry
 /// </summary>
 public static class MaxPool
 {
-    public static void Forward(PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images) => Forward(KernelInfo.Best, g, x, y, images);
+    /// <summary>y = each window's maximum; the images split between <paramref name="threads"/> when there is enough work.</summary>
+    public static void Forward(PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, int threads = 1) =>
+        Forward(KernelInfo.Best, g, x, y, images, threads);
 
-    public static void Forward(KernelIsa isa, PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images)
+    public static void Forward(KernelIsa isa, PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, int threads = 1)
     {
         Check(g, x.Length, y.Length, images);
-        switch (isa)
-        {
-            case KernelIsa.Avx512: Pool.Forward<Vector512<float>, Simd512, MaxReduce>(g, x, y, images); break;
-            case KernelIsa.Avx2: Pool.Forward<Vector256<float>, Simd256, MaxReduce>(g, x, y, images); break;
-            default: Pool.Forward<float, SimdScalar, MaxReduce>(g, x, y, images); break;
-        }
+        Pool.Forward<MaxReduce>(isa, g, x, y, images, threads);
     }
 
     /// <summary>dx (+)= the gradient of each output sent to its window's maximum.</summary>
@@ -165,33 +162,18 @@ public static class MaxPool
 /// </summary>
 public static class AvgPool
 {
-    public static void Forward(PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, bool countIncludePad = true) =>
-        Forward(KernelInfo.Best, g, x, y, images, countIncludePad);
+    /// <summary>y = each window's mean; the images split between <paramref name="threads"/> when there is enough work.</summary>
+    public static void Forward(PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, bool countIncludePad = true, int threads = 1) =>
+        Forward(KernelInfo.Best, g, x, y, images, countIncludePad, threads);
 
-    public static void Forward(KernelIsa isa, PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, bool countIncludePad = true)
+    public static void Forward(KernelIsa isa, PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, bool countIncludePad = true, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentOutOfRangeException.ThrowIfNegative(images);
         Guard.Length(x.Length, images, g.InputSize, nameof(x));
         Guard.Length(y.Length, images, g.OutputSize, nameof(y));
-        if (countIncludePad)
-        {
-            switch (isa)
-            {
-                case KernelIsa.Avx512: Pool.Forward<Vector512<float>, Simd512, MeanReduce>(g, x, y, images); break;
-                case KernelIsa.Avx2: Pool.Forward<Vector256<float>, Simd256, MeanReduce>(g, x, y, images); break;
-                default: Pool.Forward<float, SimdScalar, MeanReduce>(g, x, y, images); break;
-            }
-        }
-        else
-        {
-            switch (isa)
-            {
-                case KernelIsa.Avx512: Pool.Forward<Vector512<float>, Simd512, MeanInsideReduce>(g, x, y, images); break;
-                case KernelIsa.Avx2: Pool.Forward<Vector256<float>, Simd256, MeanInsideReduce>(g, x, y, images); break;
-                default: Pool.Forward<float, SimdScalar, MeanInsideReduce>(g, x, y, images); break;
-            }
-        }
+        if (countIncludePad) Pool.Forward<MeanReduce>(isa, g, x, y, images, threads);
+        else Pool.Forward<MeanInsideReduce>(isa, g, x, y, images, threads);
     }
 
     /// <summary>dx (+)= each output's gradient divided by its window's divisor, at every position of the window.</summary>
@@ -315,8 +297,38 @@ internal readonly struct MeanInsideReduce : IPoolReduce
     public static float Scale(PoolGeometry g, int positions) => 1f / positions;
 }
 
-internal static class Pool
+internal static unsafe class Pool
 {
+    /// <summary>Threads worth using for a pass that reads <paramref name="values"/> floats over <paramref name="images"/>
+    /// images: whole images each, from 2¹⁶ values (about 10 µs on one thread; a batch of one stays on one).</summary>
+    public static int Parts(int threads, int images, long values) =>
+        threads <= 1 || values < 1 << 16 ? 1 : Math.Max(1, Math.Min(Math.Min(threads, KernelThreads.MaxThreads), images));
+
+    /// <summary>The forward on the ISA's vectors, the images split between threads.</summary>
+    public static void Forward<TReduce>(KernelIsa isa, PoolGeometry g, ReadOnlySpan<float> x, Span<float> y, int images, int threads)
+        where TReduce : struct, IPoolReduce
+    {
+        int parts = Parts(threads, images, (long)images * g.OutputSize * g.KernelHeight * g.KernelWidth);
+        fixed (float* px = x, py = y)
+            RowJob<ForwardWork<TReduce>>.Run(new ForwardWork<TReduce>(isa, g, px, py), images, parts, align: 1);
+    }
+
+    private readonly struct ForwardWork<TReduce>(KernelIsa isa, PoolGeometry g, float* x, float* y) : IRowWork where TReduce : struct, IPoolReduce
+    {
+        public void Rows(int begin, int end)
+        {
+            int images = end - begin;
+            var xs = new ReadOnlySpan<float>(x + (nint)begin * g.InputSize, images * g.InputSize);
+            var ys = new Span<float>(y + (nint)begin * g.OutputSize, images * g.OutputSize);
+            switch (isa)
+            {
+                case KernelIsa.Avx512: Forward<Vector512<float>, Simd512, TReduce>(g, xs, ys, images); break;
+                case KernelIsa.Avx2: Forward<Vector256<float>, Simd256, TReduce>(g, xs, ys, images); break;
+                default: Forward<float, SimdScalar, TReduce>(g, xs, ys, images); break;
+            }
+        }
+    }
+
     /// <summary>The offsets (pixel · channels, within the image) of the window positions of output (oh, ow) that lie
     /// inside the image, in row-major window order; returns their count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -344,6 +356,13 @@ internal static class Pool
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
         Span<int> window = stackalloc int[g.KernelHeight * g.KernelWidth];
+        if (g.PadHeight == 0 && g.PadWidth == 0 && vectorEnd == channels)
+        {
+            // No padding: every window lies inside the image, at the same offsets from its corner, found once (Z2's two
+            // 2×2 pools at batch 32, one thread: 440 → 150–220 µs; scratch loop, best of 60).
+            Inside<TVec, TSimd, TReduce>(g, ref rx, ref ry, images, window.Slice(0, Window(g, 0, 0, window)));
+            return;
+        }
         for (int n = 0; n < images; n++)
         {
             int inBase = n * g.InputSize, outBase = n * g.OutputSize;
@@ -369,6 +388,34 @@ internal static class Pool
                         Unsafe.Add(ref ry, at + c) = scale != 1f ? acc * scale : acc;
                     }
                 }
+        }
+    }
+
+    /// <summary>The forward without padding: each output pixel's window is <paramref name="offsets"/> from the input
+    /// pixel at (oh·stride, ow·stride); whole vectors of channels only.</summary>
+    private static void Inside<TVec, TSimd, TReduce>(PoolGeometry g, ref float x, ref float y, int images, ReadOnlySpan<int> offsets)
+        where TVec : struct where TSimd : ISimd<TVec> where TReduce : struct, IPoolReduce
+    {
+        int w = TSimd.Count, channels = g.Channels, positions = offsets.Length;
+        float scale = TReduce.Scale(g, positions);
+        int rowStep = g.StrideHeight * g.InWidth * channels, columnStep = g.StrideWidth * channels;
+        for (int n = 0; n < images; n++)
+        {
+            int inBase = n * g.InputSize, at = n * g.OutputSize;
+            for (int oh = 0; oh < g.OutHeight; oh++)
+            {
+                int corner = inBase + oh * rowStep;
+                for (int ow = 0; ow < g.OutWidth; ow++, corner += columnStep)
+                    for (int c = 0; c < channels; c += w, at += w)
+                    {
+                        ref float first = ref Unsafe.Add(ref x, corner + c);
+                        TVec acc = TReduce.Combine<TVec, TSimd>(TReduce.Start<TVec, TSimd>(), TSimd.Load(ref Unsafe.Add(ref first, offsets[0])));
+                        for (int i = 1; i < positions; i++)
+                            acc = TReduce.Combine<TVec, TSimd>(acc, TSimd.Load(ref Unsafe.Add(ref first, offsets[i])));
+                        if (scale != 1f) acc = TSimd.Multiply(acc, TSimd.Broadcast(scale));
+                        TSimd.Store(acc, ref Unsafe.Add(ref y, at));
+                    }
+            }
         }
     }
 }

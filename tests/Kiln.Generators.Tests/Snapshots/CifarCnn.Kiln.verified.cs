@@ -341,7 +341,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
-            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Conv1: Conv2d(32, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 3, 32, 32] -> [B, 32, 32, 32]
@@ -353,7 +353,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), "Conv2", "output of its Conv2d(32, 3, Padding = 1) -> Relu", _steps);
 
             // Conv2: MaxPool2d(2)   [B, 32, 32, 32] -> [B, 32, 16, 16]
-            global::Kiln.Kernels.MaxPool.Forward(s_conv2Window, workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), rows);
+            global::Kiln.Kernels.MaxPool.Forward(s_conv2Window, workspace.Slice(WorkspaceOffsets.Conv2Relu, rows * 32768), workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), rows, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv2, rows * 8192), "Conv2", "output of its MaxPool2d(2)", _steps);
 
             // Conv3: Conv2d(64, 3, Padding = 1) -> Relu, fused: bias and activation in the convolution's epilogue   [B, 32, 16, 16] -> [B, 64, 16, 16]
@@ -365,11 +365,11 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), "Conv4", "output of its Conv2d(64, 3, Padding = 1) -> Relu", _steps);
 
             // Conv4: MaxPool2d(2)   [B, 64, 16, 16] -> [B, 64, 8, 8]
-            global::Kiln.Kernels.MaxPool.Forward(s_conv4Window, workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), rows);
+            global::Kiln.Kernels.MaxPool.Forward(s_conv4Window, workspace.Slice(WorkspaceOffsets.Conv4Relu, rows * 16384), workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), rows, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), "Conv4", "output of its MaxPool2d(2)", _steps);
 
             // Hidden: Flatten   [B, 64, 8, 8] -> [B, 4096]
-            global::Kiln.Kernels.Layout.ToChannelsFirst(workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), rows, 64, 64); // PyTorch's flatten order: channel, row, column
+            global::Kiln.Kernels.Layout.ToChannelsFirst(workspace.Slice(WorkspaceOffsets.Conv4, rows * 4096), workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), rows, 64, 64, threads: Threads); // PyTorch's flatten order: channel, row, column
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), "Hidden", "output of its Flatten", _steps);
 
             // Hidden: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 4096] -> [B, 256]
@@ -421,7 +421,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(gradients.Slice(ParameterOffsets.HiddenBias, 256), "Hidden", "gradient of Hidden.bias", _steps);
 
             // backward of Hidden: Flatten   d[B, 4096] -> d[B, 64, 8, 8]
-            global::Kiln.Kernels.Layout.ToChannelsFirstBackward(workspace.Slice(WorkspaceOffsets.DHiddenFlatten, rows * 4096), workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), rows, 64, 64, accumulate: false);
+            global::Kiln.Kernels.Layout.ToChannelsFirstBackward(workspace.Slice(WorkspaceOffsets.DHiddenFlatten, rows * 4096), workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), rows, 64, 64, accumulate: false, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DConv4, rows * 4096), "Hidden", "gradient w.r.t. the input of its Flatten (the output of 'Conv4')", _steps);
 
             // backward of Conv4: MaxPool2d(2)   d[B, 64, 8, 8] -> d[B, 64, 16, 16]

@@ -575,7 +575,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
-            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Stem: Conv2d(24, 3, Padding = 1, Bias = false)   [B, 3, 32, 32] -> [B, 24, 32, 32]
@@ -699,7 +699,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), "Transition", "output of its Conv2d(36, 1, Bias = false)", _steps);
 
             // Transition: AvgPool2d(2)   [B, 36, 32, 32] -> [B, 36, 16, 16]
-            global::Kiln.Kernels.AvgPool.Forward(s_transitionWindow, workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), rows);
+            global::Kiln.Kernels.AvgPool.Forward(s_transitionWindow, workspace.Slice(WorkspaceOffsets.TransitionConv2d, rows * 36864), workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), rows, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Transition, rows * 9216), "Transition", "output of its AvgPool2d(2)", _steps);
 
             // Block2.0.Layer: BatchNorm   [B, 36, 16, 16] -> [B, 36, 16, 16]

@@ -565,7 +565,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(image, "Image", "input", _steps);
 
             // Image: ChannelsLast   [B, 3, 32, 32] -> [B, 3, 32, 32]
-            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024);
+            global::Kiln.Kernels.Layout.ToChannelsLast(image, workspace.Slice(WorkspaceOffsets.Image, rows * 3072), rows, 3, 1024, threads: Threads);
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Image, rows * 3072), "Image", "output of its ChannelsLast", _steps);
 
             // Stem: Conv2d(16, 3, Padding = 1, Bias = false)   [B, 3, 32, 32] -> [B, 16, 32, 32]
