@@ -107,13 +107,13 @@ public sealed record ConvGeometry
 /// <summary>How a convolution's forward and input gradient compute.</summary>
 public enum ConvAlgorithm
 {
-    /// <summary>Winograd for 3×3, stride 1, padding 1, channel counts that are multiples of 8 (F(4×4, 3×3) for the forward
-    /// and input gradient, F(2×2, 3×3) for the weight gradient); im2col otherwise.</summary>
+    /// <summary>Winograd F(4×4, 3×3) for 3×3, stride 1, padding 1, channel counts that are multiples of 8, in all three
+    /// passes; im2col otherwise.</summary>
     Auto = 0,
     /// <summary>im2col gathered per micro-panel on the packed GEMM, always.</summary>
     Im2col = 1,
     /// <summary>Winograd F(2×2, 3×3) for every pass where Winograd applies; im2col otherwise.</summary>
     Winograd2x2 = 2,
-    /// <summary>As <see cref="Auto"/>: F(4×4, 3×3) for the forward and input gradient where Winograd applies.</summary>
+    /// <summary>As <see cref="Auto"/>: F(4×4, 3×3) where Winograd applies.</summary>
     Winograd4x4 = 3,
 }

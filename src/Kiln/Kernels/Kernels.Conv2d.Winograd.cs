@@ -17,8 +17,8 @@ namespace Kiln.Kernels;
 /// both channel counts must be multiples of 8. F(4×4) rounds more (its transforms hold 1/6, 1/24 and 8): about 4× the
 /// error of F(2×2), still within float32's tolerance for a sum over 9·in products. The input gradient of such a layer
 /// is the same computation on dY with the weight turned by 180° and its in/out swapped (<see cref="Prepare"/> with
-/// <c>transposed</c>); the weight gradient (F(2×2) only) sums V ⊙ (A dY Aᵀ) over the tiles, 16 products along the
-/// tiles, and turns the sums back with Gᵀ·G (<see cref="WeightGradient"/>).
+/// <c>transposed</c>); the weight gradient sums V ⊙ (A dY Aᵀ) over the tiles, α² products along the tiles, and turns
+/// the sums back with Gᵀ·G (<see cref="WeightGradient"/>, <see cref="FinishWeightGradient"/>).
 /// </summary>
 internal sealed unsafe class Winograd3x3
 {
@@ -51,6 +51,9 @@ internal sealed unsafe class Winograd3x3
     /// <summary>The output tile's side m.</summary>
     public int Tile { get; }
 
+    /// <summary>Positions of a transformed tile: (m + 2)².</summary>
+    public int Positions => _positions;
+
     public KernelIsa Isa { get; }
 
     /// <summary>Whether a layer's geometry runs this way (and its input gradient, which has the same geometry).</summary>
@@ -64,19 +67,24 @@ internal sealed unsafe class Winograd3x3
     /// 36 positions.</summary>
     public int MaxTilesPerBlock { get; }
 
+    /// <summary>The most tiles per block of the weight gradient (<c>weights</c> in <see cref="Plan"/>): its
+    /// products run along the tiles, so a block's tiles are their depth, and a short depth costs a round trip of the
+    /// summed products per block. F(4×4) on Z2's layers, one thread: 96 tiles measured 5–25% faster than 48 and 192.</summary>
+    public const int MaxWeightTilesPerBlock = 96;
+
     public int Tiles(int images) => images * _tileRows * _tileColumns;
 
     /// <summary>How a call splits: the parts (threads) used — at most <paramref name="wantedParts"/>, each with 4 tiles
     /// or more — and the tiles per block: each part takes an equal, contiguous range of tiles (<see cref="PartTiles"/>)
     /// and runs it in equal blocks of at most <see cref="MaxTilesPerBlock"/>, a multiple of 4 (so that a small batch's
     /// few tiles still split evenly: Z2's last layer at batch 1 has 16, 8 a thread).</summary>
-    public (int Parts, int TilesPerBlock) Plan(int images, int wantedParts)
+    public (int Parts, int TilesPerBlock) Plan(int images, int wantedParts, bool weights = false)
     {
-        int tiles = Tiles(images);
+        int tiles = Tiles(images), most = weights ? MaxWeightTilesPerBlock : MaxTilesPerBlock;
         int parts = Math.Max(1, Math.Min(wantedParts, tiles / 4));
         int perPart = (tiles + parts - 1) / parts;
-        int blocksPerPart = (perPart + MaxTilesPerBlock - 1) / MaxTilesPerBlock;
-        int tilesPerBlock = Math.Min(MaxTilesPerBlock, ((perPart + blocksPerPart - 1) / blocksPerPart + 3) / 4 * 4);
+        int blocksPerPart = (perPart + most - 1) / most;
+        int tilesPerBlock = Math.Min(most, ((perPart + blocksPerPart - 1) / blocksPerPart + 3) / 4 * 4);
         return (parts, Math.Max(tilesPerBlock, 4));
     }
 
@@ -230,14 +238,13 @@ internal sealed unsafe class Winograd3x3
     }
 
     /// <summary>
-    /// The weight gradient's transformed sums over tiles [first block, last block): Ũ[ξ][in, out] += Σ_t V[ξ][t, in] ·
-    /// D[ξ][t, out], V the transformed input tiles (as the forward's), D = A dY Aᵀ the output gradient's 2×2 blocks
-    /// (zero past the map's edge) taken to 4×4, A = [[1, 0], [1, 1], [1, −1], [0, −1]]. <see cref="FinishWeightGradient"/>
-    /// turns Ũ into dW = Gᵀ Ũ G. F(2×2) only; in = the layer's in.
+    /// The weight gradient's transformed sums over tiles [firstTile, lastTile): Ũ[ξ][in, out] += Σ_t V[ξ][t, in] ·
+    /// D[ξ][t, out], V the transformed input tiles (as the forward's), D = A dY Aᵀ the output gradient's m×m blocks (zero
+    /// past the map's edge) taken to α×α, A = Aᵀ of the forward transposed (F(2×2): [[1, 0], [1, 1], [1, −1], [0, −1]]).
+    /// <see cref="FinishWeightGradient"/> turns Ũ into dW = Gᵀ Ũ G. In = the layer's in.
     /// </summary>
     public void WeightGradient(float* x, float* dy, float* accumulator, int images, int tilesPerBlock, int firstTile, int lastTile)
     {
-        if (Tile != 2) throw new InvalidOperationException("The weight gradient runs as F(2×2, 3×3).");
         if (_wide) WeightGradient<Vector512<float>, Simd512>(x, dy, accumulator, images, tilesPerBlock, firstTile, lastTile);
         else WeightGradient<Vector256<float>, Simd256>(x, dy, accumulator, images, tilesPerBlock, firstTile, lastTile);
     }
@@ -254,7 +261,8 @@ internal sealed unsafe class Winograd3x3
             {
                 int count = Math.Min(tilesPerBlock, lastTile - first);
                 TransformInput<TVec, TSimd>(x, v, first, count, vStride, staging);
-                TransformOutputGradient<TVec, TSimd>(dy, d, first, count, dStride);
+                if (Tile == 2) TransformOutputGradient<TVec, TSimd>(dy, d, first, count, dStride);
+                else TransformOutputGradient4<TVec, TSimd>(dy, d, first, count, dStride, staging);
                 for (int xi = 0; xi < _positions; xi++)
                 {
                     var a = new KMajorA(v + (nint)xi * vStride, _in);
@@ -265,7 +273,7 @@ internal sealed unsafe class Winograd3x3
         }
     }
 
-    /// <summary>D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 2×2 output-gradient block (zeros past the map's edge).</summary>
+    /// <summary>F(2×2)'s D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 2×2 output-gradient block (zeros past the map's edge).</summary>
     private void TransformOutputGradient<TVec, TSimd>(float* dy, float* d, int first, int count, nint stride)
         where TVec : struct where TSimd : ISimd<TVec>
     {
@@ -303,31 +311,113 @@ internal sealed unsafe class Winograd3x3
         TSimd.Store(TSimd.Subtract(TSimd.Zero, r1), ref q[3 * stride]);
     }
 
-    /// <summary>dW[out, in, 3, 3] (+)= Gᵀ Ũ[·][in, out] G, Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].</summary>
-    public void FinishWeightGradient(ReadOnlySpan<float> accumulator, Span<float> dweight, bool accumulate)
+    /// <summary>
+    /// F(4×4)'s D[ξ][t, o] = (A dY Aᵀ)[ξ] of each tile's 4×4 output-gradient block (zeros past the map's edge), A =
+    /// [[1, 0, 0, 0], [1, 1, 1, 1], [1, −1, 1, −1], [1, 2, 4, 8], [1, −2, 4, −8], [0, 0, 0, 1]] (Aᵀ of the forward):
+    /// each column of the block through A into <paramref name="work"/>, then each of the 6 rows of that.
+    /// </summary>
+    private void TransformOutputGradient4<TVec, TSimd>(float* dy, float* d, int first, int count, nint stride, float* work)
+        where TVec : struct where TSimd : ISimd<TVec>
     {
-        Span<float> u = stackalloc float[16];
-        Span<float> t = stackalloc float[12];
-        int pairs = _in * _out;
-        for (int i = 0; i < _in; i++)
-            for (int o = 0; o < _out; o++)
+        int perImage = _tileRows * _tileColumns, w = TSimd.Count;
+        for (int t = 0; t < count; t++)
+        {
+            int tile = first + t, image = tile / perImage, inImage = tile - image * perImage;
+            int row = inImage / _tileColumns * 4, column = inImage % _tileColumns * 4;
+            int rows = Math.Min(4, _height - row), columns = Math.Min(4, _width - column);
+            float* source = dy + (nint)image * _height * _width * _out + ((nint)row * _width + column) * _out;
+            nint down = (nint)_width * _out;
+            float* target = d + (nint)t * _out;
+            for (int o = 0; o < _out; o += w)
             {
-                for (int xi = 0; xi < 16; xi++) u[xi] = accumulator[xi * pairs + i * _out + o];
                 for (int j = 0; j < 4; j++)
                 {
-                    float u0 = u[j], u1 = u[4 + j], u2 = u[8 + j], u3 = u[12 + j];
-                    t[j] = u0 + 0.5f * (u1 + u2);
-                    t[4 + j] = 0.5f * (u1 - u2);
-                    t[8 + j] = 0.5f * (u1 + u2) + u3;
+                    float* q = source + (nint)j * _out + o;
+                    bool inside = j < columns;
+                    TVec y0 = inside ? TSimd.Load(ref q[0]) : TSimd.Zero;
+                    TVec y1 = inside && rows > 1 ? TSimd.Load(ref q[down]) : TSimd.Zero;
+                    TVec y2 = inside && rows > 2 ? TSimd.Load(ref q[2 * down]) : TSimd.Zero;
+                    TVec y3 = inside && rows > 3 ? TSimd.Load(ref q[3 * down]) : TSimd.Zero;
+                    GradientLine6<TVec, TSimd>(y0, y1, y2, y3, work + j * w, 4 * w);
                 }
-                Span<float> target = dweight.Slice((o * _in + i) * 9, 9);
-                for (int r = 0; r < 3; r++)
+                for (int k = 0; k < 6; k++)
                 {
-                    float t0 = t[4 * r], t1 = t[4 * r + 1], t2 = t[4 * r + 2], t3 = t[4 * r + 3];
-                    float w0 = t0 + 0.5f * (t1 + t2), w1 = 0.5f * (t1 - t2), w2 = 0.5f * (t1 + t2) + t3;
-                    if (accumulate) { target[3 * r] += w0; target[3 * r + 1] += w1; target[3 * r + 2] += w2; }
-                    else { target[3 * r] = w0; target[3 * r + 1] = w1; target[3 * r + 2] = w2; }
+                    float* q = work + k * 4 * w;
+                    GradientLine6<TVec, TSimd>(TSimd.Load(ref q[0]), TSimd.Load(ref q[w]), TSimd.Load(ref q[2 * w]), TSimd.Load(ref q[3 * w]),
+                        target + o + 6 * k * stride, stride);
                 }
+            }
+        }
+    }
+
+    /// <summary>A·(y0..y3) of F(4×4): y0, y0 + y1 + y2 + y3, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3, y0 − 2y1 + 4y2 − 8y3,
+    /// y3, at q, q + step, … q + 5·step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GradientLine6<TVec, TSimd>(TVec y0, TVec y1, TVec y2, TVec y3, float* q, nint step)
+        where TVec : struct where TSimd : ISimd<TVec>
+    {
+        TVec p = TSimd.Add(y0, y2), r = TSimd.Add(y1, y3);
+        TVec u = TSimd.MultiplyAdd(TSimd.Broadcast(4f), y2, y0), v = TSimd.MultiplyAdd(TSimd.Broadcast(8f), y3, TSimd.Multiply(TSimd.Broadcast(2f), y1));
+        TSimd.Store(y0, ref q[0]);
+        TSimd.Store(TSimd.Add(p, r), ref q[step]);
+        TSimd.Store(TSimd.Subtract(p, r), ref q[2 * step]);
+        TSimd.Store(TSimd.Add(u, v), ref q[3 * step]);
+        TSimd.Store(TSimd.Subtract(u, v), ref q[4 * step]);
+        TSimd.Store(y3, ref q[5 * step]);
+    }
+
+    private float[]? _turned;
+
+    /// <summary>dW[out, in, 3, 3] (+)= Gᵀ Ũ[·][in, out] G from the summed products: on vectors along out into
+    /// [in, tap, out], then transposed to PyTorch's layout (a scalar loop per pair took about as long as the products
+    /// for Z2's last layer).</summary>
+    public void FinishWeightGradient(ReadOnlySpan<float> accumulator, Span<float> dweight, bool accumulate)
+    {
+        int pairs = _in * _out;
+        float[] byTap = _byTap ??= GC.AllocateUninitializedArray<float>(9 * pairs, pinned: true);
+        fixed (float* pa = accumulator, pt = byTap)
+        {
+            if (_wide) FinishWeights<Vector512<float>, Simd512>(pa, pt);
+            else FinishWeights<Vector256<float>, Simd256>(pa, pt);
+        }
+        if (!accumulate)
+        {
+            Transpose.Run(Isa, byTap, _in * 9, _out, dweight);
+            return;
+        }
+        float[] turned = _turned ??= GC.AllocateUninitializedArray<float>(9 * pairs, pinned: true);
+        Transpose.Run(Isa, byTap, _in * 9, _out, turned);
+        System.Numerics.Tensors.TensorPrimitives.Add(dweight, turned, dweight);
+    }
+
+    /// <summary>byTap[(i·9 + 3·kh + kw)·out + o] = Σ G[r, kh] Ũ[(r, s)][i, o] G[s, kw], a vector of o at a time.</summary>
+    private void FinishWeights<TVec, TSimd>(float* accumulator, float* byTap) where TVec : struct where TSimd : ISimd<TVec>
+    {
+        float[] gm = Tile == 2 ? G2 : G4;
+        int a = _alpha, pairs = _in * _out, w = TSimd.Count;
+        float* t = stackalloc float[3 * 6 * 16];
+        for (int i = 0; i < _in; i++)
+            for (int o = 0; o < _out; o += w)
+            {
+                float* u = accumulator + (nint)i * _out + o;
+                // t[kh, s] = Σ_r G[r, kh] Ũ[r, s].
+                for (int sc = 0; sc < a; sc++)
+                    for (int kh = 0; kh < 3; kh++)
+                    {
+                        TVec sum = TSimd.Zero;
+                        for (int r = 0; r < a; r++)
+                            sum = TSimd.MultiplyAdd(TSimd.Broadcast(gm[3 * r + kh]), TSimd.Load(ref u[(nint)(a * r + sc) * pairs]), sum);
+                        TSimd.Store(sum, ref t[(kh * a + sc) * w]);
+                    }
+                float* target = byTap + (nint)i * 9 * _out + o;
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++)
+                    {
+                        TVec sum = TSimd.Zero;
+                        for (int sc = 0; sc < a; sc++)
+                            sum = TSimd.MultiplyAdd(TSimd.Load(ref t[(kh * a + sc) * w]), TSimd.Broadcast(gm[3 * sc + kw]), sum);
+                        TSimd.Store(sum, ref target[(3 * kh + kw) * _out]);
+                    }
             }
     }
 

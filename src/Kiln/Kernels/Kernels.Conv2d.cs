@@ -17,8 +17,8 @@ namespace Kiln.Kernels;
 /// PyTorch's layout; bias gradient: column sums of dY.</item>
 /// </list>
 /// A 3×3 convolution with stride 1, padding 1 and channel counts that are multiples of 8 runs as Winograd instead
-/// (<see cref="Winograd3x3"/>): the forward and input gradient as F(4×4, 3×3) (4× fewer multiplies), the weight
-/// gradient as F(2×2, 3×3) (2.25×); <see cref="Algorithm"/> forces F(2×2) everywhere, or im2col.
+/// (<see cref="Winograd3x3"/>): all three passes as F(4×4, 3×3) (4× fewer multiplies); <see cref="Algorithm"/> forces
+/// F(2×2, 3×3) (2.25×), or im2col.
 /// A 1×1 convolution with stride 1 and no padding is a plain matrix product over pixels (the dense layer's kernels).
 /// Groups run one product each on their slice of channels. The portable variant is a direct scalar loop over the
 /// same tables.
@@ -47,7 +47,7 @@ public sealed unsafe class Conv2d
     /// <summary>Whether the forward, the input gradient and the weight gradient run as Winograd F(2×2, 3×3).</summary>
     public bool UsesWinograd => Algorithm != ConvAlgorithm.Im2col && Isa != KernelIsa.Portable && Winograd3x3.Applies(Geometry);
 
-    /// <summary>The output tile of the Winograd forward and input gradient: 4 (F(4×4, 3×3)), or 2 when forced.</summary>
+    /// <summary>The output tile of the Winograd passes: 4 (F(4×4, 3×3)), or 2 when forced.</summary>
     private int WinogradTile => Algorithm == ConvAlgorithm.Winograd2x2 ? 2 : 4;
 
     private Winograd3x3? _winograd, _winogradBackward, _winogradWeights;
@@ -364,14 +364,14 @@ public sealed unsafe class Conv2d
             }
     }
 
-    /// <summary>The weight gradient as Winograd F(2×2, 3×3): each thread sums its blocks of tiles into its own Ũ, then
+    /// <summary>The weight gradient as Winograd: each thread sums its blocks of tiles into its own Ũ, then
     /// the parts are added and transformed back to 3×3.</summary>
     private void BackwardParametersWinograd(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dweight, int images, bool accumulate, int threads)
     {
         ConvGeometry g = Geometry;
-        Winograd3x3 winograd = _winogradWeights ??= new Winograd3x3(2, g.InChannels, g.OutChannels, g.InHeight, g.InWidth, Isa);
-        int size = 16 * g.InChannels * g.OutChannels;
-        var (parts, tilesPerBlock) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue));
+        Winograd3x3 winograd = _winogradWeights ??= new Winograd3x3(WinogradTile, g.InChannels, g.OutChannels, g.InHeight, g.InWidth, Isa);
+        int size = winograd.Positions * g.InChannels * g.OutChannels;
+        var (parts, tilesPerBlock) = winograd.Plan(images, Parts(threads, images * g.MultiplyAdds, int.MaxValue), weights: true);
         if (_winogradGradient is null || _winogradGradient.Length < parts * size)
             _winogradGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * size);
         float[] sums = _winogradGradient;
