@@ -167,7 +167,7 @@ public sealed unsafe class Conv2d
         {
             ConvGeometry g = Geometry;
             return Isa != KernelIsa.Portable && !g.IsPointwise && !UsesWinograd && g.Groups == 1 && g.DilationHeight == 1 && g.DilationWidth == 1
-                && g.KernelWidth * g.InChannels <= PaddedRowsA.MaxRun && g.Taps * g.InChannels <= GemmPacked.Avx512.KC;
+                && g.KernelWidth * g.InChannels <= PaddedWindows.MaxRun && g.Taps * g.InChannels <= GemmPacked.Avx512.KC;
         }
     }
 
@@ -180,7 +180,7 @@ public sealed unsafe class Conv2d
         ConvGeometry g = Geometry;
         int paddedWidth = g.InWidth + g.PadLeft + g.PadRight, paddedHeight = g.InHeight + g.PadTop + g.PadBottom;
         int imageFloats = paddedHeight * paddedWidth * g.InChannels, rowFloats = g.InWidth * g.InChannels;
-        long needed = (long)images * imageFloats + PaddedRowsA.MaxRun;
+        long needed = (long)images * imageFloats + PaddedWindows.MaxRun;
         if (_padded is null || _padded.Length < needed)
             _padded = GC.AllocateArray<float>(checked((int)needed), pinned: true);
         for (int image = 0; image < images; image++)
@@ -337,10 +337,12 @@ public sealed unsafe class Conv2d
         if (_weightGradient is null || _weightGradient.Length < parts * g.WeightSize)
             _weightGradient = Pinned(Math.Max(parts, Math.Min(KernelThreads.MaxThreads, 2)) * g.WeightSize);
         float[] gradient = _weightGradient;
-        fixed (float* px = x, pdy = dy, pg = gradient)
+        // Few input channels: the im2col columns are copied from the padded input as the forward's rows are.
+        float[]? padded = UsesPaddedRows ? Pad(x, images) : null;
+        fixed (float* px = x, pdy = dy, pg = gradient, pp = padded)
         fixed (int* table = _forwardTable)
         {
-            var work = new WeightWork(this, px, pdy, pg, table, images, parts);
+            var work = new WeightWork(this, px, pdy, pg, table, pp, images, parts);
             RowJob<WeightWork>.Run(work, parts, parts, align: 1);
             Span<float> sum = gradient.AsSpan(0, g.WeightSize);
             for (int part = 1; part < parts; part++)
@@ -403,7 +405,7 @@ public sealed unsafe class Conv2d
 
     /// <summary>Parts [begin, end) of dW' for every group: part p sums dW'[out, ·] = dYᵀ·im2col(X) over its share of
     /// the images into its own slice of <c>gradient</c>.</summary>
-    private readonly struct WeightWork(Conv2d conv, float* x, float* dy, float* gradient, int* table, int images, int parts) : IRowWork
+    private readonly struct WeightWork(Conv2d conv, float* x, float* dy, float* gradient, int* table, float* padded, int images, int parts) : IRowWork
     {
         public void Rows(int begin, int end)
         {
@@ -414,6 +416,14 @@ public sealed unsafe class Conv2d
                 int first = (int)((long)images * part / parts), last = (int)((long)images * (part + 1) / parts);
                 if (first == last) continue;
                 float* partX = x + (nint)first * g.InputSize, partDy = dy + (nint)first * g.OutputSize, partGradient = gradient + (nint)part * g.WeightSize;
+                if (padded != null)
+                {
+                    // One group (UsesPaddedRows): the columns from the padded images of this part.
+                    var a = new KMajorA(partDy, g.OutChannels);
+                    var b = new PaddedColumnsB(padded, g, first);
+                    GemmPacked.RunSources(conv.Isa, a, b, partGradient, depth, cout, depth, (last - first) * g.OutPixels, false, null, default(IdentityOp), null, 0, depth);
+                    continue;
+                }
                 for (int group = 0; group < g.Groups; group++)
                 {
                     var a = new KMajorA(partDy + group * cout, g.OutChannels);
@@ -656,60 +666,125 @@ internal readonly unsafe struct ImageRowsA(float* source, int* table, int pixels
 }
 
 /// <summary>
-/// The im2col matrix of an image batch as the GEMM's A, gathered from a zero-padded copy of the input (dilation 1, one
-/// group): row r is output pixel r of the batch (from <c>rowOffset</c>), and its depth, kernel row by kernel row, is
-/// KernelHeight runs of KernelWidth·InChannels floats, each contiguous in the padded image. Each run is copied as whole
-/// 8-float vectors; the spill past a run is overwritten by the next run (or the next row; the panel scratch has slack
-/// for the last), and the padded buffer has <see cref="MaxRun"/> floats of slack for the last read.
+/// The output pixels' windows in a zero-padded copy of a convolution's input (dilation 1, one group): each window is
+/// KernelHeight runs of KernelWidth·InChannels contiguous floats, one padded row apart. A cursor walks the windows of
+/// consecutive output pixels of the batch; <see cref="Copy"/> copies one as whole 8-float vectors (the spill past each
+/// run is overwritten by the next; past the last, at most 7 floats, the caller's buffer must hold). The padded buffer
+/// has <see cref="MaxRun"/> floats of slack for the last read.
 /// </summary>
-internal readonly unsafe struct PaddedRowsA : IASource
+internal unsafe struct PaddedWindows
 {
     /// <summary>The longest run copied (4 vectors: a 7×7 kernel over 3 channels is 21).</summary>
     public const int MaxRun = 32;
 
     private readonly float* _padded;
-    private readonly int _outWidth, _outPixels, _strideH, _strideW, _paddedWidth, _channels, _kernelHeight, _run, _imageFloats, _rowOffset;
+    private readonly int _outWidth, _outHeight, _strideH, _strideW, _paddedWidth, _channels, _imageFloats;
+    private readonly nint _down;
+    private int _image, _oh, _ow;
 
-    public PaddedRowsA(float* padded, ConvGeometry g, int rowOffset)
+    /// <param name="padded">The padded input batch (<c>Conv2d.Pad</c>).</param>
+    /// <param name="g">The convolution.</param>
+    /// <param name="pixel">The first output pixel of the batch (image · OutPixels + pixel in the image).</param>
+    public PaddedWindows(float* padded, ConvGeometry g, int pixel)
     {
         _padded = padded;
-        (_outWidth, _outPixels, _strideH, _strideW) = (g.OutWidth, g.OutPixels, g.StrideHeight, g.StrideWidth);
+        (_outWidth, _outHeight, _strideH, _strideW) = (g.OutWidth, g.OutHeight, g.StrideHeight, g.StrideWidth);
         _paddedWidth = g.InWidth + g.PadLeft + g.PadRight;
         _channels = g.InChannels;
-        _kernelHeight = g.KernelHeight;
-        _run = g.KernelWidth * g.InChannels;
+        KernelHeight = g.KernelHeight;
+        Run = g.KernelWidth * g.InChannels;
         _imageFloats = (g.InHeight + g.PadTop + g.PadBottom) * _paddedWidth * g.InChannels;
-        _rowOffset = rowOffset;
+        _down = (nint)_paddedWidth * _channels;
+        _image = pixel / g.OutPixels;
+        int inImage = pixel - _image * g.OutPixels;
+        _oh = inImage / _outWidth;
+        _ow = inImage - _oh * _outWidth;
     }
 
+    public int KernelHeight { get; }
+    public int Run { get; }
+    public int Depth => KernelHeight * Run;
+
+    /// <summary>Copies the current window to <paramref name="to"/> (Depth floats, then up to 7 of spill) and moves on.</summary>
+    public void Copy(float* to)
+    {
+        float* from = _padded + (nint)_image * _imageFloats + ((nint)_oh * _strideH * _paddedWidth + (nint)_ow * _strideW) * _channels;
+        for (int kh = 0; kh < KernelHeight; kh++, from += _down, to += Run)
+            for (int i = 0; i < Run; i += 8)
+                Vector256.Store(Vector256.Load(from + i), to + i);
+        if (++_ow == _outWidth)
+        {
+            _ow = 0;
+            if (++_oh == _outHeight)
+            {
+                _oh = 0;
+                _image++;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The im2col matrix of an image batch as the GEMM's A, gathered from a zero-padded copy of the input
+/// (<see cref="PaddedWindows"/>): row r is output pixel r of the batch (from <c>rowOffset</c>), its depth the window.
+/// The panel scratch has slack for the last row's spill.
+/// </summary>
+internal readonly unsafe struct PaddedRowsA(float* padded, ConvGeometry g, int rowOffset) : IASource
+{
     public static bool Packed => false;
 
     public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int lda)
     {
-        if (pc != 0 || kc != _kernelHeight * _run) throw new InvalidOperationException("A padded-rows panel is gathered whole (one depth block).");
+        var windows = new PaddedWindows(padded, g, rowOffset + ir);
+        if (pc != 0 || kc != windows.Depth) throw new InvalidOperationException("A padded-rows panel is gathered whole (one depth block).");
         lda = kc;
-        int row = _rowOffset + ir;
-        int image = row / _outPixels, pixel = row - image * _outPixels;
-        int oh = pixel / _outWidth, ow = pixel - oh * _outWidth;
-        nint down = (nint)_paddedWidth * _channels;
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) windows.Copy(scratch + (nint)r * kc);
+        return scratch;
+    }
+}
+
+/// <summary>
+/// The im2col matrix as the GEMM's B[k = pixel of the batch, n = (tap, channel)] (the weight gradient's operand),
+/// gathered from a zero-padded copy of the input (<see cref="PaddedWindows"/>). When a pixel's whole row is one panel
+/// (a first layer: 27 columns), the window is copied straight into it and the panel's padding cleared after;
+/// otherwise the row goes through a buffer and its columns to each panel.
+/// </summary>
+internal readonly unsafe struct PaddedColumnsB(float* padded, ConvGeometry g, int firstImage) : IBSource
+{
+    public bool InPlace => false;
+    public int Ld => 0;
+    public float* At(int pc, int jc) => null;
+
+    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
+    {
+        Pack(pc, kc, jc, nc, w, scratch);
+        return scratch;
+    }
+
+    public void Pack(int pc, int kc, int jc, int nc, int w, float* packed)
+    {
+        var windows = new PaddedWindows(padded, g, firstImage * g.OutPixels + pc);
+        int nr = 2 * w, depth = windows.Depth, width = nc <= w ? w : nr;
+        bool whole = jc == 0 && nc == depth && depth <= nr;
+        float* row = stackalloc float[depth + PaddedWindows.MaxRun];
+        for (int p = 0; p < kc; p++)
         {
-            float* from = _padded + (nint)image * _imageFloats + ((nint)oh * _strideH * _paddedWidth + (nint)ow * _strideW) * _channels;
-            float* to = scratch + (nint)r * kc;
-            for (int kh = 0; kh < _kernelHeight; kh++, from += down, to += _run)
-                for (int i = 0; i < _run; i += 8)
-                    Vector256.Store(Vector256.Load(from + i), to + i);
-            if (++ow == _outWidth)
+            if (whole)
             {
-                ow = 0;
-                if (++oh == _outPixels / _outWidth)
-                {
-                    oh = 0;
-                    image++;
-                }
+                float* to = packed + (nint)p * width;
+                windows.Copy(to);
+                if (depth < width) Runs.Clear(to + depth, width - depth);
+                continue;
+            }
+            windows.Copy(row);
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                int cols = Math.Min(nr, nc - jr), panelWidth = cols <= w ? w : nr;
+                float* panel = packed + (nint)jr * kc + (nint)p * panelWidth;
+                Runs.Copy(row + jc + jr, panel, cols);
+                if (cols < panelWidth) Runs.Clear(panel + cols, panelWidth - cols);
             }
         }
-        return scratch;
     }
 }
 
