@@ -420,14 +420,14 @@ public sealed unsafe class Conv2d
                 {
                     // One group (UsesPaddedRows): the columns from the padded images of this part.
                     var a = new KMajorA(partDy, g.OutChannels);
-                    var b = new PaddedColumnsB(padded, g, first);
+                    var b = new PackedB<PaddedColumnsB>(new PaddedColumnsB(padded, g, first));
                     GemmPacked.RunSources(conv.Isa, a, b, partGradient, depth, cout, depth, (last - first) * g.OutPixels, false, null, default(IdentityOp), null, 0, depth);
                     continue;
                 }
                 for (int group = 0; group < g.Groups; group++)
                 {
                     var a = new KMajorA(partDy + group * cout, g.OutChannels);
-                    var b = new ImageColumnsB(partX, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin);
+                    var b = new PackedB<ImageColumnsB>(new ImageColumnsB(partX, table, g.OutPixels, g.Taps, cin, g.InputSize, group * cin));
                     GemmPacked.RunSources(conv.Isa, a, b, partGradient + (nint)group * cout * depth, depth, cout, depth, (last - first) * g.OutPixels,
                         false, null, default(IdentityOp), null, 0, depth);
                 }
@@ -749,18 +749,8 @@ internal readonly unsafe struct PaddedRowsA(float* padded, ConvGeometry g, int r
 /// (a first layer: 27 columns), the window is copied straight into it and the panel's padding cleared after;
 /// otherwise the row goes through a buffer and its columns to each panel.
 /// </summary>
-internal readonly unsafe struct PaddedColumnsB(float* padded, ConvGeometry g, int firstImage) : IBSource
+internal readonly unsafe struct PaddedColumnsB(float* padded, ConvGeometry g, int firstImage) : IBPacker
 {
-    public bool InPlace => false;
-    public int Ld => 0;
-    public float* At(int pc, int jc) => null;
-
-    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
-    {
-        Pack(pc, kc, jc, nc, w, scratch);
-        return scratch;
-    }
-
     public void Pack(int pc, int kc, int jc, int nc, int w, float* packed)
     {
         var windows = new PaddedWindows(padded, g, firstImage * g.OutPixels + pc);
@@ -793,18 +783,8 @@ internal readonly unsafe struct PaddedColumnsB(float* padded, ConvGeometry g, in
 /// k-major panels (the weight gradient's operand).
 /// </summary>
 internal readonly unsafe struct ImageColumnsB(float* source, int* table, int pixels, int taps, int depthPerTap, int imageFloats, int channelOffset)
-    : IBSource
+    : IBPacker
 {
-    public bool InPlace => false;
-    public int Ld => 0;
-    public float* At(int pc, int jc) => null;
-
-    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
-    {
-        Pack(pc, kc, jc, nc, w, scratch);
-        return scratch;
-    }
-
     public void Pack(int pc, int kc, int jc, int nc, int w, float* packed)
     {
         int nr = 2 * w;

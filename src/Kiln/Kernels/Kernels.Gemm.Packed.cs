@@ -49,6 +49,28 @@ internal unsafe interface IBSource
     float* Block(int pc, int kc, int jc, int nc, int w, float* scratch);
 }
 
+/// <summary>A B gathered by its own routine (a convolution's im2col columns): packed block by block, never read in place.</summary>
+internal unsafe interface IBPacker
+{
+    /// <summary>As <see cref="IBSource.Pack"/>.</summary>
+    void Pack(int pc, int kc, int jc, int nc, int w, float* packed);
+}
+
+/// <summary>The <see cref="IBSource"/> of an <see cref="IBPacker"/>: each block packed into the scratch.</summary>
+internal readonly unsafe struct PackedB<TPacker>(TPacker packer) : IBSource where TPacker : struct, IBPacker
+{
+    public bool InPlace => false;
+    public int Ld => 0;
+    public float* At(int pc, int jc) => null;
+    public void Pack(int pc, int kc, int jc, int nc, int w, float* packed) => packer.Pack(pc, kc, jc, nc, w, packed);
+
+    public float* Block(int pc, int kc, int jc, int nc, int w, float* scratch)
+    {
+        packer.Pack(pc, kc, jc, nc, w, scratch);
+        return scratch;
+    }
+}
+
 /// <summary>Row-major A[m, k] read where it lies (Nt, Nn).</summary>
 internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
 {
