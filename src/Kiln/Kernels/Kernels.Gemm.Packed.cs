@@ -532,6 +532,42 @@ internal static unsafe class GemmPacked
         }
         if (cols == TCols.Value * w && !store.Transposed)
         {
+            if (!store.Last || (typeof(TAct) == typeof(IdentityOp) && store.Bias == null && store.Z == null))
+            {
+                // Nothing to apply but (+ C): one branch for the tile, not one per vector (most tiles of a large product).
+                nint ldc = store.Ldc;
+                if (store.Load)
+                {
+                    AddRow<TVec, TSimd, TCols>(c00, c01, c);
+                    if (rows > 1) AddRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
+                    if (rows > 2) AddRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
+                    if (rows > 3) AddRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
+                    if (rows > 4) AddRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
+                    if (rows > 5) AddRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
+                    if (rows > 6) AddRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
+                    if (rows > 7) AddRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
+                    if (rows > 8) AddRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
+                    if (rows > 9) AddRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
+                    if (rows > 10) AddRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
+                    if (rows > 11) AddRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                }
+                else
+                {
+                    PutRow<TVec, TSimd, TCols>(c00, c01, c);
+                    if (rows > 1) PutRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
+                    if (rows > 2) PutRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
+                    if (rows > 3) PutRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
+                    if (rows > 4) PutRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
+                    if (rows > 5) PutRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
+                    if (rows > 6) PutRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
+                    if (rows > 7) PutRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
+                    if (rows > 8) PutRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
+                    if (rows > 9) PutRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
+                    if (rows > 10) PutRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
+                    if (rows > 11) PutRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                }
+                return;
+            }
             StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
             if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
             if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act);
@@ -578,6 +614,24 @@ internal static unsafe class GemmPacked
             for (; j + w <= cols; j += w) TSimd.Store(act.Invoke<TVec, TSimd>(TSimd.Load(ref row[j])), ref row[j]);
             if (j < cols) TSimd.StoreFirst(act.Invoke<TVec, TSimd>(TSimd.LoadFirst(ref row[j], cols - j)), ref row[j], cols - j);
         }
+    }
+
+    /// <summary>A whole row of a tile added to C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<TVec, TSimd, TCols>(TVec v0, TVec v1, float* target)
+        where TVec : struct where TSimd : ISimd<TVec> where TCols : struct, IConstant
+    {
+        TSimd.Store(TSimd.Add(v0, TSimd.Load(ref target[0])), ref target[0]);
+        if (TCols.Value == 2) TSimd.Store(TSimd.Add(v1, TSimd.Load(ref target[TSimd.Count])), ref target[TSimd.Count]);
+    }
+
+    /// <summary>A whole row of a tile stored to C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutRow<TVec, TSimd, TCols>(TVec v0, TVec v1, float* target)
+        where TVec : struct where TSimd : ISimd<TVec> where TCols : struct, IConstant
+    {
+        TSimd.Store(v0, ref target[0]);
+        if (TCols.Value == 2) TSimd.Store(v1, ref target[TSimd.Count]);
     }
 
     /// <summary>A whole row of a tile: (+ C), then after the last depth block + bias, the pre-activation copy, the activation.</summary>
