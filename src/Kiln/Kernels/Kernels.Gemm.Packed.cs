@@ -84,7 +84,10 @@ internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
 }
 
 /// <summary>k-major A[k, m] (Tn): each micro-panel copied contiguous (its power-of-two stride would otherwise map
-/// every depth onto a few L1 sets).</summary>
+/// every depth onto a few L1 sets). Full-height panels are copied <see cref="GemmPacked.PanelGroup"/> at a time, so
+/// each line of a depth row is read once rather than once for each panel that shares it (A's rows are far apart,
+/// and a line read for one panel is gone from L1 by the next); <see cref="Panel"/> is asked for the panels of a
+/// depth block in order, and a group's later panels are already in the scratch.</summary>
 internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
 {
     public static bool Packed => true;
@@ -92,6 +95,15 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
     public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int ld)
     {
         ld = rows;
+        int span = GemmPacked.PanelGroup * rows, first = ir - ir % span;
+        // Only whole micro-panels (12 or 6 rows, the tile heights of the two geometries) are grouped: the edge
+        // panels after them have other heights, and each is copied alone.
+        if (rows is 12 or 6 && first + span + GemmPacked.GroupSlack(rows) <= m)
+        {
+            int stride = GemmPacked.GroupPanelStride(rows, kc);
+            if (ir == first) GemmPacked.PackKMajorGroup(a + (nint)pc * lda + ir, lda, rows, kc, stride, scratch);
+            return scratch + (ir - first) / rows * stride;
+        }
         GemmPacked.PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch);
         return scratch;
     }
@@ -162,7 +174,7 @@ internal static unsafe class GemmPacked
     private sealed class Scratch
     {
         private const int EdgeFloats = MaxKC * 32;     // KC × one 2-vector panel
-        private const int PanelFloats = MaxKC * 16 + 32; // KC × MR, plus slack for the overlapping vector copies
+        private const int PanelFloats = PanelGroup * (MaxKC * 12 + 16) + 32; // a group of KC × MR panels, with slack for the overlapping copies
         private const int TileFloats = 12 * 32;          // one register tile
 
         private readonly float[] _memory;
@@ -761,6 +773,46 @@ internal static unsafe class GemmPacked
                         Vector256<float> v = count >= 8 ? Vector256.Load(source + j) : count > 0 ? Simd256.LoadFirst(ref source[j], count) : default;
                         Vector256.Store(v, panel + j);
                     }
+            }
+        }
+    }
+
+    /// <summary>Micro-panels of k-major A packed together (<see cref="KMajorA"/>).</summary>
+    internal const int PanelGroup = 4;
+
+    /// <summary>Floats read past a group's columns by its last panel's vector copies (one 8-float vector, or two for
+    /// more than 8 rows, from the panel's first column).</summary>
+    internal static int GroupSlack(int rows) => (rows <= 8 ? 8 : 16) - rows;
+
+    /// <summary>The distance between a group's panels: kc·rows plus room for the last depth's overlapping copy.</summary>
+    internal static int GroupPanelStride(int rows, int kc) => kc * rows + 16;
+
+    /// <summary><see cref="PanelGroup"/> micro-panels of <paramref name="rows"/> columns each, from k-major
+    /// <paramref name="source"/>: one pass over the depths, each row's lines read once for all of them. The copies
+    /// overlap as in <see cref="PackKMajor"/>; the panels lie <paramref name="stride"/> apart so that the last depth's
+    /// overlap of one does not reach the next.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackKMajorGroup(float* source, int ld, int rows, int kc, int stride, float* panels)
+    {
+        if (rows <= 8)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                float* from = source + (nint)p * ld, to = panels + p * rows;
+                for (int q = 0; q < PanelGroup; q++)
+                    Vector256.Store(Vector256.Load(from + q * rows), to + q * stride);
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                float* from = source + (nint)p * ld, to = panels + p * rows;
+                for (int q = 0; q < PanelGroup; q++)
+                {
+                    Vector256.Store(Vector256.Load(from + q * rows), to + q * stride);
+                    Vector256.Store(Vector256.Load(from + q * rows + 8), to + q * stride + 8);
+                }
             }
         }
     }
