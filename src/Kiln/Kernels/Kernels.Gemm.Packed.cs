@@ -443,20 +443,17 @@ internal static unsafe class GemmPacked
         where TVec : struct where TSimd : ISimd<TVec> where TRows : struct, IConstant where TA : struct, IALayout where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count, nr = 2 * w, nc = blockB.Nc;
-        int jr = 0;
-        for (; jr + nr <= nc; jr += nr)
-        {
-            float* panel = blockB.InPlace ? blockB.Start + jr : blockB.Start + (nint)jr * kc;
-            int ldb = blockB.InPlace ? blockB.N : nr;
-            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, ldb, store.At(c, 0, jr), store.Shift(0, jr), act, nr);
-        }
+        int full = nc / nr, jr = full * nr;
+        if (full > 0)
+            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, blockB.Start, blockB.InPlace ? blockB.N : nr,
+                blockB.InPlace ? nr : (nint)nr * kc, full, c, store, act, nr);
         if (jr < nc)
         {
             int cols = nc - jr;
             int width = cols <= w ? w : nr;
             float* panel = blockB.InPlace ? blockB.Edge : blockB.Start + (nint)jr * kc;
-            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
-            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
+            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
+            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
         }
     }
 
@@ -468,7 +465,8 @@ internal static unsafe class GemmPacked
     /// and finished by <see cref="StoreEdge"/>, so no masked code sits beside the live accumulators.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel<TVec, TSimd, TRows, TCols, TA, TAct>(int kc, float* a, int lda, float* b, int ldb, float* c, TileStore store, TAct act, int cols)
+    private static void Kernel<TVec, TSimd, TRows, TCols, TA, TAct>(int kc, float* aStart, int lda, float* bStart, int ldb, nint bStep, int tiles,
+        float* c0, TileStore store0, TAct act, int cols)
         where TVec : struct where TSimd : ISimd<TVec> where TRows : struct, IConstant where TCols : struct, IConstant
         where TA : struct, IALayout where TAct : struct, IUnaryOperator
     {
@@ -476,141 +474,149 @@ internal static unsafe class GemmPacked
         bool two = TCols.Value == 2;
         // Packed: rows adjacent (stride 1), depth stride = the tile height; row-major: rows lda apart, depth contiguous.
         nint rs = TA.Packed ? 1 : lda, ps = TA.Packed ? rows : 1;
-        float* a3 = a + 3 * rs, a6 = a + 6 * rs, a9 = a + 9 * rs;
-        TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
-        TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
-        TVec c60 = TSimd.Zero, c61 = TSimd.Zero, c70 = TSimd.Zero, c71 = TSimd.Zero, c80 = TSimd.Zero, c81 = TSimd.Zero;
-        TVec c90 = TSimd.Zero, c91 = TSimd.Zero, ca0 = TSimd.Zero, ca1 = TSimd.Zero, cb0 = TSimd.Zero, cb1 = TSimd.Zero;
-        // Two depths per iteration (fewer pointer updates and loop branches per FMA), then the odd one.
-        int p = 0;
-        for (; p + 2 <= kc; p += 2)
+        // Tiles side by side along the row panel, B's panels bStep apart: one call (and one prologue) for them all.
+        for (int tile = 0; tile < tiles; tile++)
         {
+            int jr = tile * TCols.Value * w;
+            float* a = aStart, b = bStart + tile * bStep;
+            float* c = store0.At(c0, 0, jr);
+            TileStore store = tile == 0 ? store0 : store0.Shift(0, jr);
+            float* a3 = a + 3 * rs, a6 = a + 6 * rs, a9 = a + 9 * rs;
+            TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
+            TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
+            TVec c60 = TSimd.Zero, c61 = TSimd.Zero, c70 = TSimd.Zero, c71 = TSimd.Zero, c80 = TSimd.Zero, c81 = TSimd.Zero;
+            TVec c90 = TSimd.Zero, c91 = TSimd.Zero, ca0 = TSimd.Zero, ca1 = TSimd.Zero, cb0 = TSimd.Zero, cb1 = TSimd.Zero;
+            // Two depths per iteration (fewer pointer updates and loop branches per FMA), then the odd one.
+            int p = 0;
+            for (; p + 2 <= kc; p += 2)
             {
-                TVec b0 = TSimd.Load(ref b[0]);
-                TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
-                TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
-                if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
-                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
-                if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
-                if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
-                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
-                if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
-                if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
-                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
-                if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
-                if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
-                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
-            }
-            {
-                TVec b0 = TSimd.Load(ref b[ldb]);
-                TVec b1 = two ? TSimd.Load(ref b[ldb + w]) : default;
-                TVec x = TSimd.Broadcast(a[ps]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
-                if (rows > 1) { x = TSimd.Broadcast(a[rs + ps]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
-                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs + ps]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
-                if (rows > 3) { x = TSimd.Broadcast(a3[ps]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
-                if (rows > 4) { x = TSimd.Broadcast(a3[rs + ps]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
-                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs + ps]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
-                if (rows > 6) { x = TSimd.Broadcast(a6[ps]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
-                if (rows > 7) { x = TSimd.Broadcast(a6[rs + ps]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
-                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs + ps]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
-                if (rows > 9) { x = TSimd.Broadcast(a9[ps]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
-                if (rows > 10) { x = TSimd.Broadcast(a9[rs + ps]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
-                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs + ps]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
-            }
-            a += 2 * ps;
-            if (rows > 3) a3 += 2 * ps;
-            if (rows > 6) a6 += 2 * ps;
-            if (rows > 9) a9 += 2 * ps;
-            b += 2 * ldb;
-        }
-        if (p < kc)
-        {
-            {
-                TVec b0 = TSimd.Load(ref b[0]);
-                TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
-                TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
-                if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
-                if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
-                if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
-                if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
-                if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
-                if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
-                if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
-                if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
-                if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
-                if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
-                if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
-            }
-        }
-        if (cols == TCols.Value * w && !store.Transposed)
-        {
-            if (!store.Last || (typeof(TAct) == typeof(IdentityOp) && store.Bias == null && store.Z == null))
-            {
-                // Nothing to apply but (+ C): one branch for the tile, not one per vector (most tiles of a large product).
-                nint ldc = store.Ldc;
-                if (store.Load)
                 {
-                    AddRow<TVec, TSimd, TCols>(c00, c01, c);
-                    if (rows > 1) AddRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
-                    if (rows > 2) AddRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
-                    if (rows > 3) AddRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
-                    if (rows > 4) AddRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
-                    if (rows > 5) AddRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
-                    if (rows > 6) AddRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
-                    if (rows > 7) AddRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
-                    if (rows > 8) AddRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
-                    if (rows > 9) AddRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
-                    if (rows > 10) AddRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
-                    if (rows > 11) AddRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                    TVec b0 = TSimd.Load(ref b[0]);
+                    TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                    TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                    if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                    if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                    if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                    if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                    if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                    if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                    if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                    if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                    if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                    if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                    if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
                 }
-                else
                 {
-                    PutRow<TVec, TSimd, TCols>(c00, c01, c);
-                    if (rows > 1) PutRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
-                    if (rows > 2) PutRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
-                    if (rows > 3) PutRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
-                    if (rows > 4) PutRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
-                    if (rows > 5) PutRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
-                    if (rows > 6) PutRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
-                    if (rows > 7) PutRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
-                    if (rows > 8) PutRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
-                    if (rows > 9) PutRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
-                    if (rows > 10) PutRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
-                    if (rows > 11) PutRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                    TVec b0 = TSimd.Load(ref b[ldb]);
+                    TVec b1 = two ? TSimd.Load(ref b[ldb + w]) : default;
+                    TVec x = TSimd.Broadcast(a[ps]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                    if (rows > 1) { x = TSimd.Broadcast(a[rs + ps]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                    if (rows > 2) { x = TSimd.Broadcast(a[2 * rs + ps]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                    if (rows > 3) { x = TSimd.Broadcast(a3[ps]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                    if (rows > 4) { x = TSimd.Broadcast(a3[rs + ps]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                    if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs + ps]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                    if (rows > 6) { x = TSimd.Broadcast(a6[ps]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                    if (rows > 7) { x = TSimd.Broadcast(a6[rs + ps]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                    if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs + ps]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                    if (rows > 9) { x = TSimd.Broadcast(a9[ps]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                    if (rows > 10) { x = TSimd.Broadcast(a9[rs + ps]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                    if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs + ps]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
                 }
-                return;
+                a += 2 * ps;
+                if (rows > 3) a3 += 2 * ps;
+                if (rows > 6) a6 += 2 * ps;
+                if (rows > 9) a9 += 2 * ps;
+                b += 2 * ldb;
             }
-            StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
-            if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
-            if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act);
-            if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act);
-            if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act);
-            if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act);
-            if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act);
-            if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act);
-            if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act);
-            if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act);
-            if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act);
-            if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act);
-            if (default(TAct) is ITileOperator && store.Last) ActivateTile<TVec, TSimd, TAct>(c, rows, TCols.Value * w, store.Ldc, act);
-            return;
+            if (p < kc)
+            {
+                {
+                    TVec b0 = TSimd.Load(ref b[0]);
+                    TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                    TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
+                    if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
+                    if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
+                    if (rows > 3) { x = TSimd.Broadcast(a3[0]); c30 = TSimd.MultiplyAdd(x, b0, c30); if (two) c31 = TSimd.MultiplyAdd(x, b1, c31); }
+                    if (rows > 4) { x = TSimd.Broadcast(a3[rs]); c40 = TSimd.MultiplyAdd(x, b0, c40); if (two) c41 = TSimd.MultiplyAdd(x, b1, c41); }
+                    if (rows > 5) { x = TSimd.Broadcast(a3[2 * rs]); c50 = TSimd.MultiplyAdd(x, b0, c50); if (two) c51 = TSimd.MultiplyAdd(x, b1, c51); }
+                    if (rows > 6) { x = TSimd.Broadcast(a6[0]); c60 = TSimd.MultiplyAdd(x, b0, c60); if (two) c61 = TSimd.MultiplyAdd(x, b1, c61); }
+                    if (rows > 7) { x = TSimd.Broadcast(a6[rs]); c70 = TSimd.MultiplyAdd(x, b0, c70); if (two) c71 = TSimd.MultiplyAdd(x, b1, c71); }
+                    if (rows > 8) { x = TSimd.Broadcast(a6[2 * rs]); c80 = TSimd.MultiplyAdd(x, b0, c80); if (two) c81 = TSimd.MultiplyAdd(x, b1, c81); }
+                    if (rows > 9) { x = TSimd.Broadcast(a9[0]); c90 = TSimd.MultiplyAdd(x, b0, c90); if (two) c91 = TSimd.MultiplyAdd(x, b1, c91); }
+                    if (rows > 10) { x = TSimd.Broadcast(a9[rs]); ca0 = TSimd.MultiplyAdd(x, b0, ca0); if (two) ca1 = TSimd.MultiplyAdd(x, b1, ca1); }
+                    if (rows > 11) { x = TSimd.Broadcast(a9[2 * rs]); cb0 = TSimd.MultiplyAdd(x, b0, cb0); if (two) cb1 = TSimd.MultiplyAdd(x, b1, cb1); }
+                }
+            }
+            if (cols == TCols.Value * w && !store.Transposed)
+            {
+                if (!store.Last || (typeof(TAct) == typeof(IdentityOp) && store.Bias == null && store.Z == null))
+                {
+                    // Nothing to apply but (+ C): one branch for the tile, not one per vector (most tiles of a large product).
+                    nint ldc = store.Ldc;
+                    if (store.Load)
+                    {
+                        AddRow<TVec, TSimd, TCols>(c00, c01, c);
+                        if (rows > 1) AddRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
+                        if (rows > 2) AddRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
+                        if (rows > 3) AddRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
+                        if (rows > 4) AddRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
+                        if (rows > 5) AddRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
+                        if (rows > 6) AddRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
+                        if (rows > 7) AddRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
+                        if (rows > 8) AddRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
+                        if (rows > 9) AddRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
+                        if (rows > 10) AddRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
+                        if (rows > 11) AddRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                    }
+                    else
+                    {
+                        PutRow<TVec, TSimd, TCols>(c00, c01, c);
+                        if (rows > 1) PutRow<TVec, TSimd, TCols>(c10, c11, c + ldc);
+                        if (rows > 2) PutRow<TVec, TSimd, TCols>(c20, c21, c + 2 * ldc);
+                        if (rows > 3) PutRow<TVec, TSimd, TCols>(c30, c31, c + 3 * ldc);
+                        if (rows > 4) PutRow<TVec, TSimd, TCols>(c40, c41, c + 4 * ldc);
+                        if (rows > 5) PutRow<TVec, TSimd, TCols>(c50, c51, c + 5 * ldc);
+                        if (rows > 6) PutRow<TVec, TSimd, TCols>(c60, c61, c + 6 * ldc);
+                        if (rows > 7) PutRow<TVec, TSimd, TCols>(c70, c71, c + 7 * ldc);
+                        if (rows > 8) PutRow<TVec, TSimd, TCols>(c80, c81, c + 8 * ldc);
+                        if (rows > 9) PutRow<TVec, TSimd, TCols>(c90, c91, c + 9 * ldc);
+                        if (rows > 10) PutRow<TVec, TSimd, TCols>(ca0, ca1, c + 10 * ldc);
+                        if (rows > 11) PutRow<TVec, TSimd, TCols>(cb0, cb1, c + 11 * ldc);
+                    }
+                    continue;
+                }
+                StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
+                if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
+                if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act);
+                if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act);
+                if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act);
+                if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act);
+                if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act);
+                if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act);
+                if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act);
+                if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act);
+                if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act);
+                if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act);
+                if (default(TAct) is ITileOperator && store.Last) ActivateTile<TVec, TSimd, TAct>(c, rows, TCols.Value * w, store.Ldc, act);
+                continue;
+            }
+            float* t = store.Edge;
+            int lt = 2 * w;
+            TSimd.Store(c00, ref t[0]); if (two) TSimd.Store(c01, ref t[w]);
+            if (rows > 1) { TSimd.Store(c10, ref t[lt]); if (two) TSimd.Store(c11, ref t[lt + w]); }
+            if (rows > 2) { TSimd.Store(c20, ref t[2 * lt]); if (two) TSimd.Store(c21, ref t[2 * lt + w]); }
+            if (rows > 3) { TSimd.Store(c30, ref t[3 * lt]); if (two) TSimd.Store(c31, ref t[3 * lt + w]); }
+            if (rows > 4) { TSimd.Store(c40, ref t[4 * lt]); if (two) TSimd.Store(c41, ref t[4 * lt + w]); }
+            if (rows > 5) { TSimd.Store(c50, ref t[5 * lt]); if (two) TSimd.Store(c51, ref t[5 * lt + w]); }
+            if (rows > 6) { TSimd.Store(c60, ref t[6 * lt]); if (two) TSimd.Store(c61, ref t[6 * lt + w]); }
+            if (rows > 7) { TSimd.Store(c70, ref t[7 * lt]); if (two) TSimd.Store(c71, ref t[7 * lt + w]); }
+            if (rows > 8) { TSimd.Store(c80, ref t[8 * lt]); if (two) TSimd.Store(c81, ref t[8 * lt + w]); }
+            if (rows > 9) { TSimd.Store(c90, ref t[9 * lt]); if (two) TSimd.Store(c91, ref t[9 * lt + w]); }
+            if (rows > 10) { TSimd.Store(ca0, ref t[10 * lt]); if (two) TSimd.Store(ca1, ref t[10 * lt + w]); }
+            if (rows > 11) { TSimd.Store(cb0, ref t[11 * lt]); if (two) TSimd.Store(cb1, ref t[11 * lt + w]); }
+            StoreEdge<TVec, TSimd, TAct>(t, lt, rows, cols, c, store, act);
+            if (default(TAct) is ITileOperator && store.Last && !store.Transposed) ActivateTile<TVec, TSimd, TAct>(c, rows, cols, store.Ldc, act);
         }
-        float* t = store.Edge;
-        int lt = 2 * w;
-        TSimd.Store(c00, ref t[0]); if (two) TSimd.Store(c01, ref t[w]);
-        if (rows > 1) { TSimd.Store(c10, ref t[lt]); if (two) TSimd.Store(c11, ref t[lt + w]); }
-        if (rows > 2) { TSimd.Store(c20, ref t[2 * lt]); if (two) TSimd.Store(c21, ref t[2 * lt + w]); }
-        if (rows > 3) { TSimd.Store(c30, ref t[3 * lt]); if (two) TSimd.Store(c31, ref t[3 * lt + w]); }
-        if (rows > 4) { TSimd.Store(c40, ref t[4 * lt]); if (two) TSimd.Store(c41, ref t[4 * lt + w]); }
-        if (rows > 5) { TSimd.Store(c50, ref t[5 * lt]); if (two) TSimd.Store(c51, ref t[5 * lt + w]); }
-        if (rows > 6) { TSimd.Store(c60, ref t[6 * lt]); if (two) TSimd.Store(c61, ref t[6 * lt + w]); }
-        if (rows > 7) { TSimd.Store(c70, ref t[7 * lt]); if (two) TSimd.Store(c71, ref t[7 * lt + w]); }
-        if (rows > 8) { TSimd.Store(c80, ref t[8 * lt]); if (two) TSimd.Store(c81, ref t[8 * lt + w]); }
-        if (rows > 9) { TSimd.Store(c90, ref t[9 * lt]); if (two) TSimd.Store(c91, ref t[9 * lt + w]); }
-        if (rows > 10) { TSimd.Store(ca0, ref t[10 * lt]); if (two) TSimd.Store(ca1, ref t[10 * lt + w]); }
-        if (rows > 11) { TSimd.Store(cb0, ref t[11 * lt]); if (two) TSimd.Store(cb1, ref t[11 * lt + w]); }
-        StoreEdge<TVec, TSimd, TAct>(t, lt, rows, cols, c, store, act);
-        if (default(TAct) is ITileOperator && store.Last && !store.Transposed) ActivateTile<TVec, TSimd, TAct>(c, rows, cols, store.Ldc, act);
     }
 
     /// <summary>An <see cref="ITileOperator"/> over a tile just stored (rows × cols of C, row stride ldc), from L1.</summary>
