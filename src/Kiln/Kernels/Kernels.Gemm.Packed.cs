@@ -86,8 +86,9 @@ internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
 /// <summary>k-major A[k, m] (Tn): each micro-panel copied contiguous (its power-of-two stride would otherwise map
 /// every depth onto a few L1 sets). Full-height panels are copied <see cref="GemmPacked.PanelGroup"/> at a time, so
 /// each line of a depth row is read once rather than once for each panel that shares it (A's rows are far apart,
-/// and a line read for one panel is gone from L1 by the next); <see cref="Panel"/> is asked for the panels of a
-/// depth block in order, and a group's later panels are already in the scratch.</summary>
+/// and a line read for one panel is gone from L1 by the next). <see cref="Panel"/> is asked for the panels of a
+/// depth block in order, each with its own place in the scratch (<see cref="GemmPacked.PanelRowFloats"/> floats per
+/// row from the group's first): the group's first panel packs them all, and the later ones are found already there.</summary>
 internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
 {
     public static bool Packed => true;
@@ -102,7 +103,7 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
         {
             int stride = GemmPacked.GroupPanelStride(rows, kc);
             if (ir == first) GemmPacked.PackKMajorGroup(a + (nint)pc * lda + ir, lda, rows, kc, stride, scratch);
-            return scratch + (ir - first) / rows * stride;
+            return scratch;
         }
         GemmPacked.PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, safe: ir + (rows <= 8 ? 8 : 16) <= m, scratch);
         return scratch;
@@ -144,9 +145,11 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// Loop order (measured on the zoo's shapes, see BENCHMARKS.md): columns in blocks of NC, depth in equal blocks of
 /// at most KC; for each block, B is packed once into contiguous k-major panels of 2 vectors of columns, then for
 /// each micro-panel of A rows — which stays in L1 — every B panel streams past it. Row-major A (Nt, Nn) is read
-/// where it lies; Tn's A ([k, m], its rows strided by m) is copied into a contiguous micro-panel first, because a
-/// power-of-two m maps every depth of the panel onto the same few L1 sets. B is read in place, not packed, when a
-/// single micro-panel of rows uses it (m ≤ MR) and it is k-major (Nn, Tn).
+/// where it lies; Tn's A ([k, m], its rows strided by m) is copied into contiguous micro-panels first (four at a
+/// time), because a power-of-two m maps every depth of the panel onto the same few L1 sets. When more than one column
+/// block shares such a copied A, depth blocks go outermost and each one's panels are copied once and kept for every
+/// column block. B is read in place, not packed, when a single micro-panel of rows uses it (m ≤ MR) and it is k-major
+/// (Nn, Tn). All the whole tiles of a row panel run in one call of the micro-kernel.
 /// </para>
 /// <para>
 /// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 8, 6, 4, 2, 1 rows)
@@ -174,7 +177,7 @@ internal static unsafe class GemmPacked
     private sealed class Scratch
     {
         private const int EdgeFloats = MaxKC * 32;     // KC × one 2-vector panel
-        private const int PanelFloats = PanelGroup * (MaxKC * 12 + 16) + 32; // a group of KC × MR panels, with slack for the overlapping copies
+        private const int PanelFloats = PanelGroup * 12 * (MaxKC + 8) + 32; // a group of KC × MR panels, with room for the overlapping copies
         private const int TileFloats = 12 * 32;          // one register tile
 
         private readonly float[] _memory;
@@ -192,6 +195,16 @@ internal static unsafe class GemmPacked
         public float* PackB { get; }
         public float* EdgeB { get; }
         public float* PackA { get; }
+
+        private float[]? _aBlock;
+
+        /// <summary>Room for every packed k-major panel of one depth block (<paramref name="floats"/>), 64-byte aligned;
+        /// grown when a larger product asks, then kept.</summary>
+        public float* ABlock(int floats)
+        {
+            if (_aBlock == null || _aBlock.Length < floats + 16) _aBlock = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
+            return (float*)(((nint)Unsafe.AsPointer(ref _aBlock[0]) + 63) & ~(nint)63);
+        }
         public float* EdgeTile { get; }
     }
 
@@ -354,10 +367,18 @@ internal static unsafe class GemmPacked
         // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round trip).
         int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
         bool bInPlace = bSource.InPlace && m <= mr;
-        for (int jc = jBegin; jc < jEnd; jc += g.NC)
+        int jBlocks = (jEnd - jBegin + g.NC - 1) / g.NC;
+        // A copied A (k-major) under several column blocks: depth blocks outermost, and each depth block's panels
+        // packed once, under the first column block, and kept for the others. Otherwise column blocks outermost.
+        bool keepA = TA.Packed && jBlocks > 1;
+        float* aBlock = keepA ? scratch.ABlock(checked((m + mr) * PanelRowFloats(kStep))) : null;
+        int aSpan = PanelGroup * mr;
+        for (int step = 0; step < jBlocks * kBlocks; step++)
         {
+            int jb = keepA ? step % jBlocks : step / kBlocks, kb = keepA ? step / jBlocks : step % kBlocks;
+            int jc = jBegin + jb * g.NC, pc = kb * kStep;
+            if (pc >= k) continue;
             int nc = Math.Min(g.NC, jEnd - jc);
-            for (int pc = 0; pc < k; pc += kStep)
             {
                 int kc = Math.Min(kStep, k - pc);
                 if (bInPlace)
@@ -374,7 +395,11 @@ internal static unsafe class GemmPacked
                     int rows = TileRows(m - ir, mr);
                     float* cRows = store.At(c, ir, jc);
                     TileStore rowStore = store.Shift(ir, jc);
-                    float* panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out int lda);
+                    float* panel;
+                    int lda = rows;
+                    if (!TA.Packed) panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out lda);
+                    else if (keepA && jb > 0) panel = aBlock + (nint)ir * PanelRowFloats(kc);
+                    else panel = aSource.Panel(ir, rows, pc, kc, m, keepA ? aBlock + (nint)ir * PanelRowFloats(kc) : scratch.PackA + ir % aSpan * PanelRowFloats(kc), out lda);
                     if (TA.Packed) RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, blockB, cRows, rowStore, act);
                     else RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act);
                     ir += rows;
@@ -790,8 +815,12 @@ internal static unsafe class GemmPacked
     /// more than 8 rows, from the panel's first column).</summary>
     internal static int GroupSlack(int rows) => (rows <= 8 ? 8 : 16) - rows;
 
-    /// <summary>The distance between a group's panels: kc·rows plus room for the last depth's overlapping copy.</summary>
-    internal static int GroupPanelStride(int rows, int kc) => kc * rows + 16;
+    /// <summary>Floats per row of a packed k-major panel's place: kc, and room for the last depth's overlapping copy
+    /// (at most 16 − rows floats past the panel, so 8 per row is enough for any height).</summary>
+    internal static int PanelRowFloats(int kc) => kc + 8;
+
+    /// <summary>The distance between a group's panels.</summary>
+    internal static int GroupPanelStride(int rows, int kc) => rows * PanelRowFloats(kc);
 
     /// <summary><see cref="PanelGroup"/> micro-panels of <paramref name="rows"/> columns each, from k-major
     /// <paramref name="source"/>: one pass over the depths, each row's lines read once for all of them. The copies
