@@ -82,10 +82,14 @@ public sealed class KillAndResumeTests(ITestOutputHelper output) : IDisposable
             var stdout = new StringBuilder();
             var run = Stopwatch.StartNew();
             using Process process = Start(Arguments(killed), stdout);
-            // A moment in the run, after start-up (about a sixth of it): kills land mid-epoch, between epochs, during
-            // validation, and some while a checkpoint is being written.
-            int delay = (int)(1000 * seconds * (0.15 + 0.6 * random.NextDouble()));
-            bool exited = process.WaitForExit(delay);
+            // A random moment after the first training checkpoint exists (a kill before it only shows that a run with
+            // nothing saved starts over; a fast host reaches it late in a short run): kills land mid-epoch, between
+            // epochs, during validation, and some while a checkpoint is being written.
+            bool exited = false;
+            while (!File.Exists(killed + ".safetensors.training") && !(exited = process.WaitForExit(5))) { }
+            long checkpointAt = run.ElapsedMilliseconds;
+            int delay = (int)(checkpointAt + 1000 * seconds * (0.05 + 0.6 * random.NextDouble()));
+            if (!exited) exited = process.WaitForExit(Math.Max(0, delay - (int)run.ElapsedMilliseconds));
             bool checkpointed = File.Exists(killed + ".safetensors.training");
             if (!exited)
             {
