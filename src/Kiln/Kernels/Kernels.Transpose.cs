@@ -180,30 +180,24 @@ public static class Transpose
         Vector512<float> s10 = Avx512F.Shuffle(t9, t11, 0x44), s11 = Avx512F.Shuffle(t9, t11, 0xEE);
         Vector512<float> s12 = Avx512F.Shuffle(t12, t14, 0x44), s13 = Avx512F.Shuffle(t12, t14, 0xEE);
         Vector512<float> s14 = Avx512F.Shuffle(t13, t15, 0x44), s15 = Avx512F.Shuffle(t13, t15, 0xEE);
-        Vector512<float> u0 = Avx512F.Shuffle4x128(s0, s4, 0x88), v0 = Avx512F.Shuffle4x128(s0, s4, 0xDD);
-        Vector512<float> w0 = Avx512F.Shuffle4x128(s8, s12, 0x88), x0 = Avx512F.Shuffle4x128(s8, s12, 0xDD);
-        Avx512F.Shuffle4x128(u0, w0, 0x88).Store(dst);
-        Avx512F.Shuffle4x128(v0, x0, 0x88).Store(dst + 4 * (nint)ldDst);
-        Avx512F.Shuffle4x128(u0, w0, 0xDD).Store(dst + 8 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v0, x0, 0xDD).Store(dst + 12 * (nint)ldDst);
-        Vector512<float> u1 = Avx512F.Shuffle4x128(s1, s5, 0x88), v1 = Avx512F.Shuffle4x128(s1, s5, 0xDD);
-        Vector512<float> w1 = Avx512F.Shuffle4x128(s9, s13, 0x88), x1 = Avx512F.Shuffle4x128(s9, s13, 0xDD);
-        Avx512F.Shuffle4x128(u1, w1, 0x88).Store(dst + 1 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v1, x1, 0x88).Store(dst + 5 * (nint)ldDst);
-        Avx512F.Shuffle4x128(u1, w1, 0xDD).Store(dst + 9 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v1, x1, 0xDD).Store(dst + 13 * (nint)ldDst);
-        Vector512<float> u2 = Avx512F.Shuffle4x128(s2, s6, 0x88), v2 = Avx512F.Shuffle4x128(s2, s6, 0xDD);
-        Vector512<float> w2 = Avx512F.Shuffle4x128(s10, s14, 0x88), x2 = Avx512F.Shuffle4x128(s10, s14, 0xDD);
-        Avx512F.Shuffle4x128(u2, w2, 0x88).Store(dst + 2 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v2, x2, 0x88).Store(dst + 6 * (nint)ldDst);
-        Avx512F.Shuffle4x128(u2, w2, 0xDD).Store(dst + 10 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v2, x2, 0xDD).Store(dst + 14 * (nint)ldDst);
-        Vector512<float> u3 = Avx512F.Shuffle4x128(s3, s7, 0x88), v3 = Avx512F.Shuffle4x128(s3, s7, 0xDD);
-        Vector512<float> w3 = Avx512F.Shuffle4x128(s11, s15, 0x88), x3 = Avx512F.Shuffle4x128(s11, s15, 0xDD);
-        Avx512F.Shuffle4x128(u3, w3, 0x88).Store(dst + 3 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v3, x3, 0x88).Store(dst + 7 * (nint)ldDst);
-        Avx512F.Shuffle4x128(u3, w3, 0xDD).Store(dst + 11 * (nint)ldDst);
-        Avx512F.Shuffle4x128(v3, x3, 0xDD).Store(dst + 15 * (nint)ldDst);
+        Gather4(s0, s4, s8, s12, dst, ldDst);
+        Gather4(s1, s5, s9, s13, dst + ldDst, ldDst);
+        Gather4(s2, s6, s10, s14, dst + 2 * (nint)ldDst, ldDst);
+        Gather4(s3, s7, s11, s15, dst + 3 * (nint)ldDst, ldDst);
+    }
+
+    /// <summary>Output rows c, 4 + c, 8 + c and 12 + c of a 16 × 16 block (<paramref name="dst"/> at row c) from
+    /// s[c], s[4 + c], s[8 + c], s[12 + c] of <see cref="Block16x16"/>: lanes 0 and 2, then 1 and 3, of each pair, then
+    /// of the pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Gather4(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, float* dst, int ldDst)
+    {
+        Vector512<float> even01 = Avx512F.Shuffle4x128(g0, g1, 0x88), odd01 = Avx512F.Shuffle4x128(g0, g1, 0xDD);
+        Vector512<float> even23 = Avx512F.Shuffle4x128(g2, g3, 0x88), odd23 = Avx512F.Shuffle4x128(g2, g3, 0xDD);
+        Avx512F.Shuffle4x128(even01, even23, 0x88).Store(dst);
+        Avx512F.Shuffle4x128(odd01, odd23, 0x88).Store(dst + 4 * (nint)ldDst);
+        Avx512F.Shuffle4x128(even01, even23, 0xDD).Store(dst + 8 * (nint)ldDst);
+        Avx512F.Shuffle4x128(odd01, odd23, 0xDD).Store(dst + 12 * (nint)ldDst);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
