@@ -149,7 +149,7 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// time), because a power-of-two m maps every depth of the panel onto the same few L1 sets. When more than one column
 /// block shares such a copied A, depth blocks go outermost and each one's panels are copied once and kept for every
 /// column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single micro-panel of rows uses it
-/// (m ≤ MR), or, on AVX-512, when its rows are less than 1,024 floats apart. All the whole tiles of a row panel run in
+/// (m ≤ MR), or when its rows are less than 1,024 floats apart. All the whole tiles of a row panel run in
 /// one call of the micro-kernel.
 /// </para>
 /// <para>
@@ -171,7 +171,7 @@ internal static unsafe class GemmPacked
     /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2.</summary>
     public static readonly Geometry Avx2 = new(6, 384, 256);
 
-    /// <summary>B's row stride (floats) under which a k-major B is read in place on AVX-512 (<see cref="Blocks"/>).</summary>
+    /// <summary>B's row stride (floats) under which a k-major B is read in place (<see cref="Blocks"/>).</summary>
     private const int InPlaceRowLimit = 1024;
 
     private const int MaxKC = 384;
@@ -370,11 +370,11 @@ internal static unsafe class GemmPacked
         int mr = jEnd - jBegin <= w ? 12 : g.MR;
         // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round trip).
         int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
-        // A k-major B (Nn, Tn) is read where it lies, not packed, when one micro-panel of rows uses it (m ≤ MR), or,
-        // with 16-float vectors, when its rows are less than a page apart: its panels then stream from L2 as packed
-        // ones do, and the copy is saved (as much traffic as the product's own reads of B when m is small). Rows
-        // 4 KB apart put a panel on two L1 sets: at n = 1024 reading in place measured 65–96% of the peak, packed 89–95%.
-        bool bInPlace = bSource.InPlace && (m <= mr || (w == 16 && bSource.Ld < InPlaceRowLimit));
+        // A k-major B (Nn, Tn) is read where it lies, not packed, when one micro-panel of rows uses it (m ≤ MR), or
+        // when its rows are less than a page apart: its panels then stream from L2 as packed ones do, and the copy is
+        // saved (as much traffic as the product's own reads of B when m is small). Rows 4 KB apart put a panel on two
+        // L1 sets: at n = 1024 reading in place measured 65–96% of the peak, packed 89–95% (AVX-512).
+        bool bInPlace = bSource.InPlace && (m <= mr || bSource.Ld < InPlaceRowLimit);
         int jBlocks = (jEnd - jBegin + g.NC - 1) / g.NC;
         // A copied A (k-major) under several column blocks: depth blocks outermost, and each depth block's panels
         // packed once, under the first column block, and kept for the others. Otherwise column blocks outermost.
