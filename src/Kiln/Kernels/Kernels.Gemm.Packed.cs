@@ -384,34 +384,37 @@ internal static unsafe class GemmPacked
         for (int step = 0; step < jBlocks * kBlocks; step++)
         {
             int jb = keepA ? step % jBlocks : step / kBlocks, kb = keepA ? step / jBlocks : step % kBlocks;
+            // kb < kBlocks, so pc ≤ (kBlocks − 1)·kStep < k: every step has depth.
             int jc = jBegin + jb * g.NC, pc = kb * kStep;
-            if (pc >= k) continue;
-            int nc = Math.Min(g.NC, jEnd - jc);
+            int nc = Math.Min(g.NC, jEnd - jc), kc = Math.Min(kStep, k - pc);
+            if (bInPlace)
             {
-                int kc = Math.Min(kStep, k - pc);
-                if (bInPlace)
+                // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
+                int full = nc / nr * nr;
+                if (full < nc) bSource.Pack(pc, kc, jc + full, nc - full, w, scratch.EdgeB);
+            }
+            float* packedBlock = bInPlace ? bSource.At(pc, jc) : bSource.Block(pc, kc, jc, nc, w, scratch.PackB);
+            var blockB = new BlockB(bInPlace, packedBlock, scratch.EdgeB, bSource.Ld, nc);
+            var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed);
+            for (int ir = 0; ir < m;)
+            {
+                int rows = TileRows(m - ir, mr);
+                float* cRows = store.At(c, ir, jc);
+                TileStore rowStore = store.Shift(ir, jc);
+                if (TA.Packed)
                 {
-                    // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
-                    int full = nc / nr * nr;
-                    if (full < nc) bSource.Pack(pc, kc, jc + full, nc - full, w, scratch.EdgeB);
+                    // Each copied panel has its own place (KMajorA packs a group's panels into theirs at once); a kept
+                    // one is found there by the later column blocks.
+                    float* place = keepA ? aBlock + (nint)ir * PanelRowFloats(kc) : scratch.PackA + ir % aSpan * PanelRowFloats(kc);
+                    float* panel = keepA && jb > 0 ? place : aSource.Panel(ir, rows, pc, kc, m, place, out _);
+                    RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, blockB, cRows, rowStore, act);
                 }
-                float* packedBlock = bInPlace ? bSource.At(pc, jc) : bSource.Block(pc, kc, jc, nc, w, scratch.PackB);
-                var blockB = new BlockB(bInPlace, packedBlock, scratch.EdgeB, bSource.Ld, nc);
-                var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed);
-                for (int ir = 0; ir < m;)
+                else
                 {
-                    int rows = TileRows(m - ir, mr);
-                    float* cRows = store.At(c, ir, jc);
-                    TileStore rowStore = store.Shift(ir, jc);
-                    float* panel;
-                    int lda = rows;
-                    if (!TA.Packed) panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out lda);
-                    else if (keepA && jb > 0) panel = aBlock + (nint)ir * PanelRowFloats(kc);
-                    else panel = aSource.Panel(ir, rows, pc, kc, m, keepA ? aBlock + (nint)ir * PanelRowFloats(kc) : scratch.PackA + ir % aSpan * PanelRowFloats(kc), out lda);
-                    if (TA.Packed) RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, blockB, cRows, rowStore, act);
-                    else RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act);
-                    ir += rows;
+                    float* panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out int lda);
+                    RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act);
                 }
+                ir += rows;
             }
         }
     }
