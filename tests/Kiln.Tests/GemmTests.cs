@@ -140,8 +140,9 @@ public class GemmTests
         from isa in KernelInfo.Supported
         from form in new[] { GemmForm.Nt, GemmForm.Nn }
         // (m, n, k): a recurrent step's shapes, a depth beyond one block (AVX2 KC 384, AVX-512 256), columns that end in a
-        // 1-vector panel, a single row, more columns than one block (NC), and products split over 2 threads.
-        from shape in new[] { (32, 512, 128), (32, 128, 512), (7, 65, 400), (1, 24, 9), (13, 600, 33), (64, 384, 256) }
+        // 1-vector panel, a single row, more columns than one block (NC), and products split over 2 threads; a depth beyond
+        // one deep block (AVX-512 1,024: two blocks of 550, each 224 columns wide).
+        from shape in new[] { (32, 512, 128), (32, 128, 512), (7, 65, 400), (1, 24, 9), (13, 600, 33), (64, 384, 256), (13, 300, 1100) }
         from threads in new[] { 1, 2 }
         select new object[] { isa, form, shape.Item1, shape.Item2, shape.Item3, threads };
 
@@ -233,17 +234,19 @@ public class GemmVariantTests
 /// </summary>
 public unsafe class PackedGeometryTests
 {
+    /// <summary>(MR, KC, NC, DeepKC): the last two take deeper blocks for a row-major A (Nt, Nn) with B packed — at
+    /// k = 40, 3 blocks of 14 (and 2 of 20), each 16 columns wide.</summary>
     public static IEnumerable<object[]> Geometries() =>
-        from g in new[] { (6, 16, 32), (12, 16, 32), (12, 5, 48), (6, 384, 256), (12, 256, 512), (6, 7, 24) }
+        from g in new[] { (6, 16, 32, 0), (12, 16, 32, 0), (12, 5, 48, 0), (6, 384, 256, 0), (12, 256, 512, 1024), (6, 7, 24, 0), (12, 5, 48, 16), (6, 7, 24, 20) }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, GemmForm form)
+    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
-        var geometry = new GemmPacked.Geometry(mr, kc, nc);
+        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -269,7 +272,7 @@ public unsafe class PackedGeometryTests
                     for (int i = 0; i < m * n; i++)
                     {
                         double tolerance = 2e-6 * magnitude[i] + 1e-6;
-                        string where = $"MR={mr} KC={kc} NC={nc} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
                         if (epilogue)
                         {
                             Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
@@ -315,6 +318,8 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(5, 16, 32)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 385, 32)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 513)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 255)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 1025)));
     }
 
     private static void RunOne(GemmPacked.Geometry geometry)

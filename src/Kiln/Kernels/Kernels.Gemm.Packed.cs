@@ -143,7 +143,8 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// the epilogue (accumulate, bias, pre-activation copy, activation) applied before each tile is stored.
 /// <para>
 /// Loop order (measured on the zoo's shapes, see BENCHMARKS.md): columns in blocks of NC, depth in equal blocks of
-/// at most KC; for each block, B is packed once into contiguous k-major panels of 2 vectors of columns, then for
+/// at most KC (for a row-major A read in place with B packed, of at most DeepKC, and the column blocks narrowed to
+/// keep the B block's size); for each block, B is packed once into contiguous k-major panels of 2 vectors of columns, then for
 /// each micro-panel of A rows — which stays in L1 — every B panel streams past it. Row-major A (Nt, Nn) is read
 /// where it lies; Tn's A ([k, m], its rows strided by m) is copied into contiguous micro-panels first (four at a
 /// time), because a power-of-two m maps every depth of the panel onto the same few L1 sets. When more than one column
@@ -162,25 +163,43 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// </summary>
 internal static unsafe class GemmPacked
 {
-    /// <summary>Tile height, depth block and column block for one ISA.</summary>
-    internal readonly record struct Geometry(int MR, int KC, int NC);
+    /// <summary>Tile height, depth block and column block for one ISA; <paramref name="DeepKC"/> (0: none) is the longer
+    /// depth block of a product whose A is a row-major matrix read in place and whose B is packed (<see cref="DepthStep"/>).</summary>
+    internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0)
+    {
+        /// <summary>The depth of each block of a product <paramref name="k"/> deep: equal blocks of at most KC, or of at
+        /// most DeepKC when <paramref name="deep"/>.</summary>
+        public int DepthStep(int k, bool deep)
+        {
+            int limit = deep && DeepKC > KC ? DeepKC : KC;
+            int blocks = (k + limit - 1) / limit;
+            return (k + blocks - 1) / blocks;
+        }
 
-    /// <summary>AVX-512: a 12 × KC A panel (12 KB) in L1, the KC × NC B block (512 KB) in L2.</summary>
-    public static readonly Geometry Avx512 = new(12, 256, 512);
+        /// <summary>The columns of a block <paramref name="kStep"/> deep: NC, or fewer for a deeper block, so that the B block
+        /// stays KC·NC floats (whole panels of <paramref name="nr"/> columns).</summary>
+        public int ColumnBlock(int kStep, int nr) => kStep <= KC ? NC : Math.Max(nr, KC * NC / kStep / nr * nr);
+    }
 
-    /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2.</summary>
+    /// <summary>AVX-512: a 12 × KC A panel (12 KB) in L1, the KC × NC B block (512 KB) in L2. A row-major A read in place
+    /// with B packed takes depth blocks of up to 1,024 (the B block then 1,024 × 128): see <see cref="Blocks"/>.</summary>
+    public static readonly Geometry Avx512 = new(12, 256, 512, 1024);
+
+    /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2; no deeper blocks (at half the
+    /// arithmetic rate C's round trips cost less: 768 or 1,024 measured level with 384 at 512³ and 1024³).</summary>
     public static readonly Geometry Avx2 = new(6, 384, 256);
 
     /// <summary>B's row stride (floats) under which a k-major B is read in place (<see cref="Blocks"/>).</summary>
     private const int InPlaceRowLimit = 1024;
 
     private const int MaxKC = 384;
+    private const int MaxDeepKC = 1024;
     private const int BlockFloats = MaxKC * 512;     // ≥ KC·NC of either geometry
 
     /// <summary>Per-thread scratch: the packed B block, an edge panel, an A micro-panel; 64-byte aligned, allocated once.</summary>
     private sealed class Scratch
     {
-        private const int EdgeFloats = MaxKC * 32;     // KC × one 2-vector panel
+        private const int EdgeFloats = MaxDeepKC * 32; // a block's depth × one 2-vector panel
         private const int PanelFloats = PanelGroup * 12 * (MaxKC + 8) + 32; // a group of KC × MR panels, with room for the overlapping copies
         private const int TileFloats = 12 * 32;          // one register tile
 
@@ -228,8 +247,9 @@ internal static unsafe class GemmPacked
         bool accumulate, float* bias, TAct act, float* z, int jBegin, int jEnd)
         where TAct : struct, IUnaryOperator
     {
-        if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats)
-            throw new ArgumentOutOfRangeException(nameof(geometry), geometry, "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512.");
+        if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
+            || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC))
+            throw new ArgumentOutOfRangeException(nameof(geometry), geometry, "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512, DeepKC 0 or from KC to 1,024.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -270,13 +290,14 @@ internal static unsafe class GemmPacked
     public static int PrepackedFloats(KernelIsa isa, int n, int k) => checked(k * PaddedColumns(n, Width(isa)));
 
     /// <summary>Packs B ([n, k] for Nt, [k, n] for Nn) once, every depth block as <see cref="Blocks"/> will ask for it
-    /// (the same equal depth blocks), so that products with it skip the packing (<see cref="RunPrepacked"/>).</summary>
+    /// (the same equal depth blocks: the deep ones, as every product with a prepacked B reads a row-major A in place), so
+    /// that products with it skip the packing (<see cref="RunPrepacked"/>).</summary>
     public static void Prepack(KernelIsa isa, GemmForm form, float* b, int n, int k, float* packed)
     {
         if (form == GemmForm.Tn) throw new ArgumentException("Tn's B is read as Nn's: pack it as Nn.", nameof(form));
         Geometry g = GeometryOf(isa);
         int w = Width(isa), padded = PaddedColumns(n, w);
-        int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
+        int kStep = g.DepthStep(k, deep: true);
         for (int pc = 0; pc < k; pc += kStep)
             PackB(form, b, n, k, pc, Math.Min(kStep, k - pc), 0, n, w, packed + (nint)pc * padded);
     }
@@ -368,14 +389,21 @@ internal static unsafe class GemmPacked
         int w = TSimd.Count, nr = 2 * w;
         // All columns in one vector: 12-row tiles (1 vector × 12 rows = 12 accumulators) on either ISA.
         int mr = jEnd - jBegin <= w ? 12 : g.MR;
-        // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round trip).
-        int kBlocks = (k + g.KC - 1) / g.KC, kStep = (k + kBlocks - 1) / kBlocks;
         // A k-major B (Nn, Tn) is read where it lies, not packed, when one micro-panel of rows uses it (m ≤ MR), or
         // when its rows are less than a page apart: its panels then stream from L2 as packed ones do, and the copy is
         // saved (as much traffic as the product's own reads of B when m is small). Rows 4 KB apart put a panel on two
         // L1 sets: at n = 1024 reading in place measured 65–96% of the peak, packed 89–95% (AVX-512).
         bool bInPlace = bSource.InPlace && (m <= mr || bSource.Ld < InPlaceRowLimit);
-        int jBlocks = (jEnd - jBegin + g.NC - 1) / g.NC;
+        // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round
+        // trip). A row-major A read in place with B packed takes blocks of up to DeepKC and correspondingly fewer
+        // columns: each depth block after the first loads and stores every tile of C again, from L3 once C outgrows
+        // L2, and A's deeper panel, though it leaves L1, streams from L2 as B's panels do. At 1024³ (AVX-512) a
+        // 1,024 × 128 block measured 4–7% faster than 256 × 512 (Nt and Nn; 2048³ too); a copied A (Tn) lost (its kept panels
+        // would outgrow L2).
+        bool deep = typeof(TA) == typeof(RowMajorA) && !bInPlace;
+        int kStep = g.DepthStep(k, deep), kBlocks = (k + kStep - 1) / kStep;
+        int ncBlock = g.ColumnBlock(kStep, nr);
+        int jBlocks = (jEnd - jBegin + ncBlock - 1) / ncBlock;
         // A copied A (k-major) under several column blocks: depth blocks outermost, and each depth block's panels
         // packed once, under the first column block, and kept for the others. Otherwise column blocks outermost.
         bool keepA = TA.Packed && jBlocks > 1;
@@ -385,8 +413,8 @@ internal static unsafe class GemmPacked
         {
             int jb = keepA ? step % jBlocks : step / kBlocks, kb = keepA ? step / jBlocks : step % kBlocks;
             // kb < kBlocks, so pc ≤ (kBlocks − 1)·kStep < k: every step has depth.
-            int jc = jBegin + jb * g.NC, pc = kb * kStep;
-            int nc = Math.Min(g.NC, jEnd - jc), kc = Math.Min(kStep, k - pc);
+            int jc = jBegin + jb * ncBlock, pc = kb * kStep;
+            int nc = Math.Min(ncBlock, jEnd - jc), kc = Math.Min(kStep, k - pc);
             if (bInPlace)
             {
                 // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
