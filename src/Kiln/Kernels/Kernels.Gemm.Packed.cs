@@ -809,33 +809,33 @@ internal static unsafe class GemmPacked
     /// <summary>
     /// B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
     /// its width); the last panel is <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded. Nt's B
-    /// ([n, k]) is transposed 8 × 8 in registers; Nn's and Tn's ([k, n]) are copied a row of a panel at a time.
+    /// ([n, k]) is transposed in registers (16 × 16 or 8 × 8 blocks); Nn's and Tn's ([k, n]) are copied a depth row at
+    /// a time across every whole panel: each row's lines are read once and in order, where a panel at a time would walk
+    /// down kc rows n floats apart (a page at n = 1024, out of the prefetchers' reach) once for every panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackB(GemmForm form, float* b, int n, int k, int pc, int kc, int jc, int nc, int w, float* packed)
     {
         int nr = 2 * w;
-        for (int jr = 0; jr < nc; jr += nr)
+        if (form != GemmForm.Nt)
         {
-            int cols = Math.Min(nr, nc - jr);
-            int width = cols <= w ? w : nr;
-            float* panel = packed + (nint)jr * kc;
-            if (form == GemmForm.Nt)
+            int whole = nc / nr * nr;
+            if (whole > 0)
             {
-                Transpose.Block(b + (nint)(jc + jr) * k + pc, k, panel, width, cols, kc);
-                if (cols < width)
-                    for (int p = 0; p < kc; p++) new Span<float>(panel + p * width + cols, width - cols).Clear();
+                float* source = b + (nint)pc * n + jc;
+                nint panelStride = (nint)nr * kc;
+                for (int p = 0; p < kc; p++, source += n)
+                {
+                    float* to = packed + p * nr;
+                    for (int jr = 0; jr < whole; jr += nr, to += panelStride)
+                        for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(source + jr + j), to + j);
+                }
             }
-            else if (cols == width)
-            {
-                float* source = b + (nint)pc * n + jc + jr;
-                for (int p = 0; p < kc; p++, source += n, panel += width)
-                    for (int j = 0; j < width; j += 8) Vector256.Store(Vector256.Load(source + j), panel + j);
-            }
-            else
+            if (whole < nc)
             {
                 // The last, narrower panel: whole vectors, then the rest under a mask (zeros above `cols`).
-                float* source = b + (nint)pc * n + jc + jr;
+                int cols = nc - whole, width = cols <= w ? w : nr;
+                float* source = b + (nint)pc * n + jc + whole, panel = packed + (nint)whole * kc;
                 for (int p = 0; p < kc; p++, source += n, panel += width)
                     for (int j = 0; j < width; j += 8)
                     {
@@ -844,6 +844,16 @@ internal static unsafe class GemmPacked
                         Vector256.Store(v, panel + j);
                     }
             }
+            return;
+        }
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            int width = cols <= w ? w : nr;
+            float* panel = packed + (nint)jr * kc;
+            Transpose.Block(b + (nint)(jc + jr) * k + pc, k, panel, width, cols, kc);
+            if (cols < width)
+                for (int p = 0; p < kc; p++) new Span<float>(panel + p * width + cols, width - cols).Clear();
         }
     }
 
