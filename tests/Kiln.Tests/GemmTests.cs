@@ -42,7 +42,9 @@ public class GemmTests
     [MemberData(nameof(Cases))]
     public void ZooShapes_AndShapesPastTheBlockSizes_MatchDoubleReference(KernelIsa isa, GemmKernel kernel, GemmForm form, bool accumulate)
     {
-        foreach (var (m, n, k) in new[] { (64, 256, 784), (64, 128, 256), (64, 10, 128), (32, 512, 128), (1, 512, 512), (100, 37, 300), (13, 600, 5), (97, 33, 513) })
+        // The last two have a C over 2^18 floats, whose tiles' rows the packed kernel prefetches before the last 96
+        // depths (an odd depth past that split; a depth under it).
+        foreach (var (m, n, k) in new[] { (64, 256, 784), (64, 128, 256), (64, 10, 128), (32, 512, 128), (1, 512, 512), (100, 37, 300), (13, 600, 5), (97, 33, 513), (520, 530, 201), (600, 450, 33) })
             Check(isa, kernel, form, accumulate, m, n, k);
     }
 
