@@ -236,19 +236,25 @@ public class GemmVariantTests
 /// </summary>
 public unsafe class PackedGeometryTests
 {
-    /// <summary>(MR, KC, NC, DeepKC): the last two take deeper blocks for a row-major A (Nt, Nn) with B packed — at
-    /// k = 40, 3 blocks of 14 (and 2 of 20), each 16 columns wide.</summary>
+    /// <summary>(MR, KC, NC, DeepKC, Wide): (12, 5, 48, 16) and (6, 7, 24, 20) take deeper blocks for a row-major A
+    /// (Nt, Nn) with B packed — at k = 40, 3 blocks of 14 (and 2 of 20), each 16 columns wide; the wide ones give a
+    /// copied A (Tn) under more than NC columns one column block across them (at n = 50: 12 deep, and 3), where the
+    /// others keep its panels across column blocks.</summary>
     public static IEnumerable<object[]> Geometries() =>
-        from g in new[] { (6, 16, 32, 0), (12, 16, 32, 0), (12, 5, 48, 0), (6, 384, 256, 0), (12, 256, 512, 1024), (6, 7, 24, 0), (12, 5, 48, 16), (6, 7, 24, 20) }
+        from g in new[]
+        {
+            (6, 16, 32, 0, false), (12, 16, 32, 0, false), (12, 5, 48, 0, false), (6, 384, 256, 0, false), (12, 256, 512, 1024, true),
+            (6, 7, 24, 0, false), (12, 5, 48, 16, false), (6, 7, 24, 20, false), (12, 16, 32, 0, true), (6, 7, 24, 0, true),
+        }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, GemmForm form)
+    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
-        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc);
+        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -274,7 +280,7 @@ public unsafe class PackedGeometryTests
                     for (int i = 0; i < m * n; i++)
                     {
                         double tolerance = 2e-6 * magnitude[i] + 1e-6;
-                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
                         if (epilogue)
                         {
                             Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
@@ -322,6 +328,7 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 513)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 255)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 1025)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 512, 0, Wide: true)));
     }
 
     private static void RunOne(GemmPacked.Geometry geometry)
