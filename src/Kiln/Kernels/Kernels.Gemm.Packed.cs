@@ -868,6 +868,10 @@ internal static unsafe class GemmPacked
 
     // ---- packing ----
 
+    /// <summary>Rows ahead at which a k-major B's packing prefetches (1024³ Nn, the B block 1,024 × 128, interleaved in one
+    /// process: 4, 8 and 16 all 1–3% faster than none; A's panel copies gained nothing from the same).</summary>
+    private const int PackPrefetchRows = 8;
+
     /// <summary>
     /// B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
     /// its width); the last panel is <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded. Nt's B
@@ -888,6 +892,13 @@ internal static unsafe class GemmPacked
                 nint panelStride = (nint)nr * kc;
                 for (int p = 0; p < kc; p++, source += n)
                 {
+                    // Each row's lines asked for PackPrefetchRows rows ahead: rows a page or more apart are out of the
+                    // hardware prefetchers' reach.
+                    if (Sse.IsSupported && p + PackPrefetchRows < kc)
+                    {
+                        float* ahead = source + (nint)PackPrefetchRows * n;
+                        for (int j = 0; j < whole; j += 16) Sse.Prefetch0(ahead + j);
+                    }
                     float* to = packed + p * nr;
                     for (int jr = 0; jr < whole; jr += nr, to += panelStride)
                         for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(source + jr + j), to + j);
