@@ -143,10 +143,11 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// vectors of columns held in registers (AVX-512: 12 × 32, 24 accumulators; AVX2: 6 × 16, 12 accumulators), with
 /// the epilogue (accumulate, bias, pre-activation copy, activation) applied before each tile is stored.
 /// <para>
-/// Loop order (measured on the zoo's shapes, see BENCHMARKS.md): columns in blocks of NC, depth in equal blocks of
-/// at most KC (for a row-major A read in place with B packed, of at most DeepKC, and the column blocks narrowed to
-/// keep the B block's size); for each block, B is packed once into contiguous k-major panels of 2 vectors of columns, then for
-/// each micro-panel of A rows — which stays in L1 — every B panel streams past it. Row-major A (Nt, Nn) is read
+/// Loop order (measured on the zoo's shapes and the large cubes, see BENCHMARKS.md): columns in blocks of NC, depth in
+/// equal blocks of at most KC (for a row-major A read in place with B packed, of at most DeepKC, the column blocks
+/// narrowed to keep the B block's size; for a copied A under more than NC columns, one column block across them where
+/// Geometry.WideStep allows); for each block, B is packed once into contiguous k-major panels of 2 vectors of columns,
+/// then for each micro-panel of A rows every B panel streams past it. Row-major A (Nt, Nn) is read
 /// where it lies; Tn's A ([k, m], its rows strided by m) is copied into contiguous micro-panels first (four at a
 /// time), because a power-of-two m maps every depth of the panel onto the same few L1 sets. When more than one column
 /// block shares such a copied A, depth blocks go outermost and each one's panels are copied once and kept for every
@@ -418,8 +419,8 @@ internal static unsafe class GemmPacked
         // trip). A row-major A read in place with B packed takes blocks of up to DeepKC and correspondingly fewer
         // columns: each depth block after the first loads and stores every tile of C again, from L3 once C outgrows
         // L2, and A's deeper panel, though it leaves L1, streams from L2 as B's panels do. At 1024³ (AVX-512) a
-        // 1,024 × 128 block measured 4–7% faster than 256 × 512 (Nt and Nn; 2048³ too); a copied A (Tn) lost (its kept panels
-        // would outgrow L2).
+        // 1,024 × 128 block measured 4–7% faster than 256 × 512 (Nt and Nn; 2048³ too); for a copied A (Tn) deeper
+        // blocks measured level or slower.
         bool deep = typeof(TA) == typeof(RowMajorA) && !bInPlace;
         int kStep = g.DepthStep(k, deep);
         int ncBlock = g.ColumnBlock(kStep, nr);
@@ -521,7 +522,7 @@ internal static unsafe class GemmPacked
             new(Load, Last, Bias == null ? null : Bias + (Transposed ? rows : columns), Z == null ? null : At(Z, rows, columns), Ldc, Edge, Transposed, Prefetch);
     }
 
-    /// <summary>One micro-panel of A rows against every B panel of the block: the A panel stays in L1.</summary>
+    /// <summary>One micro-panel of A rows against every B panel of the block: the A panel stays in L1 (a deep one, 12 × 1,024, in L2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowPanel<TVec, TSimd, TA, TAct>(int rows, int kc, float* a, int lda, BlockB blockB, float* c, TileStore store, TAct act)
         where TVec : struct where TSimd : ISimd<TVec> where TA : struct, IALayout where TAct : struct, IUnaryOperator
