@@ -48,6 +48,53 @@ public class GemmTests
             Check(isa, kernel, form, accumulate, m, n, k);
     }
 
+    /// <summary>Narrow products (fewer columns than two vectors, not a whole vector) take the dot form for Nt and Nn:
+    /// every column count, row counts around the row chunks (4, 8, 16 on AVX-512; 2, 4, 8 on AVX2) and depths around
+    /// the vector width (the masked tail), against the double reference. Without vectors they run the portable kernel.</summary>
+    [Theory]
+    [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
+    public void NarrowNtAndNn_TakeTheDotForm_AndMatchDoubleReference(KernelIsa isa)
+    {
+        if (isa == KernelIsa.Portable)
+        {
+            Assert.False(GemmDot.Pays(isa, GemmForm.Nt, 64, 10, 128));
+            Check(isa, GemmKernel.Auto, GemmForm.Nt, true, 64, 10, 128);
+            Check(isa, GemmKernel.Auto, GemmForm.Nn, true, 64, 10, 128);
+            return;
+        }
+        int w = isa == KernelIsa.Avx512 ? 16 : 8;
+        Assert.True(GemmDot.Pays(isa, GemmForm.Nt, 64, 10, 128));
+        Assert.True(GemmDot.Pays(isa, GemmForm.Nn, 64, 10, 128));
+        Assert.False(GemmDot.Pays(isa, GemmForm.Tn, 64, 10, 128));
+        Assert.False(GemmDot.Pays(isa, GemmForm.Nt, 64, 2 * w, 128));
+        int checkedShapes = 0;
+        foreach (int n in Enumerable.Range(1, 2 * w - 1))
+            foreach (int m in new[] { 2, 3, 5, 8, 9, 16, 17, 35 })
+                foreach (int k in new[] { w, w + 1, 2 * w - 1, 67, 128 })
+                    foreach (GemmForm form in new[] { GemmForm.Nt, GemmForm.Nn })
+                    {
+                        if (!GemmDot.Pays(isa, form, m, n, k)) continue;
+                        Check(isa, GemmKernel.Auto, form, false, m, n, k);
+                        Check(isa, GemmKernel.Auto, form, true, m, n, k);
+                        checkedShapes++;
+                    }
+        Assert.True(checkedShapes > 500, $"{checkedShapes} shapes took the dot form");
+    }
+
+    /// <summary>A narrow Tn runs as Cᵀ = Bᵀ·A with its tiles stored transposed: accumulate, bias, the pre-activation
+    /// copy and the activation there too, and B read in place as the packed panel when it is one.</summary>
+    [Theory]
+    [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
+    public void NarrowTn_TransposedTiles_ApplyTheEpilogue(KernelIsa isa)
+    {
+        foreach (var (m, n, k) in new[] { (64, 10, 128), (40, 12, 37), (33, 5, 20), (70, 11, 300), (64, 14, 9) })
+            foreach (bool accumulate in new[] { false, true })
+            {
+                CheckEpilogue(isa, GemmKernel.Auto, GemmForm.Tn, accumulate, Act.Gelu, m, n, k);
+                CheckEpilogue(isa, GemmKernel.Auto, GemmForm.Tn, accumulate, Act.None, m, n, k);
+            }
+    }
+
     public enum Act { None, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, GeluTanh }
 
     public static IEnumerable<object[]> EpilogueCases() =>
@@ -59,7 +106,7 @@ public class GemmTests
     [MemberData(nameof(EpilogueCases))]
     public void FusedEpilogue_BiasPreActivationAndActivation_MatchDoubleReference(KernelIsa isa, GemmKernel kernel, Act act)
     {
-        foreach (var (m, n, k) in new[] { (5, 7, 3), (12, 32, 17), (64, 256, 300), (13, 40, 0), (25, 600, 9) })
+        foreach (var (m, n, k) in new[] { (5, 7, 3), (12, 32, 17), (64, 256, 300), (13, 40, 0), (25, 600, 9), (21, 10, 40) })
             foreach (bool accumulate in new[] { false, true })
                 foreach (GemmForm form in new[] { GemmForm.Nt, GemmForm.Nn })
                     CheckEpilogue(isa, kernel, form, accumulate, act, m, n, k);

@@ -111,6 +111,14 @@ public static unsafe class Gemm
             return;
         }
 
+        if (kernel == GemmKernel.Auto && GemmDot.Pays(isa, form, m, n, k))
+        {
+            // A narrow product: dot products along k fill every lane where the packed tiles' column vectors would not.
+            fixed (float* pa = a, pb = b, pc = c) GemmDot.Run(isa, form, pa, pb, pc, m, n, k, accumulate);
+            Epilogue(isa, c, m, n, bias, activation, preActivation);
+            return;
+        }
+
         int parts = Partitions(threads, m, n, k, isa);
         bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (parts > 1 || PackingPays(form, m, n, k)));
         if (packed && isa != KernelIsa.Portable)

@@ -15,14 +15,20 @@ public interface IConstant
 public readonly struct Const1 : IConstant { public static int Value => 1; }
 /// <summary>2 as a type.</summary>
 public readonly struct Const2 : IConstant { public static int Value => 2; }
+/// <summary>3 as a type.</summary>
+public readonly struct Const3 : IConstant { public static int Value => 3; }
 /// <summary>4 as a type.</summary>
 public readonly struct Const4 : IConstant { public static int Value => 4; }
 /// <summary>6 as a type.</summary>
 public readonly struct Const6 : IConstant { public static int Value => 6; }
 /// <summary>8 as a type.</summary>
 public readonly struct Const8 : IConstant { public static int Value => 8; }
+/// <summary>10 as a type.</summary>
+public readonly struct Const10 : IConstant { public static int Value => 10; }
 /// <summary>12 as a type.</summary>
 public readonly struct Const12 : IConstant { public static int Value => 12; }
+/// <summary>16 as a type.</summary>
+public readonly struct Const16 : IConstant { public static int Value => 16; }
 
 /// <summary>
 /// A GEMM's sizes as type-level constants (C[M, N], depth K): code generic over a shape is compiled once per shape
