@@ -95,6 +95,27 @@ public class GemmTests
             }
     }
 
+    /// <summary>A row-major A whose rows lie a multiple of 4 KB apart (k a multiple of 1,024) is read from a copy with
+    /// its rows spread, each panel copied under the first column block: several column blocks (deep blocks are 128
+    /// columns wide), two depth blocks, row counts past the 12-row tiles, on one and two threads (each its own copy).</summary>
+    [Theory]
+    [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
+    public void PowerOfTwoDepth_SpreadCopyOfA_MatchesDoubleReference(KernelIsa isa)
+    {
+        foreach (var (m, n, k) in new[] { (30, 300, 1024), (17, 200, 2048), (9, 40, 1024) })
+            foreach (GemmForm form in new[] { GemmForm.Nt, GemmForm.Nn })
+                foreach (bool accumulate in new[] { false, true })
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        float[] a = Reference.Random(m * k, seed: m), b = Reference.Random(n * k, seed: n), c = Reference.Random(m * n, seed: 7);
+                        double[] expected = Product(form, accumulate, a, b, c, m, n, k, out double[] magnitude);
+                        Gemm.Run(isa, GemmKernel.Auto, form, a, b, c, m, n, k, accumulate, default, default(IdentityOp), default, threads);
+                        for (int i = 0; i < expected.Length; i++)
+                            Assert.True(Math.Abs(expected[i] - c[i]) <= 1e-6 * magnitude[i] + 1e-6,
+                                $"{isa} {form} m={m} n={n} k={k} accumulate={accumulate} threads={threads}: C[{i}] = {c[i]:R}, expected {expected[i]:R}");
+                    }
+    }
+
     public enum Act { None, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, GeluTanh }
 
     public static IEnumerable<object[]> EpilogueCases() =>
@@ -191,7 +212,7 @@ public class GemmTests
         // (m, n, k): a recurrent step's shapes, a depth beyond one block (AVX2 KC 384, AVX-512 256), columns that end in a
         // 1-vector panel, a single row, more columns than one block (NC), and products split over 2 threads; a depth beyond
         // one deep block (AVX-512 1,024: two blocks of 550, each 224 columns wide).
-        from shape in new[] { (32, 512, 128), (32, 128, 512), (7, 65, 400), (1, 24, 9), (13, 600, 33), (64, 384, 256), (13, 300, 1100) }
+        from shape in new[] { (32, 512, 128), (32, 128, 512), (7, 65, 400), (1, 24, 9), (13, 600, 33), (64, 384, 256), (13, 300, 1100), (30, 300, 1024) }
         from threads in new[] { 1, 2 }
         select new object[] { isa, form, shape.Item1, shape.Item2, shape.Item3, threads };
 
