@@ -240,7 +240,7 @@ internal static unsafe class GemmPacked
     {
         private const int EdgeFloats = MaxDeepKC * 32; // a block's depth × one 2-vector panel
         private const int PanelFloats = PanelGroup * 12 * (MaxKC + 8) + 32; // a group of KC × MR panels (PanelRowFloats per row)
-        private const int TileFloats = 12 * 32;          // one register tile
+        private const int TileFloats = 2 * 12 * 32;      // one register tile, and C's block for a transposed one
 
         private readonly float[] _memory;
 
@@ -877,7 +877,7 @@ internal static unsafe class GemmPacked
         where TVec : struct where TSimd : ISimd<TVec> where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count;
-        float* other = stackalloc float[12 * 32];
+        float* other = tile + 12 * 32; // scratch after the tile (Scratch.EdgeTile)
         if (store.Load)
         {
             Transpose.Block(c, store.Ldc, other, lt, cols, rows);
