@@ -470,6 +470,32 @@ public class ShapedGemmTests
 
 public class TransposeTests
 {
+    /// <summary>The narrow tile transpose (16 × 16 in registers, masked stores): every row and column count up to 16,
+    /// exact, and nothing written past the first rows of each output row or past the last column.</summary>
+    [Fact]
+    public unsafe void NarrowTranspose_WritesExactlyTheTile()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            Assert.False(KernelInfo.Supported.Contains(KernelIsa.Avx512));
+            return;
+        }
+        float[] source = Reference.Random(16 * 32, seed: 11);
+        for (int rows = 1; rows <= 16; rows++)
+            for (int cols = 1; cols <= 16; cols++)
+            {
+                const int ld = 19;
+                float[] destination = Enumerable.Repeat(-7f, 17 * ld).ToArray();
+                fixed (float* src = source, dst = destination) Transpose.Narrow16(src, 32, dst, ld, rows, cols);
+                for (int c = 0; c < 17; c++)
+                    for (int r = 0; r < ld; r++)
+                    {
+                        float expected = c < cols && r < rows ? source[r * 32 + c] : -7f;
+                        Assert.True(expected == destination[c * ld + r], $"rows={rows} cols={cols}: [{c}, {r}] = {destination[c * ld + r]}, expected {expected}");
+                    }
+            }
+    }
+
     [Theory]
     [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
     public void Transpose_IsExact_ForEveryShapeUpTo40(KernelIsa isa)
