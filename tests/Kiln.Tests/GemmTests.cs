@@ -116,6 +116,25 @@ public class GemmTests
                     }
     }
 
+    /// <summary>A small batch under a wide layer (Nt) runs as Cᵀ = B·Aᵀ with transposed tile stores where that pays:
+    /// the epilogue (bias per column of C, the pre-activation copy, the activation) and accumulate there, rows of Cᵀ
+    /// past the 12-row tiles.</summary>
+    [Theory]
+    [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
+    public void SmallBatchWideLayer_TransposedNt_MatchesDoubleReference(KernelIsa isa)
+    {
+        var shapes = new[] { (32, 256, 200), (64, 301, 400), (96, 400, 600) };
+        if (isa == KernelIsa.Avx512)
+            Assert.All(shapes, s => Assert.True(GemmPacked.TransposedNtPays(GemmPacked.Avx512, s.Item1, s.Item2, s.Item3, 16)));
+        Assert.False(GemmPacked.TransposedNtPays(GemmPacked.Avx512, 32, 512, 128, 16));
+        foreach (var (m, n, k) in shapes)
+            foreach (bool accumulate in new[] { false, true })
+            {
+                CheckEpilogue(isa, GemmKernel.Auto, GemmForm.Nt, accumulate, Act.Tanh, m, n, k);
+                Check(isa, GemmKernel.Auto, GemmForm.Nt, accumulate, m, n, k);
+            }
+    }
+
     public enum Act { None, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, GeluTanh }
 
     public static IEnumerable<object[]> EpilogueCases() =>
