@@ -308,7 +308,7 @@ internal static unsafe class GemmPacked
         }
         Scratch scratch = t_scratch ??= new Scratch();
         int w = isa == KernelIsa.Avx512 ? 16 : 8;
-        if (form == GemmForm.Tn && n < 2 * w && n % w != 0 && m >= 2 * w && jBegin == 0 && jEnd == n)
+        if (form == GemmForm.Tn && NarrowTn(m, n, w) && jBegin == 0 && jEnd == n)
         {
             // A narrow Tn (fewer columns than a 2-vector tile, not a whole vector): compute Cᵀ[n, m] = Bᵀ·A instead,
             // itself a Tn product with both operands k-major as they lie, so the tiles run the full vector width
@@ -335,6 +335,10 @@ internal static unsafe class GemmPacked
             Sources(isa, geometry, SpreadRows(geometry, a, m, k, scratch), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
     }
 
+    /// <summary>A Tn product with fewer columns than a 2-vector tile (not a whole vector) and rows for at least one:
+    /// computed as Cᵀ = Bᵀ·A (<see cref="RunWith"/>).</summary>
+    internal static bool NarrowTn(int m, int n, int w) => n < 2 * w && n % w != 0 && m >= 2 * w;
+
     /// <summary>
     /// Whether an Nt product runs as Cᵀ[n, m] = B·Aᵀ: B (a weight [n, k]) read in place as the row-major operand and A
     /// packed in its stead — m·k floats transposed rather than n·k — at the price of storing C's tiles transposed (by
@@ -346,6 +350,10 @@ internal static unsafe class GemmPacked
     /// </summary>
     internal static bool TransposedNtPays(Geometry geometry, int m, int n, int k, int w) =>
         w == 16 && Avx512F.IsSupported && m % (2 * w) == 0 && n >= 4 * m && k >= 6 * m && k <= Math.Max(geometry.DeepKC, geometry.KC);
+
+    /// <summary>Whether a row-major A of <paramref name="m"/> rows <paramref name="k"/> apart is read from a spread copy.</summary>
+    private static bool Spreads(Geometry geometry, int m, int k) =>
+        k % 1024 == 0 && geometry.MR > 8 && m > 8 && (long)m * (k + 16) <= SpreadFloats;
 
     /// <summary>Floats of A (rows × padded depth) up to which <see cref="SpreadRows"/> copies it.</summary>
     private const long SpreadFloats = 1L << 23;
@@ -360,7 +368,7 @@ internal static unsafe class GemmPacked
     private static RowMajorA SpreadRows(Geometry geometry, float* a, int m, int k, Scratch scratch)
     {
         int ld = k + 16;
-        if (k % 1024 != 0 || geometry.MR <= 8 || m <= 8 || (long)m * ld > SpreadFloats) return new RowMajorA(a, k);
+        if (!Spreads(geometry, m, k)) return new RowMajorA(a, k);
         float* copy = scratch.Spread(m * ld);
         return new RowMajorA(a, k, copy, ld);
     }
@@ -437,8 +445,9 @@ internal static unsafe class GemmPacked
             Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, TA, TB>(geometry, a, b, c, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch, transposed: false, ldc: ldc);
     }
 
-    /// <summary>The whole product with its sizes as type constants (no transposed narrow-Tn path: a shape that
-    /// wants one runs through <c>Run</c>). Measured against run-time sizes by the specialization benchmark.</summary>
+    /// <summary>The whole product with its sizes as type constants, in the packed blocks only (none of the routes
+    /// <c>Run</c> gives some shapes: a narrow Tn or a small batch computed transposed, A's rows spread). Measured
+    /// against run-time sizes, the same blocks, by the specialization benchmark.</summary>
     public static void RunShaped<TShape, TAct>(KernelIsa isa, GemmForm form, float* a, float* b, float* c, bool accumulate, float* bias, TAct act, float* z)
         where TShape : struct, IGemmShape where TAct : struct, IUnaryOperator
     {
