@@ -146,45 +146,7 @@ public static class Transpose
     /// transposes inside each 128-bit lane (lane L of s[4g + c] is column 4L + c, rows 4g..4g + 3), then the lanes
     /// gathered across the four groups in two 128-bit shuffles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Block16x16(float* src, int ldSrc, float* dst, int ldDst)
-    {
-        Vector512<float> r0 = Vector512.Load(src);
-        Vector512<float> r1 = Vector512.Load(src + 1 * (nint)ldSrc);
-        Vector512<float> r2 = Vector512.Load(src + 2 * (nint)ldSrc);
-        Vector512<float> r3 = Vector512.Load(src + 3 * (nint)ldSrc);
-        Vector512<float> r4 = Vector512.Load(src + 4 * (nint)ldSrc);
-        Vector512<float> r5 = Vector512.Load(src + 5 * (nint)ldSrc);
-        Vector512<float> r6 = Vector512.Load(src + 6 * (nint)ldSrc);
-        Vector512<float> r7 = Vector512.Load(src + 7 * (nint)ldSrc);
-        Vector512<float> r8 = Vector512.Load(src + 8 * (nint)ldSrc);
-        Vector512<float> r9 = Vector512.Load(src + 9 * (nint)ldSrc);
-        Vector512<float> r10 = Vector512.Load(src + 10 * (nint)ldSrc);
-        Vector512<float> r11 = Vector512.Load(src + 11 * (nint)ldSrc);
-        Vector512<float> r12 = Vector512.Load(src + 12 * (nint)ldSrc);
-        Vector512<float> r13 = Vector512.Load(src + 13 * (nint)ldSrc);
-        Vector512<float> r14 = Vector512.Load(src + 14 * (nint)ldSrc);
-        Vector512<float> r15 = Vector512.Load(src + 15 * (nint)ldSrc);
-        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1);
-        Vector512<float> t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3);
-        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5);
-        Vector512<float> t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
-        Vector512<float> t8 = Avx512F.UnpackLow(r8, r9), t9 = Avx512F.UnpackHigh(r8, r9);
-        Vector512<float> t10 = Avx512F.UnpackLow(r10, r11), t11 = Avx512F.UnpackHigh(r10, r11);
-        Vector512<float> t12 = Avx512F.UnpackLow(r12, r13), t13 = Avx512F.UnpackHigh(r12, r13);
-        Vector512<float> t14 = Avx512F.UnpackLow(r14, r15), t15 = Avx512F.UnpackHigh(r14, r15);
-        Vector512<float> s0 = Avx512F.Shuffle(t0, t2, 0x44), s1 = Avx512F.Shuffle(t0, t2, 0xEE);
-        Vector512<float> s2 = Avx512F.Shuffle(t1, t3, 0x44), s3 = Avx512F.Shuffle(t1, t3, 0xEE);
-        Vector512<float> s4 = Avx512F.Shuffle(t4, t6, 0x44), s5 = Avx512F.Shuffle(t4, t6, 0xEE);
-        Vector512<float> s6 = Avx512F.Shuffle(t5, t7, 0x44), s7 = Avx512F.Shuffle(t5, t7, 0xEE);
-        Vector512<float> s8 = Avx512F.Shuffle(t8, t10, 0x44), s9 = Avx512F.Shuffle(t8, t10, 0xEE);
-        Vector512<float> s10 = Avx512F.Shuffle(t9, t11, 0x44), s11 = Avx512F.Shuffle(t9, t11, 0xEE);
-        Vector512<float> s12 = Avx512F.Shuffle(t12, t14, 0x44), s13 = Avx512F.Shuffle(t12, t14, 0xEE);
-        Vector512<float> s14 = Avx512F.Shuffle(t13, t15, 0x44), s15 = Avx512F.Shuffle(t13, t15, 0xEE);
-        Gather4(s0, s4, s8, s12, dst, ldDst);
-        Gather4(s1, s5, s9, s13, dst + ldDst, ldDst);
-        Gather4(s2, s6, s10, s14, dst + 2 * (nint)ldDst, ldDst);
-        Gather4(s3, s7, s11, s15, dst + 3 * (nint)ldDst, ldDst);
-    }
+    private static unsafe void Block16x16(float* src, int ldSrc, float* dst, int ldDst) => Transpose16(src, ldSrc, dst, ldDst, 16, 16);
 
     /// <summary>dst[c·ldDst + r] = src[r·ldSrc + c] for r &lt; <paramref name="rows"/> (at most 16) and c &lt;
     /// <paramref name="cols"/> (at most 16), by one 16 × 16 transpose in registers: 16 rows of 16 are read from
@@ -192,7 +154,13 @@ public static class Transpose
     /// are not stored), and each column's first <paramref name="rows"/> values are stored under a mask. A narrow
     /// tile's way out (a 10-row tile of Cᵀ into C rows of 10 floats): one shuffle network where 8 × 8 blocks leave
     /// rows over.</summary>
-    internal static unsafe void Narrow16(float* src, int ldSrc, float* dst, int ldDst, int rows, int cols)
+    internal static unsafe void Narrow16(float* src, int ldSrc, float* dst, int ldDst, int rows, int cols) =>
+        Transpose16(src, ldSrc, dst, ldDst, rows, cols);
+
+    /// <summary>The 16 × 16 transpose of <see cref="Block16x16"/> (<paramref name="rows"/> = <paramref name="cols"/> =
+    /// 16: whole stores) and <see cref="Narrow16"/> (fewer: masked stores, rows of output skipped).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose16(float* src, int ldSrc, float* dst, int ldDst, int rows, int cols)
     {
         Vector512<float> r0 = Vector512.Load(src);
         Vector512<float> r1 = Vector512.Load(src + 1 * (nint)ldSrc);
@@ -232,32 +200,26 @@ public static class Transpose
         Gather4First(s3, s7, s11, s15, dst + 3 * (nint)ldDst, ldDst, 3, rows, cols);
     }
 
-    /// <summary>As <see cref="Gather4"/> for output rows c, 4 + c, 8 + c, 12 + c below <paramref name="cols"/>, each
-    /// stored in its first <paramref name="count"/> lanes.</summary>
+    /// <summary>Output rows c, 4 + c, 8 + c and 12 + c (those below <paramref name="cols"/>) of a 16 × 16 block
+    /// (<paramref name="dst"/> at row c) from s[c], s[4 + c], s[8 + c], s[12 + c] of <see cref="Transpose16"/>: lanes 0
+    /// and 2, then 1 and 3, of each pair, then of the pairs; each stored in its first <paramref name="count"/> lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Gather4First(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, float* dst, int ldDst,
         int c, int count, int cols)
     {
         Vector512<float> even01 = Avx512F.Shuffle4x128(g0, g1, 0x88), odd01 = Avx512F.Shuffle4x128(g0, g1, 0xDD);
         Vector512<float> even23 = Avx512F.Shuffle4x128(g2, g3, 0x88), odd23 = Avx512F.Shuffle4x128(g2, g3, 0xDD);
-        if (c < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(even01, even23, 0x88), ref *dst, count);
-        if (c + 4 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(odd01, odd23, 0x88), ref *(dst + 4 * (nint)ldDst), count);
-        if (c + 8 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(even01, even23, 0xDD), ref *(dst + 8 * (nint)ldDst), count);
-        if (c + 12 < cols) Simd512.StoreFirst(Avx512F.Shuffle4x128(odd01, odd23, 0xDD), ref *(dst + 12 * (nint)ldDst), count);
+        if (c < cols) Put(Avx512F.Shuffle4x128(even01, even23, 0x88), dst, count);
+        if (c + 4 < cols) Put(Avx512F.Shuffle4x128(odd01, odd23, 0x88), dst + 4 * (nint)ldDst, count);
+        if (c + 8 < cols) Put(Avx512F.Shuffle4x128(even01, even23, 0xDD), dst + 8 * (nint)ldDst, count);
+        if (c + 12 < cols) Put(Avx512F.Shuffle4x128(odd01, odd23, 0xDD), dst + 12 * (nint)ldDst, count);
     }
 
-    /// <summary>Output rows c, 4 + c, 8 + c and 12 + c of a 16 × 16 block (<paramref name="dst"/> at row c) from
-    /// s[c], s[4 + c], s[8 + c], s[12 + c] of <see cref="Block16x16"/>: lanes 0 and 2, then 1 and 3, of each pair, then
-    /// of the pairs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Gather4(Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3, float* dst, int ldDst)
+    private static unsafe void Put(Vector512<float> v, float* dst, int count)
     {
-        Vector512<float> even01 = Avx512F.Shuffle4x128(g0, g1, 0x88), odd01 = Avx512F.Shuffle4x128(g0, g1, 0xDD);
-        Vector512<float> even23 = Avx512F.Shuffle4x128(g2, g3, 0x88), odd23 = Avx512F.Shuffle4x128(g2, g3, 0xDD);
-        Avx512F.Shuffle4x128(even01, even23, 0x88).Store(dst);
-        Avx512F.Shuffle4x128(odd01, odd23, 0x88).Store(dst + 4 * (nint)ldDst);
-        Avx512F.Shuffle4x128(even01, even23, 0xDD).Store(dst + 8 * (nint)ldDst);
-        Avx512F.Shuffle4x128(odd01, odd23, 0xDD).Store(dst + 12 * (nint)ldDst);
+        if (count >= 16) v.Store(dst);
+        else Simd512.StoreFirst(v, ref *dst, count);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
