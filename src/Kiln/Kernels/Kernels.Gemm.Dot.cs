@@ -38,7 +38,7 @@ internal static unsafe class GemmDot
     {
         if (form == GemmForm.Nn)
         {
-            float[] scratch = t_transposed is { } t && t.Length >= n * k ? t : t_transposed = GC.AllocateUninitializedArray<float>(Math.Max(n * k, 4096), pinned: true);
+            float[] scratch = t_transposed is { } t && t.Length >= checked(n * k) ? t : t_transposed = GC.AllocateUninitializedArray<float>(Math.Max(n * k, 4096), pinned: true);
             fixed (float* bt = scratch)
             {
                 TransposeNarrow(b, k, n, bt);
