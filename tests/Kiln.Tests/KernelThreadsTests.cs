@@ -33,6 +33,35 @@ public class KernelThreadsTests
         for (int part = 0; part < parts; part++) Assert.Equal(40, work.Runs[part]);
     }
 
+    /// <summary>Parts are claimed by whichever thread comes first (a worker that wakes late takes nothing of a later
+    /// call): two callers racing for the pool, calls back to back and after pauses past the spin window, and every
+    /// part of every call runs exactly once.</summary>
+    [Fact]
+    public void EveryPartRunsOnce_WithCallersRacingAndWorkersWakingLate()
+    {
+        int parts = Math.Min(2, KernelThreads.MaxThreads);
+        var recorders = new[] { new Recorder(), new Recorder() };
+        var callers = new Thread[2];
+        for (int t = 0; t < 2; t++)
+        {
+            Recorder work = recorders[t];
+            int seed = t;
+            callers[t] = new Thread(() =>
+            {
+                var random = new Random(seed);
+                for (int call = 0; call < 300; call++)
+                {
+                    KernelThreads.Run(work, parts);
+                    if (random.Next(50) == 0) Thread.Sleep(KernelThreads.SpinBeforeBlocking * 2);
+                }
+            });
+            callers[t].Start();
+        }
+        foreach (Thread caller in callers) caller.Join();
+        foreach (Recorder work in recorders)
+            for (int part = 0; part < parts; part++) Assert.Equal(300, work.Runs[part]);
+    }
+
     [Fact]
     public void AFailingPart_IsRethrown_AndThePoolKeepsWorking()
     {
