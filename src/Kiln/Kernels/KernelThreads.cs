@@ -61,6 +61,9 @@ public static class KernelThreads
             Claim(work, (int)generation, parts);
             var spinner = new SpinWait();
             while (Volatile.Read(ref s_unfinished) > 0) spinner.SpinOnce(sleep1Threshold: -1);
+            // Closes the call: a worker that read this generation and not yet claimed finds nothing left, whatever the
+            // part count of the next call (a worker started by Grow reads the previous generation's ticket).
+            Interlocked.Exchange(ref s_ticket, generation << 32 | int.MaxValue);
             s_work = null;
             if (s_error is { } error) throw new AggregateException("A kernel part failed.", error);
         }
