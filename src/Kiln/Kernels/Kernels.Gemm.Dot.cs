@@ -56,34 +56,22 @@ internal static unsafe class GemmDot
         else Rows<Vector256<float>, Simd256>(a, b, c, m, n, k, accumulate);
     }
 
-    /// <summary>B[k, n] into Bt[n, k]: on AVX-512 by 16 × 16 register transposes with masked stores (the whole Nn
-    /// product measured 4% faster at n = 10, 20% at n = 4, than with the blocks below), elsewhere by the
-    /// transpose kernel's 8 × 8 blocks when a row of B holds 8 columns or more (measured 10% faster on the whole
-    /// product at n = 10 than a value at a time; AVX2's gather was no faster than the scalar loop); the rest a value at
-    /// a time.</summary>
+    /// <summary>B[k, n] into Bt[n, k]: on AVX-512 16 depths at a time by 16 × 16 register transposes with masked
+    /// stores (the whole Nn product measured 4% faster at n = 10, 20% at n = 4, than with the transpose kernel's 8 × 8
+    /// blocks, themselves 10% faster at n = 10 than a value at a time; AVX2's gather was no faster than the scalar
+    /// loop); the depths left, and everything without AVX-512, by <see cref="Transpose.Block"/>.</summary>
     private static void TransposeNarrow(float* b, int k, int n, float* bt)
     {
         int p = 0;
         if (Avx512F.IsSupported)
         {
-            // 16 depths at a time by 16 × 16 register transposes, each reading 16 floats from 16 consecutive rows of B
-            // (past a narrow row into the next: only while that stays inside B), storing n rows of 16 into Bt.
+            // Each reads 16 floats from 16 consecutive rows of B (past a narrow row into the next: only while that
+            // stays inside B) and stores n rows of 16 depths into Bt.
             for (; (long)(p + 15) * n + 32 <= (long)k * n; p += 16)
                 for (int c0 = 0; c0 < n; c0 += 16)
                     Transpose.Narrow16(b + (nint)p * n + c0, n, bt + (nint)c0 * k + p, k, 16, Math.Min(16, n - c0));
         }
-        else if (n >= 8)
-        {
-            // 8 × 8 blocks in registers, the columns past them a value at a time.
-            Transpose.Block(b, n, bt, k, k, n);
-            return;
-        }
-        for (; p < k; p++)
-        {
-            float* from = b + (nint)p * n;
-            float* to = bt + p;
-            for (int j = 0; j < n; j++) to[(nint)j * k] = from[j];
-        }
+        Transpose.Block(b + (nint)p * n, n, bt + p, k, k - p, n);
     }
 
     /// <summary>Columns in blocks of 4, then one of 2 and one of 1 for what is left; rows in chunks that give every
