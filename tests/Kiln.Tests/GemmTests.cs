@@ -95,14 +95,19 @@ public class GemmTests
             }
     }
 
-    /// <summary>A row-major A whose rows lie a multiple of 4 KB apart (k a multiple of 1,024) is read from a copy with
-    /// its rows spread, each panel copied under the first column block: several column blocks (deep blocks are 128
-    /// columns wide), two depth blocks, row counts past the 12-row tiles, on one and two threads (each its own copy).</summary>
+    /// <summary>A row-major A whose rows lie a multiple of 4 KB apart (k a multiple of 1,024) is read in 8-row tiles:
+    /// several column blocks (deep blocks are 128 columns wide), two depth blocks, every row count left after the
+    /// 8-row tiles (6, 4, 2, 1 and their sums), one-vector products, on one and two threads.</summary>
     [Theory]
     [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
-    public void PowerOfTwoDepth_SpreadCopyOfA_MatchesDoubleReference(KernelIsa isa)
+    public void PowerOfTwoDepth_EightRowTiles_MatchDoubleReference(KernelIsa isa)
     {
-        foreach (var (m, n, k) in new[] { (30, 300, 1024), (17, 200, 2048), (9, 40, 1024) })
+        Assert.Equal(8, GemmPacked.RowMajorTileHeight(12, 1024));
+        Assert.Equal(8, GemmPacked.RowMajorTileHeight(12, 3072));
+        Assert.Equal(12, GemmPacked.RowMajorTileHeight(12, 784));
+        Assert.Equal(12, GemmPacked.RowMajorTileHeight(12, 512));
+        Assert.Equal(6, GemmPacked.RowMajorTileHeight(6, 1024));
+        foreach (var (m, n, k) in new[] { (30, 300, 1024), (17, 200, 2048), (9, 40, 1024), (15, 16, 1024), (23, 10, 1024), (31, 70, 1024) })
             foreach (GemmForm form in new[] { GemmForm.Nt, GemmForm.Nn })
                 foreach (bool accumulate in new[] { false, true })
                     foreach (int threads in new[] { 1, 2 })

@@ -72,30 +72,18 @@ internal readonly unsafe struct PackedB<TPacker>(TPacker packer) : IBSource wher
     }
 }
 
-/// <summary>Row-major A[m, k] read where it lies (Nt, Nn), or from a copy with its rows further apart
-/// (<see cref="GemmPacked.SpreadRows"/>): <paramref name="spread"/>, row stride <paramref name="ldSpread"/>, each panel
-/// copied there when the first column block asks for it (<see cref="Copy"/>), read from there by every block.</summary>
-internal readonly unsafe struct RowMajorA(float* a, int lda, float* spread = null, int ldSpread = 0) : IASource
+/// <summary>Row-major A[m, k] read where it lies (Nt, Nn), rows <paramref name="lda"/> floats apart.</summary>
+internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
 {
     public static bool Packed => false;
 
+    /// <summary>The row stride: rows a multiple of 4 KB apart take shorter tiles (<see cref="GemmPacked.RowMajorTileHeight"/>).</summary>
+    public int Lda => lda;
+
     public float* Panel(int ir, int rows, int pc, int kc, int m, float* scratch, out int ld)
     {
-        if (spread != null)
-        {
-            ld = ldSpread;
-            return spread + (nint)ir * ldSpread + pc;
-        }
         ld = lda;
         return a + (nint)ir * lda + pc;
-    }
-
-    /// <summary>Rows [ir, ir + rows), depths [pc, pc + kc) into the spread copy, if there is one.</summary>
-    public void Copy(int ir, int rows, int pc, int kc)
-    {
-        if (spread == null) return;
-        for (int r = ir; r < ir + rows; r++)
-            Buffer.MemoryCopy(a + (nint)r * lda + pc, spread + (nint)r * ldSpread + pc, (long)kc * sizeof(float), (long)kc * sizeof(float));
     }
 }
 
@@ -168,7 +156,7 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// narrowed to keep the B block's size; for a copied A under more than NC columns, one column block across them where
 /// Geometry.WideStep allows); for each block, B is packed once into contiguous k-major panels of 2 vectors of columns,
 /// then for each micro-panel of A rows every B panel streams past it. Row-major A (Nt, Nn) is read
-/// where it lies; Tn's A ([k, m], its rows strided by m) is copied into contiguous micro-panels first (four at a
+/// where it lies, in 8-row tiles when its rows are a multiple of 4 KB apart (<see cref="RowMajorTileHeight"/>); Tn's A ([k, m], its rows strided by m) is copied into contiguous micro-panels first (four at a
 /// time), because a power-of-two m maps every depth of the panel onto the same few L1 sets. When more than one column
 /// block shares such a copied A, depth blocks go outermost and each one's panels are copied once and kept for every
 /// column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single micro-panel of rows uses it
@@ -268,15 +256,6 @@ internal static unsafe class GemmPacked
             return (float*)(((nint)Unsafe.AsPointer(ref _aBlock[0]) + 63) & ~(nint)63);
         }
         public float* EdgeTile { get; }
-
-        private float[]? _spread;
-
-        /// <summary>Room for A copied with spread rows (<see cref="SpreadRows"/>), 64-byte aligned; grown, then kept.</summary>
-        public float* Spread(int floats)
-        {
-            if (_spread == null || _spread.Length < floats + 16) _spread = GC.AllocateUninitializedArray<float>(floats + 16, pinned: true);
-            return (float*)(((nint)Unsafe.AsPointer(ref _spread[0]) + 63) & ~(nint)63);
-        }
     }
 
     [ThreadStatic] private static Scratch? t_scratch;
@@ -324,15 +303,15 @@ internal static unsafe class GemmPacked
             // A small batch under a wide layer: Cᵀ[n, m] = B·Aᵀ, B (the weight) the row-major operand read in place,
             // A packed in its stead; each tile is stored transposed.
             if (isa == KernelIsa.Avx512)
-                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, RowMajorA, MatrixB>(geometry, SpreadRows(geometry, b, n, k, scratch), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, RowMajorA, MatrixB>(geometry, new RowMajorA(b, k), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             else
-                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, RowMajorA, MatrixB>(geometry, SpreadRows(geometry, b, n, k, scratch), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, RowMajorA, MatrixB>(geometry, new RowMajorA(b, k), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             return;
         }
         if (form == GemmForm.Tn)
             Sources(isa, geometry, new KMajorA(a, m), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
         else
-            Sources(isa, geometry, SpreadRows(geometry, a, m, k, scratch), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+            Sources(isa, geometry, new RowMajorA(a, k), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
     }
 
     /// <summary>A Tn product with fewer columns than a 2-vector tile (not a whole vector) and rows for at least one:
@@ -351,27 +330,17 @@ internal static unsafe class GemmPacked
     internal static bool TransposedNtPays(Geometry geometry, int m, int n, int k, int w) =>
         w == 16 && Avx512F.IsSupported && m % (2 * w) == 0 && n >= 4 * m && k >= 6 * m && k <= Math.Max(geometry.DeepKC, geometry.KC);
 
-    /// <summary>Whether a row-major A of <paramref name="m"/> rows <paramref name="k"/> apart is read from a spread copy.</summary>
-    private static bool Spreads(Geometry geometry, int m, int k) =>
-        k % 1024 == 0 && geometry.MR > 8 && m > 8 && (long)m * (k + 16) <= SpreadFloats;
-
-    /// <summary>Floats of A (rows × padded depth) up to which <see cref="SpreadRows"/> copies it.</summary>
-    private const long SpreadFloats = 1L << 23;
-
     /// <summary>
-    /// A row-major A read in place, or a copy of it with its rows 64 bytes further apart: rows a multiple of 4 KB apart
-    /// (k a multiple of 1,024) put the same depths of a 12-row tile on one L1 set, 12 lines where an 8-way L1 (Zen 4's
-    /// 32 KB) holds 8, and the tile's broadcasts miss. At 1024³ (Nt, Zen 4) the copy measured 94% of the peak against
-    /// 86% in place (a copy made ahead, 96%: the copy costs 1–2%). Each panel is copied as the first column block reads
-    /// it (<see cref="RowMajorA.Copy"/>; each thread copies its own), up to <see cref="SpreadFloats"/>.
+    /// The tile height for a row-major A read in place: MR, or 8 rows when its rows lie a multiple of 4 KB apart (a
+    /// row stride a multiple of 1,024 floats). Such rows put the same depths of every row of a tile on one L1 set, and
+    /// 12 lines there overflow an 8-way L1 (Zen 4's 32 KB): the tile's broadcasts miss in turn. 8 rows fit. Measured on
+    /// the Zen 4 host, fastest of 31 interleaved rounds: 1024³ Nt 113 against 111 GFLOP/s and Nn 110 against 109 for 12-row
+    /// tiles reading a copy of A with its rows 64 bytes further apart (the route this replaced: the 4 MB copy came from
+    /// DRAM on this host, 0.4 ms of a 19 ms product), 86% of the peak for 12-row tiles reading A in place; (128, 512,
+    /// 2048) Nn 94 against 90, 2048³ 109 / 108 against 107 / 104. Where rows are not so aligned, 8-row tiles measured level
+    /// with 12-row ones (512³, 256³, (64, 128, 256)): the wider tile is kept there.
     /// </summary>
-    private static RowMajorA SpreadRows(Geometry geometry, float* a, int m, int k, Scratch scratch)
-    {
-        int ld = k + 16;
-        if (!Spreads(geometry, m, k)) return new RowMajorA(a, k);
-        float* copy = scratch.Spread(m * ld);
-        return new RowMajorA(a, k, copy, ld);
-    }
+    internal static int RowMajorTileHeight(int mr, int lda) => mr > 8 && lda % 1024 == 0 ? 8 : mr;
 
     /// <summary>Columns of B padded as its packed panels lie: whole 2-vector panels, the last one 1 or 2 vectors wide.</summary>
     internal static int PaddedColumns(int n, int w)
@@ -413,7 +382,7 @@ internal static unsafe class GemmPacked
             return;
         }
         Scratch scratch = t_scratch ??= new Scratch();
-        Sources(isa, GeometryOf(isa), SpreadRows(GeometryOf(isa), a, m, k, scratch), new PrepackedB(packedB, PaddedColumns(n, Width(isa))), c, n, m, n, k,
+        Sources(isa, GeometryOf(isa), new RowMajorA(a, k), new PrepackedB(packedB, PaddedColumns(n, Width(isa))), c, n, m, n, k,
             accumulate, bias, act, z, jBegin, jEnd, scratch);
     }
 
@@ -446,7 +415,7 @@ internal static unsafe class GemmPacked
     }
 
     /// <summary>The whole product with its sizes as type constants, in the packed blocks only (none of the routes
-    /// <c>Run</c> gives some shapes: a narrow Tn or a small batch computed transposed, A's rows spread). Measured
+    /// <c>Run</c> gives some shapes: a narrow Tn or a small batch computed transposed). Measured
     /// against run-time sizes, the same blocks, by the specialization benchmark.</summary>
     public static void RunShaped<TShape, TAct>(KernelIsa isa, GemmForm form, float* a, float* b, float* c, bool accumulate, float* bias, TAct act, float* z)
         where TShape : struct, IGemmShape where TAct : struct, IUnaryOperator
@@ -489,6 +458,7 @@ internal static unsafe class GemmPacked
         int w = TSimd.Count, nr = 2 * w;
         // All columns in one vector: 12-row tiles (1 vector × 12 rows = 12 accumulators) on either ISA.
         int mr = jEnd - jBegin <= w ? 12 : g.MR;
+        if (typeof(TA) == typeof(RowMajorA)) mr = RowMajorTileHeight(mr, Unsafe.As<TA, RowMajorA>(ref aSource).Lda);
         // A k-major B (Nn, Tn) is read where it lies, not packed, when one micro-panel of rows uses it (m ≤ MR), or
         // when its rows are less than a page apart: its panels then stream from L2 as packed ones do, and the copy is
         // saved (as much traffic as the product's own reads of B when m is small). Rows 4 KB apart put a panel on two
@@ -553,9 +523,6 @@ internal static unsafe class GemmPacked
                 }
                 else
                 {
-                    // A spread copy of A (SpreadRows) is made a panel at a time under the first column block, as the
-                    // kernel first reads it (a pass of its own before the product measured the same).
-                    if (jb == 0 && typeof(TA) == typeof(RowMajorA)) Unsafe.As<TA, RowMajorA>(ref aSource).Copy(ir, rows, pc, kc);
                     float* panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out int lda);
                     RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act);
                 }
@@ -564,12 +531,12 @@ internal static unsafe class GemmPacked
         }
     }
 
-    /// <summary>The height of the next tile: full micro-panels, then 10, 8, 6 (where MR is 12), 4, 2, 1 rows (a narrow
-    /// Tn's 10 rows, Bᵀ of a 10-class head, measured 10% faster in one tile than as 8 + 2).</summary>
+    /// <summary>The height of the next tile: full micro-panels, then 10, 8 (where MR is 12), 6 (where MR is 8 or 12), 4, 2,
+    /// 1 rows (a narrow Tn's 10 rows, Bᵀ of a 10-class head, measured 10% faster in one tile than as 8 + 2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TileRows(int left, int mr) =>
-        left >= mr ? mr : mr != 12 ? (left >= 4 ? 4 : left >= 2 ? 2 : 1)
-            : left >= 10 ? 10 : left >= 8 ? 8 : left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        left >= mr ? mr : mr == 12 && left >= 10 ? 10 : mr == 12 && left >= 8 ? 8 : mr >= 8 && left >= 6 ? 6
+            : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 
     /// <summary>Where the B panels of one (column block, depth block) lie: packed consecutively (panel stride kc·width,
     /// row stride width), or in place (row stride n) with the last, partial panel in <see cref="Edge"/>.</summary>

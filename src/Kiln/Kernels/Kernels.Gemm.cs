@@ -234,8 +234,8 @@ public static unsafe class Gemm
     /// One thread, the packed kernel, the sizes as type constants (<typeparamref name="TShape"/>): the way generated
     /// code could call a layer with its static shape. Spans are checked against the shape; without vector hardware
     /// it runs the portable kernel with the same sizes. The packed blocks only: the routes the run-time <c>Run</c>
-    /// takes for some shapes (narrow products' dot form, a narrow Tn or a small batch computed transposed, A's rows
-    /// spread) are not taken here, so that the specialization benchmark compares like with like.
+    /// takes for some shapes (narrow products' dot form, a narrow Tn or a small batch computed transposed) are not
+    /// taken here, so that the specialization benchmark compares like with like.
     /// </summary>
     public static void Run<TShape, TAct>(KernelIsa isa, GemmForm form, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate,
         ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation)
