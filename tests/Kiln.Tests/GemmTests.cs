@@ -492,6 +492,55 @@ public class ShapedGemmTests
     }
 }
 
+public class PanelPrefetchTests
+{
+    /// <summary>Tn's copied A: the panels of one group, between them, ask for every depth row of the next group's
+    /// columns once (its first column, each row m floats apart), spread over their tiles with none left out; nothing
+    /// when there is no whole next group, or when A is read in place.</summary>
+    [Fact]
+    public unsafe void KMajorA_PanelsOfAGroup_PrefetchEveryRowOfTheNextGroupOnce()
+    {
+        const int m = 200;
+        float* a = (float*)0x1000000;  // never read: the plan is only addresses
+        var source = new KMajorA(a, m);
+        foreach (int rows in new[] { 12, 6 })
+            foreach (var (pc, kc) in new[] { (0, 171), (171, 129), (40, 7) })
+            {
+                int span = GemmPacked.PanelGroup * rows;
+                for (int first = 0; first < m; first += span)
+                {
+                    var seen = new int[kc];
+                    for (int q = 0; q < GemmPacked.PanelGroup; q++)
+                    {
+                        PanelPrefetch ahead = source.Ahead(first + q * rows, rows, pc, kc, m);
+                        if (first + 2 * span > m)
+                        {
+                            Assert.False(ahead.Any, $"rows={rows} group at {first}: no whole next group, yet a prefetch");
+                            continue;
+                        }
+                        Assert.True(ahead.Rows > 0 || kc < GemmPacked.PanelGroup);
+                        if (!ahead.Any) continue;
+                        long offset = ahead.Start - a, depth = offset / m;
+                        Assert.Equal(first + span, offset % m);
+                        for (int tiles = 1; tiles <= 5; tiles += 4)
+                        {
+                            var covered = new int[ahead.Rows];
+                            for (int t = 0; t < tiles; t++)
+                            {
+                                var (from, to) = ahead.Share(t, tiles);
+                                for (int r = from; r < to; r++) covered[r]++;
+                            }
+                            Assert.All(covered, x => Assert.Equal(1, x));
+                        }
+                        for (int r = 0; r < ahead.Rows; r++) seen[depth - pc + r]++;
+                    }
+                    if (first + 2 * span <= m) Assert.All(seen, x => Assert.Equal(1, x));
+                }
+            }
+        Assert.False(new KMajorA(a, 10).Ahead(0, 12, 0, 100, 10).Any);
+    }
+}
+
 public class TransposeTests
 {
     /// <summary>The narrow tile transpose (16 × 16 in registers, masked stores): every row and column count up to 16,
