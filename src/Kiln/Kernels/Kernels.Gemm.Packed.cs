@@ -531,8 +531,8 @@ internal static unsafe class GemmPacked
         // packed once, under the first column block, and kept for the others. Otherwise column blocks outermost.
         // (A k-major A that is a single panel already, KMajorA.InPlace, is read where it lies: nothing to keep.)
         bool keepA = TA.Packed && jBlocks > 1 && !(typeof(TA) == typeof(KMajorA) && Unsafe.As<TA, KMajorA>(ref aSource).InPlace(mr, m));
-        // A C larger than L2 has its tiles' rows prefetched before they are stored (Kernel); a smaller one is left to
-        // the caches (at 256³ and on the zoo's shapes the prefetches measured 0–2% slower).
+        // A C larger than a quarter of L2 has its tiles' rows prefetched before they are stored (Kernel); a smaller one
+        // is left to the caches (at 256³ and on the zoo's shapes the prefetches measured 0–2% slower).
         bool prefetchC = !transposed && (long)m * ldc > CPrefetchFloats;
         float* aBlock = keepA ? scratch.ABlock(checked((m + mr) * PanelRowFloats(kStep))) : null;
         int aSpan = PanelGroup * mr;
@@ -833,8 +833,11 @@ internal static unsafe class GemmPacked
     /// 160, 384 and the tile's start measured no better at 1024³).</summary>
     private const int CPrefetchDepths = 96;
 
-    /// <summary>Floats of C above which its tiles are prefetched (1 MB, the L2 of the hosts measured).</summary>
-    private const long CPrefetchFloats = 1 << 18;
+    /// <summary>Floats of C above which its tiles are prefetched: 256 KB, a quarter of the L2 of the hosts measured. On the
+    /// Zen 4 host (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7 GFLOP/s with
+    /// the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 / 103.8 against
+    /// 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level; the threshold was 1 MB before.</summary>
+    private const long CPrefetchFloats = 1 << 16;
 
     /// <summary>Each row of a tile of C (one or two vectors: a line each on AVX-512) into L1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
