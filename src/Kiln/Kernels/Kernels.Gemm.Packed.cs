@@ -1006,6 +1006,15 @@ internal static unsafe class GemmPacked
     /// process: 4, 8 and 16 all 1–3% faster than none; A's panel copies gained nothing from the same).</summary>
     private const int PackPrefetchRows = 8;
 
+    /// <summary>Floats of a row (the block's whole panels) from which B's packing leaves the rows to the hardware
+    /// prefetchers: a 2 KB run of a row is long enough for them, and 8 rows ahead of 4 KB each (32 KB) push the lines
+    /// being copied out of L1. On the Zen 4 host, packing B[0..256, 0..nc] of rows 1,024 floats apart from L3 (scratch
+    /// loop, fastest of 15): nc 256 with the prefetches 57–59 µs against 73–75 without, nc 512 level, nc 1,024 47–48 µs
+    /// against 41–42; Tn 1024³ (one block 171 × 1,024 wide) 106.4 / 108.4 GFLOP/s without against 106.2 / 103.3 with,
+    /// (768, 1024, 768) 105.4 / 105.5 against 102.6 / 103.7 (fastest of 21 interleaved rounds); a later pair of runs, Tn
+    /// 1024³ 107.8 / 108.9 against 107.3 / 108.3, and (256, 1024, 256), (1024, 2048, 256) Nn level within 1%.</summary>
+    private const int PackPrefetchWidth = 512;
+
     /// <summary>
     /// B[pc..pc+kc, jc..jc+nc] into consecutive panels of 2·<paramref name="w"/> columns, each k-major (kc rows of
     /// its width); the last panel is <paramref name="w"/> or 2·<paramref name="w"/> wide and zero-padded. Nt's B
@@ -1026,9 +1035,9 @@ internal static unsafe class GemmPacked
                 nint panelStride = (nint)nr * kc;
                 for (int p = 0; p < kc; p++, source += n)
                 {
-                    // Each row's lines asked for PackPrefetchRows rows ahead: rows a page or more apart are out of the
-                    // hardware prefetchers' reach.
-                    if (Sse.IsSupported && p + PackPrefetchRows < kc)
+                    // Each row's lines asked for PackPrefetchRows rows ahead when the runs are short: rows a page or
+                    // more apart are out of the hardware prefetchers' reach (PackPrefetchWidth).
+                    if (Sse.IsSupported && whole < PackPrefetchWidth && p + PackPrefetchRows < kc)
                     {
                         float* ahead = source + (nint)PackPrefetchRows * n;
                         for (int j = 0; j < whole; j += 16) Sse.Prefetch0(ahead + j);
