@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Kiln.Optimizers;
 using Xunit;
 
@@ -311,5 +312,24 @@ public class OptimizerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(set, lr: float.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(set, beta1: 1f));
         Assert.Throws<ArgumentException>(() => new Sgd(set, lr: 0.1f, nesterov: true));
+    }
+    /// <summary>Every update rule's per-vector body (and a computed state count) is marked for inlining into the update
+    /// loop: left to the JIT, Adam's was called once per 16 parameters with its vectors passed through memory (6× slower;
+    /// see <c>IUpdateOp</c>). Found by reflection over the library, so a new optimizer is held to it too.</summary>
+    [Fact]
+    public void EveryUpdateRule_IsInlinedIntoTheUpdateLoop()
+    {
+        Type contract = typeof(Optimizer).Assembly.GetType("Kiln.Optimizers.IUpdateOp", throwOnError: true)!;
+        var rules = typeof(Optimizer).Assembly.GetTypes().Where(t => t.IsValueType && contract.IsAssignableFrom(t)).ToList();
+        Assert.True(rules.Count >= 6, $"found {rules.Count} update rules");
+        foreach (Type rule in rules)
+        {
+            var invoke = rule.GetMethods(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public).Single(m => m.Name == "Invoke");
+            Assert.True(invoke.MethodImplementationFlags.HasFlag(System.Reflection.MethodImplAttributes.AggressiveInlining), $"{rule.Name}.Invoke is not AggressiveInlining");
+            var states = rule.GetProperty("States", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public)!.GetMethod!;
+            bool constant = states.GetMethodBody()!.GetILAsByteArray()!.Length <= 2; // ldc.i4.N; ret
+            Assert.True(constant || states.MethodImplementationFlags.HasFlag(System.Reflection.MethodImplAttributes.AggressiveInlining),
+                $"{rule.Name}.States is computed and not AggressiveInlining");
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
@@ -32,6 +33,7 @@ public sealed class Adadelta : Optimizer
     {
         public static int States => 2;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec v, ref TVec u, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             TVec eps = TSimd.Broadcast(epsilon), keep = TSimd.Broadcast(rho), take = TSimd.Broadcast(1f - rho);

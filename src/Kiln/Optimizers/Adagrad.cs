@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
@@ -36,6 +37,7 @@ public sealed class Adagrad : Optimizer
     {
         public static int States => 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec sum, ref TVec s1, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             g = TSimd.MultiplyAdd(TSimd.Broadcast(weightDecay), p, g);

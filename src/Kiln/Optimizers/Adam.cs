@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
@@ -50,6 +51,7 @@ public class Adam : Optimizer
     {
         public static int States => 2;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec m, ref TVec v, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             g = TSimd.MultiplyAdd(TSimd.Broadcast(l2), p, g);

@@ -188,7 +188,10 @@ public abstract class Optimizer : IDisposable
 }
 
 /// <summary>An element-wise update written once over <see cref="ISimd{TVec}"/>: parameter, gradient and up to three
-/// state values per element.</summary>
+/// state values per element. Implementations mark <see cref="Invoke"/> (and a computed <see cref="States"/>)
+/// AggressiveInlining: left to the JIT, Adam's was not inlined, and the call passed five vectors through memory for
+/// every 16 parameters — the Zen 4 host's Adam step over Z1's 235,146 parameters took 464 µs, 76 µs inlined (momentum
+/// SGD 357 → 31, RMSprop 500 → 68, Adagrad 486 → 67, Adadelta 550 → 113).</summary>
 internal interface IUpdateOp
 {
     /// <summary>How many state buffers the op reads and writes (0–3): the others are neither loaded nor stored.</summary>

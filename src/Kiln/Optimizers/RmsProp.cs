@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
@@ -57,15 +58,20 @@ public sealed class RmsProp : Optimizer
     }
 
     private interface IFlag { static abstract bool On { get; } }
-    private readonly struct Yes : IFlag { public static bool On => true; }
-    private readonly struct No : IFlag { public static bool On => false; }
+    private readonly struct Yes : IFlag { public static bool On { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => true; } }
+    private readonly struct No : IFlag { public static bool On { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => false; } }
 
     /// <summary>State slots: 0 square_avg; then momentum_buffer (with momentum); then grad_avg (centered).</summary>
     private readonly struct Op<TMomentum, TCentered>(float lr, float alpha, float epsilon, float weightDecay, float momentum) : IUpdateOp
         where TMomentum : struct, IFlag where TCentered : struct, IFlag
     {
-        public static int States => 1 + (TMomentum.On ? 1 : 0) + (TCentered.On ? 1 : 0);
+        public static int States
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => 1 + (TMomentum.On ? 1 : 0) + (TCentered.On ? 1 : 0);
+        }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec square, ref TVec s1, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             TVec keep = TSimd.Broadcast(alpha), take = TSimd.Broadcast(1f - alpha);

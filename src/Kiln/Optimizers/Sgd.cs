@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kiln.Kernels;
 
 namespace Kiln.Optimizers;
@@ -45,6 +46,7 @@ public sealed class Sgd : Optimizer
     {
         public static int States => 0;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec s0, ref TVec s1, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             g = TSimd.MultiplyAdd(TSimd.Broadcast(weightDecay), p, g);
@@ -56,6 +58,7 @@ public sealed class Sgd : Optimizer
     {
         public static int States => 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke<TVec, TSimd>(ref TVec p, TVec g, ref TVec b, ref TVec s1, ref TVec s2) where TVec : struct where TSimd : ISimd<TVec>
         {
             g = TSimd.MultiplyAdd(TSimd.Broadcast(weightDecay), p, g);
