@@ -222,7 +222,10 @@ internal static class UpdateDriver
         Loop<TOp, float, SimdScalar>(op, ref p, ref g, ref a, ref b, ref c, i, n);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Never inlined into its caller: inlined into a large method (a benchmark's, a training step's) at tier 1, the JIT's
+    // inlining budget ran out before the op's Invoke, which then was called once per vector (Adam 6× slower until the
+    // caller was compiled again). Compiled on its own, the loop always gets the op inlined.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static int Loop<TOp, TVec, TSimd>(TOp op, ref float p, ref float g, ref float a, ref float b, ref float c, int start, int n)
         where TOp : struct, IUpdateOp where TVec : struct where TSimd : ISimd<TVec>
     {
