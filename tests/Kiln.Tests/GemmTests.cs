@@ -331,22 +331,27 @@ public unsafe class PackedGeometryTests
     /// <summary>(MR, KC, NC, DeepKC, Wide): (12, 5, 48, 16) and (6, 7, 24, 20) take deeper blocks for a row-major A
     /// (Nt, Nn) with B packed — at k = 40, 3 blocks of 14 (and 2 of 20), each 16 columns wide; the wide ones give a
     /// copied A (Tn) under more than NC columns one column block across them (at n = 50: 12 deep, and 3), where the
-    /// others keep its panels across column blocks.</summary>
+    /// others keep its panels across column blocks. InPlaceStride 0 packs every k-major B (Nn, Tn) under more rows than
+    /// a tile, 8 reads in place only those of fewer than 8 columns, and with InPlaceBatch 13 those under fewer than 13
+    /// rows; the rest read every such B in place.</summary>
     public static IEnumerable<object[]> Geometries() =>
         from g in new[]
         {
-            (6, 16, 32, 0, false), (12, 16, 32, 0, false), (12, 5, 48, 0, false), (6, 384, 256, 0, false), (12, 256, 512, 1024, true),
-            (6, 7, 24, 0, false), (12, 5, 48, 16, false), (6, 7, 24, 20, false), (12, 16, 32, 0, true), (6, 7, 24, 0, true),
+            (6, 16, 32, 0, false, 1024, 0), (12, 16, 32, 0, false, 1024, 0), (12, 5, 48, 0, false, 1024, 0),
+            (6, 384, 256, 0, false, 256, 64), (12, 256, 512, 1024, true, 1024, 0), (6, 7, 24, 0, false, 1024, 0),
+            (12, 5, 48, 16, false, 1024, 0), (6, 7, 24, 20, false, 1024, 0), (12, 16, 32, 0, true, 1024, 0),
+            (6, 7, 24, 0, true, 1024, 0), (6, 16, 32, 0, false, 0, 0), (12, 5, 48, 16, true, 8, 0), (6, 7, 24, 0, false, 0, 13),
         }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, GemmForm form)
+    public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, int inPlaceStride,
+        int inPlaceBatch, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
-        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide);
+        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -421,6 +426,8 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 255)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 256, 512, 1025)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 512, 0, Wide: true)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceStride: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
     }
 
     private static void RunOne(GemmPacked.Geometry geometry)

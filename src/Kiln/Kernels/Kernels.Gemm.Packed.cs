@@ -220,8 +220,11 @@ internal static unsafe class GemmPacked
     /// <summary>Tile height, depth block and column block for one ISA; <paramref name="DeepKC"/> (0: none) is the longer
     /// depth block of a product whose A is a row-major matrix read in place and whose B is packed (<see cref="DepthStep"/>);
     /// <paramref name="Wide"/>: a copied A under more columns than NC takes one column block across them when it can
-    /// (<see cref="WideStep"/>).</summary>
-    internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false)
+    /// (<see cref="WideStep"/>); a k-major B (Nn, Tn) whose rows lie fewer than <paramref name="InPlaceStride"/> floats
+    /// apart, or under fewer than <paramref name="InPlaceBatch"/> rows of C, is read where it lies rather than packed
+    /// (<see cref="Blocks"/>).</summary>
+    internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
+        int InPlaceBatch = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -257,11 +260,15 @@ internal static unsafe class GemmPacked
     public static readonly Geometry Avx512 = new(12, 256, 512, 1024, Wide: true);
 
     /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2; no deeper blocks (at half the
-    /// arithmetic rate C's round trips cost less: 768 or 1,024 measured level with 384 at 512³ and 1024³).</summary>
-    public static readonly Geometry Avx2 = new(6, 384, 256);
-
-    /// <summary>B's row stride (floats) under which a k-major B is read in place (<see cref="Blocks"/>).</summary>
-    private const int InPlaceRowLimit = 1024;
+    /// arithmetic rate C's round trips cost less: 768 or 1,024 measured level with 384 at 512³ and 1024³). A k-major B
+    /// is read in place when its rows lie less than 1 KB apart or under fewer than 64 rows of C (too few to repay the
+    /// copy); otherwise packed. On the Zen 3 host (AVX2, a 512 KB L2; fastest of 31–41 interleaved rounds, GFLOP/s,
+    /// packed / in place): 512³ Nn 86 / 66, Tn 83 / 72; 256³ 68 / 62, 77 / 70; (96, 512, 256) 81 / 73, 80 / 71;
+    /// (64, 256, 784) 81 / 74, 61 / 55; but (32, 512, 128) 62 / 74 and 63 / 74, (48, 256, 512) 73 / 76 and 73 / 80;
+    /// rows up to 768 bytes apart ((64, 128, 256), (128, 192, 384), (256, 128, 256)) level or faster in place. Blocks
+    /// of 256 × 128, 384 × 128, 192 × 256, 256 × 192 and 128 × 256 measured level with 384 × 256 there (256³ to 1024³,
+    /// the three forms).</summary>
+    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -320,9 +327,9 @@ internal static unsafe class GemmPacked
     {
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
-            || geometry.Wide && geometry.WideFloats > BlockFloats)
+            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0)
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride and InPlaceBatch not negative.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -504,10 +511,11 @@ internal static unsafe class GemmPacked
         int mr = jEnd - jBegin <= w ? 12 : g.MR;
         if (typeof(TA) == typeof(RowMajorA)) mr = RowMajorTileHeight(mr, Unsafe.As<TA, RowMajorA>(ref aSource).Lda);
         // A k-major B (Nn, Tn) is read where it lies, not packed, when one micro-panel of rows uses it (m ≤ MR), or
-        // when its rows are less than a page apart: its panels then stream from L2 as packed ones do, and the copy is
-        // saved (as much traffic as the product's own reads of B when m is small). Rows 4 KB apart put a panel on two
-        // L1 sets: at n = 1024 reading in place measured 65–96% of the peak, packed 89–95% (AVX-512).
-        bool bInPlace = bSource.InPlace && (m <= mr || bSource.Ld < InPlaceRowLimit);
+        // when its rows are closer than the geometry's InPlaceStride (AVX-512: less than a page apart): its panels then
+        // stream from L2 as packed ones do, and the copy is saved (as much traffic as the product's own reads of B when
+        // m is small). Rows 4 KB apart put a panel on two L1 sets: at n = 1024 reading in place measured 65–96% of the
+        // peak, packed 89–95% (AVX-512). AVX2 reads in place also under fewer than InPlaceBatch rows (see Avx2).
+        bool bInPlace = bSource.InPlace && (m <= mr || m < g.InPlaceBatch || bSource.Ld < g.InPlaceStride);
         // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round
         // trip). A row-major A read in place with B packed takes blocks of up to DeepKC and correspondingly fewer
         // columns: each depth block after the first loads and stores every tile of C again, from L3 once C outgrows
