@@ -132,6 +132,7 @@ public sealed partial class ModelGenerator
                 EmitNodes();
                 EmitInitialize();
                 EmitForward();
+                if (DenseSlots.Count > 0) EmitPackWeights();
                 if (_loss is not null)
                 {
                     EmitLoss();
@@ -416,6 +417,12 @@ public sealed partial class ModelGenerator
                 _w.Line("/// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>");
                 _w.Line($"private readonly {Rt}.InstanceGuard _use = new({Naming.String(_model.Name)});");
                 _w.Line();
+                if (DenseSlots.Count > 0)
+                {
+                    _w.Line("/// <summary>The Dense weights packed by <see cref=\"PackWeights\"/>, in use while the parameters are unchanged since.</summary>");
+                    _w.Line($"private readonly {K}.PackedWeights _packedWeights = new({I(DenseSlots.Count)});");
+                    _w.Line();
+                }
                 if (HasRandomOps)
                 {
                     _w.Line("/// <summary>The generator dropout and noise draw from, seeded from the constructor's seed; a checkpoint saves its state.</summary>");
@@ -615,6 +622,35 @@ public sealed partial class ModelGenerator
 
             private string OutputStart => _graph.OutputOp == _graph.InputOp ? $"start * {_inputs[0].Size}" : "0";
 
+            /// <summary>The Dense ops in graph order, each with its slot in the packed weights.</summary>
+            private System.Collections.Generic.Dictionary<int, int> DenseSlots =>
+                _denseSlots ??= _graph.Ops.Where(o => o.Kind == OpKind.Dense).Select((o, slot) => (o.Id, slot)).ToDictionary(p => p.Id, p => p.slot);
+
+            private System.Collections.Generic.Dictionary<int, int>? _denseSlots;
+
+            private void EmitPackWeights()
+            {
+                _w.Line("/// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,");
+                _w.Line("/// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the");
+                _w.Line("/// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its");
+                _w.Line("/// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters");
+                _w.Line("/// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>");
+                _w.Open("public void PackWeights()");
+                _w.Line("using var use = _use.Enter(nameof(PackWeights));");
+                _w.Line($"{ReadOnlySpan}<float> parameters = Parameters.Values;");
+                foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Dense))
+                    _w.Line($"_packedWeights.Pack({I(DenseSlots[op.Id])}, {Slice("parameters", Param(op, "weight"))}, {I(op.Units)}, {I(_graph.InputShape(op).Last)}); // {op.Node}");
+                _w.Line("_packedWeights.Seal(Parameters);");
+                _w.Close();
+                _w.Line();
+                _w.Line("/// <summary>Whether <see cref=\"PackWeights\"/>' packs are in use: packed, and the parameters unchanged since.</summary>");
+                _w.Line("public bool WeightsPacked => _packedWeights.Current;");
+                _w.Line();
+                _w.Line("/// <summary>Drops the packs of <see cref=\"PackWeights\"/> and their memory.</summary>");
+                _w.Line("public void ReleasePackedWeights() => _packedWeights.Release();");
+                _w.Line();
+            }
+
             private void EmitLoss()
             {
                 string inShape = _graph.Input.Shape.WithBatch("rows");
@@ -786,7 +822,8 @@ public sealed partial class ModelGenerator
                         {
                             string bias = op.HasBias ? Slice("parameters", Param(op, "bias")) : "default";
                             string weight = Slice("parameters", Param(op, "weight"));
-                            EmitProduct(op, $"{K}.Dense.Forward({x}, {weight}, {bias}, ", $", {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}");
+                            EmitProduct(op, $"{K}.Dense.Forward({x}, {weight}, {bias}, ", $", {RowsOf(input)}, {I(input.Last)}, {I(op.Units)}",
+                                $", packed: _packedWeights.For({I(DenseSlots[op.Id])})");
                             break;
                         }
                         case OpKind.Relu or OpKind.LeakyRelu or OpKind.Sigmoid or OpKind.Tanh or OpKind.Gelu or OpKind.Softmax or OpKind.Add:
@@ -1125,16 +1162,16 @@ public sealed partial class ModelGenerator
             /// <summary>Emits a product's forward call, <c>head</c> + output + <c>tail</c>: into the op's own
             /// activation, or, with a fused activation, into the activation's (keeping the pre-activation when the
             /// activation's derivative needs it).</summary>
-            private void EmitProduct(Op op, string head, string tail)
+            private void EmitProduct(Op op, string head, string tail, string last = "")
             {
                 if (op.FusedActivation < 0)
                 {
-                    _w.Line($"{head}{Act(op.Id)}{tail}{Threads(op)});");
+                    _w.Line($"{head}{Act(op.Id)}{tail}{Threads(op)}{last});");
                     return;
                 }
                 Op activation = _graph.Ops[op.FusedActivation];
                 string pre = Differentiator.Rule(activation.Kind).NeedsInput ? Act(op.Id) : "default";
-                _w.Line($"{head}{Act(activation.Id)}{tail}, {ActivationOperator(activation)}, preActivation: {pre}{Threads(op)});");
+                _w.Line($"{head}{Act(activation.Id)}{tail}, {ActivationOperator(activation)}, preActivation: {pre}{Threads(op)}{last});");
             }
 
             /// <summary>Products worth splitting across threads (decided here, from the shapes at the full batch)

@@ -23,6 +23,9 @@ public interface IZooModel : IDisposable
 
     /// <summary>Inference (the forward pass to the outputs) over the first <paramref name="rows"/> samples of the batch.</summary>
     void Infer(int rows);
+
+    /// <summary>The model's <c>PackWeights</c>: later inference reads its Dense weights packed once, until a training step.</summary>
+    void PackWeights();
 }
 
 /// <summary>A zoo model that generates token by token: the side-by-side runner times a whole context of generation
@@ -119,6 +122,8 @@ internal sealed class Z1Model : IZooModel
 
     public float TrainStep() => _model.TrainStep(_pixels, _labels, _adam);
 
+    public void PackWeights() => _model.PackWeights();
+
     public void Infer(int rows) =>
         _model.Forward(_pixels.AsSpan(0, rows * MnistMlp.InputSize), _logits.AsSpan(0, rows * MnistMlp.OutputSize));
 
@@ -150,6 +155,8 @@ internal sealed class Z2Model : IZooModel
     public int Threads { get => _model.Threads; set => _model.Threads = value; }
 
     public float TrainStep() => _model.TrainStep(_pixels, _labels, _adam);
+
+    public void PackWeights() => _model.PackWeights();
 
     public void Infer(int rows) =>
         _model.Forward(_pixels.AsSpan(0, rows * CifarCnn.InputSize), _logits.AsSpan(0, rows * CifarCnn.OutputSize));
@@ -210,6 +217,12 @@ internal sealed class RecurrentZooModel : IZooModel
     }
 
     public float TrainStep() => _model.TrainStep(_tokens, _labels, _adam);
+
+    public void PackWeights()
+    {
+        if (_model is CharLstm lstm) lstm.PackWeights();
+        else ((CharGru)_model).PackWeights();
+    }
 
     public void Infer(int rows)
     {
@@ -283,6 +296,8 @@ internal sealed class GptZooModel : IGenerativeZooModel
     public int Threads { get => _model.Threads; set => _model.Threads = value; }
 
     public float TrainStep() => _model.TrainStep(_tokens, _labels, _adam);
+
+    public void PackWeights() => _model.PackWeights();
 
     public void Infer(int rows) =>
         _model.Forward(_tokens.AsSpan(0, rows * GptMini.InputSize), _logits.AsSpan(0, rows * GptMini.OutputSize));

@@ -53,7 +53,7 @@ public static class SafeTensors
         foreach (TensorSlice slice in tensors.Tensors)
         {
             TensorSlice s = slice;
-            entries.Add(new TensorEntry(prefix + s.Name, s.Shape, () => tensors[s]));
+            entries.Add(new TensorEntry(prefix + s.Name, s.Shape, () => tensors.Read(s)));
         }
         return entries;
     }

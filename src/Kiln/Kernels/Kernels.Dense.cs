@@ -8,16 +8,19 @@ namespace Kiln.Kernels;
 public static class Dense
 {
     /// <summary>y[rows, out] = x[rows, in]·Wᵀ + b. Pass an empty <paramref name="bias"/> for a layer without one.</summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int rows, int inFeatures, int outFeatures, int threads = 1) =>
-        Forward(x, weight, bias, y, rows, inFeatures, outFeatures, default(IdentityOp), default, threads);
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int rows, int inFeatures, int outFeatures, int threads = 1,
+        WeightPack packed = default) =>
+        Forward(x, weight, bias, y, rows, inFeatures, outFeatures, default(IdentityOp), default, threads, packed);
 
     /// <summary>
     /// y = act(x·Wᵀ + b) in one pass: bias and activation are applied to each tile of the product while it is in
     /// registers. <paramref name="preActivation"/>, when not empty, receives x·Wᵀ + b (what the backward of GELU
-    /// and leaky ReLU reads).
+    /// and leaky ReLU reads). <paramref name="packed"/>, when given (<see cref="PackedWeights.For"/>), is
+    /// <paramref name="weight"/> packed beforehand: a product the packed engine takes reads it instead of packing the
+    /// weight again (the others — a matrix-vector product, a narrow head — read the weight as they do without it).
     /// </summary>
     public static void Forward<TAct>(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, int rows, int inFeatures, int outFeatures,
-        TAct activation, Span<float> preActivation, int threads = 1)
+        TAct activation, Span<float> preActivation, int threads = 1, WeightPack packed = default)
         where TAct : struct, IUnaryOperator
     {
         Guard.Length(x.Length, rows, inFeatures, nameof(x));
@@ -25,7 +28,11 @@ public static class Dense
         Guard.Length(y.Length, rows, outFeatures, nameof(y));
         if (!bias.IsEmpty) Guard.Length(bias.Length, outFeatures, 1, nameof(bias));
         if (!preActivation.IsEmpty) Guard.Length(preActivation.Length, rows, outFeatures, nameof(preActivation));
-        Gemm.Run(KernelInfo.Best, Gemm.Kernel, GemmForm.Nt, x, weight, y, rows, outFeatures, inFeatures, false, bias, activation, preActivation, threads);
+        KernelIsa isa = KernelInfo.Best;
+        if (packed.Fits(isa, outFeatures, inFeatures) && Gemm.UsesPackedEngine(isa, Gemm.Kernel, GemmForm.Nt, rows, outFeatures, inFeatures, threads))
+            Gemm.RunPacked(isa, x, packed.Values, y, rows, outFeatures, inFeatures, false, bias, activation, preActivation, threads);
+        else
+            Gemm.Run(isa, Gemm.Kernel, GemmForm.Nt, x, weight, y, rows, outFeatures, inFeatures, false, bias, activation, preActivation, threads);
     }
 
     /// <summary>dx[rows, in] (+)= dy[rows, out]·W.</summary>

@@ -204,8 +204,9 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// the current group's tiles run), because a power-of-two m maps every depth of the panel onto the same few L1 sets.
 /// When more than one column block shares such a copied A, depth blocks go outermost and each one's panels are copied
 /// once and kept for every column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single
-/// micro-panel of rows uses it (m ≤ MR), or when its rows are less than 1,024 floats apart. All the whole tiles of a
-/// row panel run in one call of the micro-kernel.
+/// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
+/// 1,024 floats; AVX2: 256, or any stride under fewer than 64 rows). All the whole tiles of a row panel run in one
+/// call of the micro-kernel.
 /// </para>
 /// <para>
 /// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 10, 8, 6, 4, 2, 1 rows)

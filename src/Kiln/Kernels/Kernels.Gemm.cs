@@ -184,7 +184,7 @@ public static unsafe class Gemm
 
     /// <summary>
     /// Packs B once — [n, k] for the Nt form (a weight in PyTorch's layout), [k, n] for Nn — for many products with it
-    /// (<see cref="RunPacked"/>): what a recurrent layer does with W_hh, which every step multiplies. On the portable
+    /// (<see cref="RunPacked{TAct}(KernelIsa, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, ReadOnlySpan{float}, TAct, int)"/>): what a recurrent layer does with W_hh, which every step multiplies. On the portable
     /// ISA the "packed" B is B as the Nt form wants it, [n, k].
     /// </summary>
     public static void Pack(KernelIsa isa, GemmForm form, ReadOnlySpan<float> b, int n, int k, Span<float> packed)
@@ -202,32 +202,50 @@ public static unsafe class Gemm
 
     /// <summary>C[m, n] = act((accumulate ? C : 0) + A[m, k]·B + bias) with B packed by <see cref="Pack"/> on the same ISA.</summary>
     public static void RunPacked<TAct>(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, Span<float> c, int m, int n, int k,
-        bool accumulate, ReadOnlySpan<float> bias, TAct activation, int threads = 1) where TAct : struct, IUnaryOperator
+        bool accumulate, ReadOnlySpan<float> bias, TAct activation, int threads = 1) where TAct : struct, IUnaryOperator =>
+        RunPacked(isa, a, packedB, c, m, n, k, accumulate, bias, activation, default, threads);
+
+    /// <summary>As <see cref="RunPacked{TAct}(KernelIsa, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, ReadOnlySpan{float}, TAct, int)"/>,
+    /// with <paramref name="preActivation"/> (m×n, may be empty) receiving the value before the activation.</summary>
+    public static void RunPacked<TAct>(KernelIsa isa, ReadOnlySpan<float> a, ReadOnlySpan<float> packedB, Span<float> c, int m, int n, int k,
+        bool accumulate, ReadOnlySpan<float> bias, TAct activation, Span<float> preActivation, int threads = 1) where TAct : struct, IUnaryOperator
     {
         GemmRegisterBlocked.CheckSizes(a.Length, 0, c.Length, m, 0, k, "A[m,k]", "B");
         if (packedB.Length < PackedSize(isa, n, k)) throw new ArgumentException($"packedB has {packedB.Length} values; {PackedSize(isa, n, k)} needed.", nameof(packedB));
         if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"bias has {bias.Length} values; C[m,n] with n={n} needs {n}.", nameof(bias));
         if (c.Length < (long)m * n) throw new ArgumentException($"C has {c.Length} values; C[m,n] needs {(long)m * n}.", nameof(c));
+        if (!preActivation.IsEmpty && preActivation.Length < (long)m * n)
+            throw new ArgumentException($"preActivation has {preActivation.Length} values; C[m,n] with m={m}, n={n} needs {(long)m * n}.", nameof(preActivation));
         if (m == 0 || n == 0) return;
         if (isa == KernelIsa.Portable)
         {
-            Run(isa, GemmKernel.RegisterBlocked, GemmForm.Nt, a, packedB, c, m, n, k, accumulate, bias, activation, default);
+            Run(isa, GemmKernel.RegisterBlocked, GemmForm.Nt, a, packedB, c, m, n, k, accumulate, bias, activation, preActivation);
             return;
         }
         int parts = Partitions(threads, m, n, k, isa);
-        fixed (float* pa = a, pb = packedB, pc = c, pbias = bias)
+        fixed (float* pa = a, pb = packedB, pc = c, pbias = bias, pz = preActivation)
         {
-            float* biasPointer = bias.IsEmpty ? null : pbias;
+            float* biasPointer = bias.IsEmpty ? null : pbias, zPointer = preActivation.IsEmpty ? null : pz;
             if (parts == 1)
             {
-                GemmPacked.RunPrepacked(isa, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, null, 0, n);
+                GemmPacked.RunPrepacked(isa, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, zPointer, 0, n);
                 return;
             }
             GemmJob<TAct> job = GemmJob<TAct>.ForThisThread;
-            job.Set(isa, GemmForm.Nn, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, null, prepacked: true);
+            job.Set(isa, GemmForm.Nn, pa, pb, pc, m, n, k, accumulate, biasPointer, activation, zPointer, prepacked: true);
             KernelThreads.Run(job, parts);
             job.Clear();
         }
+    }
+
+    /// <summary>Whether <see cref="Run{TAct}"/> would give this product to the packed engine (so that a B packed beforehand
+    /// can stand in for the packing it would do): not a matrix-vector product split by columns, not a narrow product
+    /// taken as dot products, and packing pays or the product is split between threads.</summary>
+    public static bool UsesPackedEngine(KernelIsa isa, GemmKernel kernel, GemmForm form, int m, int n, int k, int threads = 1)
+    {
+        if (isa == KernelIsa.Portable || MatrixVectorPartitions(kernel, form, threads, m, n, k, isa) > 1) return false;
+        if (kernel == GemmKernel.Auto && GemmDot.Pays(isa, form, m, n, k)) return false;
+        return kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (Partitions(threads, m, n, k, isa) > 1 || PackingPays(form, m, n, k)));
     }
 
     /// <summary>

@@ -62,8 +62,28 @@ public sealed class ParameterSet
     /// <summary>Total number of floats.</summary>
     public int Count { get; }
 
-    /// <summary>Every value, in the order of <see cref="Tensors"/>.</summary>
-    public Span<float> Span => _memory.Slice(_offset, Count);
+    /// <summary>Every value, in the order of <see cref="Tensors"/>, to read or write. Each access counts as a possible
+    /// write (<see cref="Version"/>); to only read, take <see cref="Values"/>.</summary>
+    public Span<float> Span
+    {
+        get
+        {
+            Version++;
+            return _memory.Slice(_offset, Count);
+        }
+    }
+
+    /// <summary>Every value, read-only (does not change <see cref="Version"/>).</summary>
+    public ReadOnlySpan<float> Values => _memory.Slice(_offset, Count);
+
+    /// <summary>
+    /// Changes whenever the values may have been written through this set: on every access to <see cref="Span"/> or to
+    /// an indexer (an optimizer's step, a load, an initialization, or the caller's own writes all go through them).
+    /// What is derived from the values and kept — a model's weights packed for inference (<c>PackWeights</c>) — is
+    /// used only while the version is the one it was made at. A span taken earlier and written later is not seen:
+    /// take it again.
+    /// </summary>
+    public long Version { get; private set; }
 
     /// <summary>The named tensors in declaration order.</summary>
     public IReadOnlyList<TensorSlice> Tensors => _slices;
@@ -73,6 +93,9 @@ public sealed class ParameterSet
 
     /// <summary>The values of one tensor.</summary>
     public Span<float> this[TensorSlice slice] => Span.Slice(slice.Offset, slice.Length);
+
+    /// <summary>The values of one tensor, read-only (does not change <see cref="Version"/>).</summary>
+    public ReadOnlySpan<float> Read(TensorSlice slice) => Values.Slice(slice.Offset, slice.Length);
 
     /// <summary>The tensor with that name.</summary>
     public TensorSlice Find(string name) =>

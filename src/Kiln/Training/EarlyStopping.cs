@@ -58,11 +58,11 @@ public sealed class EarlyStopping
             if (RestoreBestWeights)
             {
                 _best ??= new float[parameters.Count];
-                parameters.Span.CopyTo(_best);
+                parameters.Values.CopyTo(_best);
                 if (buffers is not null)
                 {
                     _bestBuffers ??= new float[buffers.Count];
-                    buffers.Span.CopyTo(_bestBuffers);
+                    buffers.Values.CopyTo(_bestBuffers);
                 }
             }
         }

@@ -59,7 +59,7 @@ public static class FiniteCheck
     public static void Check(ParameterSet set, string kind, long step)
     {
         ArgumentNullException.ThrowIfNull(set);
-        Span<float> all = set.Span;
+        ReadOnlySpan<float> all = set.Values;
         if (IndexOfNonFinite(all) < 0) return;
         foreach (TensorSlice slice in set.Tensors)
         {

@@ -120,6 +120,9 @@ namespace Kiln.Samples.CharRnn
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("CharLstm");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(1);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -221,6 +224,25 @@ namespace Kiln.Samples.CharRnn
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 8320), 65, 128); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
@@ -307,7 +329,7 @@ namespace Kiln.Samples.CharRnn
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), "Lstm", "output of its Lstm(128)", _steps);
 
             // Logits: Dense(65)   [B, 64, 128] -> [B, 64, 65]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 8192), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), "Logits", "output of its Dense(65)", _steps);
         }
 

@@ -110,6 +110,9 @@ namespace Kiln.Samples.CharRnn
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("CharLstmStep");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(1);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -192,6 +195,25 @@ namespace Kiln.Samples.CharRnn
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 8320), 65, 128); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>Writes the parameters to a safetensors file (PyTorch names and layouts), atomically.</summary>
         public void Save(string path) => global::Kiln.IO.SafeTensors.Save(path, Parameters);
 
@@ -228,7 +250,7 @@ namespace Kiln.Samples.CharRnn
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), "Lstm", "output of its Lstm(128)", 0);
 
             // Logits: Dense(65)   [B, 1, 128] -> [B, 1, 65]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 65), rows, 128, 65);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Lstm, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 8320), parameters.Slice(ParameterOffsets.LogitsBias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 65), rows, 128, 65, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 65), "Logits", "output of its Dense(65)", 0);
         }
 

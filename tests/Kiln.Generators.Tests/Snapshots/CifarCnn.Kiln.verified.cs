@@ -151,6 +151,9 @@ namespace Kiln.Samples.Cifar
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("CifarCnn");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(2);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -265,6 +268,26 @@ namespace Kiln.Samples.Cifar
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), 256, 4096); // Hidden
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 2560), 10, 256); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
         {
@@ -373,11 +396,11 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), "Hidden", "output of its Flatten", _steps);
 
             // Hidden: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 4096] -> [B, 256]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), parameters.Slice(ParameterOffsets.HiddenBias, 256), workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), rows, 4096, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.HiddenFlatten, rows * 4096), parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), parameters.Slice(ParameterOffsets.HiddenBias, 256), workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), rows, 4096, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), "Hidden", "output of its Dense(256) -> Relu", _steps);
 
             // Logits: Dense(10)   [B, 256] -> [B, 10]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), parameters.Slice(ParameterOffsets.LogitsWeight, 2560), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 256, 10);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 256), parameters.Slice(ParameterOffsets.LogitsWeight, 2560), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 256, 10, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 

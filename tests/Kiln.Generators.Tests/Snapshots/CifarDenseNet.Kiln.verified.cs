@@ -291,6 +291,9 @@ namespace Kiln.Samples.Cifar
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("CifarDenseNet");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(1);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -497,6 +500,25 @@ namespace Kiln.Samples.Cifar
                 global::Kiln.Kernels.Reductions.ArgMaxRows(output.Slice(0, count * OutputSize), classes.Slice(start, count), OutputSize);
             }
         }
+
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Logits3Weight, 840), 10, 84); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
 
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> image, global::System.ReadOnlySpan<int> labels)
@@ -819,7 +841,7 @@ namespace Kiln.Samples.Cifar
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), "Logits", "output of its GlobalAvgPool", _steps);
 
             // Logits: Dense(10)   [B, 84] -> [B, 10]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), parameters.Slice(ParameterOffsets.Logits3Weight, 840), parameters.Slice(ParameterOffsets.Logits3Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 84, 10);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsGlobalAvgPool, rows * 84), parameters.Slice(ParameterOffsets.Logits3Weight, 840), parameters.Slice(ParameterOffsets.Logits3Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 84, 10, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 

@@ -329,6 +329,9 @@ namespace Kiln.Samples.Seq2Seq
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("DigitTransformer");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(23);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -584,6 +587,47 @@ namespace Kiln.Samples.Seq2Seq
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.0.Attn
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.0.Attn
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), 128, 64); // EncoderLayers.0.Mlp
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), 64, 128); // EncoderLayers.0.Mlp
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.1.Attn
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.1.Attn
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), 128, 64); // EncoderLayers.1.Mlp
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), 64, 128); // EncoderLayers.1.Mlp
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), 192, 64); // DecoderLayers.0.Self
+            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Self
+            _packedWeights.Pack(10, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross
+            _packedWeights.Pack(11, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.0.Cross
+            _packedWeights.Pack(12, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross
+            _packedWeights.Pack(13, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), 128, 64); // DecoderLayers.0.Mlp
+            _packedWeights.Pack(14, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), 64, 128); // DecoderLayers.0.Mlp
+            _packedWeights.Pack(15, parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), 192, 64); // DecoderLayers.1.Self
+            _packedWeights.Pack(16, parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Self
+            _packedWeights.Pack(17, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross
+            _packedWeights.Pack(18, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.1.Cross
+            _packedWeights.Pack(19, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross
+            _packedWeights.Pack(20, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), 128, 64); // DecoderLayers.1.Mlp
+            _packedWeights.Pack(21, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), 64, 128); // DecoderLayers.1.Mlp
+            _packedWeights.Pack(22, parameters.Slice(ParameterOffsets.Logits1Weight, 640), 10, 64); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
@@ -666,7 +710,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), "EncoderLayers.0.Attn", "output of its LayerNorm", _steps);
 
             // EncoderLayers.0.Attn: SelfAttention(4): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnQkv, rows * 1536), "EncoderLayers.0.Attn", "output of its SelfAttention(4): Q, K, V projection", _steps);
 
             // EncoderLayers.0.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   [B, 8, 192] -> [B, 8, 64]
@@ -675,7 +719,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), "EncoderLayers.0.Attn", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V", _steps);
 
             // EncoderLayers.0.Attn: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0AttnOutProj, rows * 512), "EncoderLayers.0.Attn", "output of its output projection", _steps);
 
             // EncoderLayers.0.Attn: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -687,11 +731,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), "EncoderLayers.0.Mlp", "output of its LayerNorm", _steps);
 
             // EncoderLayers.0.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense1, rows * 1024), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense1, rows * 1024), threads: Threads, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), "EncoderLayers.0.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // EncoderLayers.0.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads, packed: _packedWeights.For(3));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers0MlpDense3, rows * 512), "EncoderLayers.0.Mlp", "output of its Dense(64)", _steps);
 
             // EncoderLayers.0.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -703,7 +747,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), "EncoderLayers.1.Attn", "output of its LayerNorm", _steps);
 
             // EncoderLayers.1.Attn: SelfAttention(4): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjBias, 192), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), rows * 8, 64, 192, threads: Threads, packed: _packedWeights.For(4));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnQkv, rows * 1536), "EncoderLayers.1.Attn", "output of its SelfAttention(4): Q, K, V projection", _steps);
 
             // EncoderLayers.1.Attn: 4 heads of 16: softmax(Q·Kᵀ/√16)·V   [B, 8, 192] -> [B, 8, 64]
@@ -712,7 +756,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), "EncoderLayers.1.Attn", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V", _steps);
 
             // EncoderLayers.1.Attn: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnAttention, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(5));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1AttnOutProj, rows * 512), "EncoderLayers.1.Attn", "output of its output projection", _steps);
 
             // EncoderLayers.1.Attn: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -724,11 +768,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), "EncoderLayers.1.Mlp", "output of its LayerNorm", _steps);
 
             // EncoderLayers.1.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense1, rows * 1024), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense1, rows * 1024), threads: Threads, packed: _packedWeights.For(6));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), "EncoderLayers.1.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // EncoderLayers.1.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads, packed: _packedWeights.For(7));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncoderLayers1MlpDense3, rows * 512), "EncoderLayers.1.Mlp", "output of its Dense(64)", _steps);
 
             // EncoderLayers.1.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -752,7 +796,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), "DecoderLayers.0.Self", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Self: SelfAttention(4, Causal = true): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads, packed: _packedWeights.For(8));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfQkv, rows * 1536), "DecoderLayers.0.Self", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // DecoderLayers.0.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   [B, 8, 192] -> [B, 8, 64]
@@ -761,7 +805,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), "DecoderLayers.0.Self", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V", _steps);
 
             // DecoderLayers.0.Self: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(9));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0SelfOutProj, rows * 512), "DecoderLayers.0.Self", "output of its output projection", _steps);
 
             // DecoderLayers.0.Self: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -773,11 +817,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), "DecoderLayers.0.Cross", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Cross: CrossAttention(4, Memory = Encoded): Q projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(10));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossQuery, rows * 512), "DecoderLayers.0.Cross", "output of its CrossAttention(4, Memory = Encoded): Q projection", _steps);
 
             // DecoderLayers.0.Cross: K, V projection of Encoded   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads, packed: _packedWeights.For(11));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossKeyValue, rows * 1024), "DecoderLayers.0.Cross", "output of its K, V projection of Encoded", _steps);
 
             // DecoderLayers.0.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   [B, 8, 64] -> [B, 8, 64]
@@ -786,7 +830,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), "DecoderLayers.0.Cross", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded", _steps);
 
             // DecoderLayers.0.Cross: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(12));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0CrossOutProj, rows * 512), "DecoderLayers.0.Cross", "output of its output projection", _steps);
 
             // DecoderLayers.0.Cross: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -798,11 +842,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), "DecoderLayers.0.Mlp", "output of its LayerNorm", _steps);
 
             // DecoderLayers.0.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense1, rows * 1024), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense1, rows * 1024), threads: Threads, packed: _packedWeights.For(13));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), "DecoderLayers.0.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // DecoderLayers.0.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads, packed: _packedWeights.For(14));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers0MlpDense3, rows * 512), "DecoderLayers.0.Mlp", "output of its Dense(64)", _steps);
 
             // DecoderLayers.0.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -814,7 +858,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), "DecoderLayers.1.Self", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Self: SelfAttention(4, Causal = true): Q, K, V projection   [B, 8, 64] -> [B, 8, 192]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjBias, 192), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), rows * 8, 64, 192, threads: Threads, packed: _packedWeights.For(15));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfQkv, rows * 1536), "DecoderLayers.1.Self", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // DecoderLayers.1.Self: 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V   [B, 8, 192] -> [B, 8, 64]
@@ -823,7 +867,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), "DecoderLayers.1.Self", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16, causal)·V", _steps);
 
             // DecoderLayers.1.Self: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(16));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1SelfOutProj, rows * 512), "DecoderLayers.1.Self", "output of its output projection", _steps);
 
             // DecoderLayers.1.Self: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -835,11 +879,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), "DecoderLayers.1.Cross", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Cross: CrossAttention(4, Memory = Encoded): Q projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(17));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossQuery, rows * 512), "DecoderLayers.1.Cross", "output of its CrossAttention(4, Memory = Encoded): Q projection", _steps);
 
             // DecoderLayers.1.Cross: K, V projection of Encoded   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjBias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), rows * 8, 64, 128, threads: Threads, packed: _packedWeights.For(18));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossKeyValue, rows * 1024), "DecoderLayers.1.Cross", "output of its K, V projection of Encoded", _steps);
 
             // DecoderLayers.1.Cross: 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded   [B, 8, 64] -> [B, 8, 64]
@@ -848,7 +892,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), "DecoderLayers.1.Cross", "output of its 4 heads of 16: softmax(Q·Kᵀ/√16)·V over the 8 steps of Encoded", _steps);
 
             // DecoderLayers.1.Cross: output projection   [B, 8, 64] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), rows * 8, 64, 64);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossAttention, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjBias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), rows * 8, 64, 64, packed: _packedWeights.For(19));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1CrossOutProj, rows * 512), "DecoderLayers.1.Cross", "output of its output projection", _steps);
 
             // DecoderLayers.1.Cross: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -860,11 +904,11 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), "DecoderLayers.1.Mlp", "output of its LayerNorm", _steps);
 
             // DecoderLayers.1.Mlp: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 8, 64] -> [B, 8, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense1, rows * 1024), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Bias, 128), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), rows * 8, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense1, rows * 1024), threads: Threads, packed: _packedWeights.For(20));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), "DecoderLayers.1.Mlp", "output of its Dense(128) -> Gelu", _steps);
 
             // DecoderLayers.1.Mlp: Dense(64)   [B, 8, 128] -> [B, 8, 64]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpGelu, rows * 1024), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Bias, 64), workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), rows * 8, 128, 64, threads: Threads, packed: _packedWeights.For(21));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.DecoderLayers1MlpDense3, rows * 512), "DecoderLayers.1.Mlp", "output of its Dense(64)", _steps);
 
             // DecoderLayers.1.Mlp: Residual   [B, 8, 64] -> [B, 8, 64]
@@ -876,7 +920,7 @@ namespace Kiln.Samples.Seq2Seq
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(10)   [B, 8, 64] -> [B, 8, 10]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.Logits1Weight, 640), parameters.Slice(ParameterOffsets.Logits1Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 80), rows * 8, 64, 10);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 512), parameters.Slice(ParameterOffsets.Logits1Weight, 640), parameters.Slice(ParameterOffsets.Logits1Bias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 80), rows * 8, 64, 10, packed: _packedWeights.For(22));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 80), "Logits", "output of its Dense(10)", _steps);
         }
 

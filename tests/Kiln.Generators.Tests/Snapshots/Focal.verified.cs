@@ -98,6 +98,9 @@ namespace Tests
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("FocalClassifier");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(2);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -184,6 +187,26 @@ namespace Tests
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 192), 16, 12); // Hidden
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 64), 4, 16); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The loss summed over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
@@ -260,11 +283,11 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(features, "Features", "input", _steps);
 
             // Hidden: Dense(16) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 12] -> [B, 16]
-            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.HiddenWeight, 192), parameters.Slice(ParameterOffsets.HiddenBias, 16), workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), rows, 12, 16, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default);
+            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.HiddenWeight, 192), parameters.Slice(ParameterOffsets.HiddenBias, 16), workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), rows, 12, 16, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), "Hidden", "output of its Dense(16) -> Relu", _steps);
 
             // Logits: Dense(4)   [B, 16] -> [B, 4]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), parameters.Slice(ParameterOffsets.LogitsWeight, 64), parameters.Slice(ParameterOffsets.LogitsBias, 4), workspace.Slice(WorkspaceOffsets.Logits, rows * 4), rows, 16, 4);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 16), parameters.Slice(ParameterOffsets.LogitsWeight, 64), parameters.Slice(ParameterOffsets.LogitsBias, 4), workspace.Slice(WorkspaceOffsets.Logits, rows * 4), rows, 16, 4, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4), "Logits", "output of its Dense(4)", _steps);
         }
 

@@ -182,6 +182,9 @@ namespace Kiln.Samples.Gpt
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("GptMini");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(9);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -329,6 +332,33 @@ namespace Kiln.Samples.Gpt
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), 384, 128); // Blocks.0.Attn
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), 128, 128); // Blocks.0.Attn
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), 512, 128); // Blocks.0.Mlp
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), 128, 512); // Blocks.0.Mlp
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), 384, 128); // Blocks.1.Attn
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), 128, 128); // Blocks.1.Attn
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), 512, 128); // Blocks.1.Mlp
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), 128, 512); // Blocks.1.Mlp
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Logits1Weight, 8320), 65, 128); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> labels)
         {
@@ -416,7 +446,7 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), "Blocks.0.Attn", "output of its LayerNorm", _steps);
 
             // Blocks.0.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [B, 64, 128] -> [B, 64, 384]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks0Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnQkv, rows * 24576), "Blocks.0.Attn", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // Blocks.0.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
@@ -425,7 +455,7 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), "Blocks.0.Attn", "output of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V", _steps);
 
             // Blocks.0.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0AttnOutProj, rows * 8192), "Blocks.0.Attn", "output of its output projection", _steps);
 
             // Blocks.0.Attn: Residual   [B, 64, 128] -> [B, 64, 128]
@@ -437,11 +467,11 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), "Blocks.0.Mlp", "output of its LayerNorm", _steps);
 
             // Blocks.0.Mlp: Dense(512) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64, 128] -> [B, 64, 512]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks0MlpDense1, rows * 32768), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks0MlpDense1, rows * 32768), threads: Threads, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), "Blocks.0.Mlp", "output of its Dense(512) -> Gelu", _steps);
 
             // Blocks.0.Mlp: Dense(128)   [B, 64, 512] -> [B, 64, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks0MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks0Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads, packed: _packedWeights.For(3));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks0MlpDense3, rows * 8192), "Blocks.0.Mlp", "output of its Dense(128)", _steps);
 
             // Blocks.0.Mlp: Residual   [B, 64, 128] -> [B, 64, 128]
@@ -453,7 +483,7 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), "Blocks.1.Attn", "output of its LayerNorm", _steps);
 
             // Blocks.1.Attn: SelfAttention(4, Causal = true): Q, K, V projection   [B, 64, 128] -> [B, 64, 384]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), parameters.Slice(ParameterOffsets.Blocks1Attn1InProjBias, 384), workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), rows * 64, 128, 384, threads: Threads, packed: _packedWeights.For(4));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnQkv, rows * 24576), "Blocks.1.Attn", "output of its SelfAttention(4, Causal = true): Q, K, V projection", _steps);
 
             // Blocks.1.Attn: 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V   [B, 64, 384] -> [B, 64, 128]
@@ -462,7 +492,7 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), "Blocks.1.Attn", "output of its 4 heads of 32: softmax(Q·Kᵀ/√32, causal)·V", _steps);
 
             // Blocks.1.Attn: output projection   [B, 64, 128] -> [B, 64, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1AttnAttention, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjBias, 128), workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), rows * 64, 128, 128, threads: Threads, packed: _packedWeights.For(5));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1AttnOutProj, rows * 8192), "Blocks.1.Attn", "output of its output projection", _steps);
 
             // Blocks.1.Attn: Residual   [B, 64, 128] -> [B, 64, 128]
@@ -474,11 +504,11 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), "Blocks.1.Mlp", "output of its LayerNorm", _steps);
 
             // Blocks.1.Mlp: Dense(512) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64, 128] -> [B, 64, 512]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks1MlpDense1, rows * 32768), threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp1Bias, 512), workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), rows * 64, 128, 512, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Blocks1MlpDense1, rows * 32768), threads: Threads, packed: _packedWeights.For(6));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), "Blocks.1.Mlp", "output of its Dense(512) -> Gelu", _steps);
 
             // Blocks.1.Mlp: Dense(128)   [B, 64, 512] -> [B, 64, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Blocks1MlpGelu, rows * 32768), parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), parameters.Slice(ParameterOffsets.Blocks1Mlp3Bias, 128), workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), rows * 64, 512, 128, threads: Threads, packed: _packedWeights.For(7));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Blocks1MlpDense3, rows * 8192), "Blocks.1.Mlp", "output of its Dense(128)", _steps);
 
             // Blocks.1.Mlp: Residual   [B, 64, 128] -> [B, 64, 128]
@@ -490,7 +520,7 @@ namespace Kiln.Samples.Gpt
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(65)   [B, 64, 128] -> [B, 64, 65]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Logits1Weight, 8320), parameters.Slice(ParameterOffsets.Logits1Bias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 8192), parameters.Slice(ParameterOffsets.Logits1Weight, 8320), parameters.Slice(ParameterOffsets.Logits1Bias, 65), workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), rows * 64, 128, 65, threads: Threads, packed: _packedWeights.For(8));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 4160), "Logits", "output of its Dense(65)", _steps);
         }
 

@@ -212,6 +212,9 @@ namespace Padded
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("PaddedSeq2Seq");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(10);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -375,6 +378,34 @@ namespace Padded
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), 24, 8); // Encoded
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), 8, 8); // Encoded
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), 24, 8); // Layers.0.Self
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), 8, 8); // Layers.0.Self
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), 8, 8); // Layers.0.Cross
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), 16, 8); // Layers.0.Cross
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), 8, 8); // Layers.0.Cross
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), 16, 8); // Layers.0.Mlp
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), 8, 16); // Layers.0.Mlp
+            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.Logits1Weight, 96), 12, 8); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<int> source, global::System.ReadOnlySpan<int> target, global::System.ReadOnlySpan<int> labels)
         {
@@ -459,7 +490,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), "SourceEmbedded", "output of its SinusoidalPositions", _steps);
 
             // Encoded: SelfAttention(2, KeyPadding = Source): Q, K, V projection   [B, 6, 8] -> [B, 6, 24]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), parameters.Slice(ParameterOffsets.Encoded0InProjBias, 24), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), rows * 6, 8, 24);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.SourceEmbedded, rows * 48), parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), parameters.Slice(ParameterOffsets.Encoded0InProjBias, 24), workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), rows * 6, 8, 24, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedQkv, rows * 144), "Encoded", "output of its SelfAttention(2, KeyPadding = Source): Q, K, V projection", _steps);
 
             // Encoded: 2 heads of 4: softmax(Q·Kᵀ/√4)·V   [B, 6, 24] -> [B, 6, 8]
@@ -468,7 +499,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), "Encoded", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V", _steps);
 
             // Encoded: output projection   [B, 6, 8] -> [B, 6, 8]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), parameters.Slice(ParameterOffsets.Encoded0OutProjBias, 8), workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), rows * 6, 8, 8);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.EncodedAttention, rows * 48), parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), parameters.Slice(ParameterOffsets.Encoded0OutProjBias, 8), workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), rows * 6, 8, 8, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.EncodedOutProj, rows * 48), "Encoded", "output of its output projection", _steps);
 
             // Encoded: Residual   [B, 6, 8] -> [B, 6, 8]
@@ -492,7 +523,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), "Layers.0.Self", "output of its LayerNorm", _steps);
 
             // Layers.0.Self: SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection   [B, 5, 8] -> [B, 5, 24]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), parameters.Slice(ParameterOffsets.Layers0Self1InProjBias, 24), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), rows * 5, 8, 24);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), parameters.Slice(ParameterOffsets.Layers0Self1InProjBias, 24), workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), rows * 5, 8, 24, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfQkv, rows * 120), "Layers.0.Self", "output of its SelfAttention(2, Causal = true, KeyPadding = Target): Q, K, V projection", _steps);
 
             // Layers.0.Self: 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V   [B, 5, 24] -> [B, 5, 8]
@@ -501,7 +532,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), "Layers.0.Self", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4, causal)·V", _steps);
 
             // Layers.0.Self: output projection   [B, 5, 8] -> [B, 5, 8]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Self1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), rows * 5, 8, 8);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0SelfAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Self1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), rows * 5, 8, 8, packed: _packedWeights.For(3));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0SelfOutProj, rows * 40), "Layers.0.Self", "output of its output projection", _steps);
 
             // Layers.0.Self: Residual   [B, 5, 8] -> [B, 5, 8]
@@ -513,11 +544,11 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), "Layers.0.Cross", "output of its LayerNorm", _steps);
 
             // Layers.0.Cross: CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection   [B, 5, 8] -> [B, 5, 8]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1QProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), rows * 5, 8, 8);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1QProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), rows * 5, 8, 8, packed: _packedWeights.For(4));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossQuery, rows * 40), "Layers.0.Cross", "output of its CrossAttention(2, Memory = Encoded, KeyPadding = Source): Q projection", _steps);
 
             // Layers.0.Cross: K, V projection of Encoded   [B, 6, 8] -> [B, 6, 16]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjBias, 16), workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), rows * 6, 8, 16);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Encoded, rows * 48), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), parameters.Slice(ParameterOffsets.Layers0Cross1KvProjBias, 16), workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), rows * 6, 8, 16, packed: _packedWeights.For(5));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossKeyValue, rows * 96), "Layers.0.Cross", "output of its K, V projection of Encoded", _steps);
 
             // Layers.0.Cross: 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded   [B, 5, 8] -> [B, 5, 8]
@@ -526,7 +557,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), "Layers.0.Cross", "output of its 2 heads of 4: softmax(Q·Kᵀ/√4)·V over the 6 steps of Encoded", _steps);
 
             // Layers.0.Cross: output projection   [B, 5, 8] -> [B, 5, 8]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), rows * 5, 8, 8);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0CrossAttention, rows * 40), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), parameters.Slice(ParameterOffsets.Layers0Cross1OutProjBias, 8), workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), rows * 5, 8, 8, packed: _packedWeights.For(6));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0CrossOutProj, rows * 40), "Layers.0.Cross", "output of its output projection", _steps);
 
             // Layers.0.Cross: Residual   [B, 5, 8] -> [B, 5, 8]
@@ -538,11 +569,11 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), "Layers.0.Mlp", "output of its LayerNorm", _steps);
 
             // Layers.0.Mlp: Dense(16) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 5, 8] -> [B, 5, 16]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp1Bias, 16), workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), rows * 5, 8, 16, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Layers0MlpDense1, rows * 80));
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp1Bias, 16), workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), rows * 5, 8, 16, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.Layers0MlpDense1, rows * 80), packed: _packedWeights.For(7));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), "Layers.0.Mlp", "output of its Dense(16) -> Gelu", _steps);
 
             // Layers.0.Mlp: Dense(8)   [B, 5, 16] -> [B, 5, 8]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp3Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), rows * 5, 16, 8);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Layers0MlpGelu, rows * 80), parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), parameters.Slice(ParameterOffsets.Layers0Mlp3Bias, 8), workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), rows * 5, 16, 8, packed: _packedWeights.For(8));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Layers0MlpDense3, rows * 40), "Layers.0.Mlp", "output of its Dense(8)", _steps);
 
             // Layers.0.Mlp: Residual   [B, 5, 8] -> [B, 5, 8]
@@ -554,7 +585,7 @@ namespace Padded
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), "Logits", "output of its LayerNorm", _steps);
 
             // Logits: Dense(12)   [B, 5, 8] -> [B, 5, 12]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Logits1Weight, 96), parameters.Slice(ParameterOffsets.Logits1Bias, 12), workspace.Slice(WorkspaceOffsets.Logits, rows * 60), rows * 5, 8, 12);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLayerNorm, rows * 40), parameters.Slice(ParameterOffsets.Logits1Weight, 96), parameters.Slice(ParameterOffsets.Logits1Bias, 12), workspace.Slice(WorkspaceOffsets.Logits, rows * 60), rows * 5, 8, 12, packed: _packedWeights.For(9));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 60), "Logits", "output of its Dense(12)", _steps);
         }
 

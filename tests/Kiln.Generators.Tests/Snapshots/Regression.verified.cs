@@ -104,6 +104,9 @@ namespace Tests
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("Regressor");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(3);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -181,6 +184,27 @@ namespace Tests
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 256), 32, 8); // Hidden
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.MixtureWeight, 512), 16, 32); // Mixture
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.PredictionWeight, 48), 3, 16); // Prediction
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> targets)
         {
@@ -257,11 +281,11 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(x, "X", "input", _steps);
 
             // Hidden: Dense(32) -> Sigmoid, fused: bias and activation in the GEMM epilogue   [B, 8] -> [B, 32]
-            global::Kiln.Kernels.Dense.Forward(x, parameters.Slice(ParameterOffsets.HiddenWeight, 256), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), rows, 8, 32, default(global::Kiln.Kernels.Activations.SigmoidOp), preActivation: default);
+            global::Kiln.Kernels.Dense.Forward(x, parameters.Slice(ParameterOffsets.HiddenWeight, 256), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), rows, 8, 32, default(global::Kiln.Kernels.Activations.SigmoidOp), preActivation: default, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), "Hidden", "output of its Dense(32) -> Sigmoid", _steps);
 
             // Mixture: Dense(16, Bias = false)   [B, 32] -> [B, 16]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.MixtureWeight, 512), default, workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), rows, 32, 16);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.MixtureWeight, 512), default, workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), rows, 32, 16, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.MixtureDense, rows * 16), "Mixture", "output of its Dense(16, Bias = false)", _steps);
 
             // Mixture: Softmax   [B, 16] -> [B, 16]
@@ -269,7 +293,7 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), "Mixture", "output of its Softmax", _steps);
 
             // Prediction: Dense(3)   [B, 16] -> [B, 3]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), parameters.Slice(ParameterOffsets.PredictionWeight, 48), parameters.Slice(ParameterOffsets.PredictionBias, 3), workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), rows, 16, 3);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Mixture, rows * 16), parameters.Slice(ParameterOffsets.PredictionWeight, 48), parameters.Slice(ParameterOffsets.PredictionBias, 3), workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), rows, 16, 3, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Prediction, rows * 3), "Prediction", "output of its Dense(3)", _steps);
         }
 

@@ -102,6 +102,9 @@ namespace Tests
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("RegularizedMlp");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(2);
+
         /// <summary>The generator dropout and noise draw from, seeded from the constructor's seed; a checkpoint saves its state.</summary>
         public global::Kiln.KilnRandom Random { get; }
 
@@ -192,6 +195,26 @@ namespace Tests
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 640), 32, 20); // Hidden
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 160), 5, 32); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
@@ -272,7 +295,7 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Features, rows * 20), "Features", "output of its GaussianNoise(0.1)", _steps);
 
             // Hidden: Dense(32) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 20] -> [B, 32]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Features, rows * 20), parameters.Slice(ParameterOffsets.HiddenWeight, 640), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), rows, 20, 32, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Features, rows * 20), parameters.Slice(ParameterOffsets.HiddenWeight, 640), parameters.Slice(ParameterOffsets.HiddenBias, 32), workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), rows, 20, 32, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.HiddenRelu, rows * 32), "Hidden", "output of its Dense(32) -> Relu", _steps);
 
             // Hidden: Dropout(0.25)   [B, 32] -> [B, 32]
@@ -280,7 +303,7 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), "Hidden", "output of its Dropout(0.25)", _steps);
 
             // Logits: Dense(5)   [B, 32] -> [B, 5]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.LogitsWeight, 160), parameters.Slice(ParameterOffsets.LogitsBias, 5), workspace.Slice(WorkspaceOffsets.Logits, rows * 5), rows, 32, 5);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden, rows * 32), parameters.Slice(ParameterOffsets.LogitsWeight, 160), parameters.Slice(ParameterOffsets.LogitsBias, 5), workspace.Slice(WorkspaceOffsets.Logits, rows * 5), rows, 32, 5, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 5), "Logits", "output of its Dense(5)", _steps);
         }
 

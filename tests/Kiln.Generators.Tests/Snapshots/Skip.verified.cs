@@ -112,6 +112,9 @@ namespace Tests
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("ResidualMlp");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(3);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -209,6 +212,27 @@ namespace Tests
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.StemWeight, 8192), 128, 64); // Stem
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.BlockWeight, 16384), 128, 128); // Block
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> features, global::System.ReadOnlySpan<int> labels)
         {
@@ -285,11 +309,11 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(features, "Features", "input", _steps);
 
             // Stem: Dense(128) -> Gelu, fused: bias and activation in the GEMM epilogue   [B, 64] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.StemWeight, 8192), parameters.Slice(ParameterOffsets.StemBias, 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), rows, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.StemDense, rows * 128));
+            global::Kiln.Kernels.Dense.Forward(features, parameters.Slice(ParameterOffsets.StemWeight, 8192), parameters.Slice(ParameterOffsets.StemBias, 128), workspace.Slice(WorkspaceOffsets.Stem, rows * 128), rows, 64, 128, default(global::Kiln.Kernels.Activations.GeluOp), preActivation: workspace.Slice(WorkspaceOffsets.StemDense, rows * 128), packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), "Stem", "output of its Dense(128) -> Gelu", _steps);
 
             // Block: Dense(128) -> Tanh, fused: bias and activation in the GEMM epilogue   [B, 128] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), parameters.Slice(ParameterOffsets.BlockBias, 128), workspace.Slice(WorkspaceOffsets.Block, rows * 128), rows, 128, 128, default(global::Kiln.Kernels.Activations.TanhOp), preActivation: default);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Stem, rows * 128), parameters.Slice(ParameterOffsets.BlockWeight, 16384), parameters.Slice(ParameterOffsets.BlockBias, 128), workspace.Slice(WorkspaceOffsets.Block, rows * 128), rows, 128, 128, default(global::Kiln.Kernels.Activations.TanhOp), preActivation: default, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Block, rows * 128), "Block", "output of its Dense(128) -> Tanh", _steps);
 
             // Sum: Add(Stem)   [B, 128] -> [B, 128]
@@ -301,7 +325,7 @@ namespace Tests
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), "Logits", "output of its LeakyRelu(0.1)", _steps);
 
             // Logits: Dense(10)   [B, 128] -> [B, 10]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.LogitsLeakyRelu, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 

@@ -105,6 +105,9 @@ namespace Kiln.Samples.Mnist
         /// <summary>Detects a call from a second thread while one is running: an instance is not thread-safe.</summary>
         private readonly global::Kiln.InstanceGuard _use = new("MnistMlp");
 
+        /// <summary>The Dense weights packed by <see cref="PackWeights"/>, in use while the parameters are unchanged since.</summary>
+        private readonly global::Kiln.Kernels.PackedWeights _packedWeights = new(3);
+
         /// <summary>The declared nodes in data-flow order.</summary>
         public static global::System.Collections.Generic.IReadOnlyList<global::Kiln.Node> Nodes => s_nodes;
 
@@ -198,6 +201,27 @@ namespace Kiln.Samples.Mnist
             }
         }
 
+        /// <summary>Packs every Dense layer's weight once into the layout its product reads, so that inference (Forward, Predict,
+        /// Evaluate) stops repacking it on every call — what ONNX Runtime does when it creates a session. The packs are used while the
+        /// parameters are unchanged since: a training step, a load, an initialization or any access to <c>Parameters.Span</c> or its
+        /// indexers ends their use (products then pack per call again, as before) until this is called again. A span of the parameters
+        /// taken before this call and written after it is not seen: take it again. Memory: one more copy of the Dense weights.</summary>
+        public void PackWeights()
+        {
+            using var use = _use.Enter(nameof(PackWeights));
+            global::System.ReadOnlySpan<float> parameters = Parameters.Values;
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), 256, 784); // Hidden1
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), 128, 256); // Hidden2
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits
+            _packedWeights.Seal(Parameters);
+        }
+
+        /// <summary>Whether <see cref="PackWeights"/>' packs are in use: packed, and the parameters unchanged since.</summary>
+        public bool WeightsPacked => _packedWeights.Current;
+
+        /// <summary>Drops the packs of <see cref="PackWeights"/> and their memory.</summary>
+        public void ReleasePackedWeights() => _packedWeights.Release();
+
         /// <summary>The mean loss over every row, without computing gradients (evaluation; any number of rows).</summary>
         public float Evaluate(global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<int> labels)
         {
@@ -274,15 +298,15 @@ namespace Kiln.Samples.Mnist
             if (CheckFinite) global::Kiln.FiniteCheck.Check(pixels, "Pixels", "input", _steps);
 
             // Hidden1: Dense(256) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 784] -> [B, 256]
-            global::Kiln.Kernels.Dense.Forward(pixels, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), parameters.Slice(ParameterOffsets.Hidden1Bias, 256), workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), rows, 784, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(pixels, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), parameters.Slice(ParameterOffsets.Hidden1Bias, 256), workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), rows, 784, 256, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads, packed: _packedWeights.For(0));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), "Hidden1", "output of its Dense(256) -> Relu", _steps);
 
             // Hidden2: Dense(128) -> Relu, fused: bias and activation in the GEMM epilogue   [B, 256] -> [B, 128]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), parameters.Slice(ParameterOffsets.Hidden2Bias, 128), workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), rows, 256, 128, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden1, rows * 256), parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), parameters.Slice(ParameterOffsets.Hidden2Bias, 128), workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), rows, 256, 128, default(global::Kiln.Kernels.Activations.ReluOp), preActivation: default, threads: Threads, packed: _packedWeights.For(1));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), "Hidden2", "output of its Dense(128) -> Relu", _steps);
 
             // Logits: Dense(10)   [B, 128] -> [B, 10]
-            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10);
+            global::Kiln.Kernels.Dense.Forward(workspace.Slice(WorkspaceOffsets.Hidden2, rows * 128), parameters.Slice(ParameterOffsets.LogitsWeight, 1280), parameters.Slice(ParameterOffsets.LogitsBias, 10), workspace.Slice(WorkspaceOffsets.Logits, rows * 10), rows, 128, 10, packed: _packedWeights.For(2));
             if (CheckFinite) global::Kiln.FiniteCheck.Check(workspace.Slice(WorkspaceOffsets.Logits, rows * 10), "Logits", "output of its Dense(10)", _steps);
         }
 
