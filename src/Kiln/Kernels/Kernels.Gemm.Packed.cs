@@ -264,7 +264,7 @@ internal static unsafe class GemmPacked
     /// arithmetic rate C's round trips cost less: 768 or 1,024 measured level with 384 at 512³ and 1024³). A k-major B
     /// is read in place when its rows lie less than 1 KB apart or under fewer than 64 rows of C (too few to repay the
     /// copy); otherwise packed. On the Zen 3 host (AVX2, a 512 KB L2; fastest of 31–41 interleaved rounds, GFLOP/s,
-    /// packed / in place): 512³ Nn 86 / 66, Tn 83 / 72; 256³ 68 / 62, 77 / 70; (96, 512, 256) 81 / 73, 80 / 71;
+    /// packed / in place): 512³ Nn 86 / 70, Tn 83 / 72; 256³ 68 / 62, 77 / 70; (96, 512, 256) 81 / 73, 80 / 71;
     /// (64, 256, 784) 81 / 74, 61 / 55; but (32, 512, 128) 62 / 74 and 63 / 74, (48, 256, 512) 73 / 76 and 73 / 80;
     /// rows up to 768 bytes apart ((64, 128, 256), (128, 192, 384), (256, 128, 256)) level or faster in place. Blocks
     /// of 256 × 128, 384 × 128, 192 × 256, 256 × 192 and 128 × 256 measured level with 384 × 256 there (256³ to 1024³,
