@@ -76,6 +76,22 @@ public static class Transpose
         }
         if (Avx.IsSupported)
         {
+            if (r0 == 0 && rows == 16)
+            {
+                // A 16-row block (the AVX2 GEMM's Nt panel: 16 columns of B): both 8-row halves per 8 columns, so that
+                // each 64-byte line of the panel is written whole at once and each source line is read in consecutive
+                // steps. On the Zen 3 host the pack ran 15–35% faster than half after half (784- and 128-deep panels,
+                // from L2 and from L3; fastest and median of 31 rounds), the (64, 256, 784), (32, 512, 128) and
+                // (64, 128, 256) Nt products level at their fastest and 2–7% faster at the median of 151 rounds.
+                for (c0 = 0; c0 + 8 <= cols; c0 += 8)
+                {
+                    Block8x8(ref src[c0], ldSrc, ref dst[(nint)c0 * ldDst], ldDst);
+                    Block8x8(ref src[8 * (nint)ldSrc + c0], ldSrc, ref dst[(nint)c0 * ldDst + 8], ldDst);
+                }
+                for (; c0 < cols; c0++)
+                    for (int r = 0; r < 16; r++) dst[(nint)c0 * ldDst + r] = src[(nint)r * ldSrc + c0];
+                r0 = 16;
+            }
             for (; r0 + 8 <= rows; r0 += 8)
             {
                 for (c0 = 0; c0 + 8 <= cols; c0 += 8)
