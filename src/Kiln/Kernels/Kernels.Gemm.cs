@@ -120,7 +120,7 @@ public static unsafe class Gemm
         }
 
         int parts = Partitions(threads, m, n, k, isa);
-        bool packed = kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (parts > 1 || PackingPays(form, m, n, k)));
+        bool packed = PackedEngineTakes(kernel, form, m, n, k, parts);
         if (packed && isa != KernelIsa.Portable)
         {
             fixed (float* pa = a, pb = b, pc = c, pbias = bias, pz = preActivation)
@@ -245,8 +245,13 @@ public static unsafe class Gemm
     {
         if (isa == KernelIsa.Portable || MatrixVectorPartitions(kernel, form, threads, m, n, k, isa) > 1) return false;
         if (kernel == GemmKernel.Auto && GemmDot.Pays(isa, form, m, n, k)) return false;
-        return kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (Partitions(threads, m, n, k, isa) > 1 || PackingPays(form, m, n, k)));
+        return PackedEngineTakes(kernel, form, m, n, k, Partitions(threads, m, n, k, isa));
     }
+
+    /// <summary><see cref="Run{TAct}"/>'s last choice, once neither the matrix-vector split nor the dot form took the
+    /// product: the packed engine when asked for, or on Auto when the product is split between threads or packing pays.</summary>
+    private static bool PackedEngineTakes(GemmKernel kernel, GemmForm form, int m, int n, int k, int parts) =>
+        kernel == GemmKernel.Packed || (kernel == GemmKernel.Auto && (parts > 1 || PackingPays(form, m, n, k)));
 
     /// <summary>
     /// One thread, the packed kernel, the sizes as type constants (<typeparamref name="TShape"/>): the way generated

@@ -58,13 +58,21 @@ public static class Transpose
     internal static unsafe void Block(float* src, int ldSrc, float* dst, int ldDst, int rows, int cols)
     {
         int r0 = 0, c0;
-        if (Avx512F.IsSupported)
+        if (Avx.IsSupported)
         {
-            // 16 × 16 on AVX-512: 64 shuffles for 256 values (8 × 8 takes 24 for 64) and whole-line loads.
+            // Strips of 16 rows. On AVX-512, 16 × 16 blocks: 64 shuffles for 256 values (8 × 8 takes 24 for 64) and
+            // whole-line loads. Otherwise (and for the columns left over) both 8-row halves per 8 columns, so that a
+            // destination line of 16 floats (the AVX2 GEMM's Nt panel) is written whole at once and each source line is
+            // read in consecutive steps: on the Zen 3 host the Nt pack ran 15–35% faster than half after half (784- and
+            // 128-deep panels, from L2 and from L3; fastest and median of 31 rounds), the (64, 256, 784), (32, 512, 128)
+            // and (64, 128, 256) Nt products level at their fastest and 2–7% faster at the median of 151 rounds. Then a
+            // last strip of 8.
             for (; r0 + 16 <= rows; r0 += 16)
             {
-                for (c0 = 0; c0 + 16 <= cols; c0 += 16)
-                    Block16x16(src + (nint)r0 * ldSrc + c0, ldSrc, dst + (nint)c0 * ldDst + r0, ldDst);
+                c0 = 0;
+                if (Avx512F.IsSupported)
+                    for (; c0 + 16 <= cols; c0 += 16)
+                        Block16x16(src + (nint)r0 * ldSrc + c0, ldSrc, dst + (nint)c0 * ldDst + r0, ldDst);
                 for (; c0 + 8 <= cols; c0 += 8)
                 {
                     Block8x8(ref src[(nint)r0 * ldSrc + c0], ldSrc, ref dst[(nint)c0 * ldDst + r0], ldDst);
@@ -72,25 +80,6 @@ public static class Transpose
                 }
                 for (; c0 < cols; c0++)
                     for (int r = r0; r < r0 + 16; r++) dst[(nint)c0 * ldDst + r] = src[(nint)r * ldSrc + c0];
-            }
-        }
-        if (Avx.IsSupported)
-        {
-            if (r0 == 0 && rows == 16)
-            {
-                // A 16-row block (the AVX2 GEMM's Nt panel: 16 columns of B): both 8-row halves per 8 columns, so that
-                // each 64-byte line of the panel is written whole at once and each source line is read in consecutive
-                // steps. On the Zen 3 host the pack ran 15–35% faster than half after half (784- and 128-deep panels,
-                // from L2 and from L3; fastest and median of 31 rounds), the (64, 256, 784), (32, 512, 128) and
-                // (64, 128, 256) Nt products level at their fastest and 2–7% faster at the median of 151 rounds.
-                for (c0 = 0; c0 + 8 <= cols; c0 += 8)
-                {
-                    Block8x8(ref src[c0], ldSrc, ref dst[(nint)c0 * ldDst], ldDst);
-                    Block8x8(ref src[8 * (nint)ldSrc + c0], ldSrc, ref dst[(nint)c0 * ldDst + 8], ldDst);
-                }
-                for (; c0 < cols; c0++)
-                    for (int r = 0; r < 16; r++) dst[(nint)c0 * ldDst + r] = src[(nint)r * ldSrc + c0];
-                r0 = 16;
             }
             for (; r0 + 8 <= rows; r0 += 8)
             {

@@ -35,6 +35,9 @@ public readonly struct WeightPack
     /// <summary>The packed values.</summary>
     public ReadOnlySpan<float> Values => _array is null ? default : _array.AsSpan(_offset, _length);
 
+    /// <summary>The memory it lies in (reused by the next pack of its slot).</summary>
+    internal float[]? Array => _array;
+
     /// <summary>Whether this is a weight of that shape packed for <paramref name="isa"/>.</summary>
     public bool Fits(KernelIsa isa, int outFeatures, int inFeatures) =>
         _array is not null && Isa == isa && OutFeatures == outFeatures && InFeatures == inFeatures;
@@ -50,7 +53,6 @@ public readonly struct WeightPack
 /// </summary>
 public sealed class PackedWeights
 {
-    private readonly float[]?[] _arrays;
     private readonly WeightPack[] _packs;
     private ParameterSet? _parameters;
     private long _version;
@@ -59,7 +61,6 @@ public sealed class PackedWeights
     public PackedWeights(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        _arrays = new float[]?[count];
         _packs = new WeightPack[count];
     }
 
@@ -83,13 +84,11 @@ public sealed class PackedWeights
         if (isa == KernelIsa.Portable || GemmDot.Pays(isa, GemmForm.Nt, 2, outFeatures, inFeatures))
         {
             // No product of this weight reaches the packed engine (a narrow head is read as dot products): nothing to keep.
-            _arrays[slot] = null;
             _packs[slot] = default;
             return;
         }
         int length = Gemm.PackedSize(isa, outFeatures, inFeatures);
-        float[] array = _arrays[slot] is { } kept && kept.Length >= length + 16 ? kept : GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
-        _arrays[slot] = array;
+        float[] array = _packs[slot].Array is { } kept && kept.Length >= length + 16 ? kept : GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
         int offset = AlignedOffset(array);
         Gemm.Pack(isa, GemmForm.Nt, weight, outFeatures, inFeatures, array.AsSpan(offset, length));
         _packs[slot] = new WeightPack(array, offset, length, isa, outFeatures, inFeatures);
@@ -107,8 +106,7 @@ public sealed class PackedWeights
     public void Release()
     {
         _parameters = null;
-        Array.Clear(_arrays);
-        Array.Clear(_packs);
+        System.Array.Clear(_packs);
     }
 
     /// <summary>The pack of <paramref name="slot"/> while <see cref="Current"/>, else <c>default</c> (the product packs per call).</summary>
