@@ -19,6 +19,24 @@ internal readonly struct ARowMajor : IALayout { public static bool Packed => fal
 /// <summary>A packed micro-panel: for each depth, the tile's rows side by side (Tn's A, copied).</summary>
 internal readonly struct APacked : IALayout { public static bool Packed => true; }
 
+/// <summary>How a micro-kernel reads its B operand: packed panels (each depth's vectors side by side, so the depth
+/// stride is the tile's width, a constant), or a k-major matrix where it lies (the depth stride its row stride),
+/// optionally copying what it reads into packed panels for the row panels after it.</summary>
+internal interface IBLayout
+{
+    static abstract bool InPlace { get; }
+    static abstract bool Copies { get; }
+}
+
+/// <summary>B packed into panels of the tile's width.</summary>
+internal readonly struct BPanels : IBLayout { public static bool InPlace => false; public static bool Copies => false; }
+
+/// <summary>A k-major B read where it lies.</summary>
+internal readonly struct BInPlace : IBLayout { public static bool InPlace => true; public static bool Copies => false; }
+
+/// <summary>A k-major B read where it lies, each vector also stored into its packed panel.</summary>
+internal readonly struct BInPlaceCopied : IBLayout { public static bool InPlace => true; public static bool Copies => true; }
+
 /// <summary>
 /// Where the packed GEMM gets the A micro-panel of rows [ir, ir + rows) and depths [pc, pc + kc): a matrix read in
 /// place, a k-major matrix copied, or rows gathered from an image (a convolution's im2col, one panel at a time).
@@ -205,8 +223,9 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// When more than one column block shares such a copied A, depth blocks go outermost and each one's panels are copied
 /// once and kept for every column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single
 /// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
-/// 1,024 floats; AVX2: 256, or any stride under fewer than 64 rows). All the whole tiles of a row panel run in one
-/// call of the micro-kernel.
+/// 1,024 floats; AVX2: 256, or any stride under fewer than 64 rows). A k-major B that is packed is packed by the first
+/// row panel's tiles as they read it in place where the geometry's CopyStride allows (AVX2: rows less than a page
+/// apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one call of the micro-kernel.
 /// </para>
 /// <para>
 /// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 10, 8, 6, 4, 2, 1 rows)
@@ -223,9 +242,10 @@ internal static unsafe class GemmPacked
     /// <paramref name="Wide"/>: a copied A under more columns than NC takes one column block across them when it can
     /// (<see cref="WideStep"/>); a k-major B (Nn, Tn) whose rows lie fewer than <paramref name="InPlaceStride"/> floats
     /// apart, or under fewer than <paramref name="InPlaceBatch"/> rows of C, is read where it lies rather than packed
-    /// (<see cref="Blocks"/>).</summary>
+    /// (<see cref="Blocks"/>); one that is packed, its rows fewer than <paramref name="CopyStride"/> floats apart (0:
+    /// never), is packed by the first row panel's tiles as they read it in place, not in a pass of its own.</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
-        int InPlaceBatch = 0)
+        int InPlaceBatch = 0, int CopyStride = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -268,8 +288,14 @@ internal static unsafe class GemmPacked
     /// (64, 256, 784) 81 / 74, 61 / 55; but (32, 512, 128) 62 / 74 and 63 / 74, (48, 256, 512) 73 / 76 and 73 / 80;
     /// rows up to 768 bytes apart ((64, 128, 256), (128, 192, 384), (256, 128, 256)) level or faster in place. Blocks
     /// of 256 × 128, 384 × 128, 192 × 256, 256 × 192 and 128 × 256 measured level with 384 × 256 there (256³ to 1024³,
-    /// the three forms).</summary>
-    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64);
+    /// the three forms). A packed k-major B whose rows lie less than a page apart is copied by the first row panel as
+    /// it reads it (CopyStride): the copy's own pass over B is saved, and the first panel's tiles store each B vector
+    /// they load. Against a pass of its own (same host, fastest of 15–31 rounds, ratio of the fastest and median of
+    /// the per-round ratios): 256³ Nn 1.02 / 1.02, Tn 1.02 / 1.02; (64, 256, 784) Nn 1.02 / 1.01, Tn 1.04 / 1.03;
+    /// (96, 512, 256) 1.03 / 1.03 and 1.07 / 1.06; (128, 512, 512) 1.04 / 1.04 and 1.05 / 1.04; 512³ level (more rows
+    /// share each copy); rows a page apart (1024³) lost 2–4% (each depth of a panel on a new page), so they are packed
+    /// row by row as before.</summary>
+    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 1024);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -328,9 +354,9 @@ internal static unsafe class GemmPacked
     {
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
-            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0)
+            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0)
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride and InPlaceBatch not negative.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch and CopyStride not negative.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -552,14 +578,21 @@ internal static unsafe class GemmPacked
             // kb < kBlocks, so pc ≤ (kBlocks − 1)·kStep < k: every step has depth.
             int jc = jBegin + jb * ncBlock, pc = kb * kStep;
             int nc = Math.Min(ncBlock, jEnd - jc), kc = Math.Min(kStep, k - pc);
-            if (bInPlace)
+            // A k-major B that is packed: with CopyWhileReading the first row panel reads it in place and stores each
+            // vector into its panel as it goes, and the row panels after it read the panels.
+            bool copyWhileReading = !bInPlace && bSource.InPlace && bSource.Ld < g.CopyStride;
+            int wholePanels = nc / nr * nr;
+            if (bInPlace || copyWhileReading)
             {
                 // The last, partial panel is copied (zero-padded) so that no vector reads past B's rows.
-                int full = nc / nr * nr;
-                if (full < nc) bSource.Pack(pc, kc, jc + full, nc - full, w, scratch.EdgeB);
+                float* edge = bInPlace ? scratch.EdgeB : scratch.PackB + (nint)wholePanels * kc;
+                if (wholePanels < nc) bSource.Pack(pc, kc, jc + wholePanels, nc - wholePanels, w, edge);
             }
-            float* packedBlock = bInPlace ? bSource.At(pc, jc) : bSource.Block(pc, kc, jc, nc, w, scratch.PackB);
-            var blockB = new BlockB(bInPlace, packedBlock, scratch.EdgeB, bSource.Ld, nc);
+            float* packedBlock = bInPlace ? bSource.At(pc, jc) : copyWhileReading ? scratch.PackB : bSource.Block(pc, kc, jc, nc, w, scratch.PackB);
+            var blockB = new BlockB(bInPlace, packedBlock, scratch.EdgeB, bSource.Ld, nc, null);
+            BlockB firstB = copyWhileReading
+                ? new BlockB(true, bSource.At(pc, jc), scratch.PackB + (nint)wholePanels * kc, bSource.Ld, nc, scratch.PackB)
+                : blockB;
             var store = new TileStore(pc > 0 || accumulate, pc + kc == k, bias, z, ldc, scratch.EdgeTile, transposed, prefetchC);
             for (int ir = 0; ir < m;)
             {
@@ -575,12 +608,12 @@ internal static unsafe class GemmPacked
                     // While this panel's tiles run, the lines of A the next group's copy reads are asked for.
                     PanelPrefetch ahead = typeof(TA) == typeof(KMajorA) && (!keepA || jb == 0)
                         ? Unsafe.As<TA, KMajorA>(ref aSource).Ahead(ir, rows, pc, kc, m) : default;
-                    RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, blockB, cRows, rowStore, act, ahead);
+                    RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, ir == 0 ? firstB : blockB, cRows, rowStore, act, ahead);
                 }
                 else
                 {
                     float* panel = aSource.Panel(ir, rows, pc, kc, m, scratch.PackA, out int lda);
-                    RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, blockB, cRows, rowStore, act, default);
+                    RowPanel<TVec, TSimd, ARowMajor, TAct>(rows, kc, panel, lda, ir == 0 ? firstB : blockB, cRows, rowStore, act, default);
                 }
                 ir += rows;
             }
@@ -595,9 +628,11 @@ internal static unsafe class GemmPacked
             : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 
     /// <summary>Where the B panels of one (column block, depth block) lie: packed consecutively (panel stride kc·width,
-    /// row stride width), or in place (row stride n) with the last, partial panel in <see cref="Edge"/>.</summary>
-    private readonly struct BlockB(bool inPlace, float* start, float* edge, int n, int nc)
+    /// row stride width), or in place (row stride n) with the last, partial panel in <see cref="Edge"/>; an in-place
+    /// block with <see cref="Copy"/> has its whole panels stored there, packed, as they are read.</summary>
+    private readonly struct BlockB(bool inPlace, float* start, float* edge, int n, int nc, float* copy)
     {
+        public readonly float* Copy = copy;
         public readonly bool InPlace = inPlace;
         public readonly float* Start = start;
         public readonly float* Edge = edge;
@@ -656,32 +691,42 @@ internal static unsafe class GemmPacked
         int w = TSimd.Count, nr = 2 * w, nc = blockB.Nc;
         int full = nc / nr, jr = full * nr;
         if (full > 0)
-            Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, blockB.Start, blockB.InPlace ? blockB.N : nr,
-                blockB.InPlace ? nr : (nint)nr * kc, full, c, store, act, nr, ahead);
+        {
+            if (blockB.Copy != null)
+                Kernel<TVec, TSimd, TRows, Const2, TA, BInPlaceCopied, TAct>(kc, a, lda, blockB.Start, blockB.N, nr, full, c, store, act, nr, ahead, blockB.Copy);
+            else if (blockB.InPlace)
+                Kernel<TVec, TSimd, TRows, Const2, TA, BInPlace, TAct>(kc, a, lda, blockB.Start, blockB.N, nr, full, c, store, act, nr, ahead);
+            else
+                Kernel<TVec, TSimd, TRows, Const2, TA, BPanels, TAct>(kc, a, lda, blockB.Start, nr, (nint)nr * kc, full, c, store, act, nr, ahead);
+        }
         if (jr < nc)
         {
             int cols = nc - jr;
             int width = cols <= w ? w : nr;
             float* panel = blockB.InPlace ? blockB.Edge : blockB.Start + (nint)jr * kc;
-            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, TAct>(kc, a, lda, panel, w, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
-            else Kernel<TVec, TSimd, TRows, Const2, TA, TAct>(kc, a, lda, panel, nr, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
+            if (width == w) Kernel<TVec, TSimd, TRows, Const1, TA, BPanels, TAct>(kc, a, lda, panel, w, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
+            else Kernel<TVec, TSimd, TRows, Const2, TA, BPanels, TAct>(kc, a, lda, panel, nr, 0, 1, store.At(c, 0, jr), store.Shift(0, jr), act, cols);
         }
     }
 
     /// <summary>
     /// The micro-kernel: a TRows × TCols-vector tile of C, Σ over kc of A(r, p)·B(p, ·), with A broadcast and B loaded
     /// a vector at a time; then the epilogue. Rows are read from up to four base pointers three rows apart, so a
-    /// row-major A needs only its row stride in a register and a packed panel only constant offsets. A whole
-    /// tile is finished in registers; an edge tile (<paramref name="cols"/> short of the width) is spilled to scratch
+    /// row-major A needs only its row stride in a register and a packed panel only constant offsets. B is read from
+    /// packed panels (depth stride the tile width) or in place (depth stride <paramref name="bStride"/>), and then
+    /// optionally stored, vector by vector, into the panels at <paramref name="bCopy"/> (<see cref="BInPlaceCopied"/>).
+    /// A whole tile is finished in registers; an edge tile (<paramref name="cols"/> short of the width) is spilled to scratch
     /// and finished by <see cref="StoreEdge"/>, so no masked code sits beside the live accumulators.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel<TVec, TSimd, TRows, TCols, TA, TAct>(int kc, float* aStart, int lda, float* bStart, int ldb, nint bStep, int tiles,
-        float* c0, TileStore store0, TAct act, int cols, PanelPrefetch ahead = default)
+    private static void Kernel<TVec, TSimd, TRows, TCols, TA, TB, TAct>(int kc, float* aStart, int lda, float* bStart, int bStride, nint bStep,
+        int tiles, float* c0, TileStore store0, TAct act, int cols, PanelPrefetch ahead = default, float* bCopy = null)
         where TVec : struct where TSimd : ISimd<TVec> where TRows : struct, IConstant where TCols : struct, IConstant
-        where TA : struct, IALayout where TAct : struct, IUnaryOperator
+        where TA : struct, IALayout where TB : struct, IBLayout where TAct : struct, IUnaryOperator
     {
-        int w = TSimd.Count, rows = TRows.Value;
+        int w = TSimd.Count, rows = TRows.Value, nr = TCols.Value * w;
+        // Packed panels: the depth stride is the tile's width, a constant the loads fold into their offsets.
+        int ldb = TB.InPlace ? bStride : nr;
         bool two = TCols.Value == 2;
         // Packed: rows adjacent (stride 1), depth stride = the tile height; row-major: rows lda apart, depth contiguous.
         nint rs = TA.Packed ? 1 : lda, ps = TA.Packed ? rows : 1;
@@ -691,6 +736,8 @@ internal static unsafe class GemmPacked
             if (ahead.Any) ahead.Issue(tile, tiles);
             int jr = tile * TCols.Value * w;
             float* a = aStart, b = bStart + tile * bStep;
+            // Where this tile's B panel is copied to (BInPlaceCopied): panels kc·nr floats apart.
+            float* bc = TB.Copies ? bCopy + (nint)tile * nr * kc : null;
             float* c = store0.At(c0, 0, jr);
             TileStore store = tile == 0 ? store0 : store0.Shift(0, jr);
             float* a3 = a + 3 * rs, a6 = a + 6 * rs, a9 = a + 9 * rs;
@@ -709,6 +756,7 @@ internal static unsafe class GemmPacked
                     {
                         TVec b0 = TSimd.Load(ref b[0]);
                         TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                        if (TB.Copies) { TSimd.Store(b0, ref bc[0]); if (two) TSimd.Store(b1, ref bc[w]); }
                         TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
                         if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
                         if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
@@ -725,6 +773,7 @@ internal static unsafe class GemmPacked
                     {
                         TVec b0 = TSimd.Load(ref b[ldb]);
                         TVec b1 = two ? TSimd.Load(ref b[ldb + w]) : default;
+                        if (TB.Copies) { TSimd.Store(b0, ref bc[nr]); if (two) TSimd.Store(b1, ref bc[nr + w]); }
                         TVec x = TSimd.Broadcast(a[ps]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
                         if (rows > 1) { x = TSimd.Broadcast(a[rs + ps]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
                         if (rows > 2) { x = TSimd.Broadcast(a[2 * rs + ps]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
@@ -743,6 +792,7 @@ internal static unsafe class GemmPacked
                     if (rows > 6) a6 += 2 * ps;
                     if (rows > 9) a9 += 2 * ps;
                     b += 2 * ldb;
+                    if (TB.Copies) bc += 2 * nr;
                 }
                 if (end == kc) break;
                 PrefetchTile(c, store.Ldc, rows, two ? 2 : 1, w);
@@ -753,6 +803,7 @@ internal static unsafe class GemmPacked
                 {
                     TVec b0 = TSimd.Load(ref b[0]);
                     TVec b1 = two ? TSimd.Load(ref b[0 + w]) : default;
+                    if (TB.Copies) { TSimd.Store(b0, ref bc[0]); if (two) TSimd.Store(b1, ref bc[w]); }
                     TVec x = TSimd.Broadcast(a[0]); c00 = TSimd.MultiplyAdd(x, b0, c00); if (two) c01 = TSimd.MultiplyAdd(x, b1, c01);
                     if (rows > 1) { x = TSimd.Broadcast(a[rs]); c10 = TSimd.MultiplyAdd(x, b0, c10); if (two) c11 = TSimd.MultiplyAdd(x, b1, c11); }
                     if (rows > 2) { x = TSimd.Broadcast(a[2 * rs]); c20 = TSimd.MultiplyAdd(x, b0, c20); if (two) c21 = TSimd.MultiplyAdd(x, b1, c21); }
