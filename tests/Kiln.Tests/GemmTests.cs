@@ -334,26 +334,32 @@ public unsafe class PackedGeometryTests
     /// others keep its panels across column blocks. InPlaceStride 0 packs every k-major B (Nn, Tn) under more rows than
     /// a tile, 8 reads in place only those of fewer than 8 columns, and with InPlaceBatch 13 those under fewer than 13
     /// rows; the rest read every such B in place. CopyStride (the last): a k-major B that is packed, its rows fewer
-    /// floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only).</summary>
+    /// floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only). Then
+    /// the C prefetch limits: floats of C above which, and the depth of block from which, C's tiles are prefetched
+    /// before they are stored (0, 0: every tile; 40, 10: a C of more than 40 floats under blocks at least 10 deep).</summary>
     public static IEnumerable<object[]> Geometries() =>
         from g in new[]
         {
-            (6, 16, 32, 0, false, 1024, 0, 0), (12, 16, 32, 0, false, 1024, 0, 0), (12, 5, 48, 0, false, 1024, 0, 0),
-            (6, 384, 256, 0, false, 256, 64, 1024), (12, 256, 512, 1024, true, 1024, 0, 0), (6, 7, 24, 0, false, 1024, 0, 0),
-            (12, 5, 48, 16, false, 1024, 0, 0), (6, 7, 24, 20, false, 1024, 0, 0), (12, 16, 32, 0, true, 1024, 0, 0),
-            (6, 7, 24, 0, true, 1024, 0, 0), (6, 16, 32, 0, false, 0, 0, 0), (12, 5, 48, 16, true, 8, 0, 0), (6, 7, 24, 0, false, 0, 13, 0),
-            (6, 16, 32, 0, false, 0, 0, 1024), (12, 5, 48, 16, true, 8, 0, 1024), (6, 7, 24, 0, false, 0, 13, 20),
+            (6, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0), (12, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0),
+            (12, 5, 48, 0, false, 1024, 0, 0, 1L << 16, 0), (6, 384, 256, 0, false, 256, 64, 1024, 4096, 192),
+            (12, 256, 512, 1024, true, 1024, 0, 0, 1L << 16, 0), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0),
+            (12, 5, 48, 16, false, 1024, 0, 0, 1L << 16, 0), (6, 7, 24, 20, false, 1024, 0, 0, 1L << 16, 0),
+            (12, 16, 32, 0, true, 1024, 0, 0, 1L << 16, 0), (6, 7, 24, 0, true, 1024, 0, 0, 1L << 16, 0),
+            (6, 16, 32, 0, false, 0, 0, 0, 1L << 16, 0), (12, 5, 48, 16, true, 8, 0, 0, 1L << 16, 0),
+            (6, 7, 24, 0, false, 0, 13, 0, 1L << 16, 0), (6, 16, 32, 0, false, 0, 0, 1024, 1L << 16, 0),
+            (12, 5, 48, 16, true, 8, 0, 1024, 1L << 16, 0), (6, 7, 24, 0, false, 0, 13, 20, 1L << 16, 0),
+            (6, 16, 32, 0, false, 1024, 0, 0, 0, 0), (12, 5, 48, 16, true, 0, 0, 1024, 40, 10),
         }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, g.Item9, g.Item10, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
     public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, int inPlaceStride,
-        int inPlaceBatch, int copyStride, GemmForm form)
+        int inPlaceBatch, int copyStride, long cPrefetchFloats, int cPrefetchDepth, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
-        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch, copyStride);
+        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch, copyStride, cPrefetchFloats, cPrefetchDepth);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -379,7 +385,7 @@ public unsafe class PackedGeometryTests
                     for (int i = 0; i < m * n; i++)
                     {
                         double tolerance = 2e-6 * magnitude[i] + 1e-6;
-                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch} Copy<{copyStride} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch} Copy<{copyStride} CPrefetch>{cPrefetchFloats}/{cPrefetchDepth} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
                         if (epilogue)
                         {
                             Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
@@ -430,6 +436,8 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(12, 384, 512, 0, Wide: true)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceStride: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CopyStride: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CPrefetchFloats: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CPrefetchDepth: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
     }
 

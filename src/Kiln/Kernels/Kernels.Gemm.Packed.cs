@@ -243,9 +243,15 @@ internal static unsafe class GemmPacked
     /// (<see cref="WideStep"/>); a k-major B (Nn, Tn) whose rows lie fewer than <paramref name="InPlaceStride"/> floats
     /// apart, or under fewer than <paramref name="InPlaceBatch"/> rows of C, is read where it lies rather than packed
     /// (<see cref="Blocks"/>); one that is packed, its rows fewer than <paramref name="CopyStride"/> floats apart (0:
-    /// never), is packed by the first row panel's tiles as they read it in place, not in a pass of its own.</summary>
+    /// never), is packed by the first row panel's tiles as they read it in place, not in a pass of its own. The rows
+    /// of each tile of a C of more than <paramref name="CPrefetchFloats"/> floats are prefetched before the tile is stored
+    /// when its depth blocks are at least <paramref name="CPrefetchDepth"/> deep. The default, 256 KB (a quarter of the
+    /// Zen 4 host's L2): there (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7
+    /// GFLOP/s with the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 /
+    /// 103.8 against 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's
+    /// shapes the prefetches 0–2% slower; the threshold was 1 MB before.</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
-        int InPlaceBatch = 0, int CopyStride = 0)
+        int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -294,8 +300,13 @@ internal static unsafe class GemmPacked
     /// the per-round ratios): 256³ Nn 1.02 / 1.02, Tn 1.02 / 1.02; (64, 256, 784) Nn 1.02 / 1.01, Tn 1.04 / 1.03;
     /// (96, 512, 256) 1.03 / 1.03 and 1.07 / 1.06; (128, 512, 512) 1.04 / 1.04 and 1.05 / 1.04; 512³ level (more rows
     /// share each copy); rows a page apart (1024³) lost 2–4% (each depth of a panel on a new page), so they are packed
-    /// row by row as before.</summary>
-    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 1024);
+    /// row by row as before. C's tiles are prefetched from 16 KB of C (not 256 KB) under blocks at least 192 deep: with
+    /// against without, fastest of 21 rounds (medians alike): 256³ Nn 98.7 / 97.5 GFLOP/s, Nt 97.2 / 95.9, Tn 92.8 /
+    /// 91.8; (64, 128, 256) 97.6 / 96.5, 93.5 / 92.4, 93.5 / 92.1; (64, 256, 784) Nn 93.2 / 92.3, Nt 86.1 / 85.2, Tn
+    /// 89.1 / 87.2; (96, 512, 256) Nt 92.5 / 92.0; (64, 64, 64) (16 KB) level. 128 deep they cost up to 1% ((32, 512,
+    /// 128) over 41 rounds) and were level under larger C ((512, 512, 128), (1024, 1024, 128)).</summary>
+    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 1024, CPrefetchFloats: 4096,
+        CPrefetchDepth: 192);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -354,9 +365,10 @@ internal static unsafe class GemmPacked
     {
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
-            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0)
+            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0
+            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0)
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch and CopyStride not negative.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride and the C prefetch limits not negative.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -567,9 +579,9 @@ internal static unsafe class GemmPacked
         // packed once, under the first column block, and kept for the others. Otherwise column blocks outermost.
         // (A k-major A that is a single panel already, KMajorA.InPlace, is read where it lies: nothing to keep.)
         bool keepA = TA.Packed && jBlocks > 1 && !(typeof(TA) == typeof(KMajorA) && Unsafe.As<TA, KMajorA>(ref aSource).InPlace(mr, m));
-        // A C larger than a quarter of L2 has its tiles' rows prefetched before they are stored (Kernel); a smaller one
-        // is left to the caches (at 256³ and on the zoo's shapes the prefetches measured 0–2% slower).
-        bool prefetchC = !transposed && (long)m * ldc > CPrefetchFloats;
+        // A C larger than the geometry's CPrefetchFloats, under depth blocks at least CPrefetchDepth deep, has its tiles'
+        // rows prefetched before they are stored (Kernel); a smaller one is left to the caches.
+        bool prefetchC = !transposed && (long)m * ldc > g.CPrefetchFloats && kStep >= g.CPrefetchDepth;
         float* aBlock = keepA ? scratch.ABlock(checked((m + mr) * PanelRowFloats(kStep))) : null;
         int aSpan = PanelGroup * mr;
         for (int step = 0; step < jBlocks * kBlocks; step++)
@@ -894,11 +906,6 @@ internal static unsafe class GemmPacked
     /// 160, 384 and the tile's start measured no better at 1024³).</summary>
     private const int CPrefetchDepths = 96;
 
-    /// <summary>Floats of C above which its tiles are prefetched: 256 KB, a quarter of the L2 of the hosts measured. On the
-    /// Zen 4 host (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7 GFLOP/s with
-    /// the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 / 103.8 against
-    /// 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level; the threshold was 1 MB before.</summary>
-    private const long CPrefetchFloats = 1 << 16;
 
     /// <summary>Each row of a tile of C (one or two vectors: a line each on AVX-512) into L1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
