@@ -126,7 +126,8 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
     /// where a product's operands come from DRAM as often as not (the L3 is shared with other tenants), the copies of
     /// 512³ took 184 µs of a 2.4 ms product in the scratch loop and 97 with this (1024³: 796 against 358 µs); fastest of 21
     /// interleaved rounds, with against without, Tn 512³ 110.7 / 110.8 against 108.4 / 109.3 GFLOP/s, 1024³ 106.3 / 106.7
-    /// against 105.8 / 105.6; 256³, (256, 784, 64) and (128, 512, 32) level.</summary>
+    /// against 105.8 / 105.6; 256³, (256, 784, 64) and (128, 512, 32) level. Asked for only for an A larger than the
+    /// geometry's APrefetchFloats: on the Zen 3 host (AVX2) an A that L2 holds ran faster without.</summary>
     public PanelPrefetch Ahead(int ir, int rows, int pc, int kc, int m)
     {
         int span = GemmPacked.PanelGroup * rows, next = ir - ir % span + span;
@@ -249,9 +250,11 @@ internal static unsafe class GemmPacked
     /// Zen 4 host's L2): there (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7
     /// GFLOP/s with the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 /
     /// 103.8 against 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's
-    /// shapes the prefetches 0–2% slower; the threshold was 1 MB before.</summary>
+    /// shapes the prefetches 0–2% slower; the threshold was 1 MB before. A copied k-major A (Tn) of more than
+    /// <paramref name="APrefetchFloats"/> floats has the lines of each next group of panels prefetched while the
+    /// current group's tiles run (<see cref="KMajorA.Ahead"/>).</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
-        int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0)
+        int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0, long APrefetchFloats = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -304,9 +307,13 @@ internal static unsafe class GemmPacked
     /// against without, fastest of 21 rounds (medians alike): 256³ Nn 98.7 / 97.5 GFLOP/s, Nt 97.2 / 95.9, Tn 92.8 /
     /// 91.8; (64, 128, 256) 97.6 / 96.5, 93.5 / 92.4, 93.5 / 92.1; (64, 256, 784) Nn 93.2 / 92.3, Nt 86.1 / 85.2, Tn
     /// 89.1 / 87.2; (96, 512, 256) Nt 92.5 / 92.0; (64, 64, 64) (16 KB) level. 128 deep they cost up to 1% ((32, 512,
-    /// 128) over 41 rounds) and were level under larger C ((512, 512, 128), (1024, 1024, 128)).</summary>
+    /// 128) over 41 rounds) and were level under larger C ((512, 512, 128), (1024, 1024, 128)). A Tn's A has the next
+    /// group's lines prefetched only above 256 KB (an A that L2 holds is faster without: fastest of 21 rounds,
+    /// without / with, 256³ 95.0 / 93.3 GFLOP/s, (64, 256, 784) 89.7 / 88.0, (64, 128, 256) 93.6 / 91.9, and over 15
+    /// rounds (128, 512, 512) and (256, 784, 64) level; larger ones are faster with: 1024³ 93.2 / 92.5 with / without,
+    /// (2048, 512, 512) 94.1 / 92.3).</summary>
     public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 1024, CPrefetchFloats: 4096,
-        CPrefetchDepth: 192);
+        CPrefetchDepth: 192, APrefetchFloats: 1 << 16);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -366,9 +373,9 @@ internal static unsafe class GemmPacked
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
             || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0
-            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0)
+            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0)
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride and the C prefetch limits not negative.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride and the prefetch limits not negative.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -617,8 +624,9 @@ internal static unsafe class GemmPacked
                     // one is found there by the later column blocks.
                     float* place = keepA ? aBlock + (nint)ir * PanelRowFloats(kc) : scratch.PackA + ir % aSpan * PanelRowFloats(kc);
                     float* panel = keepA && jb > 0 ? place : aSource.Panel(ir, rows, pc, kc, m, place, out _);
-                    // While this panel's tiles run, the lines of A the next group's copy reads are asked for.
-                    PanelPrefetch ahead = typeof(TA) == typeof(KMajorA) && (!keepA || jb == 0)
+                    // While this panel's tiles run, the lines of A the next group's copy reads are asked for (an A larger
+                    // than the geometry's APrefetchFloats).
+                    PanelPrefetch ahead = typeof(TA) == typeof(KMajorA) && (!keepA || jb == 0) && (long)m * k > g.APrefetchFloats
                         ? Unsafe.As<TA, KMajorA>(ref aSource).Ahead(ir, rows, pc, kc, m) : default;
                     RowPanel<TVec, TSimd, APacked, TAct>(rows, kc, panel, rows, ir == 0 ? firstB : blockB, cRows, rowStore, act, ahead);
                 }
