@@ -225,7 +225,7 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// once and kept for every column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single
 /// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
 /// 1,024 floats; AVX2: 256, or any stride under fewer than 64 rows). A k-major B that is packed is packed by the first
-/// row panel's tiles as they read it in place where the geometry's CopyStride allows (AVX2: rows less than a page
+/// row panel's tiles as they read it in place where the geometry's CopyStride allows (AVX2: rows less than 2 KB
 /// apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one call of the micro-kernel.
 /// </para>
 /// <para>
@@ -297,22 +297,30 @@ internal static unsafe class GemmPacked
     /// (64, 256, 784) 81 / 74, 61 / 55; but (32, 512, 128) 62 / 74 and 63 / 74, (48, 256, 512) 73 / 76 and 73 / 80;
     /// rows up to 768 bytes apart ((64, 128, 256), (128, 192, 384), (256, 128, 256)) level or faster in place. Blocks
     /// of 256 × 128, 384 × 128, 192 × 256, 256 × 192 and 128 × 256 measured level with 384 × 256 there (256³ to 1024³,
-    /// the three forms). A packed k-major B whose rows lie less than a page apart is copied by the first row panel as
-    /// it reads it (CopyStride): the copy's own pass over B is saved, and the first panel's tiles store each B vector
-    /// they load. Against a pass of its own (same host, fastest of 15–31 rounds, ratio of the fastest and median of
-    /// the per-round ratios): 256³ Nn 1.02 / 1.02, Tn 1.02 / 1.02; (64, 256, 784) Nn 1.02 / 1.01, Tn 1.04 / 1.03;
-    /// (96, 512, 256) 1.03 / 1.03 and 1.07 / 1.06; (128, 512, 512) 1.04 / 1.04 and 1.05 / 1.04; 512³ level (more rows
-    /// share each copy); rows a page apart (1024³) lost 2–4% (each depth of a panel on a new page), so they are packed
-    /// row by row as before. C's tiles are prefetched from 16 KB of C (not 256 KB) under blocks at least 192 deep: with
-    /// against without, fastest of 21 rounds (medians alike): 256³ Nn 98.7 / 97.5 GFLOP/s, Nt 97.2 / 95.9, Tn 92.8 /
-    /// 91.8; (64, 128, 256) 97.6 / 96.5, 93.5 / 92.4, 93.5 / 92.1; (64, 256, 784) Nn 93.2 / 92.3, Nt 86.1 / 85.2, Tn
-    /// 89.1 / 87.2; (96, 512, 256) Nt 92.5 / 92.0; (64, 64, 64) (16 KB) level. 128 deep they cost up to 1% ((32, 512,
-    /// 128) over 41 rounds) and were level under larger C ((512, 512, 128), (1024, 1024, 128)). A Tn's A has the next
-    /// group's lines prefetched only above 256 KB (an A that L2 holds is faster without: fastest of 21 rounds,
-    /// without / with, 256³ 95.0 / 93.3 GFLOP/s, (64, 256, 784) 89.7 / 88.0, (64, 128, 256) 93.6 / 91.9, and over 15
-    /// rounds (128, 512, 512) and (256, 784, 64) level; larger ones are faster with: 1024³ 93.2 / 92.5 with / without,
-    /// (2048, 512, 512) 94.1 / 92.3).</summary>
-    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 1024, CPrefetchFloats: 4096,
+    /// the three forms).
+    /// <para>
+    /// A packed k-major B whose rows lie less than 512 floats (2 KB) apart is copied by the first row panel as it reads
+    /// it (CopyStride): the copy's own pass over B is saved, and the first panel's tiles store each B vector they load.
+    /// One build with the limit switched, the two orders alternating by round, fastest of 21–41 rounds, GFLOP/s, own
+    /// pass / copied while read: 256³ Nn 94.3 / 96.2 (again 95.0 / 97.2), Tn 92.5 / 94.1; (64, 256, 784) Nn 90.0 /
+    /// 92.3, Tn 87.3 / 90.5; (512, 256, 256) Nn 95.7 / 96.9. Rows 2 KB apart gained under few rows ((96, 512, 256) Nn
+    /// 85.4 / 90.2, Tn 87.9 / 93.6; (128, 512, 512) Tn 88.8 / 92.3) but lost under more (512³ Nn 93.2 / 90.7, Tn 92.7 /
+    /// 90.1; (256, 512, 512) Nn 93.8 / 91.5) and lost 13% on Z5's weight gradient (128, 512, 1024) Tn in a noisy phase,
+    /// and rows a page apart lost 2–4% (1024³): those are packed in a pass of their own, a depth row at a time.
+    /// </para>
+    /// <para>
+    /// C's tiles are prefetched from 16 KB of C (not 256 KB) under blocks at least 192 deep. Alternating order, fastest
+    /// of 21 rounds, without / with: 256³ Nt 95.9 / 97.5, Nn 97.0 / 97.9, Tn 93.4 / 94.1; (64, 128, 256) Nn 96.3 /
+    /// 97.5, Tn level; (64, 256, 784) Nt 85.0 / 87.2; (64, 64, 64) (16 KB) level. 128 deep they cost up to 1% ((32, 512,
+    /// 128), 41 rounds) and were level under larger C ((512, 512, 128), (1024, 1024, 128)).
+    /// </para>
+    /// <para>
+    /// A Tn's A has the next group's lines prefetched only above 256 KB. Alternating order, fastest of 21 rounds, always
+    /// / above 256 KB: 256³ 92.6 / 93.3, (64, 128, 256) 92.1 / 93.6, (64, 256, 784) 89.2 / 90.4, (128, 512, 512) 91.6 /
+    /// 92.0. Larger ones gain from the prefetches, never / above 256 KB: 512³ 87.5 / 89.4, (2048, 512, 512) 88.3 / 90.5,
+    /// 1024³ 90.5 / 90.9.
+    /// </para></summary>
+    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
         CPrefetchDepth: 192, APrefetchFloats: 1 << 16);
 
     private const int MaxKC = 384;
