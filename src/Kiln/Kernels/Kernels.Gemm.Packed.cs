@@ -605,8 +605,8 @@ internal static unsafe class GemmPacked
             // kb < kBlocks, so pc ≤ (kBlocks − 1)·kStep < k: every step has depth.
             int jc = jBegin + jb * ncBlock, pc = kb * kStep;
             int nc = Math.Min(ncBlock, jEnd - jc), kc = Math.Min(kStep, k - pc);
-            // A k-major B that is packed: with CopyWhileReading the first row panel reads it in place and stores each
-            // vector into its panel as it goes, and the row panels after it read the panels.
+            // A k-major B that is packed, its rows fewer than the geometry's CopyStride apart: the first row panel reads
+            // it in place and stores each vector into its panel as it goes, and the row panels after it read the panels.
             bool copyWhileReading = !bInPlace && bSource.InPlace && bSource.Ld < g.CopyStride;
             int wholePanels = nc / nr * nr;
             if (bInPlace || copyWhileReading)
@@ -921,7 +921,6 @@ internal static unsafe class GemmPacked
     /// <summary>Depths before a tile's end at which its C rows are prefetched (about 1,100 cycles at the AVX-512 peak; 32,
     /// 160, 384 and the tile's start measured no better at 1024³).</summary>
     private const int CPrefetchDepths = 96;
-
 
     /// <summary>Each row of a tile of C (one or two vectors: a line each on AVX-512) into L1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
