@@ -289,8 +289,13 @@ internal static unsafe class GemmPacked
     /// columns one column block across them (the B block up to 768 KB): see <see cref="Blocks"/>.</summary>
     public static readonly Geometry Avx512 = new(12, 256, 512, 1024, Wide: true);
 
-    /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2; no deeper blocks (at half the
-    /// arithmetic rate C's round trips cost less: 768 or 1,024 measured level with 384 at 512³ and 1024³). A k-major B
+    /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2. A row-major A read in place with
+    /// B packed takes depth blocks of up to 1,024 (the B block then 1,024 × 96), as on AVX-512: on the quiet Zen 3 host
+    /// (one build, the geometry switched, orders alternating, fastest of 21–31 rounds, GFLOP/s, 384-deep / 1,024-deep)
+    /// (64, 256, 784) Nt 85.8 / 89.5 (again 83.9 / 87.6), (32, 512, 784) Nt 76.1 / 80.0, 1024³ Nt 87.6 / 90.5, Nn 83.7
+    /// / 87.2, (2048, 1024, 1024) Nt 88.3 / 92.6, (256, 784, 784) Nt 93.9 / 95.3, 512³ Nt 93.2 / 94.9 and Nn 94.9 /
+    /// 93.1 (medians level), (64, 256, 784) Nn and (1024, 128, 512) level; an earlier, noisier measurement had found
+    /// 768 and 1,024 level with 384 at 512³ and 1024³. A k-major B
     /// is read in place when its rows lie less than 1 KB apart or under fewer than 64 rows of C (too few to repay the
     /// copy); otherwise packed. On the Zen 3 host (AVX2, a 512 KB L2; fastest of 31–41 interleaved rounds, GFLOP/s,
     /// packed / in place): 512³ Nn 86 / 70, Tn 83 / 72; 256³ 68 / 62, 77 / 70; (96, 512, 256) 81 / 73, 80 / 71;
@@ -320,7 +325,7 @@ internal static unsafe class GemmPacked
     /// 92.0. Larger ones gain from the prefetches, never / above 256 KB: 512³ 87.5 / 89.4, (2048, 512, 512) 88.3 / 90.5,
     /// 1024³ 90.5 / 90.9.
     /// </para></summary>
-    public static readonly Geometry Avx2 = new(6, 384, 256, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
+    public static readonly Geometry Avx2 = new(6, 384, 256, DeepKC: 1024, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
         CPrefetchDepth: 192, APrefetchFloats: 1 << 16);
 
     private const int MaxKC = 384;
