@@ -123,15 +123,23 @@ public class GemmTests
 
     /// <summary>A small batch under a wide layer (Nt) runs as Cᵀ = B·Aᵀ with transposed tile stores where that pays:
     /// the epilogue (bias per column of C, the pre-activation copy, the activation) and accumulate there, rows of Cᵀ
-    /// past the 12-row tiles.</summary>
+    /// past the 12-row (AVX-512) or 6-row (AVX2) tiles. AVX2 takes the route only 12 times as deep as the batch, so
+    /// its shapes are deeper.</summary>
     [Theory]
     [MemberData(nameof(Reference.Variants), MemberType = typeof(Reference))]
     public void SmallBatchWideLayer_TransposedNt_MatchesDoubleReference(KernelIsa isa)
     {
-        var shapes = new[] { (32, 256, 200), (64, 301, 400), (96, 400, 600) };
+        var shapes = isa == KernelIsa.Avx512
+            ? new[] { (32, 256, 200), (64, 301, 400), (96, 400, 600) }
+            : new[] { (16, 256, 200), (32, 301, 400), (48, 400, 600) };
         if (isa == KernelIsa.Avx512)
             Assert.All(shapes, s => Assert.True(GemmPacked.TransposedNtPays(GemmPacked.Avx512, s.Item1, s.Item2, s.Item3, 16)));
+        if (isa == KernelIsa.Avx2)
+            Assert.All(shapes, s => Assert.True(GemmPacked.TransposedNtPays(GemmPacked.Avx2, s.Item1, s.Item2, s.Item3, 8)));
         Assert.False(GemmPacked.TransposedNtPays(GemmPacked.Avx512, 32, 512, 128, 16));
+        Assert.False(GemmPacked.TransposedNtPays(GemmPacked.Avx2, 32, 512, 128, 8));
+        Assert.False(GemmPacked.TransposedNtPays(GemmPacked.Avx2, 64, 512, 512, 8)); // 8 times as deep as the batch: not on AVX2
+        Assert.False(GemmPacked.TransposedNtPays(GemmPacked.Avx2 with { TransposedNt = 0 }, 16, 256, 200, 8));
         foreach (var (m, n, k) in shapes)
             foreach (bool accumulate in new[] { false, true })
             {
@@ -441,6 +449,7 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CPrefetchFloats: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CPrefetchDepth: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, APrefetchFloats: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, TransposedNt: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
     }
 

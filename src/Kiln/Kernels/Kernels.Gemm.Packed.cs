@@ -252,9 +252,11 @@ internal static unsafe class GemmPacked
     /// 103.8 against 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's
     /// shapes the prefetches 0–2% slower; the threshold was 1 MB before. A copied k-major A (Tn) of more than
     /// <paramref name="APrefetchFloats"/> floats has the lines of each next group of panels prefetched while the
-    /// current group's tiles run (<see cref="KMajorA.Ahead"/>).</summary>
+    /// current group's tiles run (<see cref="KMajorA.Ahead"/>). An Nt product at least <paramref name="TransposedNt"/>
+    /// times as deep as its batch (0: never) may run transposed (<see cref="TransposedNtPays"/>).</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
-        int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0, long APrefetchFloats = 0)
+        int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0, long APrefetchFloats = 0,
+        int TransposedNt = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -287,7 +289,7 @@ internal static unsafe class GemmPacked
     /// <summary>AVX-512: a 12 × KC A panel (12 KB) in L1, the KC × NC B block (512 KB) in L2. A row-major A read in place
     /// with B packed takes depth blocks of up to 1,024 (the B block then 1,024 × 128); a copied A under up to 1,536
     /// columns one column block across them (the B block up to 768 KB): see <see cref="Blocks"/>.</summary>
-    public static readonly Geometry Avx512 = new(12, 256, 512, 1024, Wide: true);
+    public static readonly Geometry Avx512 = new(12, 256, 512, 1024, Wide: true, TransposedNt: 6);
 
     /// <summary>AVX2: a 6 × KC A panel (9 KB) in L1, the KC × NC B block (384 KB) in L2. A row-major A read in place with
     /// B packed takes depth blocks of up to 1,024 (the B block then 1,024 × 96), as on AVX-512: on the quiet Zen 3 host
@@ -326,7 +328,7 @@ internal static unsafe class GemmPacked
     /// 1024³ 90.5 / 90.9.
     /// </para></summary>
     public static readonly Geometry Avx2 = new(6, 384, 256, DeepKC: 1024, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
-        CPrefetchDepth: 192, APrefetchFloats: 1 << 16);
+        CPrefetchDepth: 192, APrefetchFloats: 1 << 16, TransposedNt: 12);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -386,9 +388,9 @@ internal static unsafe class GemmPacked
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
             || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0
-            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0)
+            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0 || geometry.TransposedNt < 0)
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride and the prefetch limits not negative.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride, the prefetch limits and TransposedNt not negative.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -430,15 +432,20 @@ internal static unsafe class GemmPacked
 
     /// <summary>
     /// Whether an Nt product runs as Cᵀ[n, m] = B·Aᵀ: B (a weight [n, k]) read in place as the row-major operand and A
-    /// packed in its stead — m·k floats transposed rather than n·k — at the price of storing C's tiles transposed (by
-    /// 16 × 16 register transposes, so AVX-512 only). Taken for a batch of whole 2-vector panels under a layer at least
-    /// 4 times as wide, at least 6 times as deep as the batch, in one depth block. Measured on the Zen 4 host (fastest
-    /// of 11 rounds, GFLOP/s, transposed against not): (64, 256, 784) 113 / 109, (64, 512, 512) 112 / 106,
-    /// (32, 1024, 256) 99 / 93, (32, 256, 784) 110 / 99, (32, 512, 192) 99 / 95; shallower it loses — (32, 512, 128)
-    /// 97 / 100, (128, 512, 128) 101 / 106 — and on AVX2 (8 × 8 transposes) it gained nothing.
+    /// packed in its stead — m·k floats transposed rather than n·k — at the price of storing C's tiles transposed (16 ×
+    /// 16 register transposes on AVX-512, 8 × 8 through a scratch tile on AVX2). Taken for a batch of whole 2-vector
+    /// panels under a layer at least 4 times as wide, at least the geometry's TransposedNt times as deep as the batch,
+    /// in one depth block. AVX-512, 6: measured on the Zen 4 host (fastest of 11 rounds, GFLOP/s, transposed against
+    /// not): (64, 256, 784) 113 / 109, (64, 512, 512) 112 / 106, (32, 1024, 256) 99 / 93, (32, 256, 784) 110 / 99,
+    /// (32, 512, 192) 99 / 95; shallower it loses — (32, 512, 128) 97 / 100, (128, 512, 128) 101 / 106. AVX2, 12 (its
+    /// transposed stores cost more, and it became possible past 384 deep with DeepKC): on the Zen 3 host (fastest of 21
+    /// rounds, orders alternating, not / transposed) (16, 512, 512) 68.9 / 84.8, (32, 512, 784) 78.8 / 90.6, (32, 256,
+    /// 784) 77.7 / 90.2, (48, 256, 784) 86.6 / 90.5, (64, 256, 784) 89.6 / 91.2, (64, 1024, 1024) level; shallower
+    /// than 12 times the batch it lost: (16, 128, 128) 75.9 / 63.8, (32, 1024, 256) 75.3 / 58.9, (32, 512, 192) 78.5 /
+    /// 73.0, (128, 512, 784) 91.5 / 88.1, (96, 512, 784) 93.7 / 91.5, (64, 512, 512) 89.1 / 88.0.
     /// </summary>
     internal static bool TransposedNtPays(Geometry geometry, int m, int n, int k, int w) =>
-        w == 16 && Avx512F.IsSupported && m % (2 * w) == 0 && n >= 4 * m && k >= 6 * m && k <= Math.Max(geometry.DeepKC, geometry.KC);
+        geometry.TransposedNt > 0 && m % (2 * w) == 0 && n >= 4 * m && k >= (long)geometry.TransposedNt * m && k <= Math.Max(geometry.DeepKC, geometry.KC);
 
     /// <summary>
     /// The tile height for a row-major A read in place: MR, or 8 rows when its rows lie a multiple of 4 KB apart (a
