@@ -345,31 +345,35 @@ public unsafe class PackedGeometryTests
     /// floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only). Then
     /// the C prefetch limits: floats of C above which, and the depth of block from which, C's tiles are prefetched
     /// before they are stored (0, 0: every tile; 40, 10: a C of more than 40 floats under blocks at least 10 deep);
-    /// last, the floats of a Tn's A above which the next group of its panels is prefetched (300: from m·k = 301).</summary>
+    /// then the floats of a Tn's A above which the next group of its panels is prefetched (300: from m·k = 301); last,
+    /// how many of a Tn's A panels are copied together (1 and 2 here; the AVX2 row's 8 groups 48 rows, more than these
+    /// shapes have: the 1..67 sweep on the machine's own geometry covers it).</summary>
     public static IEnumerable<object[]> Geometries() =>
         from g in new[]
         {
-            (6, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L), (12, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L),
-            (12, 5, 48, 0, false, 1024, 0, 0, 1L << 16, 0, 0L), (6, 384, 256, 1024, false, 256, 64, 512, 4096, 192, 1L << 16),
-            (12, 256, 512, 1024, true, 1024, 0, 0, 1L << 16, 0, 0L), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L),
-            (12, 5, 48, 16, false, 1024, 0, 0, 1L << 16, 0, 0L), (6, 7, 24, 20, false, 1024, 0, 0, 1L << 16, 0, 0L),
-            (12, 16, 32, 0, true, 1024, 0, 0, 1L << 16, 0, 0L), (6, 7, 24, 0, true, 1024, 0, 0, 1L << 16, 0, 0L),
-            (6, 16, 32, 0, false, 0, 0, 0, 1L << 16, 0, 0L), (12, 5, 48, 16, true, 8, 0, 0, 1L << 16, 0, 0L),
-            (6, 7, 24, 0, false, 0, 13, 0, 1L << 16, 0, 0L), (6, 16, 32, 0, false, 0, 0, 1024, 1L << 16, 0, 0L),
-            (12, 5, 48, 16, true, 8, 0, 1024, 1L << 16, 0, 0L), (6, 7, 24, 0, false, 0, 13, 20, 1L << 16, 0, 0L),
-            (6, 16, 32, 0, false, 1024, 0, 0, 0, 0, 0L), (12, 5, 48, 16, true, 0, 0, 1024, 40, 10, 0L),
-            (6, 16, 32, 0, false, 0, 0, 1024, 4096, 192, 300L),
+            (6, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (12, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
+            (12, 5, 48, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 384, 256, 1024, false, 256, 64, 512, 4096, 192, 1L << 16, 8),
+            (12, 256, 512, 1024, true, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
+            (12, 5, 48, 16, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 20, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
+            (12, 16, 32, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4),
+            (6, 16, 32, 0, false, 0, 0, 0, 1L << 16, 0, 0L, 4), (12, 5, 48, 16, true, 8, 0, 0, 1L << 16, 0, 0L, 4),
+            (6, 7, 24, 0, false, 0, 13, 0, 1L << 16, 0, 0L, 4), (6, 16, 32, 0, false, 0, 0, 1024, 1L << 16, 0, 0L, 4),
+            (12, 5, 48, 16, true, 8, 0, 1024, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, false, 0, 13, 20, 1L << 16, 0, 0L, 4),
+            (6, 16, 32, 0, false, 1024, 0, 0, 0, 0, 0L, 4), (12, 5, 48, 16, true, 0, 0, 1024, 40, 10, 0L, 4),
+            (6, 16, 32, 0, false, 0, 0, 1024, 4096, 192, 300L, 4), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 2),
+            (6, 7, 24, 0, false, 1024, 0, 0, 40, 10, 0L, 1),
         }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, g.Item9, g.Item10, g.Item11, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, g.Item9, g.Item10, g.Item11, g.Item12, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
     public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, int inPlaceStride,
-        int inPlaceBatch, int copyStride, long cPrefetchFloats, int cPrefetchDepth, long aPrefetchFloats, GemmForm form)
+        int inPlaceBatch, int copyStride, long cPrefetchFloats, int cPrefetchDepth, long aPrefetchFloats, int panelGroup, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
-        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch, copyStride, cPrefetchFloats, cPrefetchDepth, aPrefetchFloats);
+        var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch, copyStride, cPrefetchFloats, cPrefetchDepth, aPrefetchFloats,
+            PanelGroup: panelGroup);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -395,7 +399,7 @@ public unsafe class PackedGeometryTests
                     for (int i = 0; i < m * n; i++)
                     {
                         double tolerance = 2e-6 * magnitude[i] + 1e-6;
-                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch} Copy<{copyStride} CPrefetch>{cPrefetchFloats}/{cPrefetchDepth} APrefetch>{aPrefetchFloats} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch} Copy<{copyStride} CPrefetch>{cPrefetchFloats}/{cPrefetchDepth} APrefetch>{aPrefetchFloats} PanelGroup={panelGroup} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
                         if (epilogue)
                         {
                             Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
@@ -450,6 +454,8 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, CPrefetchDepth: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, APrefetchFloats: -1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, TransposedNt: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, PanelGroup: 3)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, PanelGroup: 16)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
     }
 

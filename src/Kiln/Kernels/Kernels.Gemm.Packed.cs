@@ -106,12 +106,13 @@ internal readonly unsafe struct RowMajorA(float* a, int lda) : IASource
 }
 
 /// <summary>k-major A[k, m] (Tn): each micro-panel copied contiguous (its power-of-two stride would otherwise map
-/// every depth onto a few L1 sets). Full-height panels are copied <see cref="GemmPacked.PanelGroup"/> at a time, so
+/// every depth onto a few L1 sets). Full-height panels are copied <paramref name="group"/> at a time (the geometry's
+/// PanelGroup; 4 where a convolution builds one, which divides every geometry's), so
 /// each line of a depth row is read once rather than once for each panel that shares it (A's rows are far apart,
 /// and a line read for one panel is gone from L1 by the next). <see cref="Panel"/> is asked for the panels of a
 /// depth block in order, each with its own place in the scratch (<see cref="GemmPacked.PanelRowFloats"/> floats per
 /// row from the group's first): the group's first panel packs them all, and the later ones are found already there.</summary>
-internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
+internal readonly unsafe struct KMajorA(float* a, int lda, int group = GemmPacked.PanelGroup) : IASource
 {
     public static bool Packed => true;
 
@@ -120,7 +121,7 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
     public bool InPlace(int rows, int m) => lda == m && m <= rows;
 
     /// <summary>What the tiles of panel <paramref name="ir"/> prefetch of the next group's rows: its share (a
-    /// <see cref="GemmPacked.PanelGroup"/>th of the depths) of the lines the next group's copy will read, so that they
+    /// group'th of the depths) of the lines the next group's copy will read, so that they
     /// arrive while this group's tiles run. A's rows are far apart (m floats) and each read is a few lines of a row:
     /// out of the hardware prefetchers' reach, so the copy otherwise waits on memory for each one. On the Zen 4 host,
     /// where a product's operands come from DRAM as often as not (the L3 is shared with other tenants), the copies of
@@ -130,10 +131,10 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
     /// geometry's APrefetchFloats: on the Zen 3 host (AVX2) an A that L2 holds ran faster without.</summary>
     public PanelPrefetch Ahead(int ir, int rows, int pc, int kc, int m)
     {
-        int span = GemmPacked.PanelGroup * rows, next = ir - ir % span + span;
+        int span = group * rows, next = ir - ir % span + span;
         if (rows is not (12 or 6) || InPlace(rows, m) || next + span > m) return default;
         int part = ir % span / rows;
-        int from = kc * part / GemmPacked.PanelGroup, to = kc * (part + 1) / GemmPacked.PanelGroup;
+        int from = kc * part / group, to = kc * (part + 1) / group;
         return new PanelPrefetch(a + (nint)(pc + from) * lda + next, lda, to - from, span);
     }
 
@@ -141,13 +142,13 @@ internal readonly unsafe struct KMajorA(float* a, int lda) : IASource
     {
         ld = rows;
         if (InPlace(rows, m)) return a + (nint)pc * lda;
-        int span = GemmPacked.PanelGroup * rows, first = ir - ir % span;
+        int span = group * rows, first = ir - ir % span;
         // Only whole micro-panels (12 or 6 rows, the tile heights of the two geometries) are grouped: the edge
         // panels after them have other heights, and each is copied alone.
         if (rows is 12 or 6 && first + span <= m)
         {
             int stride = GemmPacked.GroupPanelStride(rows, kc);
-            if (ir == first) GemmPacked.PackKMajorGroup(a + (nint)pc * lda + ir, lda, rows, kc, stride, scratch);
+            if (ir == first) GemmPacked.PackKMajorGroup(a + (nint)pc * lda + ir, lda, rows, kc, stride, scratch, group);
             return scratch;
         }
         GemmPacked.PackKMajor(a + (nint)pc * lda + ir, lda, rows, kc, scratch);
@@ -253,10 +254,11 @@ internal static unsafe class GemmPacked
     /// shapes the prefetches 0–2% slower; the threshold was 1 MB before. A copied k-major A (Tn) of more than
     /// <paramref name="APrefetchFloats"/> floats has the lines of each next group of panels prefetched while the
     /// current group's tiles run (<see cref="KMajorA.Ahead"/>). An Nt product at least <paramref name="TransposedNt"/>
-    /// times as deep as its batch (0: never) may run transposed (<see cref="TransposedNtPays"/>).</summary>
+    /// times as deep as its batch (0: never) may run transposed (<see cref="TransposedNtPays"/>). A Tn's A is copied
+    /// <paramref name="PanelGroup"/> micro-panels at a time (1, 2, 4 or 8; <see cref="KMajorA"/>).</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
         int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0, long APrefetchFloats = 0,
-        int TransposedNt = 0)
+        int TransposedNt = 0, int PanelGroup = GemmPacked.PanelGroup)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -326,9 +328,15 @@ internal static unsafe class GemmPacked
     /// / above 256 KB: 256³ 92.6 / 93.3, (64, 128, 256) 92.1 / 93.6, (64, 256, 784) 89.2 / 90.4, (128, 512, 512) 91.6 /
     /// 92.0. Larger ones gain from the prefetches, never / above 256 KB: 512³ 87.5 / 89.4, (2048, 512, 512) 88.3 / 90.5,
     /// 1024³ 90.5 / 90.9.
+    /// </para>
+    /// <para>
+    /// A Tn's A is copied 8 micro-panels at a time (4 on AVX-512). Orders alternating, fastest of 21 rounds, 4 / 8:
+    /// 256³ 93.1 / 93.8 (again 93.8 / 94.4), (64, 256, 784) 88.7 / 90.2 (again 90.1 / 90.4), (64, 128, 256) 89.5 /
+    /// 90.6, (128, 512, 1024) 87.2 / 87.6, 1024³ 91.9 / 92.7, 512³ 93.2 / 92.9 (again 94.0 / 94.2); groups of 1 and 2
+    /// were slower, 6 and 16 no better than 8.
     /// </para></summary>
     public static readonly Geometry Avx2 = new(6, 384, 256, DeepKC: 1024, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
-        CPrefetchDepth: 192, APrefetchFloats: 1 << 16, TransposedNt: 12);
+        CPrefetchDepth: 192, APrefetchFloats: 1 << 16, TransposedNt: 12, PanelGroup: 8);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -338,7 +346,7 @@ internal static unsafe class GemmPacked
     private sealed class Scratch
     {
         private const int EdgeFloats = MaxDeepKC * 32; // a block's depth × one 2-vector panel
-        private const int PanelFloats = PanelGroup * 12 * (MaxKC + 8) + 32; // a group of KC × MR panels (PanelRowFloats per row)
+        private const int PanelFloats = MaxPanelGroup * 12 * (MaxKC + 8) + 32; // a group of KC × MR panels (PanelRowFloats per row)
         private const int TileFloats = 2 * 12 * 32;      // one register tile, and C's block for a transposed one
 
         private readonly float[] _memory;
@@ -388,9 +396,10 @@ internal static unsafe class GemmPacked
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
             || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0
-            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0 || geometry.TransposedNt < 0)
+            || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0 || geometry.TransposedNt < 0
+            || geometry.PanelGroup is not (1 or 2 or 4 or 8))
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride, the prefetch limits and TransposedNt not negative.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride, the prefetch limits and TransposedNt not negative, PanelGroup 1, 2, 4 or 8.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -405,9 +414,9 @@ internal static unsafe class GemmPacked
             // itself a Tn product with both operands k-major as they lie, so the tiles run the full vector width
             // along m; each tile is stored transposed.
             if (isa == KernelIsa.Avx512)
-                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector512<float>, Simd512, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n, geometry.PanelGroup), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             else
-                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
+                Blocks<Vector256<float>, Simd256, TAct, RuntimeShape, KMajorA, MatrixB>(geometry, new KMajorA(b, n, geometry.PanelGroup), new MatrixB(form, a, m, k), c, n, m, k, accumulate, bias, act, z, 0, m, scratch, transposed: true, ldc: n);
             return;
         }
         if (form == GemmForm.Nt && jBegin == 0 && jEnd == n && TransposedNtPays(geometry, m, n, k, w))
@@ -421,7 +430,7 @@ internal static unsafe class GemmPacked
             return;
         }
         if (form == GemmForm.Tn)
-            Sources(isa, geometry, new KMajorA(a, m), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
+            Sources(isa, geometry, new KMajorA(a, m, geometry.PanelGroup), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
         else
             Sources(isa, geometry, new RowMajorA(a, k), new MatrixB(form, b, n, k), c, n, m, n, k, accumulate, bias, act, z, jBegin, jEnd, scratch);
     }
@@ -548,9 +557,9 @@ internal static unsafe class GemmPacked
         if (form == GemmForm.Tn)
         {
             if (isa == KernelIsa.Avx512)
-                Blocks<Vector512<float>, Simd512, TAct, TShape, KMajorA, MatrixB>(Avx512, new KMajorA(a, TShape.M), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+                Blocks<Vector512<float>, Simd512, TAct, TShape, KMajorA, MatrixB>(Avx512, new KMajorA(a, TShape.M, Avx512.PanelGroup), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
             else
-                Blocks<Vector256<float>, Simd256, TAct, TShape, KMajorA, MatrixB>(Avx2, new KMajorA(a, TShape.M), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
+                Blocks<Vector256<float>, Simd256, TAct, TShape, KMajorA, MatrixB>(Avx2, new KMajorA(a, TShape.M, Avx2.PanelGroup), bSource, c, 0, 0, 0, accumulate, bias, act, z, 0, 0, scratch, false, 0);
         }
         else
         {
@@ -610,7 +619,7 @@ internal static unsafe class GemmPacked
         // rows prefetched before they are stored (Kernel); a smaller one is left to the caches.
         bool prefetchC = !transposed && (long)m * ldc > g.CPrefetchFloats && kStep >= g.CPrefetchDepth;
         float* aBlock = keepA ? scratch.ABlock(checked((m + mr) * PanelRowFloats(kStep))) : null;
-        int aSpan = PanelGroup * mr;
+        int aSpan = g.PanelGroup * mr;
         for (int step = 0; step < jBlocks * kBlocks; step++)
         {
             int jb = keepA ? step % jBlocks : step / kBlocks, kb = keepA ? step / jBlocks : step % kBlocks;
@@ -1168,8 +1177,12 @@ internal static unsafe class GemmPacked
         }
     }
 
-    /// <summary>Micro-panels of k-major A packed together (<see cref="KMajorA"/>).</summary>
+    /// <summary>Micro-panels of k-major A packed together by default (<see cref="KMajorA"/>; a geometry may take more, up
+    /// to <see cref="MaxPanelGroup"/>).</summary>
     internal const int PanelGroup = 4;
+
+    /// <summary>The most micro-panels a geometry packs together: the scratch holds that many of the tallest.</summary>
+    internal const int MaxPanelGroup = 8;
 
     /// <summary>Floats per row of a packed k-major panel's place: kc and 8 more. The 8 were room for overlapping vector
     /// copies, which the packing no longer makes; the layout the figures were measured with is kept.</summary>
@@ -1178,20 +1191,20 @@ internal static unsafe class GemmPacked
     /// <summary>The distance between a group's panels.</summary>
     internal static int GroupPanelStride(int rows, int kc) => rows * PanelRowFloats(kc);
 
-    /// <summary><see cref="PanelGroup"/> micro-panels of 12 or 6 columns each, from k-major <paramref name="source"/>:
+    /// <summary><paramref name="group"/> micro-panels of 12 or 6 columns each, from k-major <paramref name="source"/>:
     /// one pass over the depths, each row's lines read once for all of them. Each depth of a panel is copied exactly
     /// (8 + 4 floats, or 4 + 2), nothing read past the group's columns: overlapping 8-float copies (each rewriting part
     /// of the last) measured 20–25% slower (512 × 512 and 1024 × 1024, L2-resident). The panels lie
     /// <paramref name="stride"/> apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackKMajorGroup(float* source, int ld, int rows, int kc, int stride, float* panels)
+    internal static void PackKMajorGroup(float* source, int ld, int rows, int kc, int stride, float* panels, int group = PanelGroup)
     {
         if (rows == 12)
         {
             for (int p = 0; p < kc; p++)
             {
                 float* from = source + (nint)p * ld, to = panels + p * 12;
-                for (int q = 0; q < PanelGroup; q++)
+                for (int q = 0; q < group; q++)
                 {
                     Vector256.Store(Vector256.Load(from + q * 12), to + q * stride);
                     Vector128.Store(Vector128.Load(from + q * 12 + 8), to + q * stride + 8);
@@ -1204,7 +1217,7 @@ internal static unsafe class GemmPacked
             for (int p = 0; p < kc; p++)
             {
                 float* from = source + (nint)p * ld, to = panels + p * 6;
-                for (int q = 0; q < PanelGroup; q++)
+                for (int q = 0; q < group; q++)
                 {
                     Vector128.Store(Vector128.Load(from + q * 6), to + q * stride);
                     *(long*)(to + q * stride + 4) = *(long*)(from + q * 6 + 4);
