@@ -639,7 +639,7 @@ public sealed partial class ModelGenerator
                 _w.Line("using var use = _use.Enter(nameof(PackWeights));");
                 _w.Line($"{ReadOnlySpan}<float> parameters = Parameters.Values;");
                 foreach (Op op in _graph.Ops.Where(o => o.Kind == OpKind.Dense))
-                    _w.Line($"_packedWeights.Pack({I(DenseSlots[op.Id])}, {Slice("parameters", Param(op, "weight"))}, {I(op.Units)}, {I(_graph.InputShape(op).Last)}); // {op.Node}");
+                    _w.Line($"_packedWeights.Pack({I(DenseSlots[op.Id])}, {Slice("parameters", Param(op, "weight"))}, {I(op.Units)}, {I(_graph.InputShape(op).Last)}); // {op.Node}: weight [{I(op.Units)} out, {I(_graph.InputShape(op).Last)} in]");
                 _w.Line("_packedWeights.Seal(Parameters);");
                 _w.Close();
                 _w.Line();

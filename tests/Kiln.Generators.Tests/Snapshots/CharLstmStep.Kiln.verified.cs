@@ -204,7 +204,7 @@ namespace Kiln.Samples.CharRnn
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 8320), 65, 128); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 8320), 65, 128); // Logits: weight [65 out, 128 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -277,8 +277,8 @@ namespace Kiln.Samples.Cifar
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), 256, 4096); // Hidden
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 2560), 10, 256); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 1048576), 256, 4096); // Hidden: weight [256 out, 4096 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 2560), 10, 256); // Logits: weight [10 out, 256 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -510,7 +510,7 @@ namespace Kiln.Samples.Cifar
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Logits3Weight, 840), 10, 84); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Logits3Weight, 840), 10, 84); // Logits: weight [10 out, 84 in]
             _packedWeights.Seal(Parameters);
         }
 

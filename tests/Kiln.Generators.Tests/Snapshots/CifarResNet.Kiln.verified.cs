@@ -500,7 +500,7 @@ namespace Kiln.Samples.Cifar
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 320), 10, 32); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.LogitsWeight, 320), 10, 32); // Logits: weight [10 out, 32 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -596,29 +596,29 @@ namespace Kiln.Samples.Seq2Seq
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.0.Attn
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.0.Attn
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), 128, 64); // EncoderLayers.0.Mlp
-            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), 64, 128); // EncoderLayers.0.Mlp
-            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.1.Attn
-            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.1.Attn
-            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), 128, 64); // EncoderLayers.1.Mlp
-            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), 64, 128); // EncoderLayers.1.Mlp
-            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), 192, 64); // DecoderLayers.0.Self
-            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Self
-            _packedWeights.Pack(10, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross
-            _packedWeights.Pack(11, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.0.Cross
-            _packedWeights.Pack(12, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross
-            _packedWeights.Pack(13, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), 128, 64); // DecoderLayers.0.Mlp
-            _packedWeights.Pack(14, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), 64, 128); // DecoderLayers.0.Mlp
-            _packedWeights.Pack(15, parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), 192, 64); // DecoderLayers.1.Self
-            _packedWeights.Pack(16, parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Self
-            _packedWeights.Pack(17, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross
-            _packedWeights.Pack(18, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.1.Cross
-            _packedWeights.Pack(19, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross
-            _packedWeights.Pack(20, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), 128, 64); // DecoderLayers.1.Mlp
-            _packedWeights.Pack(21, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), 64, 128); // DecoderLayers.1.Mlp
-            _packedWeights.Pack(22, parameters.Slice(ParameterOffsets.Logits1Weight, 640), 10, 64); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.0.Attn: weight [192 out, 64 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.EncoderLayers0Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.0.Attn: weight [64 out, 64 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp1Weight, 8192), 128, 64); // EncoderLayers.0.Mlp: weight [128 out, 64 in]
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.EncoderLayers0Mlp3Weight, 8192), 64, 128); // EncoderLayers.0.Mlp: weight [64 out, 128 in]
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1InProjWeight, 12288), 192, 64); // EncoderLayers.1.Attn: weight [192 out, 64 in]
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.EncoderLayers1Attn1OutProjWeight, 4096), 64, 64); // EncoderLayers.1.Attn: weight [64 out, 64 in]
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp1Weight, 8192), 128, 64); // EncoderLayers.1.Mlp: weight [128 out, 64 in]
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.EncoderLayers1Mlp3Weight, 8192), 64, 128); // EncoderLayers.1.Mlp: weight [64 out, 128 in]
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.DecoderLayers0Self1InProjWeight, 12288), 192, 64); // DecoderLayers.0.Self: weight [192 out, 64 in]
+            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.DecoderLayers0Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Self: weight [64 out, 64 in]
+            _packedWeights.Pack(10, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross: weight [64 out, 64 in]
+            _packedWeights.Pack(11, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.0.Cross: weight [128 out, 64 in]
+            _packedWeights.Pack(12, parameters.Slice(ParameterOffsets.DecoderLayers0Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.0.Cross: weight [64 out, 64 in]
+            _packedWeights.Pack(13, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp1Weight, 8192), 128, 64); // DecoderLayers.0.Mlp: weight [128 out, 64 in]
+            _packedWeights.Pack(14, parameters.Slice(ParameterOffsets.DecoderLayers0Mlp3Weight, 8192), 64, 128); // DecoderLayers.0.Mlp: weight [64 out, 128 in]
+            _packedWeights.Pack(15, parameters.Slice(ParameterOffsets.DecoderLayers1Self1InProjWeight, 12288), 192, 64); // DecoderLayers.1.Self: weight [192 out, 64 in]
+            _packedWeights.Pack(16, parameters.Slice(ParameterOffsets.DecoderLayers1Self1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Self: weight [64 out, 64 in]
+            _packedWeights.Pack(17, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1QProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross: weight [64 out, 64 in]
+            _packedWeights.Pack(18, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1KvProjWeight, 8192), 128, 64); // DecoderLayers.1.Cross: weight [128 out, 64 in]
+            _packedWeights.Pack(19, parameters.Slice(ParameterOffsets.DecoderLayers1Cross1OutProjWeight, 4096), 64, 64); // DecoderLayers.1.Cross: weight [64 out, 64 in]
+            _packedWeights.Pack(20, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp1Weight, 8192), 128, 64); // DecoderLayers.1.Mlp: weight [128 out, 64 in]
+            _packedWeights.Pack(21, parameters.Slice(ParameterOffsets.DecoderLayers1Mlp3Weight, 8192), 64, 128); // DecoderLayers.1.Mlp: weight [64 out, 128 in]
+            _packedWeights.Pack(22, parameters.Slice(ParameterOffsets.Logits1Weight, 640), 10, 64); // Logits: weight [10 out, 64 in]
             _packedWeights.Seal(Parameters);
         }
 

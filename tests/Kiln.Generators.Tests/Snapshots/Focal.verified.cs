@@ -196,8 +196,8 @@ namespace Tests
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 192), 16, 12); // Hidden
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 64), 4, 16); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 192), 16, 12); // Hidden: weight [16 out, 12 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 64), 4, 16); // Logits: weight [4 out, 16 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -341,15 +341,15 @@ namespace Kiln.Samples.Gpt
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), 384, 128); // Blocks.0.Attn
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), 128, 128); // Blocks.0.Attn
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), 512, 128); // Blocks.0.Mlp
-            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), 128, 512); // Blocks.0.Mlp
-            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), 384, 128); // Blocks.1.Attn
-            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), 128, 128); // Blocks.1.Attn
-            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), 512, 128); // Blocks.1.Mlp
-            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), 128, 512); // Blocks.1.Mlp
-            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Logits1Weight, 8320), 65, 128); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Blocks0Attn1InProjWeight, 49152), 384, 128); // Blocks.0.Attn: weight [384 out, 128 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Blocks0Attn1OutProjWeight, 16384), 128, 128); // Blocks.0.Attn: weight [128 out, 128 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Blocks0Mlp1Weight, 65536), 512, 128); // Blocks.0.Mlp: weight [512 out, 128 in]
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Blocks0Mlp3Weight, 65536), 128, 512); // Blocks.0.Mlp: weight [128 out, 512 in]
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Blocks1Attn1InProjWeight, 49152), 384, 128); // Blocks.1.Attn: weight [384 out, 128 in]
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Blocks1Attn1OutProjWeight, 16384), 128, 128); // Blocks.1.Attn: weight [128 out, 128 in]
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Blocks1Mlp1Weight, 65536), 512, 128); // Blocks.1.Mlp: weight [512 out, 128 in]
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Blocks1Mlp3Weight, 65536), 128, 512); // Blocks.1.Mlp: weight [128 out, 512 in]
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Logits1Weight, 8320), 65, 128); // Logits: weight [65 out, 128 in]
             _packedWeights.Seal(Parameters);
         }
 

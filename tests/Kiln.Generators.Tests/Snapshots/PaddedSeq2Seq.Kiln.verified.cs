@@ -387,16 +387,16 @@ namespace Padded
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), 24, 8); // Encoded
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), 8, 8); // Encoded
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), 24, 8); // Layers.0.Self
-            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), 8, 8); // Layers.0.Self
-            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), 8, 8); // Layers.0.Cross
-            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), 16, 8); // Layers.0.Cross
-            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), 8, 8); // Layers.0.Cross
-            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), 16, 8); // Layers.0.Mlp
-            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), 8, 16); // Layers.0.Mlp
-            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.Logits1Weight, 96), 12, 8); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Encoded0InProjWeight, 192), 24, 8); // Encoded: weight [24 out, 8 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Encoded0OutProjWeight, 64), 8, 8); // Encoded: weight [8 out, 8 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.Layers0Self1InProjWeight, 192), 24, 8); // Layers.0.Self: weight [24 out, 8 in]
+            _packedWeights.Pack(3, parameters.Slice(ParameterOffsets.Layers0Self1OutProjWeight, 64), 8, 8); // Layers.0.Self: weight [8 out, 8 in]
+            _packedWeights.Pack(4, parameters.Slice(ParameterOffsets.Layers0Cross1QProjWeight, 64), 8, 8); // Layers.0.Cross: weight [8 out, 8 in]
+            _packedWeights.Pack(5, parameters.Slice(ParameterOffsets.Layers0Cross1KvProjWeight, 128), 16, 8); // Layers.0.Cross: weight [16 out, 8 in]
+            _packedWeights.Pack(6, parameters.Slice(ParameterOffsets.Layers0Cross1OutProjWeight, 64), 8, 8); // Layers.0.Cross: weight [8 out, 8 in]
+            _packedWeights.Pack(7, parameters.Slice(ParameterOffsets.Layers0Mlp1Weight, 128), 16, 8); // Layers.0.Mlp: weight [16 out, 8 in]
+            _packedWeights.Pack(8, parameters.Slice(ParameterOffsets.Layers0Mlp3Weight, 128), 8, 16); // Layers.0.Mlp: weight [8 out, 16 in]
+            _packedWeights.Pack(9, parameters.Slice(ParameterOffsets.Logits1Weight, 96), 12, 8); // Logits: weight [12 out, 8 in]
             _packedWeights.Seal(Parameters);
         }
 

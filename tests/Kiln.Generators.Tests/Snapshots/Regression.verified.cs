@@ -193,9 +193,9 @@ namespace Tests
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 256), 32, 8); // Hidden
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.MixtureWeight, 512), 16, 32); // Mixture
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.PredictionWeight, 48), 3, 16); // Prediction
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 256), 32, 8); // Hidden: weight [32 out, 8 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.MixtureWeight, 512), 16, 32); // Mixture: weight [16 out, 32 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.PredictionWeight, 48), 3, 16); // Prediction: weight [3 out, 16 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -204,8 +204,8 @@ namespace Tests
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 640), 32, 20); // Hidden
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 160), 5, 32); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.HiddenWeight, 640), 32, 20); // Hidden: weight [32 out, 20 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.LogitsWeight, 160), 5, 32); // Logits: weight [5 out, 32 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -221,9 +221,9 @@ namespace Tests
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.StemWeight, 8192), 128, 64); // Stem
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.BlockWeight, 16384), 128, 128); // Block
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.StemWeight, 8192), 128, 64); // Stem: weight [128 out, 64 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.BlockWeight, 16384), 128, 128); // Block: weight [128 out, 128 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits: weight [10 out, 128 in]
             _packedWeights.Seal(Parameters);
         }
 

@@ -210,9 +210,9 @@ namespace Kiln.Samples.Mnist
         {
             using var use = _use.Enter(nameof(PackWeights));
             global::System.ReadOnlySpan<float> parameters = Parameters.Values;
-            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), 256, 784); // Hidden1
-            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), 128, 256); // Hidden2
-            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits
+            _packedWeights.Pack(0, parameters.Slice(ParameterOffsets.Hidden1Weight, 200704), 256, 784); // Hidden1: weight [256 out, 784 in]
+            _packedWeights.Pack(1, parameters.Slice(ParameterOffsets.Hidden2Weight, 32768), 128, 256); // Hidden2: weight [128 out, 256 in]
+            _packedWeights.Pack(2, parameters.Slice(ParameterOffsets.LogitsWeight, 1280), 10, 128); // Logits: weight [10 out, 128 in]
             _packedWeights.Seal(Parameters);
         }
 
