@@ -459,6 +459,40 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
     }
 
+    /// <summary>The group copy of a k-major A stores several depths of a panel at once (four of a 6-row panel, two of a
+    /// 12-row one): every depth count around those steps, every group size, each panel exactly its columns of every
+    /// depth and nothing else written — the padding between panels and after the last keeps its sentinel.</summary>
+    [Theory]
+    [InlineData(6)]
+    [InlineData(12)]
+    public void KMajorGroupCopy_LaysOutEveryDepth_AndWritesOnlyThePanels(int rows)
+    {
+        const float Sentinel = -12345f;
+        foreach (int group in new[] { 1, 2, 4, 8 })
+            foreach (int kc in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 37 })
+            {
+                int ld = group * rows + 5, stride = GemmPacked.GroupPanelStride(rows, kc);
+                float[] source = Reference.Random(kc * ld, kc * 31 + group);
+                float[] panels = new float[group * stride + 16];
+                Array.Fill(panels, Sentinel);
+                fixed (float* s = source)
+                fixed (float* p = panels)
+                    GemmPacked.PackKMajorGroup(s + 3, ld, rows, kc, stride, p, group);
+                for (int q = 0; q < group; q++)
+                    for (int i = 0; i < stride; i++)
+                    {
+                        float got = panels[q * stride + i];
+                        if (i < kc * rows)
+                        {
+                            int depth = i / rows, row = i % rows;
+                            Assert.True(source[depth * ld + 3 + q * rows + row] == got, $"rows {rows}, group {group}, kc {kc}: panel {q} depth {depth} row {row} is {got}");
+                        }
+                        else Assert.True(got == Sentinel, $"rows {rows}, group {group}, kc {kc}: panel {q} padding [{i}] written ({got})");
+                    }
+                for (int i = group * stride; i < panels.Length; i++) Assert.Equal(Sentinel, panels[i]);
+            }
+    }
+
     private static void RunOne(GemmPacked.Geometry geometry)
     {
         float x = 1f;
