@@ -220,8 +220,9 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// Geometry.WideStep allows); for each block, B is packed once into contiguous k-major panels of 2 vectors of columns,
 /// then for each micro-panel of A rows every B panel streams past it. Row-major A (Nt, Nn) is read where it lies, in
 /// 8-row tiles when its rows are a multiple of 4 KB apart (<see cref="RowMajorTileHeight"/>); Tn's A ([k, m], its rows
-/// strided by m) is copied into contiguous micro-panels first (four at a time, the next group's lines prefetched while
-/// the current group's tiles run), because a power-of-two m maps every depth of the panel onto the same few L1 sets.
+/// strided by m) is copied into contiguous micro-panels first (the geometry's PanelGroup at a time, several depths per
+/// store; for an A larger than the geometry's APrefetchFloats the next group's lines are prefetched while the current
+/// group's tiles run), because a power-of-two m maps every depth of the panel onto the same few L1 sets.
 /// When more than one column block shares such a copied A, depth blocks go outermost and each one's panels are copied
 /// once and kept for every column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single
 /// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
