@@ -1222,18 +1222,8 @@ internal static unsafe class GemmPacked
                     Vector256.Store(Vector256.Load(f1 + 4), to + 16);
                 }
             }
-            for (; p < kc; p++)
-            {
-                float* from = source + (nint)p * ld, to = panels + p * 12;
-                for (int q = 0; q < group; q++)
-                {
-                    Vector256.Store(Vector256.Load(from + q * 12), to + q * stride);
-                    Vector128.Store(Vector128.Load(from + q * 12 + 8), to + q * stride + 8);
-                }
-            }
-            return;
         }
-        if (Sse2.IsSupported)
+        else if (Sse2.IsSupported)
         {
             for (; p + 4 <= kc; p += 4)
             {
@@ -1250,15 +1240,10 @@ internal static unsafe class GemmPacked
                 }
             }
         }
-        for (; p < kc; p++)
-        {
-            float* from = source + (nint)p * ld, to = panels + p * 6;
+        // The depths left over (all of them without SSE2): each panel's as a single panel's copy lays them out.
+        if (p < kc)
             for (int q = 0; q < group; q++)
-            {
-                Vector128.Store(Vector128.Load(from + q * 6), to + q * stride);
-                *(long*)(to + q * stride + 4) = *(long*)(from + q * 6 + 4);
-            }
-        }
+                PackKMajor(source + (nint)p * ld + q * rows, ld, rows, kc - p, panels + p * rows + q * stride);
     }
 
     /// <summary>panel[p·rows + r] = source[p·ld + r]: the rows of a k-major A tile made contiguous, each depth copied
