@@ -44,7 +44,7 @@ public class GemmTests
     {
         // The last two have a C over 2^18 floats, whose tiles' rows the packed kernel prefetches before the last 96
         // depths (an odd depth past that split; a depth under it).
-        foreach (var (m, n, k) in new[] { (64, 256, 784), (64, 128, 256), (64, 10, 128), (32, 512, 128), (1, 512, 512), (100, 37, 300), (13, 600, 5), (97, 33, 513), (520, 530, 201), (600, 450, 33) })
+        foreach (var (m, n, k) in new[] { (64, 256, 784), (64, 128, 256), (64, 10, 128), (32, 512, 128), (1, 512, 512), (100, 37, 300), (13, 600, 5), (97, 33, 513), (520, 530, 201), (600, 450, 33), (160, 100, 70) })
             Check(isa, kernel, form, accumulate, m, n, k);
     }
 
@@ -341,7 +341,8 @@ public unsafe class PackedGeometryTests
     /// copied A (Tn) under more than NC columns one column block across them (at n = 50: 12 deep, and 3), where the
     /// others keep its panels across column blocks. InPlaceStride 0 packs every k-major B (Nn, Tn) under more rows than
     /// a tile, 8 reads in place only those of fewer than 8 columns, and with InPlaceBatch 13 those under fewer than 13
-    /// rows; the rest read every such B in place. CopyStride (the last): a k-major B that is packed, its rows fewer
+    /// rows; the rest read every such B in place, except that InPlaceStrideRows 13 (the last item) reads one in place
+    /// by its stride only under fewer than 13 rows (and packs it above, copied while read at n ≤ 19). CopyStride (the last): a k-major B that is packed, its rows fewer
     /// floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only). Then
     /// the C prefetch limits: floats of C above which, and the depth of block from which, C's tiles are prefetched
     /// before they are stored (0, 0: every tile; 40, 10: a C of more than 40 floats under blocks at least 10 deep);
@@ -351,29 +352,29 @@ public unsafe class PackedGeometryTests
     public static IEnumerable<object[]> Geometries() =>
         from g in new[]
         {
-            (6, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (12, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
-            (12, 5, 48, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 384, 256, 1024, false, 256, 64, 512, 4096, 192, 1L << 16, 8),
-            (12, 256, 512, 1024, true, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
-            (12, 5, 48, 16, false, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 20, false, 1024, 0, 0, 1L << 16, 0, 0L, 4),
-            (12, 16, 32, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4),
-            (6, 16, 32, 0, false, 0, 0, 0, 1L << 16, 0, 0L, 4), (12, 5, 48, 16, true, 8, 0, 0, 1L << 16, 0, 0L, 4),
-            (6, 7, 24, 0, false, 0, 13, 0, 1L << 16, 0, 0L, 4), (6, 16, 32, 0, false, 0, 0, 1024, 1L << 16, 0, 0L, 4),
-            (12, 5, 48, 16, true, 8, 0, 1024, 1L << 16, 0, 0L, 4), (6, 7, 24, 0, false, 0, 13, 20, 1L << 16, 0, 0L, 4),
-            (6, 16, 32, 0, false, 1024, 0, 0, 0, 0, 0L, 4), (12, 5, 48, 16, true, 0, 0, 1024, 40, 10, 0L, 4),
-            (6, 16, 32, 0, false, 0, 0, 1024, 4096, 192, 300L, 4), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 2),
-            (6, 7, 24, 0, false, 1024, 0, 0, 40, 10, 0L, 1),
+            (6, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0), (12, 16, 32, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0),
+            (12, 5, 48, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0), (6, 384, 256, 1024, false, 256, 64, 512, 4096, 192, 1L << 16, 8, 65),
+            (12, 256, 512, 1024, true, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0),
+            (12, 5, 48, 16, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0), (6, 7, 24, 20, false, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0),
+            (12, 16, 32, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0), (6, 7, 24, 0, true, 1024, 0, 0, 1L << 16, 0, 0L, 4, 0),
+            (6, 16, 32, 0, false, 0, 0, 0, 1L << 16, 0, 0L, 4, 0), (12, 5, 48, 16, true, 8, 0, 0, 1L << 16, 0, 0L, 4, 0),
+            (6, 7, 24, 0, false, 0, 13, 0, 1L << 16, 0, 0L, 4, 0), (6, 16, 32, 0, false, 0, 0, 1024, 1L << 16, 0, 0L, 4, 0),
+            (12, 5, 48, 16, true, 8, 0, 1024, 1L << 16, 0, 0L, 4, 0), (6, 7, 24, 0, false, 0, 13, 20, 1L << 16, 0, 0L, 4, 0),
+            (6, 16, 32, 0, false, 1024, 0, 0, 0, 0, 0L, 4, 0), (12, 5, 48, 16, true, 0, 0, 1024, 40, 10, 0L, 4, 0),
+            (6, 16, 32, 0, false, 0, 0, 1024, 4096, 192, 300L, 4, 0), (6, 7, 24, 0, false, 1024, 0, 0, 1L << 16, 0, 0L, 2, 0),
+            (6, 7, 24, 0, false, 1024, 0, 0, 40, 10, 0L, 1, 0), (6, 7, 24, 0, false, 1024, 0, 20, 1L << 16, 0, 0L, 4, 13),
         }
         from form in new[] { GemmForm.Nt, GemmForm.Nn, GemmForm.Tn }
-        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, g.Item9, g.Item10, g.Item11, g.Item12, form };
+        select new object[] { g.Item1, g.Item2, g.Item3, g.Item4, g.Item5, g.Item6, g.Item7, g.Item8, g.Item9, g.Item10, g.Item11, g.Item12, g.Item13, form };
 
     [Theory]
     [MemberData(nameof(Geometries))]
     public void SmallBlocks_EveryTileHeightAndWidth_MatchDoubleReference(int mr, int kc, int nc, int deepKc, bool wide, int inPlaceStride,
-        int inPlaceBatch, int copyStride, long cPrefetchFloats, int cPrefetchDepth, long aPrefetchFloats, int panelGroup, GemmForm form)
+        int inPlaceBatch, int copyStride, long cPrefetchFloats, int cPrefetchDepth, long aPrefetchFloats, int panelGroup, int inPlaceStrideRows, GemmForm form)
     {
         if (!PackedEngineRuns()) return;
         var geometry = new GemmPacked.Geometry(mr, kc, nc, deepKc, wide, inPlaceStride, inPlaceBatch, copyStride, cPrefetchFloats, cPrefetchDepth, aPrefetchFloats,
-            PanelGroup: panelGroup);
+            PanelGroup: panelGroup, InPlaceStrideRows: inPlaceStrideRows);
         int[] ms = { 1, 2, 3, 5, 6, 7, 8, 11, 12, 13, 19, 25, 40 };
         int[] ns = { 1, 7, 8, 9, 16, 17, 33, 50 };
         int[] ks = { 1, 6, 17, 40 };
@@ -399,7 +400,7 @@ public unsafe class PackedGeometryTests
                     for (int i = 0; i < m * n; i++)
                     {
                         double tolerance = 2e-6 * magnitude[i] + 1e-6;
-                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch} Copy<{copyStride} CPrefetch>{cPrefetchFloats}/{cPrefetchDepth} APrefetch>{aPrefetchFloats} PanelGroup={panelGroup} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
+                        string where = $"MR={mr} KC={kc} NC={nc} DeepKC={deepKc} Wide={wide} InPlace<{inPlaceStride}/{inPlaceBatch}/{inPlaceStrideRows} Copy<{copyStride} CPrefetch>{cPrefetchFloats}/{cPrefetchDepth} APrefetch>{aPrefetchFloats} PanelGroup={panelGroup} {form} m={m} n={n} k={k} accumulate={accumulate} epilogue={epilogue} [{i}]";
                         if (epilogue)
                         {
                             Assert.True(Math.Abs(z[i] - expected[i]) <= tolerance, $"{where}: pre-activation {z[i]:R} vs {expected[i]:R}");
@@ -457,6 +458,7 @@ public unsafe class PackedGeometryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, PanelGroup: 3)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, PanelGroup: 16)));
         Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceBatch: -1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RunOne(new GemmPacked.Geometry(6, 16, 32, InPlaceStrideRows: -1)));
     }
 
     /// <summary>The group copy of a k-major A stores several depths of a panel at once (four of a 6-row panel, two of a

@@ -226,9 +226,9 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// When more than one column block shares such a copied A, depth blocks go outermost and each one's panels are copied
 /// once and kept for every column block. B is read in place, not packed, when it is k-major (Nn, Tn) and a single
 /// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
-/// 1,024 floats; AVX2: 256, or any stride under fewer than 64 rows). A k-major B that is packed is packed by the first
-/// row panel's tiles as they read it in place where the geometry's CopyStride allows (AVX2: rows less than 2 KB
-/// apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one call of the micro-kernel.
+/// 1,024 floats; AVX2: 256 under at most 64 rows, or any stride under fewer than 64 rows). A k-major B that is
+/// packed is packed by the first row panel's tiles as they read it in place where the geometry's CopyStride allows
+/// (AVX2: rows less than 2 KB apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one call of the micro-kernel.
 /// </para>
 /// <para>
 /// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 10, 8, 6, 4, 2, 1 rows)
@@ -244,11 +244,12 @@ internal static unsafe class GemmPacked
     /// depth block of a product whose A is a row-major matrix read in place and whose B is packed (<see cref="DepthStep"/>);
     /// <paramref name="Wide"/>: a copied A under more columns than NC takes one column block across them when it can
     /// (<see cref="WideStep"/>); a k-major B (Nn, Tn) whose rows lie fewer than <paramref name="InPlaceStride"/> floats
-    /// apart, or under fewer than <paramref name="InPlaceBatch"/> rows of C, is read where it lies rather than packed
-    /// (<see cref="Blocks"/>); one that is packed, its rows fewer than <paramref name="CopyStride"/> floats apart (0:
-    /// never), is packed by the first row panel's tiles as they read it in place, not in a pass of its own. The rows
-    /// of each tile of a C of more than <paramref name="CPrefetchFloats"/> floats are prefetched before the tile is stored
-    /// when its depth blocks are at least <paramref name="CPrefetchDepth"/> deep. The default, 256 KB (a quarter of the
+    /// apart (under fewer than <paramref name="InPlaceStrideRows"/> rows of C; 0: under any number), or under fewer than
+    /// <paramref name="InPlaceBatch"/> rows of C, is read where it lies rather than packed (<see cref="Blocks"/>); one
+    /// that is packed, its rows fewer than <paramref name="CopyStride"/> floats apart (0: never), is packed by the first
+    /// row panel's tiles as they read it in place, not in a pass of its own. The rows of each tile of a C of more than
+    /// <paramref name="CPrefetchFloats"/> floats are prefetched before the tile is stored when its depth blocks are at
+    /// least <paramref name="CPrefetchDepth"/> deep. The default, 256 KB (a quarter of the
     /// Zen 4 host's L2): there (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7
     /// GFLOP/s with the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 /
     /// 103.8 against 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's
@@ -259,7 +260,7 @@ internal static unsafe class GemmPacked
     /// <paramref name="PanelGroup"/> micro-panels at a time (1, 2, 4 or 8; <see cref="KMajorA"/>).</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
         int InPlaceBatch = 0, int CopyStride = 0, long CPrefetchFloats = 1 << 16, int CPrefetchDepth = 0, long APrefetchFloats = 0,
-        int TransposedNt = 0, int PanelGroup = GemmPacked.PanelGroup)
+        int TransposedNt = 0, int PanelGroup = GemmPacked.PanelGroup, int InPlaceStrideRows = 0)
     {
         /// <summary>The floats of a wide B block: half as many again as a regular one.</summary>
         public int WideFloats => KC * NC / 2 * 3;
@@ -309,6 +310,20 @@ internal static unsafe class GemmPacked
     /// of 256 × 128, 384 × 128, 192 × 256, 256 × 192 and 128 × 256 measured level with 384 × 256 there (256³ to 1024³,
     /// the three forms).
     /// <para>
+    /// The rows-apart rule holds only under at most 64 rows of C (InPlaceStrideRows 65): above that the B is copied by
+    /// the first row panel as it is read (CopyStride, below), which a product over that many row panels repays. On the
+    /// Zen 3 host (one build, the limit switched, fastest of 21 interleaved rounds, GFLOP/s, in place / copied while
+    /// read, two runs): Z5's input gradients (1024, 128, 512) Nn 93.1 / 99.7 and 93.1 / 99.4, (1024, 128, 384) 94.7 /
+    /// 98.8 and 95.9 / 98.9, (1024, 128, 128) 91.1 / 96.6 and 94.2 / 96.7; its weight gradients (512, 128, 1024) Tn 88.3
+    /// / 90.0 and 87.8 / 90.0, (384, 128, 1024) 89.1 / 90.4 and 88.7 / 91.0, (128, 128, 1024) 86.2 / 87.1 and 76.3 /
+    /// 80.1, (65, 128, 1024) 81.7 / 85.2; (512, 128, 512) Nn 93.8 / 98.6 and 92.4 / 98.6, (256, 128, 256) Nn 95.9 / 97.6
+    /// and 83.2 / 90.2, Tn 91.8 / 93.0 and 90.4 / 93.3; (96, 128, 512) Nn 91.9 / 94.1, (100, 128, 1024) 89.6 / 94.6,
+    /// (120, 100, 300) 84.0 / 89.4; Nn 128³ 1–5% faster copied (three runs), Tn 128³ level. At 64 rows neither wins
+    /// throughout: in place (64, 128, 256) Tn 94.1 / 91.7 and (64, 64, 64) Nn 90.5 / 87.8 (41 rounds), (64, 128, 512) Tn
+    /// 92.3 / 89.7; copied (64, 128, 1024) Nn 82.7 / 91.9, (64, 200, 384) Nn 84.0 / 91.2, (64, 250, 64) Nn 78.0 / 86.1,
+    /// (64, 128, 768) Nn 92.4 / 93.4. The zoo's shapes at 64 rows keep the faster of the two for them, in place.
+    /// </para>
+    /// <para>
     /// A packed k-major B whose rows lie less than 512 floats (2 KB) apart is copied by the first row panel as it reads
     /// it (CopyStride): the copy's own pass over B is saved, and the first panel's tiles store each B vector they load.
     /// One build with the limit switched, the two orders alternating by round, fastest of 21–41 rounds, GFLOP/s, own
@@ -337,7 +352,7 @@ internal static unsafe class GemmPacked
     /// were slower, 6 and 16 no better than 8.
     /// </para></summary>
     public static readonly Geometry Avx2 = new(6, 384, 256, DeepKC: 1024, InPlaceStride: 256, InPlaceBatch: 64, CopyStride: 512, CPrefetchFloats: 4096,
-        CPrefetchDepth: 192, APrefetchFloats: 1 << 16, TransposedNt: 12, PanelGroup: 8);
+        CPrefetchDepth: 192, APrefetchFloats: 1 << 16, TransposedNt: 12, PanelGroup: 8, InPlaceStrideRows: 65);
 
     private const int MaxKC = 384;
     private const int MaxDeepKC = 1024;
@@ -396,11 +411,12 @@ internal static unsafe class GemmPacked
     {
         if (geometry.MR is not (6 or 12) || geometry.KC is < 1 or > MaxKC || geometry.NC < 1 || geometry.KC * geometry.NC > BlockFloats
             || geometry.DeepKC != 0 && (geometry.DeepKC < geometry.KC || geometry.DeepKC > MaxDeepKC)
-            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0 || geometry.CopyStride < 0
+            || geometry.Wide && geometry.WideFloats > BlockFloats || geometry.InPlaceStride < 0 || geometry.InPlaceBatch < 0
+            || geometry.InPlaceStrideRows < 0 || geometry.CopyStride < 0
             || geometry.CPrefetchFloats < 0 || geometry.CPrefetchDepth < 0 || geometry.APrefetchFloats < 0 || geometry.TransposedNt < 0
             || geometry.PanelGroup is not (1 or 2 or 4 or 8))
             throw new ArgumentOutOfRangeException(nameof(geometry), geometry,
-                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, CopyStride, the prefetch limits and TransposedNt not negative, PanelGroup 1, 2, 4 or 8.");
+                "MR must be 6 or 12, KC at most 384, KC·NC at most 384·512 (1.5·KC·NC when Wide), DeepKC 0 or from KC to 1,024, InPlaceStride, InPlaceBatch, InPlaceStrideRows, CopyStride, the prefetch limits and TransposedNt not negative, PanelGroup 1, 2, 4 or 8.");
         if (m == 0 || jBegin >= jEnd) return;
         if (k == 0)
         {
@@ -590,8 +606,10 @@ internal static unsafe class GemmPacked
         // when its rows are closer than the geometry's InPlaceStride (AVX-512: less than a page apart): its panels then
         // stream from L2 as packed ones do, and the copy is saved (as much traffic as the product's own reads of B when
         // m is small). Rows 4 KB apart put a panel on two L1 sets: at n = 1024 reading in place measured 65–96% of the
-        // peak, packed 89–95% (AVX-512). AVX2 reads in place also under fewer than InPlaceBatch rows (see Avx2).
-        bool bInPlace = bSource.InPlace && (m <= mr || m < g.InPlaceBatch || bSource.Ld < g.InPlaceStride);
+        // peak, packed 89–95% (AVX-512). AVX2 reads in place by the stride only under fewer than InPlaceStrideRows rows,
+        // and in place at any stride under fewer than InPlaceBatch (see Avx2).
+        bool bInPlace = bSource.InPlace && (m <= mr || m < g.InPlaceBatch
+            || bSource.Ld < g.InPlaceStride && (g.InPlaceStrideRows == 0 || m < g.InPlaceStrideRows));
         // Depth in equal blocks of at most KC (784 = 3 × 262 rather than 2 × 384 + 16: a shallow block costs a C round
         // trip). A row-major A read in place with B packed takes blocks of up to DeepKC and correspondingly fewer
         // columns: each depth block after the first loads and stores every tile of C again, from L3 once C outgrows
