@@ -888,10 +888,10 @@ internal static unsafe class GemmPacked
             }
             if (cols == TCols.Value * w && !store.Transposed)
             {
+                nint ldc = store.Ldc;
                 if (!store.Last || (typeof(TAct) == typeof(IdentityOp) && store.Bias == null && store.Z == null))
                 {
                     // Nothing to apply but (+ C): one branch for the tile, not one per vector (most tiles of a large product).
-                    nint ldc = store.Ldc;
                     if (store.Load)
                     {
                         AddRow<TVec, TSimd, TCols>(c00, c01, c);
@@ -924,19 +924,25 @@ internal static unsafe class GemmPacked
                     }
                     continue;
                 }
-                StoreRow<TVec, TSimd, TCols, TAct>(c00, c01, c, 0, store, act);
-                if (rows > 1) StoreRow<TVec, TSimd, TCols, TAct>(c10, c11, c, 1, store, act);
-                if (rows > 2) StoreRow<TVec, TSimd, TCols, TAct>(c20, c21, c, 2, store, act);
-                if (rows > 3) StoreRow<TVec, TSimd, TCols, TAct>(c30, c31, c, 3, store, act);
-                if (rows > 4) StoreRow<TVec, TSimd, TCols, TAct>(c40, c41, c, 4, store, act);
-                if (rows > 5) StoreRow<TVec, TSimd, TCols, TAct>(c50, c51, c, 5, store, act);
-                if (rows > 6) StoreRow<TVec, TSimd, TCols, TAct>(c60, c61, c, 6, store, act);
-                if (rows > 7) StoreRow<TVec, TSimd, TCols, TAct>(c70, c71, c, 7, store, act);
-                if (rows > 8) StoreRow<TVec, TSimd, TCols, TAct>(c80, c81, c, 8, store, act);
-                if (rows > 9) StoreRow<TVec, TSimd, TCols, TAct>(c90, c91, c, 9, store, act);
-                if (rows > 10) StoreRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c, 10, store, act);
-                if (rows > 11) StoreRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c, 11, store, act);
-                if (default(TAct) is ITileOperator && store.Last) ActivateTile<TVec, TSimd, TAct>(c, rows, TCols.Value * w, store.Ldc, act);
+                // The last depth block of a whole tile: bias (the same two vectors for every row, loaded once),
+                // the pre-activation copy and an element-wise activation, row by row, with no test per vector.
+                bool load = store.Load;
+                TVec bias0 = store.Bias == null ? TSimd.Zero : TSimd.Load(ref store.Bias[0]);
+                TVec bias1 = two && store.Bias != null ? TSimd.Load(ref store.Bias[w]) : TSimd.Zero;
+                float* zt = store.Z;
+                FinishRow<TVec, TSimd, TCols, TAct>(c00, c01, c, zt, load, bias0, bias1, act);
+                if (rows > 1) FinishRow<TVec, TSimd, TCols, TAct>(c10, c11, c + ldc, zt == null ? null : zt + ldc, load, bias0, bias1, act);
+                if (rows > 2) FinishRow<TVec, TSimd, TCols, TAct>(c20, c21, c + 2 * ldc, zt == null ? null : zt + 2 * ldc, load, bias0, bias1, act);
+                if (rows > 3) FinishRow<TVec, TSimd, TCols, TAct>(c30, c31, c + 3 * ldc, zt == null ? null : zt + 3 * ldc, load, bias0, bias1, act);
+                if (rows > 4) FinishRow<TVec, TSimd, TCols, TAct>(c40, c41, c + 4 * ldc, zt == null ? null : zt + 4 * ldc, load, bias0, bias1, act);
+                if (rows > 5) FinishRow<TVec, TSimd, TCols, TAct>(c50, c51, c + 5 * ldc, zt == null ? null : zt + 5 * ldc, load, bias0, bias1, act);
+                if (rows > 6) FinishRow<TVec, TSimd, TCols, TAct>(c60, c61, c + 6 * ldc, zt == null ? null : zt + 6 * ldc, load, bias0, bias1, act);
+                if (rows > 7) FinishRow<TVec, TSimd, TCols, TAct>(c70, c71, c + 7 * ldc, zt == null ? null : zt + 7 * ldc, load, bias0, bias1, act);
+                if (rows > 8) FinishRow<TVec, TSimd, TCols, TAct>(c80, c81, c + 8 * ldc, zt == null ? null : zt + 8 * ldc, load, bias0, bias1, act);
+                if (rows > 9) FinishRow<TVec, TSimd, TCols, TAct>(c90, c91, c + 9 * ldc, zt == null ? null : zt + 9 * ldc, load, bias0, bias1, act);
+                if (rows > 10) FinishRow<TVec, TSimd, TCols, TAct>(ca0, ca1, c + 10 * ldc, zt == null ? null : zt + 10 * ldc, load, bias0, bias1, act);
+                if (rows > 11) FinishRow<TVec, TSimd, TCols, TAct>(cb0, cb1, c + 11 * ldc, zt == null ? null : zt + 11 * ldc, load, bias0, bias1, act);
+                if (default(TAct) is ITileOperator) ActivateTile<TVec, TSimd, TAct>(c, rows, TCols.Value * w, store.Ldc, act);
                 continue;
             }
             float* t = store.Edge;
@@ -1007,16 +1013,33 @@ internal static unsafe class GemmPacked
         if (TCols.Value == 2) TSimd.Store(v1, ref target[TSimd.Count]);
     }
 
-    /// <summary>A whole row of a tile: (+ C), then after the last depth block + bias, the pre-activation copy, the activation.</summary>
+    /// <summary>A whole row of a tile after the last depth block: (+ C) + bias, the pre-activation copy (where
+    /// <paramref name="z"/> is not null), an element-wise activation (a tile operator is applied after the tile).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TVec, TSimd, TCols, TAct>(TVec v0, TVec v1, float* c, int row, TileStore store, TAct act)
+    private static void FinishRow<TVec, TSimd, TCols, TAct>(TVec v0, TVec v1, float* target, float* z, bool load, TVec bias0, TVec bias1, TAct act)
         where TVec : struct where TSimd : ISimd<TVec> where TCols : struct, IConstant where TAct : struct, IUnaryOperator
     {
         int w = TSimd.Count;
-        float* target = c + (nint)row * store.Ldc;
-        float* z = store.Z == null ? null : store.Z + (nint)row * store.Ldc;
-        StoreVector<TVec, TSimd, TAct>(v0, target, z, store, act, 0, w);
-        if (TCols.Value == 2) StoreVector<TVec, TSimd, TAct>(v1, target, z, store, act, w, w);
+        bool two = TCols.Value == 2;
+        if (load)
+        {
+            v0 = TSimd.Add(v0, TSimd.Load(ref target[0]));
+            if (two) v1 = TSimd.Add(v1, TSimd.Load(ref target[w]));
+        }
+        v0 = TSimd.Add(v0, bias0);
+        if (two) v1 = TSimd.Add(v1, bias1);
+        if (z != null)
+        {
+            TSimd.Store(v0, ref z[0]);
+            if (two) TSimd.Store(v1, ref z[w]);
+        }
+        if (typeof(TAct) != typeof(IdentityOp) && default(TAct) is not ITileOperator)
+        {
+            v0 = act.Invoke<TVec, TSimd>(v0);
+            if (two) v1 = act.Invoke<TVec, TSimd>(v1);
+        }
+        TSimd.Store(v0, ref target[0]);
+        if (two) TSimd.Store(v1, ref target[w]);
     }
 
     /// <summary>The first <paramref name="cols"/> columns of an edge tile held in scratch (row stride <paramref name="lt"/>):
