@@ -342,8 +342,8 @@ public unsafe class PackedGeometryTests
     /// others keep its panels across column blocks. InPlaceStride 0 packs every k-major B (Nn, Tn) under more rows than
     /// a tile, 8 reads in place only those of fewer than 8 columns, and with InPlaceBatch 13 those under fewer than 13
     /// rows; the rest read every such B in place, except that InPlaceStrideRows 13 (the last item) reads one in place
-    /// by its stride only under fewer than 13 rows (and packs it above, copied while read at n ≤ 19). CopyStride (the last): a k-major B that is packed, its rows fewer
-    /// floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only). Then
+    /// by its stride only under fewer than 13 rows. CopyStride (the eighth item): a k-major B that is packed, its rows
+    /// fewer floats apart than that, is copied by the first row panel while it reads B in place (20: at n ≤ 17 only). Then
     /// the C prefetch limits: floats of C above which, and the depth of block from which, C's tiles are prefetched
     /// before they are stored (0, 0: every tile; 40, 10: a C of more than 40 floats under blocks at least 10 deep);
     /// then the floats of a Tn's A above which the next group of its panels is prefetched (300: from m·k = 301); last,

@@ -228,7 +228,8 @@ internal readonly unsafe struct PrepackedB(float* packed, int paddedColumns) : I
 /// micro-panel of rows uses it (m ≤ MR), or when its rows are less than the geometry's InPlaceStride apart (AVX-512:
 /// 1,024 floats; AVX2: 256 under at most 64 rows, or any stride under fewer than 64 rows). A k-major B that is
 /// packed is packed by the first row panel's tiles as they read it in place where the geometry's CopyStride allows
-/// (AVX2: rows less than 2 KB apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one call of the micro-kernel.
+/// (AVX2: rows less than 2 KB apart); otherwise in a pass of its own. All the whole tiles of a row panel run in one
+/// call of the micro-kernel.
 /// </para>
 /// <para>
 /// One kernel body serves every tile: it is generic over the tile height (a type constant: 12, 10, 8, 6, 4, 2, 1 rows)
@@ -249,13 +250,12 @@ internal static unsafe class GemmPacked
     /// that is packed, its rows fewer than <paramref name="CopyStride"/> floats apart (0: never), is packed by the first
     /// row panel's tiles as they read it in place, not in a pass of its own. The rows of each tile of a C of more than
     /// <paramref name="CPrefetchFloats"/> floats are prefetched before the tile is stored when its depth blocks are at
-    /// least <paramref name="CPrefetchDepth"/> deep. The default, 256 KB (a quarter of the
-    /// Zen 4 host's L2): there (its L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7
-    /// GFLOP/s with the prefetches against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 /
-    /// 103.8 against 98.0 / 98.7), Nt and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's
-    /// shapes the prefetches 0–2% slower; the threshold was 1 MB before. A copied k-major A (Tn) of more than
-    /// <paramref name="APrefetchFloats"/> floats has the lines of each next group of panels prefetched while the
-    /// current group's tiles run (<see cref="KMajorA.Ahead"/>). An Nt product at least <paramref name="TransposedNt"/>
+    /// least <paramref name="CPrefetchDepth"/> deep. The default, 256 KB (a quarter of the Zen 4 host's L2): there (its
+    /// L3 shared with other tenants, C often back from DRAM) 512³ Nn measured 107.7 / 106.7 GFLOP/s with the prefetches
+    /// against 103.5 / 102.9 without (fastest of 21 interleaved rounds; medians 102.8 / 103.8 against 98.0 / 98.7), Nt
+    /// and Tn at 512³ and 384³ in the three forms level, and at 256³ and on the zoo's shapes the prefetches 0–2% slower;
+    /// the threshold was 1 MB before. A copied k-major A (Tn) of more than <paramref name="APrefetchFloats"/> floats has
+    /// the lines of each next group of panels prefetched while the current group's tiles run (<see cref="KMajorA.Ahead"/>). An Nt product at least <paramref name="TransposedNt"/>
     /// times as deep as its batch (0: never) may run transposed (<see cref="TransposedNtPays"/>). A Tn's A is copied
     /// <paramref name="PanelGroup"/> micro-panels at a time (1, 2, 4 or 8; <see cref="KMajorA"/>).</summary>
     internal readonly record struct Geometry(int MR, int KC, int NC, int DeepKC = 0, bool Wide = false, int InPlaceStride = 1024,
